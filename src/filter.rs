@@ -61,6 +61,8 @@
 //! One consequence, unconfirmed on AWS: an all-lower-case `appbeta` is one
 //! token and does not match `AppBeta`.
 
+use crate::state::secret::Tag;
+
 /// `owning-service` is compared case-sensitively, as the API model documents;
 /// the user guide says otherwise and AWS's behaviour is unconfirmed.
 pub const OWNING_SERVICE_CASE_SENSITIVE: bool = true;
@@ -135,7 +137,7 @@ impl Filter {
 pub struct Subject<'a> {
     pub name: &'a str,
     pub description: Option<&'a str>,
-    pub tags: &'a [(String, String)],
+    pub tags: &'a [Tag],
     pub primary_region: Option<&'a str>,
     pub owning_service: Option<&'a str>,
 }
@@ -180,8 +182,8 @@ fn key_matches(key: FilterKey, pattern: &str, s: &Subject<'_>) -> bool {
         FilterKey::Description => s
             .description
             .is_some_and(|d| description_matches(pattern, d)),
-        FilterKey::TagKey => s.tags.iter().any(|(k, _)| k.starts_with(pattern)),
-        FilterKey::TagValue => s.tags.iter().any(|(_, v)| v.starts_with(pattern)),
+        FilterKey::TagKey => s.tags.iter().any(|t| t.key.starts_with(pattern)),
+        FilterKey::TagValue => s.tags.iter().any(|t| t.value.starts_with(pattern)),
         FilterKey::PrimaryRegion => s.primary_region.is_some_and(|r| r.starts_with(pattern)),
         FilterKey::OwningService => s.owning_service.is_some_and(|o| {
             if OWNING_SERVICE_CASE_SENSITIVE {
@@ -215,9 +217,11 @@ fn all_matches(pattern: &str, s: &Subject<'_>) -> bool {
         return false;
     }
     let fields = || {
-        std::iter::once(s.name)
-            .chain(s.description)
-            .chain(s.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
+        std::iter::once(s.name).chain(s.description).chain(
+            s.tags
+                .iter()
+                .flat_map(|t| [t.key.as_str(), t.value.as_str()]),
+        )
     };
     words.all(|w| {
         if !w.chars().any(char::is_alphanumeric) {
@@ -301,7 +305,7 @@ mod tests {
     struct Secret {
         name: String,
         description: Option<String>,
-        tags: Vec<(String, String)>,
+        tags: Vec<Tag>,
         primary_region: Option<String>,
         owning_service: Option<String>,
     }
@@ -318,7 +322,10 @@ mod tests {
             self
         }
         fn tag(mut self, k: &str, v: &str) -> Self {
-            self.tags.push((k.to_owned(), v.to_owned()));
+            self.tags.push(Tag {
+                key: k.to_owned(),
+                value: v.to_owned(),
+            });
             self
         }
         fn subject(&self) -> Subject<'_> {

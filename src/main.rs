@@ -1,1 +1,85 @@
-fn main() {}
+//! The smemu binary: flags, logging, bind, serve until SIGINT or SIGTERM.
+
+use clap::Parser;
+use smemu::{App, clock::Clock, config::Config};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "smemu",
+    version,
+    about = "A local emulator of AWS Secrets Manager"
+)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "SMEMU_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one; the ready line names it).
+    #[arg(long, env = "SMEMU_PORT", default_value_t = 4566)]
+    port: u16,
+    /// Region for requests that carry no credential scope.
+    #[arg(long, env = "SMEMU_REGION", default_value = smemu::config::DEFAULT_REGION)]
+    region: String,
+    /// Account for access keys that are not a 12-digit account id.
+    #[arg(long, env = "SMEMU_ACCOUNT_ID", default_value = smemu::config::DEFAULT_ACCOUNT)]
+    account_id: String,
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive).
+    #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log_level)
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config {
+        default_region: args.region,
+        default_account: args.account_id,
+        ..Config::default()
+    };
+    let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("smemu: cannot listen on {}:{}: {e}", args.host, args.port);
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let addr: SocketAddr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("smemu: cannot read the bound address: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let app = Arc::new(App::new(config, Arc::new(Clock::system())));
+    println!("smemu ready on http://{addr}");
+    smemu::run(listener, app, shutdown_signal()).await;
+    tracing::info!("smemu stopped");
+    std::process::ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

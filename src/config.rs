@@ -1,0 +1,30 @@
+//! Runtime settings shared by the server and the engine.
+
+use crate::auth::AuthMode;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Region used when a request carries no credential scope.
+    pub default_region: String,
+    /// Account used when the access key is not a 12-digit account id.
+    pub default_account: String,
+    pub auth_mode: AuthMode,
+    /// Request bodies larger than this are refused before they are parsed.
+    pub max_body_bytes: usize,
+}
+
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+/// Comfortably above the largest legal request (a 65,536-character SecretString, fully escaped).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            default_region: DEFAULT_REGION.to_owned(),
+            default_account: DEFAULT_ACCOUNT.to_owned(),
+            auth_mode: AuthMode::Open,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}

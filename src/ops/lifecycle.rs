@@ -1,0 +1,191 @@
+//! CreateSecret, UpdateSecret, DescribeSecret, DeleteSecret, RestoreSecret.
+
+use super::shapes::{self, Flavor, SecretDescription, Tag};
+use super::{Ctx, not_supported, require_token};
+use crate::api_error;
+use crate::error::{ErrorCode, Result};
+use crate::protocol::json::{Blob, Epoch};
+use crate::state::{NewSecret, SecretUpdate, ident};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSecretInput {
+    name: String,
+    client_request_token: Option<String>,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    secret_binary: Option<Blob>,
+    secret_string: Option<String>,
+    tags: Option<Vec<Tag>>,
+    add_replica_regions: Option<serde_json::Value>,
+    #[serde(rename = "CrossAccountPrimaryARN")]
+    cross_account_primary_arn: Option<String>,
+    r#type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSecretOutput {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_id: Option<String>,
+}
+
+pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSecretOutput> {
+    ident::check_name(&input.name)?;
+    let token = require_token(
+        input.client_request_token,
+        ErrorCode::InvalidRequestException,
+    )?;
+    let value = shapes::secret_value(input.secret_string, input.secret_binary)?;
+    if input.add_replica_regions.is_some() {
+        return Err(not_supported("replication (AddReplicaRegions)"));
+    }
+    if input.cross_account_primary_arn.is_some() {
+        return Err(not_supported(
+            "cross-account replicas (CrossAccountPrimaryARN)",
+        ));
+    }
+    if let Some(key) = &input.kms_key_id {
+        shapes::check_kms_key_id(key)?;
+    }
+    let tags = shapes::tags_to_state(input.tags.unwrap_or_default())?;
+    let created = ctx.engine.create_secret(
+        ctx.scope(),
+        NewSecret {
+            name: input.name,
+            token,
+            description: input.description,
+            kms_key_id: input.kms_key_id,
+            secret_type: input.r#type,
+            value,
+            tags,
+        },
+    )?;
+    Ok(CreateSecretOutput {
+        arn: created.arn,
+        name: created.name,
+        version_id: created.version_id,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateSecretInput {
+    secret_id: String,
+    client_request_token: Option<String>,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    secret_binary: Option<Blob>,
+    secret_string: Option<String>,
+    r#type: Option<String>,
+}
+
+pub fn update_secret(ctx: &Ctx<'_>, input: UpdateSecretInput) -> Result<CreateSecretOutput> {
+    ident::check_secret_id(&input.secret_id)?;
+    let value = shapes::secret_value(input.secret_string, input.secret_binary)?;
+    // The token only matters when a new version is made; AWS asks for it before the lookup.
+    let token = match value {
+        Some(_) => Some(require_token(
+            input.client_request_token,
+            ErrorCode::InvalidRequestException,
+        )?),
+        None => None,
+    };
+    if let Some(key) = &input.kms_key_id {
+        shapes::check_kms_key_id(key)?;
+    }
+    let updated = ctx.engine.update_secret(
+        ctx.scope(),
+        &input.secret_id,
+        SecretUpdate {
+            token,
+            description: input.description,
+            kms_key_id: input.kms_key_id,
+            secret_type: input.r#type,
+            value,
+        },
+    )?;
+    Ok(CreateSecretOutput {
+        arn: updated.arn,
+        name: updated.name,
+        version_id: updated.version_id,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretIdInput {
+    secret_id: String,
+}
+
+pub fn describe_secret(ctx: &Ctx<'_>, input: SecretIdInput) -> Result<SecretDescription> {
+    ident::check_secret_id(&input.secret_id)?;
+    ctx.engine.read_secret(ctx.scope(), &input.secret_id, |s| {
+        Ok(SecretDescription::of(s, Flavor::Describe))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteSecretInput {
+    secret_id: String,
+    recovery_window_in_days: Option<i64>,
+    force_delete_without_recovery: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteSecretOutput {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    deletion_date: Epoch,
+}
+
+pub fn delete_secret(ctx: &Ctx<'_>, input: DeleteSecretInput) -> Result<DeleteSecretOutput> {
+    ident::check_secret_id(&input.secret_id)?;
+    let force = input.force_delete_without_recovery.unwrap_or(false);
+    if let Some(days) = input.recovery_window_in_days {
+        if !(7..=30).contains(&days) {
+            return Err(api_error!(
+                InvalidParameterException,
+                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."
+            ));
+        }
+        if force {
+            return Err(api_error!(
+                InvalidParameterException,
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
+            ));
+        }
+    }
+    let deleted = ctx.engine.delete_secret(
+        ctx.scope(),
+        &input.secret_id,
+        input.recovery_window_in_days,
+        force,
+    )?;
+    Ok(DeleteSecretOutput {
+        arn: deleted.arn,
+        name: deleted.name,
+        deletion_date: Epoch(deleted.deletion_date),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestoreSecretOutput {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+}
+
+pub fn restore_secret(ctx: &Ctx<'_>, input: SecretIdInput) -> Result<RestoreSecretOutput> {
+    ident::check_secret_id(&input.secret_id)?;
+    let (arn, name) = ctx.engine.restore_secret(ctx.scope(), &input.secret_id)?;
+    Ok(RestoreSecretOutput { arn, name })
+}

@@ -1,0 +1,190 @@
+//! Operations: one enum, one exhaustive dispatch, and thin typed handlers.
+//!
+//! A handler validates what the model cannot express, calls one engine method and maps the
+//! result to its output shape. Model constraints (types, lengths, patterns, enums) are checked
+//! before any handler runs, from the embedded service model.
+
+mod lifecycle;
+mod listing;
+mod password;
+pub mod shapes;
+mod tags;
+mod values;
+
+use crate::api_error;
+use crate::error::{ApiError, ErrorCode, Result};
+use crate::protocol::validate::{Invalid, Model};
+use crate::state::{Engine, Scope};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Who is calling and where: everything a handler needs besides its input.
+pub struct Ctx<'a> {
+    pub engine: &'a Engine,
+    pub account: &'a str,
+    pub region: &'a str,
+}
+
+impl Ctx<'_> {
+    #[must_use]
+    pub fn scope(&self) -> Scope<'_> {
+        Scope {
+            account: self.account,
+            region: self.region,
+        }
+    }
+}
+
+macro_rules! operations {
+    ($($op:ident),+ $(,)?) => {
+        /// Every operation of the Secrets Manager model.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Operation { $($op),+ }
+
+        impl Operation {
+            #[must_use]
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $(stringify!($op) => Some(Self::$op),)+ _ => None }
+            }
+
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self { $(Self::$op => stringify!($op)),+ }
+            }
+        }
+    };
+}
+
+operations!(
+    AssociateCrossAccountReplica,
+    BatchGetSecretValue,
+    CancelRotateSecret,
+    CreateSecret,
+    DeleteResourcePolicy,
+    DeleteSecret,
+    DescribeSecret,
+    DisassociateCrossAccountReplica,
+    GetRandomPassword,
+    GetResourcePolicy,
+    GetSecretValue,
+    ListResourcePolicies,
+    ListSecretVersionIds,
+    ListSecrets,
+    PutResourcePolicy,
+    PutSecretValue,
+    RemoveRegionsFromReplication,
+    ReplicateSecretToRegions,
+    RestoreSecret,
+    RotateSecret,
+    StopReplicationToReplica,
+    TagResource,
+    UntagResource,
+    UpdateSecret,
+    UpdateSecretVersionStage,
+    ValidateResourcePolicy,
+);
+
+/// Runs one request: model validation, decoding, the handler, encoding.
+/// `Ok(None)` is a success with an empty body.
+pub fn dispatch(
+    ctx: &Ctx<'_>,
+    model: &Model,
+    op: Operation,
+    body: serde_json::Value,
+) -> Result<Option<Vec<u8>>> {
+    model
+        .validate(op.name(), &body)
+        .map_err(|invalid| match invalid {
+            Invalid::Serialization(m) => ApiError::new(ErrorCode::SerializationException, m),
+            Invalid::Validation(m) => ApiError::new(ErrorCode::ValidationException, m),
+        })?;
+    match op {
+        Operation::BatchGetSecretValue => call(ctx, body, values::batch_get_secret_value),
+        Operation::CreateSecret => call(ctx, body, lifecycle::create_secret),
+        Operation::DeleteSecret => call(ctx, body, lifecycle::delete_secret),
+        Operation::DescribeSecret => call(ctx, body, lifecycle::describe_secret),
+        Operation::GetRandomPassword => call(ctx, body, password::get_random_password),
+        Operation::GetSecretValue => call(ctx, body, values::get_secret_value),
+        Operation::ListSecretVersionIds => call(ctx, body, values::list_secret_version_ids),
+        Operation::ListSecrets => call(ctx, body, listing::list_secrets),
+        Operation::PutSecretValue => call(ctx, body, values::put_secret_value),
+        Operation::RestoreSecret => call(ctx, body, lifecycle::restore_secret),
+        Operation::TagResource => call_no_output(ctx, body, tags::tag_resource),
+        Operation::UntagResource => call_no_output(ctx, body, tags::untag_resource),
+        Operation::UpdateSecret => call(ctx, body, lifecycle::update_secret),
+        Operation::UpdateSecretVersionStage => call(ctx, body, values::update_secret_version_stage),
+        Operation::AssociateCrossAccountReplica
+        | Operation::CancelRotateSecret
+        | Operation::DeleteResourcePolicy
+        | Operation::DisassociateCrossAccountReplica
+        | Operation::GetResourcePolicy
+        | Operation::ListResourcePolicies
+        | Operation::PutResourcePolicy
+        | Operation::RemoveRegionsFromReplication
+        | Operation::ReplicateSecretToRegions
+        | Operation::RotateSecret
+        | Operation::StopReplicationToReplica
+        | Operation::ValidateResourcePolicy => Err(not_supported(op.name())),
+    }
+}
+
+/// What an operation smemu does not implement yet answers.
+fn not_supported(what: &str) -> ApiError {
+    api_error!(
+        NotImplementedException,
+        "smemu does not support {what} yet."
+    )
+}
+
+fn decode<I: DeserializeOwned>(body: serde_json::Value) -> Result<I> {
+    // The model check has already vetted every member's type; this only fails on a gap in it.
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
+}
+
+fn call<I: DeserializeOwned, O: Serialize>(
+    ctx: &Ctx<'_>,
+    body: serde_json::Value,
+    handler: fn(&Ctx<'_>, I) -> Result<O>,
+) -> Result<Option<Vec<u8>>> {
+    let output = handler(ctx, decode(body)?)?;
+    serde_json::to_vec(&output)
+        .map(Some)
+        .map_err(|_| ApiError::internal("response encoding failed"))
+}
+
+fn call_no_output<I: DeserializeOwned>(
+    ctx: &Ctx<'_>,
+    body: serde_json::Value,
+    handler: fn(&Ctx<'_>, I) -> Result<()>,
+) -> Result<Option<Vec<u8>>> {
+    handler(ctx, decode(body)?).map(|()| None)
+}
+
+/// The token check AWS makes before it looks the secret up.
+fn require_token(token: Option<String>, code: ErrorCode) -> Result<String> {
+    token.ok_or_else(|| {
+        ApiError::new(
+            code,
+            "You must provide a ClientRequestToken value. We recommend a UUID-type value.",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_operation_is_known() {
+        for name in [
+            "CreateSecret",
+            "GetSecretValue",
+            "ValidateResourcePolicy",
+            "AssociateCrossAccountReplica",
+        ] {
+            assert_eq!(Operation::from_name(name).unwrap().name(), name);
+        }
+        assert!(Operation::from_name("createsecret").is_none());
+    }
+}

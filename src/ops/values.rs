@@ -1,0 +1,324 @@
+//! Reading and writing secret values and their staging labels.
+
+use super::shapes::{self, FilterShape};
+use super::{Ctx, require_token};
+use crate::api_error;
+use crate::error::{ApiError, ErrorCode, Result};
+use crate::protocol::json::{Blob, Epoch};
+use crate::state::secret::{Secret, SecretValue, Version};
+use crate::state::{Cursor, ListQuery, VersionSelector, ident};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetSecretValueInput {
+    secret_id: String,
+    version_id: Option<String>,
+    version_stage: Option<String>,
+}
+
+/// GetSecretValue's output, and one entry of BatchGetSecretValue's `SecretValues`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretValueEntry {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    version_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_binary: Option<Blob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_string: Option<String>,
+    version_stages: Vec<String>,
+    created_date: Epoch,
+}
+
+impl SecretValueEntry {
+    fn of(secret: &Secret, version: &Version, value: &SecretValue) -> Self {
+        let (secret_string, secret_binary) = shapes::value_members(value);
+        Self {
+            arn: secret.arn.clone(),
+            name: secret.name.clone(),
+            version_id: version.id.clone(),
+            secret_binary,
+            secret_string,
+            version_stages: version.stages.clone(),
+            created_date: Epoch(version.created),
+        }
+    }
+}
+
+pub fn get_secret_value(ctx: &Ctx<'_>, input: GetSecretValueInput) -> Result<SecretValueEntry> {
+    ident::check_secret_id(&input.secret_id)?;
+    let selector = VersionSelector {
+        version_id: input.version_id.as_deref(),
+        stage: input.version_stage.as_deref(),
+    };
+    ctx.engine.get_secret_value(
+        ctx.scope(),
+        &input.secret_id,
+        selector,
+        SecretValueEntry::of,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchGetSecretValueInput {
+    secret_id_list: Option<Vec<String>>,
+    filters: Option<Vec<FilterShape>>,
+    max_results: Option<usize>,
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiErrorEntry {
+    secret_id: String,
+    error_code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchGetSecretValueOutput {
+    secret_values: Vec<SecretValueEntry>,
+    errors: Vec<ApiErrorEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// BatchGetSecretValue pages hold at most this many secrets when `MaxResults` is not given.
+const BATCH_DEFAULT_PAGE: usize = 20;
+
+pub fn batch_get_secret_value(
+    ctx: &Ctx<'_>,
+    input: BatchGetSecretValueInput,
+) -> Result<BatchGetSecretValueOutput> {
+    let (ids, next_token) = match (input.secret_id_list, input.filters) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(api_error!(
+                InvalidParameterException,
+                "Either 'SecretIdList' or 'Filters' must be provided, but not both."
+            ));
+        }
+        (Some(_), None) if input.max_results.is_some() => {
+            return Err(api_error!(
+                InvalidParameterException,
+                "'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided."
+            ));
+        }
+        (Some(ids), None) => (ids, None),
+        (None, Some(filters)) => {
+            let query = ListQuery {
+                filters: shapes::filters_to_state(filters)?,
+                max: input.max_results.unwrap_or(BATCH_DEFAULT_PAGE),
+                after: input
+                    .next_token
+                    .as_deref()
+                    .map(shapes::decode_token::<Cursor>)
+                    .transpose()?,
+                ..ListQuery::default()
+            };
+            let (arns, next) = ctx
+                .engine
+                .list_secrets(ctx.scope(), &query, |s| s.arn.clone());
+            (arns, next.as_ref().map(shapes::encode_token))
+        }
+    };
+    let mut output = BatchGetSecretValueOutput {
+        secret_values: Vec::new(),
+        errors: Vec::new(),
+        next_token,
+    };
+    for id in ids {
+        let result = ident::check_secret_id(&id).and_then(|()| {
+            ctx.engine.get_secret_value(
+                ctx.scope(),
+                &id,
+                VersionSelector::default(),
+                SecretValueEntry::of,
+            )
+        });
+        match result {
+            Ok(entry) => output.secret_values.push(entry),
+            Err(ApiError { code, message }) => {
+                output.errors.push(ApiErrorEntry {
+                    secret_id: id,
+                    error_code: code.as_str(),
+                    message: message.into_owned(),
+                });
+            }
+        }
+    }
+    Ok(output)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutSecretValueInput {
+    secret_id: String,
+    client_request_token: Option<String>,
+    secret_binary: Option<Blob>,
+    secret_string: Option<String>,
+    version_stages: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutSecretValueOutput {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    version_id: String,
+    version_stages: Vec<String>,
+}
+
+pub fn put_secret_value(ctx: &Ctx<'_>, input: PutSecretValueInput) -> Result<PutSecretValueOutput> {
+    ident::check_secret_id(&input.secret_id)?;
+    let token = require_token(
+        input.client_request_token,
+        ErrorCode::InvalidRequestException,
+    )?;
+    let value =
+        shapes::secret_value(input.secret_string, input.secret_binary)?.ok_or_else(|| {
+            api_error!(
+                InvalidRequestException,
+                "You must provide either SecretString or SecretBinary."
+            )
+        })?;
+    let stored = ctx.engine.put_secret_value(
+        ctx.scope(),
+        &input.secret_id,
+        token,
+        value,
+        input.version_stages.as_deref(),
+    )?;
+    Ok(PutSecretValueOutput {
+        arn: stored.arn,
+        name: stored.name,
+        version_id: stored.version_id,
+        version_stages: stored.stages,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateSecretVersionStageInput {
+    secret_id: String,
+    version_stage: String,
+    remove_from_version_id: Option<String>,
+    move_to_version_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ArnAndName {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+}
+
+pub fn update_secret_version_stage(
+    ctx: &Ctx<'_>,
+    input: UpdateSecretVersionStageInput,
+) -> Result<ArnAndName> {
+    ident::check_secret_id(&input.secret_id)?;
+    let (arn, name) = ctx.engine.update_secret_version_stage(
+        ctx.scope(),
+        &input.secret_id,
+        &input.version_stage,
+        input.remove_from_version_id.as_deref(),
+        input.move_to_version_id.as_deref(),
+    )?;
+    Ok(ArnAndName { arn, name })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSecretVersionIdsInput {
+    secret_id: String,
+    max_results: Option<usize>,
+    next_token: Option<String>,
+    include_deprecated: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionEntry {
+    version_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    version_stages: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_accessed_date: Option<Epoch>,
+    created_date: Epoch,
+    kms_key_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSecretVersionIdsOutput {
+    versions: Vec<VersionEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+}
+
+const DEFAULT_PAGE: usize = 100;
+
+pub fn list_secret_version_ids(
+    ctx: &Ctx<'_>,
+    input: ListSecretVersionIdsInput,
+) -> Result<ListSecretVersionIdsOutput> {
+    ident::check_secret_id(&input.secret_id)?;
+    let include_deprecated = input.include_deprecated.unwrap_or(false);
+    let max = input.max_results.unwrap_or(DEFAULT_PAGE);
+    let after: Option<String> = input
+        .next_token
+        .as_deref()
+        .map(shapes::decode_token)
+        .transpose()?;
+    ctx.engine
+        .read_secret(ctx.scope(), &input.secret_id, |secret| {
+            // Value-less rotation placeholders are never listed.
+            let listed = secret
+                .versions
+                .iter()
+                .filter(|v| v.value.is_some() && (include_deprecated || !v.is_deprecated()));
+            let mut listed: Vec<&Version> = match &after {
+                None => listed.collect(),
+                Some(last) => {
+                    let mut rest = listed.skip_while(|v| &v.id != last);
+                    if rest.next().is_none() {
+                        return Err(api_error!(
+                            InvalidNextTokenException,
+                            "The NextToken value is invalid."
+                        ));
+                    }
+                    rest.collect()
+                }
+            };
+            let next_token = (listed.len() > max).then(|| {
+                listed.truncate(max);
+                shapes::encode_token(&listed[max - 1].id)
+            });
+            let versions = listed
+                .into_iter()
+                .map(|v| VersionEntry {
+                    version_id: v.id.clone(),
+                    version_stages: v.stages.clone(),
+                    last_accessed_date: v.last_accessed.map(Epoch),
+                    created_date: Epoch(v.created),
+                    kms_key_ids: shapes::kms_key_ids(v.kms_key_id.as_deref()),
+                })
+                .collect();
+            Ok(ListSecretVersionIdsOutput {
+                versions,
+                next_token,
+                arn: secret.arn.clone(),
+                name: secret.name.clone(),
+            })
+        })
+}

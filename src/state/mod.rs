@@ -1,0 +1,724 @@
+//! The state engine: every secret of every account and region, and every rule about them.
+//!
+//! No HTTP and no wire names in here. Each account+region pair has its own [`Store`] behind its
+//! own lock, so traffic in one never waits on another. Reads take a read lock; a GetSecretValue
+//! upgrades to a write only when the day-granular `LastAccessedDate` has to move.
+
+pub mod ident;
+pub mod listing;
+pub mod secret;
+
+use crate::api_error;
+use crate::clock::{Clock, Timestamp};
+use crate::error::{ApiError, Result};
+use ident::SecretRef;
+use parking_lot::RwLock;
+use ring::rand::{SecureRandom, SystemRandom};
+use secret::{AWSCURRENT, Deletion, Rotation, Secret, SecretValue, Tag, Version};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub use listing::{Cursor, ListQuery, SortBy};
+
+/// Which account and region a request acts in.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+}
+
+pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
+
+/// Everything CreateSecret needs once the request has been validated.
+#[derive(Debug, Default)]
+pub struct NewSecret {
+    pub name: String,
+    pub token: String,
+    pub description: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub secret_type: Option<String>,
+    pub value: Option<SecretValue>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Created {
+    pub arn: String,
+    pub name: String,
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Stored {
+    pub arn: String,
+    pub name: String,
+    pub version_id: String,
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Updated {
+    pub arn: String,
+    pub name: String,
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Deleted {
+    pub arn: String,
+    pub name: String,
+    pub deletion_date: Timestamp,
+}
+
+/// UpdateSecret's optional changes.
+#[derive(Debug, Default)]
+pub struct SecretUpdate {
+    pub token: Option<String>,
+    pub description: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub secret_type: Option<String>,
+    pub value: Option<SecretValue>,
+}
+
+/// Which version GetSecretValue asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VersionSelector<'a> {
+    pub version_id: Option<&'a str>,
+    pub stage: Option<&'a str>,
+}
+
+pub struct Engine {
+    clock: Arc<Clock>,
+    accounts: RwLock<HashMap<String, HashMap<String, Arc<Store>>>>,
+    rng: SystemRandom,
+}
+
+/// One account+region's secrets.
+#[derive(Default)]
+pub struct Store {
+    inner: RwLock<StoreInner>,
+}
+
+#[derive(Default)]
+struct StoreInner {
+    /// Keyed by name: a name is held by at most one secret (live or pending deletion).
+    secrets: BTreeMap<String, Secret>,
+    /// Creation order, the default ListSecrets order.
+    by_created: BTreeMap<(Timestamp, u64), String>,
+    next_seq: u64,
+}
+
+impl Engine {
+    #[must_use]
+    pub fn new(clock: Arc<Clock>) -> Self {
+        Self {
+            clock,
+            accounts: RwLock::new(HashMap::new()),
+            rng: SystemRandom::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The CSPRNG behind ARN suffixes and generated passwords.
+    #[must_use]
+    pub fn rng(&self) -> &SystemRandom {
+        &self.rng
+    }
+
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn existing_store(&self, scope: Scope<'_>) -> Option<Arc<Store>> {
+        self.accounts
+            .read()
+            .get(scope.account)?
+            .get(scope.region)
+            .cloned()
+    }
+
+    fn store(&self, scope: Scope<'_>) -> Arc<Store> {
+        if let Some(store) = self.existing_store(scope) {
+            return store;
+        }
+        let mut accounts = self.accounts.write();
+        accounts
+            .entry(scope.account.to_owned())
+            .or_default()
+            .entry(scope.region.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn random_suffix(&self) -> Result<String> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut out = String::with_capacity(ident::ARN_SUFFIX_LEN);
+        let mut buf = [0u8; 16];
+        while out.len() < ident::ARN_SUFFIX_LEN {
+            self.rng
+                .fill(&mut buf)
+                .map_err(|_| ApiError::internal("random source failed"))?;
+            // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
+            for &b in buf.iter().filter(|&&b| b < 248) {
+                if out.len() < ident::ARN_SUFFIX_LEN {
+                    out.push(char::from(ALPHABET[usize::from(b % 62)]));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` on the secret `id` names, under a read lock.
+    pub fn read_secret<R>(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        f: impl FnOnce(&Secret) -> Result<R>,
+    ) -> Result<R> {
+        let store = self
+            .existing_store(scope)
+            .ok_or_else(ApiError::secret_not_found)?;
+        let inner = store.inner.read();
+        let secret = inner
+            .resolve(scope, id, self.now())
+            .ok_or_else(ApiError::secret_not_found)?;
+        f(secret)
+    }
+
+    /// Runs `f` on the secret `id` names, under the store's write lock.
+    fn write_secret<R>(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        f: impl FnOnce(&mut Secret, Timestamp) -> Result<R>,
+    ) -> Result<R> {
+        let store = self
+            .existing_store(scope)
+            .ok_or_else(ApiError::secret_not_found)?;
+        let mut inner = store.inner.write();
+        let now = self.now();
+        let name = inner
+            .resolve(scope, id, now)
+            .ok_or_else(ApiError::secret_not_found)?
+            .name
+            .clone();
+        let secret = inner
+            .secrets
+            .get_mut(&name)
+            .ok_or_else(ApiError::secret_not_found)?;
+        f(secret, now)
+    }
+
+    /// Like [`Self::write_secret`] for operations refused on a secret pending deletion.
+    fn write_live_secret<R>(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        f: impl FnOnce(&mut Secret, Timestamp) -> Result<R>,
+    ) -> Result<R> {
+        self.write_secret(scope, id, |secret, now| {
+            if secret.is_deleted() {
+                return Err(ApiError::marked_for_deletion());
+            }
+            f(secret, now)
+        })
+    }
+
+    pub fn create_secret(&self, scope: Scope<'_>, new: NewSecret) -> Result<Created> {
+        let suffix = self.random_suffix()?;
+        let store = self.store(scope);
+        let mut inner = store.inner.write();
+        let now = self.now();
+        inner.purge_if_due(&new.name, now);
+        if let Some(existing) = inner.secrets.get(&new.name) {
+            if existing.is_deleted() {
+                return Err(api_error!(
+                    InvalidRequestException,
+                    "You can't create this secret because a secret with this name is already scheduled for deletion."
+                ));
+            }
+            if let (Some(value), Some(version)) = (&new.value, existing.version(&new.token)) {
+                check_same_value(version, value, &new.token, &existing.arn)?;
+                return Ok(Created {
+                    arn: existing.arn.clone(),
+                    name: existing.name.clone(),
+                    version_id: Some(version.id.clone()),
+                });
+            }
+            return Err(api_error!(
+                ResourceExistsException,
+                "The operation failed because the secret {} already exists.",
+                new.name
+            ));
+        }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let mut secret = Secret {
+            seq,
+            arn: ident::secret_arn(scope.region, scope.account, &new.name, &suffix),
+            name: new.name,
+            description: new.description.filter(|d| !d.is_empty()),
+            kms_key_id: new.kms_key_id.filter(|k| !k.is_empty()),
+            secret_type: new.secret_type,
+            owning_service: None,
+            tags: Vec::new(),
+            ever_tagged: false,
+            created: now,
+            last_changed: now,
+            last_accessed: None,
+            deletion: None,
+            rotation: Rotation::default(),
+            policy: None,
+            versions: Vec::new(),
+        };
+        secret.upsert_tags(&new.tags);
+        let version_id = new.value.map(|value| {
+            let version = new_version(new.token, value, now, secret.kms_key_id.clone());
+            let id = version.id.clone();
+            secret.add_version(version, None, now);
+            id
+        });
+        let created = Created {
+            arn: secret.arn.clone(),
+            name: secret.name.clone(),
+            version_id,
+        };
+        inner.insert(secret);
+        Ok(created)
+    }
+
+    /// Finds the version GetSecretValue asks for and hands it to `f`; then records the access.
+    pub fn get_secret_value<R>(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        selector: VersionSelector<'_>,
+        f: impl FnOnce(&Secret, &Version, &SecretValue) -> R,
+    ) -> Result<R> {
+        let today = self.now().start_of_day();
+        let (result, name, version_id, stale) = self.read_secret(scope, id, |secret| {
+            if secret.is_deleted() {
+                return Err(ApiError::marked_for_deletion());
+            }
+            let version = select_version(secret, selector)?;
+            let Some(value) = &version.value else {
+                return Err(match selector.version_id {
+                    Some(id) => value_not_found_for_version(id),
+                    None => value_not_found_for_stage(selector.stage.unwrap_or(AWSCURRENT)),
+                });
+            };
+            let stale = secret.last_accessed != Some(today) || version.last_accessed != Some(today);
+            Ok((
+                f(secret, version, value),
+                secret.name.clone(),
+                version.id.clone(),
+                stale,
+            ))
+        })?;
+        if stale {
+            self.record_access(scope, &name, &version_id, today);
+        }
+        Ok(result)
+    }
+
+    fn record_access(&self, scope: Scope<'_>, name: &str, version_id: &str, today: Timestamp) {
+        let Some(store) = self.existing_store(scope) else {
+            return;
+        };
+        let mut inner = store.inner.write();
+        if let Some(secret) = inner.secrets.get_mut(name) {
+            secret.last_accessed = Some(today);
+            if let Some(version) = secret.versions.iter_mut().find(|v| v.id == version_id) {
+                version.last_accessed = Some(today);
+            }
+        }
+    }
+
+    pub fn put_secret_value(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        token: String,
+        value: SecretValue,
+        stages: Option<&[String]>,
+    ) -> Result<Stored> {
+        self.write_live_secret(scope, id, |secret, now| {
+            store_value(secret, token, value, stages, now).map(|version_id| {
+                let stages = secret
+                    .version(&version_id)
+                    .map(|v| v.stages.clone())
+                    .unwrap_or_default();
+                Stored {
+                    arn: secret.arn.clone(),
+                    name: secret.name.clone(),
+                    version_id,
+                    stages,
+                }
+            })
+        })
+    }
+
+    pub fn update_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        update: SecretUpdate,
+    ) -> Result<Updated> {
+        self.write_live_secret(scope, id, |secret, now| {
+            if let Some(description) = update.description {
+                secret.description = Some(description).filter(|d| !d.is_empty());
+            }
+            if let Some(kms_key_id) = update.kms_key_id {
+                secret.kms_key_id = Some(kms_key_id).filter(|k| !k.is_empty());
+            }
+            if let Some(secret_type) = update.secret_type {
+                secret.secret_type = Some(secret_type);
+            }
+            let version_id = match (update.value, update.token) {
+                (Some(value), Some(token)) => Some(store_value(secret, token, value, None, now)?),
+                _ => None,
+            };
+            secret.last_changed = now;
+            Ok(Updated {
+                arn: secret.arn.clone(),
+                name: secret.name.clone(),
+                version_id,
+            })
+        })
+    }
+
+    /// Schedules deletion, or purges at once with `force`. `window_days` is already range-checked.
+    pub fn delete_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        window_days: Option<i64>,
+        force: bool,
+    ) -> Result<Deleted> {
+        let store = self.store(scope);
+        let mut inner = store.inner.write();
+        let now = self.now();
+        let Some(name) = inner.resolve(scope, id, now).map(|s| s.name.clone()) else {
+            if force {
+                // AWS answers a forced delete of an unknown secret as if it had existed.
+                return Ok(Deleted {
+                    arn: self.phantom_arn(scope, id)?,
+                    name: id.to_owned(),
+                    deletion_date: now,
+                });
+            }
+            return Err(ApiError::secret_not_found());
+        };
+        if force {
+            let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
+            return Ok(Deleted {
+                arn: secret.arn,
+                name: secret.name,
+                deletion_date: now,
+            });
+        }
+        let secret = inner
+            .secrets
+            .get_mut(&name)
+            .ok_or_else(ApiError::secret_not_found)?;
+        if secret.is_deleted() {
+            return Err(api_error!(
+                InvalidRequestException,
+                "You tried to perform the operation on a secret that's currently marked deleted."
+            ));
+        }
+        let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
+        secret.deletion = Some(Deletion {
+            deleted_at: now,
+            purge_at,
+        });
+        Ok(Deleted {
+            arn: secret.arn.clone(),
+            name: secret.name.clone(),
+            deletion_date: purge_at,
+        })
+    }
+
+    fn phantom_arn(&self, scope: Scope<'_>, id: &str) -> Result<String> {
+        if id.starts_with("arn:") {
+            return Ok(id.to_owned());
+        }
+        Ok(ident::secret_arn(
+            scope.region,
+            scope.account,
+            id,
+            &self.random_suffix()?,
+        ))
+    }
+
+    pub fn restore_secret(&self, scope: Scope<'_>, id: &str) -> Result<(String, String)> {
+        self.write_secret(scope, id, |secret, _| {
+            secret.deletion = None;
+            Ok((secret.arn.clone(), secret.name.clone()))
+        })
+    }
+
+    /// UpdateSecretVersionStage.
+    pub fn update_secret_version_stage(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        stage: &str,
+        remove_from: Option<&str>,
+        move_to: Option<&str>,
+    ) -> Result<(String, String)> {
+        self.write_live_secret(scope, id, |secret, _| {
+            check_stage_move(secret, stage, remove_from, move_to)?;
+            secret.move_stage(stage, remove_from, move_to);
+            Ok((secret.arn.clone(), secret.name.clone()))
+        })
+    }
+
+    pub fn tag_resource(&self, scope: Scope<'_>, id: &str, tags: &[Tag]) -> Result<()> {
+        self.write_live_secret(scope, id, |secret, now| {
+            let new_keys = tags
+                .iter()
+                .filter(|t| !secret.tags.iter().any(|e| e.key == t.key))
+                .count();
+            if secret.tags.len() + new_keys > secret::MAX_TAGS {
+                return Err(api_error!(
+                    InvalidParameterException,
+                    "You can't attach more than {} tags to a secret.",
+                    secret::MAX_TAGS
+                ));
+            }
+            secret.upsert_tags(tags);
+            secret.last_changed = now;
+            Ok(())
+        })
+    }
+
+    pub fn untag_resource(&self, scope: Scope<'_>, id: &str, keys: &[String]) -> Result<()> {
+        self.write_live_secret(scope, id, |secret, now| {
+            secret.remove_tags(keys);
+            secret.last_changed = now;
+            Ok(())
+        })
+    }
+
+    /// One ListSecrets page: `f` maps each listed secret while the read lock is held.
+    pub fn list_secrets<R>(
+        &self,
+        scope: Scope<'_>,
+        query: &ListQuery,
+        f: impl FnMut(&Secret) -> R,
+    ) -> (Vec<R>, Option<Cursor>) {
+        let Some(store) = self.existing_store(scope) else {
+            return (Vec::new(), None);
+        };
+        let inner = store.inner.read();
+        listing::page(&inner.secrets, &inner.by_created, query, self.now(), f)
+    }
+}
+
+impl StoreInner {
+    /// The secret `id` names in this store, if any. Secrets whose deletion date has passed count as gone.
+    fn resolve(&self, scope: Scope<'_>, id: &str, now: Timestamp) -> Option<&Secret> {
+        let secret = match ident::parse_secret_id(id) {
+            SecretRef::Name(name) => self.secrets.get(name)?,
+            SecretRef::Arn {
+                region,
+                account,
+                name,
+                suffix,
+            } => {
+                let s = self
+                    .secrets
+                    .get(name)
+                    .filter(|_| region == scope.region && account == scope.account)?;
+                // The stored ARN ends in `<name>-<suffix>`.
+                s.arn.ends_with(suffix).then_some(s)?
+            }
+            SecretRef::PartialArn {
+                region,
+                account,
+                name,
+            } => self
+                .secrets
+                .get(name)
+                .filter(|_| region == scope.region && account == scope.account)?,
+            SecretRef::Unresolvable => return None,
+        };
+        (!is_due(secret, now)).then_some(secret)
+    }
+
+    fn insert(&mut self, secret: Secret) {
+        self.by_created
+            .insert((secret.created, secret.seq), secret.name.clone());
+        self.secrets.insert(secret.name.clone(), secret);
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Secret> {
+        let secret = self.secrets.remove(name)?;
+        self.by_created.remove(&(secret.created, secret.seq));
+        Some(secret)
+    }
+
+    fn purge_if_due(&mut self, name: &str, now: Timestamp) {
+        if self.secrets.get(name).is_some_and(|s| is_due(s, now)) {
+            self.remove(name);
+        }
+    }
+}
+
+fn is_due(secret: &Secret, now: Timestamp) -> bool {
+    secret.deletion.is_some_and(|d| d.purge_at <= now)
+}
+
+fn new_version(
+    id: String,
+    value: SecretValue,
+    now: Timestamp,
+    kms_key_id: Option<String>,
+) -> Version {
+    Version {
+        id,
+        value: Some(value),
+        stages: Vec::new(),
+        created: now,
+        last_accessed: None,
+        kms_key_id,
+    }
+}
+
+fn token_in_use(token: &str, arn: &str) -> ApiError {
+    api_error!(
+        ResourceExistsException,
+        "You can't use ClientRequestToken {token} because that value is already in use for a version of secret {arn}."
+    )
+}
+
+/// Repeating a request with the same token is harmless only when it carries the same value.
+fn check_same_value(version: &Version, value: &SecretValue, token: &str, arn: &str) -> Result<()> {
+    if version.value.as_ref() == Some(value) {
+        Ok(())
+    } else {
+        Err(token_in_use(token, arn))
+    }
+}
+
+/// Stores `value` under `token`: a new version, an idempotent repeat, or the rotation
+/// placeholder getting its value. Returns the version id.
+fn store_value(
+    secret: &mut Secret,
+    token: String,
+    value: SecretValue,
+    stages: Option<&[String]>,
+    now: Timestamp,
+) -> Result<String> {
+    match secret.version(&token) {
+        Some(existing) if existing.value.is_none() => {
+            secret.fill_placeholder(&token, value, stages)
+        }
+        Some(existing) => check_same_value(existing, &value, &token, &secret.arn)?,
+        None => {
+            let version = new_version(token.clone(), value, now, secret.kms_key_id.clone());
+            secret.add_version(version, stages, now);
+        }
+    }
+    secret.last_changed = now;
+    Ok(token)
+}
+
+fn value_not_found_for_stage(stage: &str) -> ApiError {
+    api_error!(
+        ResourceNotFoundException,
+        "Secrets Manager can't find the specified secret value for staging label: {stage}"
+    )
+}
+
+fn value_not_found_for_version(id: &str) -> ApiError {
+    api_error!(
+        ResourceNotFoundException,
+        "Secrets Manager can't find the specified secret value for VersionId: {id}"
+    )
+}
+
+fn select_version<'s>(secret: &'s Secret, selector: VersionSelector<'_>) -> Result<&'s Version> {
+    match (selector.version_id, selector.stage) {
+        (Some(id), stage) => {
+            let version = secret
+                .version(id)
+                .ok_or_else(|| value_not_found_for_version(id))?;
+            if stage.is_some_and(|s| !version.has_stage(s)) {
+                return Err(api_error!(
+                    InvalidRequestException,
+                    "You provided a VersionStage that is not associated to the provided VersionId."
+                ));
+            }
+            Ok(version)
+        }
+        (None, stage) => {
+            let stage = stage.unwrap_or(AWSCURRENT);
+            secret
+                .holder_of(stage)
+                .ok_or_else(|| value_not_found_for_stage(stage))
+        }
+    }
+}
+
+fn check_stage_move(
+    secret: &Secret,
+    stage: &str,
+    remove_from: Option<&str>,
+    move_to: Option<&str>,
+) -> Result<()> {
+    for id in [remove_from, move_to].into_iter().flatten() {
+        if secret.version(id).is_none() {
+            return Err(api_error!(
+                InvalidParameterException,
+                "Secrets Manager can't find the specified secret version: {id}."
+            ));
+        }
+    }
+    let holder = secret.holder_of(stage).map(|v| v.id.as_str());
+    match (remove_from, move_to) {
+        (None, None) => Err(api_error!(
+            InvalidParameterException,
+            "You must specify at least one of the parameters RemoveFromVersionId and MoveToVersionId."
+        )),
+        (remove_from, Some(to)) => match holder {
+            Some(current) if current != to && remove_from != Some(current) => {
+                Err(match remove_from {
+                    None => api_error!(
+                        InvalidParameterException,
+                        "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {current}, so you must explicitly reference that version in RemoveFromVersionId."
+                    ),
+                    Some(other) => api_error!(
+                        InvalidParameterException,
+                        "The parameter RemoveFromVersionId {other} doesn't match the version {current} that staging label {stage} is currently attached to."
+                    ),
+                })
+            }
+            _ => Ok(()),
+        },
+        (Some(from), None) => {
+            if holder != Some(from) {
+                return Err(api_error!(
+                    InvalidParameterException,
+                    "Staging label {stage} is not attached to version {from}, so it can't be removed from it."
+                ));
+            }
+            if stage == AWSCURRENT {
+                return Err(api_error!(
+                    InvalidParameterException,
+                    "You can't remove the staging label AWSCURRENT from a version without moving it to another version (MoveToVersionId)."
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

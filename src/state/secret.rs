@@ -1,0 +1,408 @@
+//! One secret and its versions, and the staging-label moves each operation makes.
+//!
+//! Invariant kept here: within one secret a staging label is on at most one version.
+
+use crate::clock::{MILLIS_PER_DAY, Timestamp};
+use serde::{Deserialize, Serialize};
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+pub const AWSPENDING: &str = "AWSPENDING";
+
+/// AWS keeps at most this many versions once they are older than [`VERSION_MIN_AGE_MS`].
+pub const MAX_VERSIONS: usize = 100;
+/// Versions younger than a day are never pruned.
+pub const VERSION_MIN_AGE_MS: i64 = MILLIS_PER_DAY;
+pub const MAX_TAGS: usize = 50;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecretValue {
+    String(String),
+    Binary(Vec<u8>),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Version {
+    pub id: String,
+    /// `None` for the placeholder a rotation creates before its function stores a value.
+    pub value: Option<SecretValue>,
+    /// Ordered set of staging labels.
+    pub stages: Vec<String>,
+    pub created: Timestamp,
+    pub last_accessed: Option<Timestamp>,
+    /// The key the value was sealed with (`None` = the AWS-managed default key).
+    pub kms_key_id: Option<String>,
+}
+
+impl Version {
+    #[must_use]
+    pub fn has_stage(&self, stage: &str) -> bool {
+        self.stages.iter().any(|s| s == stage)
+    }
+
+    fn remove_stage(&mut self, stage: &str) {
+        self.stages.retain(|s| s != stage);
+    }
+
+    fn add_stage(&mut self, stage: &str) {
+        if !self.has_stage(stage) {
+            self.stages.push(stage.to_owned());
+        }
+    }
+
+    #[must_use]
+    pub fn is_deprecated(&self) -> bool {
+        self.stages.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Deletion {
+    /// When DeleteSecret was called (the `DeletedDate` AWS reports).
+    pub deleted_at: Timestamp,
+    /// When the secret is purged (the `DeletionDate` DeleteSecret answered).
+    pub purge_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationRules {
+    pub automatically_after_days: Option<i64>,
+    pub duration: Option<String>,
+    pub schedule_expression: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Rotation {
+    /// `None` until rotation has been configured once.
+    pub enabled: Option<bool>,
+    pub lambda_arn: Option<String>,
+    pub rules: Option<RotationRules>,
+    pub last_rotated: Option<Timestamp>,
+    pub next_rotation: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResourcePolicy {
+    pub document: String,
+    pub block_public: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Secret {
+    /// Creation sequence within its store; breaks ties between secrets created in the same millisecond.
+    pub seq: u64,
+    pub name: String,
+    pub arn: String,
+    pub description: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub secret_type: Option<String>,
+    pub owning_service: Option<String>,
+    pub tags: Vec<Tag>,
+    /// AWS answers `Tags: []` once a secret has had tags, and omits the key if it never had any.
+    pub ever_tagged: bool,
+    pub created: Timestamp,
+    pub last_changed: Timestamp,
+    pub last_accessed: Option<Timestamp>,
+    pub deletion: Option<Deletion>,
+    pub rotation: Rotation,
+    pub policy: Option<ResourcePolicy>,
+    /// Creation order; pruning removes from the front.
+    pub versions: Vec<Version>,
+}
+
+impl Secret {
+    #[must_use]
+    pub fn version(&self, id: &str) -> Option<&Version> {
+        self.versions.iter().find(|v| v.id == id)
+    }
+
+    fn version_index(&self, id: &str) -> Option<usize> {
+        self.versions.iter().position(|v| v.id == id)
+    }
+
+    #[must_use]
+    pub fn holder_of(&self, stage: &str) -> Option<&Version> {
+        self.versions.iter().find(|v| v.has_stage(stage))
+    }
+
+    fn holder_index(&self, stage: &str) -> Option<usize> {
+        self.versions.iter().position(|v| v.has_stage(stage))
+    }
+
+    #[must_use]
+    pub fn is_deleted(&self) -> bool {
+        self.deletion.is_some()
+    }
+
+    /// Adds a new version carrying `stages`, or, when `stages` is `None`, the plain
+    /// "new value becomes current" move of PutSecretValue and UpdateSecret.
+    pub fn add_version(&mut self, version: Version, stages: Option<&[String]>, now: Timestamp) {
+        self.versions.push(version);
+        let index = self.versions.len() - 1;
+        self.apply_stages(index, stages);
+        self.prune_versions(now);
+    }
+
+    /// Gives the value-less rotation placeholder its value, then labels it like a new version.
+    pub fn fill_placeholder(&mut self, id: &str, value: SecretValue, stages: Option<&[String]>) {
+        if let Some(index) = self.version_index(id) {
+            self.versions[index].value = Some(value);
+            self.apply_stages(index, stages);
+        }
+    }
+
+    fn apply_stages(&mut self, index: usize, stages: Option<&[String]>) {
+        let no_current = self.holder_index(AWSCURRENT).is_none();
+        match stages {
+            None => self.make_current(index),
+            Some(stages) => {
+                for stage in stages {
+                    if stage == AWSCURRENT {
+                        self.make_current(index);
+                    } else {
+                        for (i, v) in self.versions.iter_mut().enumerate() {
+                            if i != index {
+                                v.remove_stage(stage);
+                            }
+                        }
+                        self.versions[index].add_stage(stage);
+                    }
+                }
+                // The first version of a secret is always current.
+                if no_current && !self.versions[index].has_stage(AWSCURRENT) {
+                    self.versions[index].add_stage(AWSCURRENT);
+                }
+            }
+        }
+    }
+
+    /// Moves AWSCURRENT to `index`. The version that held it keeps only AWSPREVIOUS, and the
+    /// old AWSPREVIOUS holder loses that label.
+    fn make_current(&mut self, index: usize) {
+        match self.holder_index(AWSCURRENT) {
+            Some(old) if old == index => {}
+            Some(old) => {
+                for v in &mut self.versions {
+                    v.remove_stage(AWSPREVIOUS);
+                }
+                self.versions[old].stages = vec![AWSPREVIOUS.to_owned()];
+                self.versions[index].add_stage(AWSCURRENT);
+            }
+            None => self.versions[index].add_stage(AWSCURRENT),
+        }
+    }
+
+    /// UpdateSecretVersionStage's move: `stage` leaves `from` (if given) and lands on `to`
+    /// (if given). Other labels on both versions stay; moving AWSCURRENT leaves AWSPREVIOUS on `from`.
+    pub fn move_stage(&mut self, stage: &str, from: Option<&str>, to: Option<&str>) {
+        let from = from.and_then(|id| self.version_index(id));
+        let to = to.and_then(|id| self.version_index(id));
+        if let Some(from) = from {
+            self.versions[from].remove_stage(stage);
+        }
+        if let Some(to) = to {
+            for (i, v) in self.versions.iter_mut().enumerate() {
+                if i != to {
+                    v.remove_stage(stage);
+                }
+            }
+            self.versions[to].add_stage(stage);
+            if stage == AWSCURRENT {
+                if let Some(from) = from.filter(|&f| f != to) {
+                    for v in &mut self.versions {
+                        v.remove_stage(AWSPREVIOUS);
+                    }
+                    self.versions[from].add_stage(AWSPREVIOUS);
+                }
+            }
+        }
+    }
+
+    /// Drops the oldest unlabelled versions beyond [`MAX_VERSIONS`], sparing any younger than a day.
+    pub fn prune_versions(&mut self, now: Timestamp) {
+        let mut excess = self.versions.len().saturating_sub(MAX_VERSIONS);
+        if excess == 0 {
+            return;
+        }
+        self.versions.retain(|v| {
+            let removable = excess > 0
+                && v.is_deprecated()
+                && now.millis() - v.created.millis() >= VERSION_MIN_AGE_MS;
+            if removable {
+                excess -= 1;
+            }
+            !removable
+        });
+    }
+
+    /// Adds or replaces tags, keeping first-insertion order.
+    pub fn upsert_tags(&mut self, tags: &[Tag]) {
+        for tag in tags {
+            match self.tags.iter_mut().find(|t| t.key == tag.key) {
+                Some(existing) => existing.value.clone_from(&tag.value),
+                None => self.tags.push(tag.clone()),
+            }
+        }
+        self.ever_tagged |= !tags.is_empty();
+    }
+
+    pub fn remove_tags(&mut self, keys: &[String]) {
+        self.tags.retain(|t| !keys.contains(&t.key));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret {
+            seq: 0,
+            name: "s".into(),
+            arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf".into(),
+            description: None,
+            kms_key_id: None,
+            secret_type: None,
+            owning_service: None,
+            tags: vec![],
+            ever_tagged: false,
+            created: Timestamp(0),
+            last_changed: Timestamp(0),
+            last_accessed: None,
+            deletion: None,
+            rotation: Rotation::default(),
+            policy: None,
+            versions: vec![],
+        }
+    }
+
+    fn version(id: &str, at: i64) -> Version {
+        Version {
+            id: id.into(),
+            value: Some(SecretValue::String(id.into())),
+            stages: vec![],
+            created: Timestamp(at),
+            last_accessed: None,
+            kms_key_id: None,
+        }
+    }
+
+    fn stages(s: &Secret, id: &str) -> Vec<String> {
+        let mut v = s.version(id).unwrap().stages.clone();
+        v.sort();
+        v
+    }
+
+    fn labels(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn plain_puts_shift_current_and_previous() {
+        let mut s = secret();
+        s.add_version(version("v1", 0), None, Timestamp(0));
+        s.add_version(version("v2", 1), None, Timestamp(1));
+        s.add_version(version("v3", 2), None, Timestamp(2));
+        assert_eq!(stages(&s, "v3"), [AWSCURRENT]);
+        assert_eq!(stages(&s, "v2"), [AWSPREVIOUS]);
+        assert!(s.version("v1").unwrap().is_deprecated());
+    }
+
+    #[test]
+    fn demoted_current_keeps_only_previous() {
+        let mut s = secret();
+        s.add_version(version("v1", 0), None, Timestamp(0));
+        s.add_version(version("v2", 1), Some(&labels(&[AWSPENDING])), Timestamp(1));
+        s.move_stage(AWSCURRENT, Some("v1"), Some("v2"));
+        assert_eq!(stages(&s, "v2"), [AWSCURRENT, AWSPENDING]);
+        assert_eq!(stages(&s, "v1"), [AWSPREVIOUS]);
+        s.add_version(version("v3", 2), None, Timestamp(2));
+        assert_eq!(stages(&s, "v2"), [AWSPREVIOUS]);
+        assert!(s.version("v1").unwrap().is_deprecated());
+    }
+
+    #[test]
+    fn custom_stages_move_alone() {
+        let mut s = secret();
+        s.add_version(version("v1", 0), None, Timestamp(0));
+        s.add_version(
+            version("v2", 1),
+            Some(&labels(&["one", "two", "three"])),
+            Timestamp(1),
+        );
+        s.add_version(
+            version("v3", 2),
+            Some(&labels(&["four", "one", "two"])),
+            Timestamp(2),
+        );
+        assert_eq!(stages(&s, "v2"), ["three"]);
+        assert_eq!(stages(&s, "v1"), [AWSCURRENT]);
+    }
+
+    #[test]
+    fn first_version_is_current_even_with_custom_stages() {
+        let mut s = secret();
+        s.add_version(version("v1", 0), Some(&labels(&["custom"])), Timestamp(0));
+        assert_eq!(stages(&s, "v1"), [AWSCURRENT, "custom"]);
+    }
+
+    #[test]
+    fn listing_current_in_stages_demotes_old_current() {
+        let mut s = secret();
+        s.add_version(version("v1", 0), None, Timestamp(0));
+        s.add_version(
+            version("v2", 1),
+            Some(&labels(&[AWSCURRENT, "PUT0"])),
+            Timestamp(1),
+        );
+        assert_eq!(stages(&s, "v1"), [AWSPREVIOUS]);
+        assert_eq!(stages(&s, "v2"), [AWSCURRENT, "PUT0"]);
+    }
+
+    #[test]
+    fn moving_current_keeps_other_labels() {
+        let mut s = secret();
+        s.add_version(version("v1", 0), Some(&labels(&["c1"])), Timestamp(0));
+        s.add_version(version("v2", 1), Some(&labels(&["c2"])), Timestamp(1));
+        s.move_stage(AWSCURRENT, Some("v1"), Some("v2"));
+        assert_eq!(stages(&s, "v1"), [AWSPREVIOUS, "c1"]);
+        assert_eq!(stages(&s, "v2"), [AWSCURRENT, "c2"]);
+    }
+
+    #[test]
+    fn pruning_spares_labelled_and_young_versions() {
+        let mut s = secret();
+        let day = VERSION_MIN_AGE_MS;
+        for i in 0..120 {
+            s.add_version(version(&format!("v{i}"), 0), None, Timestamp(0));
+        }
+        assert_eq!(s.versions.len(), 120, "young versions are kept");
+        s.prune_versions(Timestamp(day));
+        assert_eq!(s.versions.len(), MAX_VERSIONS);
+        assert!(s.version("v119").unwrap().has_stage(AWSCURRENT));
+        assert!(s.version("v118").unwrap().has_stage(AWSPREVIOUS));
+        assert!(s.version("v0").is_none());
+        assert!(s.version("v20").is_some());
+    }
+
+    #[test]
+    fn tags_upsert_in_insertion_order() {
+        let mut s = secret();
+        let t = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        s.upsert_tags(&[t("a", "1"), t("b", "2")]);
+        s.upsert_tags(&[t("a", "3"), t("c", "4")]);
+        assert_eq!(s.tags, vec![t("a", "3"), t("b", "2"), t("c", "4")]);
+        s.remove_tags(&["a".into(), "zz".into()]);
+        assert_eq!(s.tags, vec![t("b", "2"), t("c", "4")]);
+        assert!(s.ever_tagged);
+    }
+}
