@@ -8,19 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, UTC. The wire shows them as fractional epoch seconds.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -73,29 +61,21 @@ impl Clock {
     /// Follows the system clock.
     #[must_use]
     pub fn system() -> Self {
-        Self {
-            fixed_base: None,
-            offset: AtomicI64::new(0),
-        }
+        Self { fixed_base: None, offset: AtomicI64::new(0) }
     }
 
     /// Starts at `start` and then runs with the system clock (for `--start-time`).
     #[must_use]
     pub fn starting_at(start: Timestamp) -> Self {
         let clock = Self::system();
-        clock
-            .offset
-            .store(start.0 - system_now().0, Ordering::SeqCst);
+        clock.offset.store(start.0 - system_now().0, Ordering::SeqCst);
         clock
     }
 
     /// Stands still at `start` until advanced: the clock tests use, so nothing ever sleeps.
     #[must_use]
     pub fn manual(start: Timestamp) -> Self {
-        Self {
-            fixed_base: Some(start.0),
-            offset: AtomicI64::new(0),
-        }
+        Self { fixed_base: Some(start.0), offset: AtomicI64::new(0) }
     }
 
     #[must_use]
@@ -126,9 +106,8 @@ impl Clock {
 }
 
 fn system_now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let ms =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     Timestamp(ms)
 }
 
@@ -153,10 +132,7 @@ mod tests {
     #[test]
     fn start_of_day_truncates_to_midnight_utc() {
         // 2018-04-17T12:34:56Z → 2018-04-17T00:00:00Z (the documented example 1523923200)
-        assert_eq!(
-            Timestamp::from_secs(1_523_968_496).start_of_day(),
-            Timestamp::from_secs(1_523_923_200)
-        );
+        assert_eq!(Timestamp::from_secs(1_523_968_496).start_of_day(), Timestamp::from_secs(1_523_923_200));
         assert_eq!(Timestamp(-1).start_of_day(), Timestamp(-MILLIS_PER_DAY));
     }
 

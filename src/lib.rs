@@ -43,14 +43,9 @@ impl App {
             config.auth_mode,
             config.default_account.clone(),
             config.default_region.clone(),
-            auth::CredentialStore::default(),
+            auth::CredentialStore,
         );
-        Self {
-            engine: state::Engine::new(clock),
-            model: protocol::validate::Model::embedded(),
-            auth,
-            config,
-        }
+        Self { engine: state::Engine::new(clock), model: protocol::validate::Model::embedded(), auth, config }
     }
 }
 

@@ -7,11 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "smemu",
-    version,
-    about = "A local emulator of AWS Secrets Manager"
-)]
+#[command(name = "smemu", version, about = "A local emulator of AWS Secrets Manager")]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "SMEMU_HOST", default_value = "127.0.0.1")]
@@ -34,17 +30,10 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level)
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let config = Config {
-        default_region: args.region,
-        default_account: args.account_id,
-        ..Config::default()
-    };
+    let config = Config { default_region: args.region, default_account: args.account_id, ..Config::default() };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -46,10 +46,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests did not finish in time");
     }
 }
@@ -76,19 +73,9 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
         })?;
         let caller = app
             .auth
-            .authenticate(
-                &parts.method,
-                &parts.uri,
-                &parts.headers,
-                &body,
-                SystemTime::now(),
-            )
+            .authenticate(&parts.method, &parts.uri, &parts.headers, &body, SystemTime::now())
             .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
-        let ctx = Ctx {
-            engine: &app.engine,
-            account: &caller.account_id,
-            region: &caller.region,
-        };
+        let ctx = Ctx { engine: &app.engine, account: &caller.account_id, region: &caller.region };
         let outcome = ops::dispatch(&ctx, &app.model, op, json);
         tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
         outcome
@@ -107,10 +94,7 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
             ErrorCode::RequestEntityTooLargeException,
             format!("Request body exceeds the limit of {limit} bytes."),
         )),
-        Err(_) => Err(ApiError::new(
-            ErrorCode::SerializationException,
-            "The request body could not be read.",
-        )),
+        Err(_) => Err(ApiError::new(ErrorCode::SerializationException, "The request body could not be read.")),
     }
 }
 

@@ -25,16 +25,8 @@ pub struct Authenticator {
 }
 impl Authenticator {
     #[must_use]
-    pub fn new(
-        _mode: AuthMode,
-        default_account: String,
-        default_region: String,
-        _c: CredentialStore,
-    ) -> Self {
-        Self {
-            default_account,
-            default_region,
-        }
+    pub fn new(_mode: AuthMode, default_account: String, default_region: String, _c: CredentialStore) -> Self {
+        Self { default_account, default_region }
     }
     pub fn authenticate(
         &self,
@@ -44,22 +36,11 @@ impl Authenticator {
         _b: &[u8],
         _now: SystemTime,
     ) -> Result<Caller, AuthError> {
-        let auth = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let scope = auth
-            .split("Credential=")
-            .nth(1)
-            .and_then(|r| r.split([',', ' ']).next())
-            .unwrap_or("");
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let scope = auth.split("Credential=").nth(1).and_then(|r| r.split([',', ' ']).next()).unwrap_or("");
         let mut parts = scope.split('/');
         let akid = parts.next().filter(|s| !s.is_empty());
-        let region = parts
-            .nth(1)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&self.default_region)
-            .to_owned();
+        let region = parts.nth(1).filter(|s| !s.is_empty()).unwrap_or(&self.default_region).to_owned();
         let account_id = akid
             .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
             .unwrap_or(&self.default_account)

@@ -28,10 +28,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     #[must_use]
     pub fn scope(&self) -> Scope<'_> {
-        Scope {
-            account: self.account,
-            region: self.region,
-        }
+        Scope { account: self.account, region: self.region }
     }
 }
 
@@ -86,18 +83,11 @@ operations!(
 
 /// Runs one request: model validation, decoding, the handler, encoding.
 /// `Ok(None)` is a success with an empty body.
-pub fn dispatch(
-    ctx: &Ctx<'_>,
-    model: &Model,
-    op: Operation,
-    body: serde_json::Value,
-) -> Result<Option<Vec<u8>>> {
-    model
-        .validate(op.name(), &body)
-        .map_err(|invalid| match invalid {
-            Invalid::Serialization(m) => ApiError::new(ErrorCode::SerializationException, m),
-            Invalid::Validation(m) => ApiError::new(ErrorCode::ValidationException, m),
-        })?;
+pub fn dispatch(ctx: &Ctx<'_>, model: &Model, op: Operation, body: serde_json::Value) -> Result<Option<Vec<u8>>> {
+    model.validate(op.name(), &body).map_err(|invalid| match invalid {
+        Invalid::Serialization(m) => ApiError::new(ErrorCode::SerializationException, m),
+        Invalid::Validation(m) => ApiError::new(ErrorCode::ValidationException, m),
+    })?;
     match op {
         Operation::BatchGetSecretValue => call(ctx, body, values::batch_get_secret_value),
         Operation::CreateSecret => call(ctx, body, lifecycle::create_secret),
@@ -130,16 +120,12 @@ pub fn dispatch(
 
 /// What an operation smemu does not implement yet answers.
 fn not_supported(what: &str) -> ApiError {
-    api_error!(
-        NotImplementedException,
-        "smemu does not support {what} yet."
-    )
+    api_error!(NotImplementedException, "smemu does not support {what} yet.")
 }
 
 fn decode<I: DeserializeOwned>(body: serde_json::Value) -> Result<I> {
     // The model check has already vetted every member's type; this only fails on a gap in it.
-    serde_json::from_value(body)
-        .map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
+    serde_json::from_value(body).map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
 }
 
 fn call<I: DeserializeOwned, O: Serialize>(
@@ -148,9 +134,7 @@ fn call<I: DeserializeOwned, O: Serialize>(
     handler: fn(&Ctx<'_>, I) -> Result<O>,
 ) -> Result<Option<Vec<u8>>> {
     let output = handler(ctx, decode(body)?)?;
-    serde_json::to_vec(&output)
-        .map(Some)
-        .map_err(|_| ApiError::internal("response encoding failed"))
+    serde_json::to_vec(&output).map(Some).map_err(|_| ApiError::internal("response encoding failed"))
 }
 
 fn call_no_output<I: DeserializeOwned>(
@@ -164,10 +148,7 @@ fn call_no_output<I: DeserializeOwned>(
 /// The token check AWS makes before it looks the secret up.
 fn require_token(token: Option<String>, code: ErrorCode) -> Result<String> {
     token.ok_or_else(|| {
-        ApiError::new(
-            code,
-            "You must provide a ClientRequestToken value. We recommend a UUID-type value.",
-        )
+        ApiError::new(code, "You must provide a ClientRequestToken value. We recommend a UUID-type value.")
     })
 }
 
@@ -177,12 +158,7 @@ mod tests {
 
     #[test]
     fn every_model_operation_is_known() {
-        for name in [
-            "CreateSecret",
-            "GetSecretValue",
-            "ValidateResourcePolicy",
-            "AssociateCrossAccountReplica",
-        ] {
+        for name in ["CreateSecret", "GetSecretValue", "ValidateResourcePolicy", "AssociateCrossAccountReplica"] {
             assert_eq!(Operation::from_name(name).unwrap().name(), name);
         }
         assert!(Operation::from_name("createsecret").is_none());

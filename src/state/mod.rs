@@ -111,11 +111,7 @@ struct StoreInner {
 impl Engine {
     #[must_use]
     pub fn new(clock: Arc<Clock>) -> Self {
-        Self {
-            clock,
-            accounts: RwLock::new(HashMap::new()),
-            rng: SystemRandom::new(),
-        }
+        Self { clock, accounts: RwLock::new(HashMap::new()), rng: SystemRandom::new() }
     }
 
     #[must_use]
@@ -135,11 +131,7 @@ impl Engine {
     }
 
     fn existing_store(&self, scope: Scope<'_>) -> Option<Arc<Store>> {
-        self.accounts
-            .read()
-            .get(scope.account)?
-            .get(scope.region)
-            .cloned()
+        self.accounts.read().get(scope.account)?.get(scope.region).cloned()
     }
 
     fn store(&self, scope: Scope<'_>) -> Arc<Store> {
@@ -147,12 +139,7 @@ impl Engine {
             return store;
         }
         let mut accounts = self.accounts.write();
-        accounts
-            .entry(scope.account.to_owned())
-            .or_default()
-            .entry(scope.region.to_owned())
-            .or_default()
-            .clone()
+        accounts.entry(scope.account.to_owned()).or_default().entry(scope.region.to_owned()).or_default().clone()
     }
 
     fn random_suffix(&self) -> Result<String> {
@@ -160,9 +147,7 @@ impl Engine {
         let mut out = String::with_capacity(ident::ARN_SUFFIX_LEN);
         let mut buf = [0u8; 16];
         while out.len() < ident::ARN_SUFFIX_LEN {
-            self.rng
-                .fill(&mut buf)
-                .map_err(|_| ApiError::internal("random source failed"))?;
+            self.rng.fill(&mut buf).map_err(|_| ApiError::internal("random source failed"))?;
             // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
             for &b in buf.iter().filter(|&&b| b < 248) {
                 if out.len() < ident::ARN_SUFFIX_LEN {
@@ -174,19 +159,10 @@ impl Engine {
     }
 
     /// Runs `f` on the secret `id` names, under a read lock.
-    pub fn read_secret<R>(
-        &self,
-        scope: Scope<'_>,
-        id: &str,
-        f: impl FnOnce(&Secret) -> Result<R>,
-    ) -> Result<R> {
-        let store = self
-            .existing_store(scope)
-            .ok_or_else(ApiError::secret_not_found)?;
+    pub fn read_secret<R>(&self, scope: Scope<'_>, id: &str, f: impl FnOnce(&Secret) -> Result<R>) -> Result<R> {
+        let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
         let inner = store.inner.read();
-        let secret = inner
-            .resolve(scope, id, self.now())
-            .ok_or_else(ApiError::secret_not_found)?;
+        let secret = inner.resolve(scope, id, self.now()).ok_or_else(ApiError::secret_not_found)?;
         f(secret)
     }
 
@@ -197,20 +173,11 @@ impl Engine {
         id: &str,
         f: impl FnOnce(&mut Secret, Timestamp) -> Result<R>,
     ) -> Result<R> {
-        let store = self
-            .existing_store(scope)
-            .ok_or_else(ApiError::secret_not_found)?;
+        let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
         let mut inner = store.inner.write();
         let now = self.now();
-        let name = inner
-            .resolve(scope, id, now)
-            .ok_or_else(ApiError::secret_not_found)?
-            .name
-            .clone();
-        let secret = inner
-            .secrets
-            .get_mut(&name)
-            .ok_or_else(ApiError::secret_not_found)?;
+        let name = inner.resolve(scope, id, now).ok_or_else(ApiError::secret_not_found)?.name.clone();
+        let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
         f(secret, now)
     }
 
@@ -283,11 +250,7 @@ impl Engine {
             secret.add_version(version, None, now);
             id
         });
-        let created = Created {
-            arn: secret.arn.clone(),
-            name: secret.name.clone(),
-            version_id,
-        };
+        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id };
         inner.insert(secret);
         Ok(created)
     }
@@ -313,12 +276,7 @@ impl Engine {
                 });
             };
             let stale = secret.last_accessed != Some(today) || version.last_accessed != Some(today);
-            Ok((
-                f(secret, version, value),
-                secret.name.clone(),
-                version.id.clone(),
-                stale,
-            ))
+            Ok((f(secret, version, value), secret.name.clone(), version.id.clone(), stale))
         })?;
         if stale {
             self.record_access(scope, &name, &version_id, today);
@@ -349,26 +307,13 @@ impl Engine {
     ) -> Result<Stored> {
         self.write_live_secret(scope, id, |secret, now| {
             store_value(secret, token, value, stages, now).map(|version_id| {
-                let stages = secret
-                    .version(&version_id)
-                    .map(|v| v.stages.clone())
-                    .unwrap_or_default();
-                Stored {
-                    arn: secret.arn.clone(),
-                    name: secret.name.clone(),
-                    version_id,
-                    stages,
-                }
+                let stages = secret.version(&version_id).map(|v| v.stages.clone()).unwrap_or_default();
+                Stored { arn: secret.arn.clone(), name: secret.name.clone(), version_id, stages }
             })
         })
     }
 
-    pub fn update_secret(
-        &self,
-        scope: Scope<'_>,
-        id: &str,
-        update: SecretUpdate,
-    ) -> Result<Updated> {
+    pub fn update_secret(&self, scope: Scope<'_>, id: &str, update: SecretUpdate) -> Result<Updated> {
         self.write_live_secret(scope, id, |secret, now| {
             if let Some(description) = update.description {
                 secret.description = Some(description).filter(|d| !d.is_empty());
@@ -384,48 +329,27 @@ impl Engine {
                 _ => None,
             };
             secret.last_changed = now;
-            Ok(Updated {
-                arn: secret.arn.clone(),
-                name: secret.name.clone(),
-                version_id,
-            })
+            Ok(Updated { arn: secret.arn.clone(), name: secret.name.clone(), version_id })
         })
     }
 
     /// Schedules deletion, or purges at once with `force`. `window_days` is already range-checked.
-    pub fn delete_secret(
-        &self,
-        scope: Scope<'_>,
-        id: &str,
-        window_days: Option<i64>,
-        force: bool,
-    ) -> Result<Deleted> {
+    pub fn delete_secret(&self, scope: Scope<'_>, id: &str, window_days: Option<i64>, force: bool) -> Result<Deleted> {
         let store = self.store(scope);
         let mut inner = store.inner.write();
         let now = self.now();
         let Some(name) = inner.resolve(scope, id, now).map(|s| s.name.clone()) else {
             if force {
                 // AWS answers a forced delete of an unknown secret as if it had existed.
-                return Ok(Deleted {
-                    arn: self.phantom_arn(scope, id)?,
-                    name: id.to_owned(),
-                    deletion_date: now,
-                });
+                return Ok(Deleted { arn: self.phantom_arn(scope, id)?, name: id.to_owned(), deletion_date: now });
             }
             return Err(ApiError::secret_not_found());
         };
         if force {
             let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
-            return Ok(Deleted {
-                arn: secret.arn,
-                name: secret.name,
-                deletion_date: now,
-            });
+            return Ok(Deleted { arn: secret.arn, name: secret.name, deletion_date: now });
         }
-        let secret = inner
-            .secrets
-            .get_mut(&name)
-            .ok_or_else(ApiError::secret_not_found)?;
+        let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
         if secret.is_deleted() {
             return Err(api_error!(
                 InvalidRequestException,
@@ -433,27 +357,15 @@ impl Engine {
             ));
         }
         let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
-        secret.deletion = Some(Deletion {
-            deleted_at: now,
-            purge_at,
-        });
-        Ok(Deleted {
-            arn: secret.arn.clone(),
-            name: secret.name.clone(),
-            deletion_date: purge_at,
-        })
+        secret.deletion = Some(Deletion { deleted_at: now, purge_at });
+        Ok(Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at })
     }
 
     fn phantom_arn(&self, scope: Scope<'_>, id: &str) -> Result<String> {
         if id.starts_with("arn:") {
             return Ok(id.to_owned());
         }
-        Ok(ident::secret_arn(
-            scope.region,
-            scope.account,
-            id,
-            &self.random_suffix()?,
-        ))
+        Ok(ident::secret_arn(scope.region, scope.account, id, &self.random_suffix()?))
     }
 
     pub fn restore_secret(&self, scope: Scope<'_>, id: &str) -> Result<(String, String)> {
@@ -481,10 +393,7 @@ impl Engine {
 
     pub fn tag_resource(&self, scope: Scope<'_>, id: &str, tags: &[Tag]) -> Result<()> {
         self.write_live_secret(scope, id, |secret, now| {
-            let new_keys = tags
-                .iter()
-                .filter(|t| !secret.tags.iter().any(|e| e.key == t.key))
-                .count();
+            let new_keys = tags.iter().filter(|t| !secret.tags.iter().any(|e| e.key == t.key)).count();
             if secret.tags.len() + new_keys > secret::MAX_TAGS {
                 return Err(api_error!(
                     InvalidParameterException,
@@ -526,35 +435,21 @@ impl StoreInner {
     fn resolve(&self, scope: Scope<'_>, id: &str, now: Timestamp) -> Option<&Secret> {
         let secret = match ident::parse_secret_id(id) {
             SecretRef::Name(name) => self.secrets.get(name)?,
-            SecretRef::Arn {
-                region,
-                account,
-                name,
-                suffix,
-            } => {
-                let s = self
-                    .secrets
-                    .get(name)
-                    .filter(|_| region == scope.region && account == scope.account)?;
+            SecretRef::Arn { region, account, name, suffix } => {
+                let s = self.secrets.get(name).filter(|_| region == scope.region && account == scope.account)?;
                 // The stored ARN ends in `<name>-<suffix>`.
                 s.arn.ends_with(suffix).then_some(s)?
             }
-            SecretRef::PartialArn {
-                region,
-                account,
-                name,
-            } => self
-                .secrets
-                .get(name)
-                .filter(|_| region == scope.region && account == scope.account)?,
+            SecretRef::PartialArn { region, account, name } => {
+                self.secrets.get(name).filter(|_| region == scope.region && account == scope.account)?
+            }
             SecretRef::Unresolvable => return None,
         };
         (!is_due(secret, now)).then_some(secret)
     }
 
     fn insert(&mut self, secret: Secret) {
-        self.by_created
-            .insert((secret.created, secret.seq), secret.name.clone());
+        self.by_created.insert((secret.created, secret.seq), secret.name.clone());
         self.secrets.insert(secret.name.clone(), secret);
     }
 
@@ -575,20 +470,8 @@ fn is_due(secret: &Secret, now: Timestamp) -> bool {
     secret.deletion.is_some_and(|d| d.purge_at <= now)
 }
 
-fn new_version(
-    id: String,
-    value: SecretValue,
-    now: Timestamp,
-    kms_key_id: Option<String>,
-) -> Version {
-    Version {
-        id,
-        value: Some(value),
-        stages: Vec::new(),
-        created: now,
-        last_accessed: None,
-        kms_key_id,
-    }
+fn new_version(id: String, value: SecretValue, now: Timestamp, kms_key_id: Option<String>) -> Version {
+    Version { id, value: Some(value), stages: Vec::new(), created: now, last_accessed: None, kms_key_id }
 }
 
 fn token_in_use(token: &str, arn: &str) -> ApiError {
@@ -600,11 +483,7 @@ fn token_in_use(token: &str, arn: &str) -> ApiError {
 
 /// Repeating a request with the same token is harmless only when it carries the same value.
 fn check_same_value(version: &Version, value: &SecretValue, token: &str, arn: &str) -> Result<()> {
-    if version.value.as_ref() == Some(value) {
-        Ok(())
-    } else {
-        Err(token_in_use(token, arn))
-    }
+    if version.value.as_ref() == Some(value) { Ok(()) } else { Err(token_in_use(token, arn)) }
 }
 
 /// Stores `value` under `token`: a new version, an idempotent repeat, or the rotation
@@ -617,9 +496,7 @@ fn store_value(
     now: Timestamp,
 ) -> Result<String> {
     match secret.version(&token) {
-        Some(existing) if existing.value.is_none() => {
-            secret.fill_placeholder(&token, value, stages)
-        }
+        Some(existing) if existing.value.is_none() => secret.fill_placeholder(&token, value, stages),
         Some(existing) => check_same_value(existing, &value, &token, &secret.arn)?,
         None => {
             let version = new_version(token.clone(), value, now, secret.kms_key_id.clone());
@@ -638,18 +515,13 @@ fn value_not_found_for_stage(stage: &str) -> ApiError {
 }
 
 fn value_not_found_for_version(id: &str) -> ApiError {
-    api_error!(
-        ResourceNotFoundException,
-        "Secrets Manager can't find the specified secret value for VersionId: {id}"
-    )
+    api_error!(ResourceNotFoundException, "Secrets Manager can't find the specified secret value for VersionId: {id}")
 }
 
 fn select_version<'s>(secret: &'s Secret, selector: VersionSelector<'_>) -> Result<&'s Version> {
     match (selector.version_id, selector.stage) {
         (Some(id), stage) => {
-            let version = secret
-                .version(id)
-                .ok_or_else(|| value_not_found_for_version(id))?;
+            let version = secret.version(id).ok_or_else(|| value_not_found_for_version(id))?;
             if stage.is_some_and(|s| !version.has_stage(s)) {
                 return Err(api_error!(
                     InvalidRequestException,
@@ -660,19 +532,12 @@ fn select_version<'s>(secret: &'s Secret, selector: VersionSelector<'_>) -> Resu
         }
         (None, stage) => {
             let stage = stage.unwrap_or(AWSCURRENT);
-            secret
-                .holder_of(stage)
-                .ok_or_else(|| value_not_found_for_stage(stage))
+            secret.holder_of(stage).ok_or_else(|| value_not_found_for_stage(stage))
         }
     }
 }
 
-fn check_stage_move(
-    secret: &Secret,
-    stage: &str,
-    remove_from: Option<&str>,
-    move_to: Option<&str>,
-) -> Result<()> {
+fn check_stage_move(secret: &Secret, stage: &str, remove_from: Option<&str>, move_to: Option<&str>) -> Result<()> {
     for id in [remove_from, move_to].into_iter().flatten() {
         if secret.version(id).is_none() {
             return Err(api_error!(
@@ -688,18 +553,16 @@ fn check_stage_move(
             "You must specify at least one of the parameters RemoveFromVersionId and MoveToVersionId."
         )),
         (remove_from, Some(to)) => match holder {
-            Some(current) if current != to && remove_from != Some(current) => {
-                Err(match remove_from {
-                    None => api_error!(
-                        InvalidParameterException,
-                        "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {current}, so you must explicitly reference that version in RemoveFromVersionId."
-                    ),
-                    Some(other) => api_error!(
-                        InvalidParameterException,
-                        "The parameter RemoveFromVersionId {other} doesn't match the version {current} that staging label {stage} is currently attached to."
-                    ),
-                })
-            }
+            Some(current) if current != to && remove_from != Some(current) => Err(match remove_from {
+                None => api_error!(
+                    InvalidParameterException,
+                    "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {current}, so you must explicitly reference that version in RemoveFromVersionId."
+                ),
+                Some(other) => api_error!(
+                    InvalidParameterException,
+                    "The parameter RemoveFromVersionId {other} doesn't match the version {current} that staging label {stage} is currently attached to."
+                ),
+            }),
             _ => Ok(()),
         },
         (Some(from), None) => {

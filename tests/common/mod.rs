@@ -37,12 +37,7 @@ impl TestServer {
         tokio::spawn(smemu::run(listener, app.clone(), async {
             let _ = rx.await;
         }));
-        Self {
-            addr,
-            clock,
-            app,
-            shutdown: Some(tx),
-        }
+        Self { addr, clock, app, shutdown: Some(tx) }
     }
 
     pub fn endpoint(&self) -> String {
@@ -74,15 +69,23 @@ impl TestServer {
     /// A JSON-1.1 request with `X-Amz-Target: secretsmanager.<op>`.
     pub async fn call(&self, op: &str, body: &str) -> Raw {
         let target = format!("secretsmanager.{op}");
-        self.raw(
-            "POST",
-            &[
-                ("X-Amz-Target", &target),
-                ("Content-Type", "application/x-amz-json-1.1"),
-            ],
-            body.as_bytes(),
-        )
-        .await
+        self.raw("POST", &[("X-Amz-Target", &target), ("Content-Type", "application/x-amz-json-1.1")], body.as_bytes())
+            .await
+    }
+
+    pub async fn call_bytes(&self, op: &str, body: &[u8]) -> Raw {
+        let target = format!("secretsmanager.{op}");
+        self.raw("POST", &[("X-Amz-Target", &target), ("Content-Type", "application/x-amz-json-1.1")], body).await
+    }
+
+    /// Writes arbitrary bytes and returns whatever comes back, without parsing it.
+    pub async fn raw_bytes_unparsed(&self, request: &[u8]) -> Vec<u8> {
+        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
+        let _ = stream.write_all(request).await;
+        let _ = stream.shutdown().await;
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out).await;
+        out
     }
 
     /// Sends exactly these bytes of header and body over a fresh connection.
@@ -128,42 +131,24 @@ pub struct Raw {
 
 impl Raw {
     fn parse(bytes: &[u8]) -> Self {
-        let split = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete HTTP response");
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete HTTP response");
         let head = String::from_utf8_lossy(&bytes[..split]);
         let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
+        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
-        Self {
-            status,
-            headers,
-            body: bytes[split + 4..].to_vec(),
-        }
+        Self { status, headers, body: bytes[split + 4..].to_vec() }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
 
     /// Asserts an error answer: status, `__type` and message.
@@ -171,11 +156,7 @@ impl Raw {
         let json = self.json();
         assert_eq!(self.status, status, "status of {json}");
         assert_eq!(json["__type"], code, "type of {json}");
-        let text = json
-            .get("Message")
-            .or_else(|| json.get("message"))
-            .and_then(|m| m.as_str())
-            .unwrap_or_default();
+        let text = json.get("Message").or_else(|| json.get("message")).and_then(|m| m.as_str()).unwrap_or_default();
         assert_eq!(text, message, "message of {json}");
     }
 }
@@ -186,10 +167,7 @@ where
     E: aws_sdk_secretsmanager::error::ProvideErrorMetadata,
 {
     use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-    (
-        err.code().unwrap_or_default().to_owned(),
-        err.message().unwrap_or_default().to_owned(),
-    )
+    (err.code().unwrap_or_default().to_owned(), err.message().unwrap_or_default().to_owned())
 }
 
 pub const TOKEN_A: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
