@@ -11,21 +11,26 @@
 //! - [`password`]: GetRandomPassword generation from a CSPRNG.
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
+//! - [`scheduler`]: work due on smemu's clock (purges), the sweeper, and clock advances.
+//! - [`control`]: the `/_smemu/` control API (health, reset, clock, state export/import).
 //! - [`config`]: runtime settings.
 
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod filter;
 pub mod ops;
 pub mod password;
 pub mod protocol;
+pub mod scheduler;
 pub mod server;
 pub mod state;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
 
 /// Everything a request needs, shared by all connections.
@@ -34,6 +39,10 @@ pub struct App {
     pub engine: state::Engine,
     pub model: protocol::validate::Model,
     pub auth: auth::Authenticator,
+    /// False while a seed is loading; `/_smemu/health` reports ready only after it.
+    ready: AtomicBool,
+    /// Clock advances run one at a time, so due work runs once and in order.
+    advancing: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -45,11 +54,33 @@ impl App {
             config.default_region.clone(),
             auth::CredentialStore,
         );
-        Self { engine: state::Engine::new(clock), model: protocol::validate::Model::embedded(), auth, config }
+        Self {
+            engine: state::Engine::new(clock),
+            model: protocol::validate::Model::embedded(),
+            auth,
+            config,
+            ready: AtomicBool::new(true),
+            advancing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
     }
 }
 
 /// Serves `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweeper = tokio::spawn(scheduler::sweeper(app.clone(), async {
+        let _ = sweeper_stopped.await;
+    }));
     server::serve(listener, app, shutdown).await;
+    let _ = stop_sweeper.send(());
+    let _ = sweeper.await;
 }

@@ -1,7 +1,8 @@
 //! The smemu binary: flags, logging, bind, serve until SIGINT or SIGTERM.
 
 use clap::Parser;
-use smemu::{App, clock::Clock, config::Config};
+use smemu::clock::{Clock, Timestamp};
+use smemu::{App, config::Config};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -21,6 +22,10 @@ struct Args {
     /// Account for access keys that are not a 12-digit account id.
     #[arg(long, env = "SMEMU_ACCOUNT_ID", default_value = smemu::config::DEFAULT_ACCOUNT)]
     account_id: String,
+    /// Start smemu's clock at this instant (ISO-8601 or epoch seconds) for reproducible runs;
+    /// it then runs with the system clock and can be moved forward through `/_smemu/clock`.
+    #[arg(long, env = "SMEMU_START_TIME", value_parser = parse_instant)]
+    start_time: Option<Timestamp>,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -48,7 +53,8 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let app = Arc::new(App::new(config, Arc::new(Clock::system())));
+    let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
+    let app = Arc::new(App::new(config, Arc::new(clock)));
     println!("smemu ready on http://{addr}");
     smemu::run(listener, app, shutdown_signal()).await;
     tracing::info!("smemu stopped");
@@ -71,4 +77,8 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text).ok_or_else(|| format!("cannot read {text:?}: use an ISO-8601 instant or epoch seconds"))
 }

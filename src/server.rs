@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 
+/// State imports through the control API can be far larger than any AWS request.
+const CONTROL_MAX_BODY_BYTES: usize = 1 << 30;
+
 /// How long in-flight requests get to finish once shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -55,6 +58,12 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
 async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
+    if crate::control::owns(parts.uri.path()) {
+        return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
+            Ok(bytes) => crate::control::handle(app, &parts.method, parts.uri.path(), &bytes).await,
+            Err(err) => protocol::error(&request_id, &err),
+        };
+    }
     let result = async {
         if parts.method != Method::POST {
             return Err(ApiError::new(

@@ -12,11 +12,15 @@ use crate::api_error;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{ApiError, Result};
 use ident::SecretRef;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use ring::rand::{SecureRandom, SystemRandom};
 use secret::{AWSCURRENT, Deletion, Rotation, Secret, SecretValue, Tag, Version};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 pub use listing::{Cursor, ListQuery, SortBy};
 
@@ -91,6 +95,61 @@ pub struct Engine {
     clock: Arc<Clock>,
     accounts: RwLock<HashMap<String, HashMap<String, Arc<Store>>>>,
     rng: SystemRandom,
+    /// Receives the after-image of every change, when state is durable.
+    changelog: OnceLock<Arc<dyn ChangeLog>>,
+    /// Work that falls due at a time on smemu's clock, earliest first.
+    due: Mutex<BTreeSet<Due>>,
+    /// Woken whenever `due` gains an entry, so a sleeper can look at the new earliest time.
+    due_changed: tokio::sync::Notify,
+}
+
+/// Where the engine writes each change, as bytes, under the lock that made it.
+pub trait ChangeLog: Send + Sync {
+    /// Appends a record; returns its sequence number.
+    fn append(&self, record: &[u8]) -> u64;
+}
+
+/// One change, as journalled: replaying changes in order over a snapshot rebuilds the state.
+/// Each is an after-image, so replaying one twice is harmless.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Change<'a> {
+    Put { account: Cow<'a, str>, region: Cow<'a, str>, secret: Cow<'a, Secret> },
+    Remove { account: Cow<'a, str>, region: Cow<'a, str>, name: Cow<'a, str> },
+    Reset { account: Option<String>, region: Option<String> },
+    Import { state: StateDump },
+}
+
+/// The whole state, for export, import and snapshots.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StateDump {
+    pub stores: Vec<StoreDump>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoreDump {
+    pub account: String,
+    pub region: String,
+    pub secrets: Vec<Secret>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DueKind {
+    /// The recovery window of a deleted secret has ended.
+    Purge,
+    /// A scheduled rotation is due.
+    Rotate,
+}
+
+/// A piece of scheduled work. Entries can go stale (a restored secret, a changed schedule);
+/// whoever runs one checks it against the secret first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Due {
+    pub at: Timestamp,
+    pub kind: DueKind,
+    pub account: String,
+    pub region: String,
+    pub name: String,
 }
 
 /// One account+region's secrets.
@@ -111,7 +170,14 @@ struct StoreInner {
 impl Engine {
     #[must_use]
     pub fn new(clock: Arc<Clock>) -> Self {
-        Self { clock, accounts: RwLock::new(HashMap::new()), rng: SystemRandom::new() }
+        Self {
+            clock,
+            accounts: RwLock::new(HashMap::new()),
+            rng: SystemRandom::new(),
+            changelog: OnceLock::new(),
+            due: Mutex::new(BTreeSet::new()),
+            due_changed: tokio::sync::Notify::new(),
+        }
     }
 
     #[must_use]
@@ -166,7 +232,7 @@ impl Engine {
         f(secret)
     }
 
-    /// Runs `f` on the secret `id` names, under the store's write lock.
+    /// Runs `f` on the secret `id` names, under the store's write lock, and journals the result.
     fn write_secret<R>(
         &self,
         scope: Scope<'_>,
@@ -178,7 +244,9 @@ impl Engine {
         let now = self.now();
         let name = inner.resolve(scope, id, now).ok_or_else(ApiError::secret_not_found)?.name.clone();
         let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
-        f(secret, now)
+        let result = f(secret, now)?;
+        self.log_put(scope, secret);
+        Ok(result)
     }
 
     /// Like [`Self::write_secret`] for operations refused on a secret pending deletion.
@@ -201,7 +269,9 @@ impl Engine {
         let store = self.store(scope);
         let mut inner = store.inner.write();
         let now = self.now();
-        inner.purge_if_due(&new.name, now);
+        if inner.purge_if_due(&new.name, now) {
+            self.log_remove(scope, &new.name);
+        }
         if let Some(existing) = inner.secrets.get(&new.name) {
             if existing.is_deleted() {
                 return Err(api_error!(
@@ -251,6 +321,7 @@ impl Engine {
             id
         });
         let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id };
+        self.log_put(scope, &secret);
         inner.insert(secret);
         Ok(created)
     }
@@ -294,6 +365,7 @@ impl Engine {
             if let Some(version) = secret.versions.iter_mut().find(|v| v.id == version_id) {
                 version.last_accessed = Some(today);
             }
+            self.log_put(scope, secret);
         }
     }
 
@@ -347,6 +419,7 @@ impl Engine {
         };
         if force {
             let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
+            self.log_remove(scope, &secret.name);
             return Ok(Deleted { arn: secret.arn, name: secret.name, deletion_date: now });
         }
         let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
@@ -358,7 +431,17 @@ impl Engine {
         }
         let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
         secret.deletion = Some(Deletion { deleted_at: now, purge_at });
-        Ok(Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at })
+        self.log_put(scope, secret);
+        let deleted = Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at };
+        drop(inner);
+        self.schedule(Due {
+            at: purge_at,
+            kind: DueKind::Purge,
+            account: scope.account.to_owned(),
+            region: scope.region.to_owned(),
+            name: deleted.name.clone(),
+        });
+        Ok(deleted)
     }
 
     fn phantom_arn(&self, scope: Scope<'_>, id: &str) -> Result<String> {
@@ -415,6 +498,188 @@ impl Engine {
         })
     }
 
+    /// Attaches the durable journal; from now on every change is appended to it.
+    pub fn set_changelog(&self, log: Arc<dyn ChangeLog>) {
+        let _ = self.changelog.set(log);
+    }
+
+    fn log(&self, change: &Change<'_>) {
+        if let Some(log) = self.changelog.get() {
+            match serde_json::to_vec(change) {
+                Ok(bytes) => {
+                    log.append(&bytes);
+                }
+                Err(e) => tracing::error!(error = %e, "a change could not be encoded for the journal"),
+            }
+        }
+    }
+
+    fn log_put(&self, scope: Scope<'_>, secret: &Secret) {
+        if self.changelog.get().is_some() {
+            self.log(&Change::Put {
+                account: Cow::Borrowed(scope.account),
+                region: Cow::Borrowed(scope.region),
+                secret: Cow::Borrowed(secret),
+            });
+        }
+    }
+
+    fn log_remove(&self, scope: Scope<'_>, name: &str) {
+        self.log(&Change::Remove {
+            account: Cow::Borrowed(scope.account),
+            region: Cow::Borrowed(scope.region),
+            name: Cow::Borrowed(name),
+        });
+    }
+
+    /// Adds scheduled work and wakes whoever sleeps until the earliest entry.
+    pub fn schedule(&self, due: Due) {
+        self.due.lock().insert(due);
+        self.due_changed.notify_waiters();
+    }
+
+    /// When the earliest scheduled work falls due.
+    #[must_use]
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.due.lock().first().map(|d| d.at)
+    }
+
+    /// Notified when new work is scheduled or the clock jumps: a sleeper should look again.
+    #[must_use]
+    pub fn due_notify(&self) -> &tokio::sync::Notify {
+        &self.due_changed
+    }
+
+    /// Removes and returns the scheduled work due at or before `now`, earliest first.
+    pub fn take_due(&self, now: Timestamp) -> Vec<Due> {
+        let mut due = self.due.lock();
+        let mut taken = Vec::new();
+        while due.first().is_some_and(|d| d.at <= now) {
+            taken.extend(due.pop_first());
+        }
+        taken
+    }
+
+    /// Purges the secret of a `Purge` entry if its recovery window has really ended.
+    /// Returns whether a secret was removed.
+    pub fn purge(&self, due: &Due) -> bool {
+        let scope = Scope { account: &due.account, region: &due.region };
+        let Some(store) = self.existing_store(scope) else { return false };
+        let mut inner = store.inner.write();
+        let removed = inner.purge_if_due(&due.name, self.now());
+        if removed {
+            self.log_remove(scope, &due.name);
+            tracing::debug!(name = %due.name, "recovery window ended; secret purged");
+        }
+        removed
+    }
+
+    /// Forgets every secret, or those of one account, or of one account and region.
+    pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
+        let mut accounts = self.accounts.write();
+        match (account, region) {
+            (None, _) => accounts.clear(),
+            (Some(a), None) => {
+                accounts.remove(a);
+            }
+            (Some(a), Some(r)) => {
+                if let Some(regions) = accounts.get_mut(a) {
+                    regions.remove(r);
+                }
+            }
+        }
+        self.log(&Change::Reset { account: account.map(str::to_owned), region: region.map(str::to_owned) });
+    }
+
+    /// A copy of the whole state.
+    #[must_use]
+    pub fn export(&self) -> StateDump {
+        let accounts = self.accounts.read();
+        let mut stores = Vec::new();
+        for (account, regions) in accounts.iter() {
+            for (region, store) in regions {
+                let inner = store.inner.read();
+                let secrets = inner.by_created.values().filter_map(|n| inner.secrets.get(n)).cloned().collect();
+                stores.push(StoreDump { account: account.clone(), region: region.clone(), secrets });
+            }
+        }
+        stores.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+        StateDump { stores }
+    }
+
+    /// Replaces the whole state with `state`.
+    pub fn import(&self, state: StateDump) {
+        self.log(&Change::Import { state: state.clone() });
+        self.load(state);
+    }
+
+    fn load(&self, state: StateDump) {
+        let mut accounts = self.accounts.write();
+        accounts.clear();
+        for dump in state.stores {
+            let store = Arc::new(Store::default());
+            {
+                let mut inner = store.inner.write();
+                for secret in dump.secrets {
+                    self.schedule_for(&dump.account, &dump.region, &secret);
+                    inner.put(secret);
+                }
+            }
+            accounts.entry(dump.account).or_default().insert(dump.region, store);
+        }
+    }
+
+    /// Replays one journalled change (recovery). Nothing is journalled again.
+    pub fn apply_change(&self, change: Change<'_>) {
+        match change {
+            Change::Put { account, region, secret } => {
+                let scope = Scope { account: &account, region: &region };
+                let secret = secret.into_owned();
+                self.schedule_for(&account, &region, &secret);
+                self.store(scope).inner.write().put(secret);
+            }
+            Change::Remove { account, region, name } => {
+                if let Some(store) = self.existing_store(Scope { account: &account, region: &region }) {
+                    store.inner.write().remove(&name);
+                }
+            }
+            Change::Reset { account, region } => {
+                let mut accounts = self.accounts.write();
+                match (account, region) {
+                    (None, _) => accounts.clear(),
+                    (Some(a), None) => {
+                        accounts.remove(&a);
+                    }
+                    (Some(a), Some(r)) => {
+                        if let Some(regions) = accounts.get_mut(&a) {
+                            regions.remove(&r);
+                        }
+                    }
+                }
+            }
+            Change::Import { state } => self.load(state),
+        }
+    }
+
+    /// Re-creates the scheduled work a loaded secret carries.
+    fn schedule_for(&self, account: &str, region: &str, secret: &Secret) {
+        if let Some(deletion) = secret.deletion {
+            self.schedule(Due {
+                at: deletion.purge_at,
+                kind: DueKind::Purge,
+                account: account.to_owned(),
+                region: region.to_owned(),
+                name: secret.name.clone(),
+            });
+        }
+    }
+
+    /// How many secrets smemu holds, over every account and region.
+    #[must_use]
+    pub fn secret_count(&self) -> usize {
+        self.accounts.read().values().flat_map(HashMap::values).map(|s| s.inner.read().secrets.len()).sum()
+    }
+
     /// One ListSecrets page: `f` maps each listed secret while the read lock is held.
     pub fn list_secrets<R>(
         &self,
@@ -448,6 +713,13 @@ impl StoreInner {
         (!is_due(secret, now)).then_some(secret)
     }
 
+    /// Inserts or replaces a secret by name (replay and import), keeping the indexes right.
+    fn put(&mut self, secret: Secret) {
+        self.remove(&secret.name);
+        self.next_seq = self.next_seq.max(secret.seq + 1);
+        self.insert(secret);
+    }
+
     fn insert(&mut self, secret: Secret) {
         self.by_created.insert((secret.created, secret.seq), secret.name.clone());
         self.secrets.insert(secret.name.clone(), secret);
@@ -459,10 +731,12 @@ impl StoreInner {
         Some(secret)
     }
 
-    fn purge_if_due(&mut self, name: &str, now: Timestamp) {
-        if self.secrets.get(name).is_some_and(|s| is_due(s, now)) {
+    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> bool {
+        let due = self.secrets.get(name).is_some_and(|s| is_due(s, now));
+        if due {
             self.remove(name);
         }
+        due
     }
 }
 

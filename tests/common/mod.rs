@@ -173,3 +173,15 @@ where
 pub const TOKEN_A: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 pub const TOKEN_B: &str = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
 pub const TOKEN_C: &str = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
+
+impl TestServer {
+    /// A request to the control API.
+    pub async fn control(&self, method: &str, path: &str, body: &str) -> Raw {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        self.raw_bytes(head.as_bytes()).await
+    }
+}
