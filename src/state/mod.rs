@@ -113,6 +113,7 @@ pub trait ChangeLog: Send + Sync {
 /// Each is an after-image, so replaying one twice is harmless.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[allow(clippy::large_enum_variant)] // lives only while one record is encoded or replayed
 pub enum Change<'a> {
     Put { account: Cow<'a, str>, region: Cow<'a, str>, secret: Cow<'a, Secret> },
     Remove { account: Cow<'a, str>, region: Cow<'a, str>, name: Cow<'a, str> },
