@@ -12,6 +12,7 @@
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
 //! - [`scheduler`]: work due on smemu's clock (purges), the sweeper, and clock advances.
+//! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state export/import).
 //! - [`config`]: runtime settings.
 
@@ -25,6 +26,7 @@ pub mod ops;
 pub mod password;
 pub mod protocol;
 pub mod scheduler;
+pub mod seed;
 pub mod server;
 pub mod state;
 

@@ -26,6 +26,10 @@ struct Args {
     /// it then runs with the system clock and can be moved forward through `/_smemu/clock`.
     #[arg(long, env = "SMEMU_START_TIME", value_parser = parse_instant)]
     start_time: Option<Timestamp>,
+    /// Secrets to create at start: a YAML or JSON file, or a directory of them. Secrets that
+    /// already exist (for example restored from --data-dir) are left as they are.
+    #[arg(long, env = "SMEMU_SEED")]
+    seed: Option<std::path::PathBuf>,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -55,6 +59,17 @@ async fn main() -> std::process::ExitCode {
     };
     let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
     let app = Arc::new(App::new(config, Arc::new(clock)));
+    if let Some(seed) = &args.seed {
+        app.set_ready(false);
+        match smemu::seed::load(&app.engine, seed, &app.config.default_account, &app.config.default_region) {
+            Ok(created) => tracing::info!(created, path = %seed.display(), "seed loaded"),
+            Err(e) => {
+                eprintln!("smemu: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+        app.set_ready(true);
+    }
     println!("smemu ready on http://{addr}");
     smemu::run(listener, app, shutdown_signal()).await;
     tracing::info!("smemu stopped");

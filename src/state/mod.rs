@@ -84,6 +84,27 @@ pub struct SecretUpdate {
     pub value: Option<SecretValue>,
 }
 
+/// A secret as a seed file describes it, already checked.
+#[derive(Debug, Default)]
+pub struct SeedSecret {
+    pub name: String,
+    pub description: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub tags: Vec<Tag>,
+    /// Oldest first, with the exact stages each carries.
+    pub versions: Vec<SeedVersion>,
+    pub policy: Option<secret::ResourcePolicy>,
+    pub rotation: Rotation,
+}
+
+#[derive(Debug)]
+pub struct SeedVersion {
+    /// `None` derives a stable id from the secret's place, so re-seeding finds the same version.
+    pub id: Option<String>,
+    pub value: SecretValue,
+    pub stages: Vec<String>,
+}
+
 /// Which version GetSecretValue asks for.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VersionSelector<'a> {
@@ -499,6 +520,58 @@ impl Engine {
         })
     }
 
+    /// Creates a seeded secret unless its name is already taken (seeding is idempotent).
+    /// Returns whether it was created.
+    pub fn seed_secret(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
+        let suffix = self.random_suffix()?;
+        let store = self.store(scope);
+        let mut inner = store.inner.write();
+        if inner.secrets.contains_key(&seed.name) {
+            return Ok(false);
+        }
+        let now = self.now();
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let versions = seed
+            .versions
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let id = v.id.unwrap_or_else(|| stable_version_id(scope, &seed.name, i));
+                Version {
+                    id,
+                    value: Some(v.value),
+                    stages: v.stages,
+                    created: now,
+                    last_accessed: None,
+                    kms_key_id: seed.kms_key_id.clone(),
+                }
+            })
+            .collect();
+        let mut secret = Secret {
+            seq,
+            arn: ident::secret_arn(scope.region, scope.account, &seed.name, &suffix),
+            name: seed.name,
+            description: seed.description.filter(|d| !d.is_empty()),
+            kms_key_id: seed.kms_key_id.filter(|k| !k.is_empty()),
+            secret_type: None,
+            owning_service: None,
+            tags: Vec::new(),
+            ever_tagged: false,
+            created: now,
+            last_changed: now,
+            last_accessed: None,
+            deletion: None,
+            rotation: seed.rotation,
+            policy: seed.policy,
+            versions,
+        };
+        secret.upsert_tags(&seed.tags);
+        self.log_put(scope, &secret);
+        inner.insert(secret);
+        Ok(true)
+    }
+
     /// Attaches the durable journal; from now on every change is appended to it.
     pub fn set_changelog(&self, log: Arc<dyn ChangeLog>) {
         let _ = self.changelog.set(log);
@@ -739,6 +812,16 @@ impl StoreInner {
         }
         due
     }
+}
+
+/// A UUID-shaped version id derived from where a seeded version sits.
+fn stable_version_id(scope: Scope<'_>, name: &str, index: usize) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{}/{}/{name}/{index}", scope.account, scope.region).as_bytes(),
+    );
+    let hex: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
 
 fn is_due(secret: &Secret, now: Timestamp) -> bool {
