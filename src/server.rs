@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +19,9 @@ use tokio::net::TcpListener;
 
 /// State imports through the control API can be far larger than any AWS request.
 const CONTROL_MAX_BODY_BYTES: usize = 1 << 30;
+
+/// A client that trickles its headers in is cut off after this long.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long in-flight requests get to finish once shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,7 +40,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                     let app = app.clone();
                     async move { Ok::<_, Infallible>(handle(&app, req).await) }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
