@@ -30,6 +30,10 @@ struct Args {
     /// already exist (for example restored from --data-dir) are left as they are.
     #[arg(long, env = "SMEMU_SEED")]
     seed: Option<std::path::PathBuf>,
+    /// Check the health endpoint of a running smemu at this URL and exit 0 if it is ready
+    /// (for container health checks, where no HTTP client is installed).
+    #[arg(long, value_name = "URL")]
+    probe: Option<String>,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -38,6 +42,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(url) = &args.probe {
+        return probe(url);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -96,4 +103,29 @@ async fn shutdown_signal() {
 
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse(text).ok_or_else(|| format!("cannot read {text:?}: use an ISO-8601 instant or epoch seconds"))
+}
+
+/// `GET url` over plain HTTP; success means a 200 answer.
+fn probe(url: &str) -> std::process::ExitCode {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("smemu: --probe takes an http:// URL");
+        return std::process::ExitCode::from(2);
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let answer = std::net::TcpStream::connect(authority).and_then(|mut s| {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head)
+    });
+    match answer {
+        Ok(head) if head.ends_with(b" 200") => std::process::ExitCode::SUCCESS,
+        Ok(_) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("smemu: probe of {url} failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -75,6 +75,16 @@ fn port_zero_prints_the_real_port_and_sigterm_stops_cleanly() {
 }
 
 #[test]
+fn probe_reports_health() {
+    let bin = Binary::start(&[]).unwrap();
+    let url = format!("http://127.0.0.1:{}/_smemu/health", bin.port);
+    let ok = Command::new(env!("CARGO_BIN_EXE_smemu")).args(["--probe", &url]).status().unwrap();
+    assert!(ok.success());
+    let missing = format!("http://127.0.0.1:{}/_smemu/nope", bin.port);
+    assert!(!Command::new(env!("CARGO_BIN_EXE_smemu")).args(["--probe", &missing]).status().unwrap().success());
+}
+
+#[test]
 fn seed_file_secrets_are_there_when_health_says_ready() {
     let dir = temp_dir("seed");
     let seed = dir.join("seed.yaml");
