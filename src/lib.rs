@@ -4,7 +4,9 @@
 //! - [`server`]: sockets, hyper, graceful shutdown, and the order of the request pipeline.
 //! - [`protocol`]: the awsJson1_1 wire — target routing, body decoding, model validation,
 //!   timestamps and blobs, and the one encoder of successes and errors.
-//! - [`auth`]: the caller's identity (account from the access key, region from the scope).
+//! - [`auth`]: SigV4 verification and the caller's identity (account, region, principal);
+//!   credentials from files, flags and AssumeRole.
+//! - [`sts`]: the STS calls clients make first (GetCallerIdentity, AssumeRole), on the same port.
 //! - [`ops`]: one enum of operations, one dispatch `match`, thin typed handlers per family.
 //! - [`state`]: the engine — secrets, versions, staging labels, names and ARNs, every AWS rule.
 //! - [`filter`]: ListSecrets filter semantics as pure predicates.
@@ -29,6 +31,7 @@ pub mod scheduler;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod sts;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -48,13 +51,23 @@ pub struct App {
 }
 
 impl App {
+    /// An app whose callers are checked against no stored credentials (fine for `open` and `off`).
     #[must_use]
     pub fn new(config: config::Config, clock: Arc<clock::Clock>) -> Self {
+        Self::with_credentials(config, clock, auth::CredentialStore::default())
+    }
+
+    #[must_use]
+    pub fn with_credentials(
+        config: config::Config,
+        clock: Arc<clock::Clock>,
+        credentials: auth::CredentialStore,
+    ) -> Self {
         let auth = auth::Authenticator::new(
             config.auth_mode,
             config.default_account.clone(),
             config.default_region.clone(),
-            auth::CredentialStore,
+            credentials,
         );
         Self {
             engine: state::Engine::new(clock),

@@ -1,6 +1,7 @@
 //! The smemu binary: flags, logging, bind, serve until SIGINT or SIGTERM.
 
 use clap::Parser;
+use smemu::auth::{AuthMode, CredentialStore};
 use smemu::clock::{Clock, Timestamp};
 use smemu::{App, config::Config};
 use std::net::SocketAddr;
@@ -22,6 +23,19 @@ struct Args {
     /// Account for access keys that are not a 12-digit account id.
     #[arg(long, env = "SMEMU_ACCOUNT_ID", default_value = smemu::config::DEFAULT_ACCOUNT)]
     account_id: String,
+    /// How callers are authenticated: `open` (any credentials; account from a 12-digit access key),
+    /// `strict` (SigV4 verified against known credentials), or `off` (default account and region).
+    #[arg(long, env = "SMEMU_AUTH", default_value = "open")]
+    auth: AuthMode,
+    /// Known credentials (TOML or JSON): access_key_id, secret_access_key, account_id, and
+    /// optionally principal_arn and session_token per entry.
+    #[arg(long, env = "SMEMU_CREDENTIALS", value_name = "FILE")]
+    credentials: Option<std::path::PathBuf>,
+    /// One known access key (with --secret-access-key), in the default account.
+    #[arg(long, env = "SMEMU_ACCESS_KEY_ID", requires = "secret_access_key")]
+    access_key_id: Option<String>,
+    #[arg(long, env = "SMEMU_SECRET_ACCESS_KEY", requires = "access_key_id", hide_env_values = true)]
+    secret_access_key: Option<String>,
     /// Start smemu's clock at this instant (ISO-8601 or epoch seconds) for reproducible runs;
     /// it then runs with the system clock and can be moved forward through `/_smemu/clock`.
     #[arg(long, env = "SMEMU_START_TIME", value_parser = parse_instant)]
@@ -49,7 +63,34 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let config = Config { default_region: args.region, default_account: args.account_id, ..Config::default() };
+    let credentials = match &args.credentials {
+        Some(path) => match CredentialStore::from_file(path) {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("smemu: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+        None => CredentialStore::default(),
+    };
+    if let (Some(key), Some(secret)) = (&args.access_key_id, &args.secret_access_key)
+        && let Err(e) = credentials.add_static(key, secret, &args.account_id, None, None)
+    {
+        eprintln!("smemu: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    if args.auth == AuthMode::Strict && credentials.is_empty() {
+        eprintln!(
+            "smemu: --auth strict needs known credentials: --credentials FILE or --access-key-id/--secret-access-key"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let config = Config {
+        default_region: args.region,
+        default_account: args.account_id,
+        auth_mode: args.auth,
+        ..Config::default()
+    };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -65,7 +106,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
-    let app = Arc::new(App::new(config, Arc::new(clock)));
+    let app = Arc::new(App::with_credentials(config, Arc::new(clock), credentials));
     if let Some(seed) = &args.seed {
         app.set_ready(false);
         match smemu::seed::load(&app.engine, seed, &app.config.default_account, &app.config.default_region) {

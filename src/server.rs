@@ -4,12 +4,15 @@ use crate::App;
 use crate::error::{ApiError, ErrorCode};
 use crate::ops::{self, Ctx, Operation};
 use crate::protocol;
+use crate::sts;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
@@ -60,7 +63,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     }
 }
 
-/// The pipeline: method → body → target → caller → operation → answer.
+/// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
 async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
@@ -70,37 +73,60 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
             Err(err) => protocol::error(&request_id, &err),
         };
     }
-    let result = async {
-        if parts.method != Method::POST {
-            return Err(ApiError::new(
-                ErrorCode::UnknownOperationException,
-                "The requested operation is not recognized by the service.",
-            ));
-        }
-        let body = read_body(body, app.config.max_body_bytes).await?;
-        let json = protocol::decode_body(&body)?;
-        let name = protocol::target(&parts.headers)?;
-        let op = Operation::from_name(name).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::UnknownOperationException,
-                "The requested operation is not recognized by the service.",
-            )
-        })?;
-        let caller = app
-            .auth
-            .authenticate(&parts.method, &parts.uri, &parts.headers, &body, SystemTime::now())
-            .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
-        let ctx = Ctx { engine: &app.engine, account: &caller.account_id, region: &caller.region };
-        let outcome = ops::dispatch(&ctx, &app.model, op, json);
-        tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
-        outcome
+    let body = match read_body(body, app.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(err) => return protocol::error(&request_id, &err),
+    };
+    if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
+        return sts_answer(app, &parts, &body);
     }
-    .await;
+    let result = secrets_manager(app, &parts, &body);
     match result {
         Ok(body) => protocol::success(&request_id, body),
         Err(err) => protocol::error(&request_id, &err),
     }
 }
+
+fn secrets_manager(app: &App, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+    if parts.method != Method::POST {
+        return Err(ApiError::new(ErrorCode::UnknownOperationException, UNKNOWN_OPERATION));
+    }
+    let json = protocol::decode_body(body)?;
+    let name = protocol::target(&parts.headers)?;
+    let op = Operation::from_name(name)
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownOperationException, UNKNOWN_OPERATION))?;
+    let caller = app
+        .auth
+        .authenticate(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
+        .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
+    let ctx = Ctx {
+        engine: &app.engine,
+        account: &caller.account_id,
+        region: &caller.region,
+        principal: &caller.principal_arn,
+    };
+    let outcome = ops::dispatch(&ctx, &app.model, op, json);
+    tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
+    outcome
+}
+
+fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
+    let now = SystemTime::now();
+    let answer = match app.auth.authenticate(&parts.method, &parts.uri, &parts.headers, body, now) {
+        Ok(caller) => sts::handle(&app.auth, &caller, &parts.method, &parts.uri, body, now),
+        Err(e) => sts::auth_error_response(&e),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    if let Ok(id) = HeaderValue::from_str(&answer.request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+const UNKNOWN_OPERATION: &str = "The requested operation is not recognized by the service.";
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
@@ -114,11 +140,12 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
 }
 
 fn auth_code(code: &str) -> ErrorCode {
+    use crate::auth::{EXPIRED_TOKEN, INCOMPLETE_SIGNATURE, MISSING_AUTHENTICATION_TOKEN, UNRECOGNIZED_CLIENT};
     match code {
-        "MissingAuthenticationTokenException" => ErrorCode::MissingAuthenticationTokenException,
-        "IncompleteSignatureException" => ErrorCode::IncompleteSignatureException,
-        "UnrecognizedClientException" => ErrorCode::UnrecognizedClientException,
-        "ExpiredTokenException" => ErrorCode::ExpiredTokenException,
+        MISSING_AUTHENTICATION_TOKEN => ErrorCode::MissingAuthenticationTokenException,
+        INCOMPLETE_SIGNATURE => ErrorCode::IncompleteSignatureException,
+        UNRECOGNIZED_CLIENT => ErrorCode::UnrecognizedClientException,
+        EXPIRED_TOKEN => ErrorCode::ExpiredTokenException,
         _ => ErrorCode::InvalidSignatureException,
     }
 }

@@ -23,6 +23,8 @@ pub struct Ctx<'a> {
     pub engine: &'a Engine,
     pub account: &'a str,
     pub region: &'a str,
+    /// The calling principal's ARN, for resource policies.
+    pub principal: &'a str,
 }
 
 impl Ctx<'_> {

@@ -185,3 +185,56 @@ impl TestServer {
         self.raw_bytes(head.as_bytes()).await
     }
 }
+
+/// Known credentials for strict-mode tests.
+pub const KEY_ID: &str = "AKIDSMEMUTEST0000001";
+pub const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+pub const ACCOUNT: &str = "111122223333";
+
+impl TestServer {
+    /// A server that verifies every signature against one known key in [`ACCOUNT`].
+    pub async fn start_strict() -> Self {
+        let credentials = smemu::auth::CredentialStore::default();
+        credentials.add_static(KEY_ID, SECRET_KEY, ACCOUNT, None, None).expect("credentials");
+        let config = Config { auth_mode: smemu::auth::AuthMode::Strict, ..Config::default() };
+        let clock = Arc::new(Clock::manual(Timestamp::from_secs(START)));
+        let app = Arc::new(App::with_credentials(config, clock.clone(), credentials));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(smemu::run(listener, app.clone(), async {
+            let _ = rx.await;
+        }));
+        Self { addr, clock, app, shutdown: Some(tx) }
+    }
+
+    pub fn client_with(&self, key: &str, secret: &str, token: Option<&str>) -> Client {
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(key, secret, token.map(str::to_owned), None, "tests"))
+            .endpoint_url(self.endpoint())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+            .build();
+        Client::from_conf(config)
+    }
+
+    pub fn sts_with(&self, key: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                key,
+                secret,
+                token.map(str::to_owned),
+                None,
+                "tests",
+            ))
+            .endpoint_url(self.endpoint())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+}
