@@ -297,7 +297,7 @@ fn parse_rate(expr: &str, inner: &str) -> Result<Frequency, ScheduleError> {
 }
 
 fn parse_number(text: &str) -> Option<u32> {
-    if text.is_empty() || text.len() > 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     text.parse().ok()
@@ -818,6 +818,7 @@ mod tests {
             ("rate(3 hours)", "at most every four hours"),
             ("rate(0 days)", "between 1 and 999"),
             ("rate(1000 days)", "between 1 and 999"),
+            ("rate(100000 days)", "between 1 and 999"),
             ("rate(24 hours)", "below 24 hours"),
             ("rate(10 minutes)", "unit must be hour, hours, day or days"),
             ("rate(10days)", "a value and a unit"),
