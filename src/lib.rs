@@ -27,6 +27,7 @@ pub mod filter;
 pub mod ops;
 pub mod password;
 pub mod protocol;
+pub mod rotation;
 pub mod scheduler;
 pub mod seed;
 pub mod server;

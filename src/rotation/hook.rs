@@ -30,8 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-pub const AWSCURRENT: &str = "AWSCURRENT";
-pub const AWSPENDING: &str = "AWSPENDING";
+pub use crate::state::secret::{AWSCURRENT, AWSPENDING};
 
 /// A hook's output is cut to this many bytes for the rotation log.
 pub const MAX_OUTPUT_BYTES: usize = 4096;
@@ -158,11 +157,7 @@ impl<'a> ValueSelector<'a> {
 }
 
 /// A stored value, as a builtin hook sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoredValue {
-    String(String),
-    Binary(Vec<u8>),
-}
+pub use crate::state::secret::SecretValue as StoredValue;
 
 /// The secret operations the builtin rotator (and the driver's checks) need, implemented by the
 /// engine. Synchronous and short: an implementation takes its locks inside each call and releases

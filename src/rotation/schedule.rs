@@ -541,49 +541,7 @@ impl Cron {
 // ---------------------------------------------------------------------------------------------
 // civil dates (proleptic Gregorian, UTC)
 
-/// Days since 1970-01-01 of a civil date (`month` 1–12, `day` 1–31).
-#[must_use]
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    // Count from 0000-03-01 so that the leap day ends each 400-year cycle's years.
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let march_based_month = i64::from((month + 9) % 12);
-    let day_of_year = (153 * march_based_month + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The civil date `(year, month 1–12, day 1–31)` of a day count since 1970-01-01.
-#[must_use]
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let march_based_month = (5 * day_of_year + 2) / 153;
-    let day = u32::try_from(day_of_year - (153 * march_based_month + 2) / 5 + 1).unwrap_or(1);
-    let month =
-        u32::try_from(if march_based_month < 10 { march_based_month + 3 } else { march_based_month - 9 }).unwrap_or(1);
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-#[must_use]
-pub fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-#[must_use]
-pub fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
+pub use crate::clock::{civil_from_days, days_from_civil, days_in_month};
 
 /// Day of the week of a day count since 1970-01-01, as cron numbers it: 1 = Sunday … 7 = Saturday.
 #[must_use]
@@ -595,11 +553,7 @@ pub fn weekday(days: i64) -> u32 {
 /// `2024-05-01T12:00:00.000Z`.
 #[must_use]
 pub fn iso8601(t: Timestamp) -> String {
-    let days = t.0.div_euclid(MILLIS_PER_DAY);
-    let ms = t.0.rem_euclid(MILLIS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
-    let (h, m, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{frac:03}Z")
+    t.to_iso8601()
 }
 
 #[cfg(test)]
@@ -643,7 +597,7 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), days);
             assert!((1..=days_in_month(y, m)).contains(&d));
         }
-        assert!(is_leap_year(2000) && is_leap_year(2024) && !is_leap_year(1900) && !is_leap_year(2023));
+        assert!(days_in_month(2000, 2) == 29 && days_in_month(2024, 2) == 29 && days_in_month(1900, 2) == 28);
         // 2018-04-17T12:34:56Z, the clock module's example.
         assert_eq!(iso8601(Timestamp::from_secs(1_523_968_496)), "2018-04-17T12:34:56.000Z");
         assert_eq!(iso8601(Timestamp(-1)), "1969-12-31T23:59:59.999Z");
