@@ -11,6 +11,7 @@
 //! - [`password`]: GetRandomPassword generation from a CSPRNG.
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
+//! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`config`]: runtime settings.
 
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod filter;
 pub mod ops;
 pub mod password;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod state;
