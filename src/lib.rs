@@ -13,9 +13,11 @@
 //! - [`password`]: GetRandomPassword generation from a CSPRNG.
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
-//! - [`scheduler`]: work due on smemu's clock (purges), the sweeper, and clock advances.
+//! - [`scheduler`]: work due on smemu's clock (purges, rotations), the sweeper, clock advances.
+//! - [`rotation`]: the four-step rotation protocol, hooks, schedules and the rotation log.
+//! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
-//! - [`control`]: the `/_smemu/` control API (health, reset, clock, state export/import).
+//! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
 //! - [`config`]: runtime settings.
 
 pub mod auth;
@@ -26,6 +28,7 @@ pub mod error;
 pub mod filter;
 pub mod ops;
 pub mod password;
+pub mod persist;
 pub mod protocol;
 pub mod rotation;
 pub mod scheduler;
