@@ -10,9 +10,10 @@ use crate::state::StateDump;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, Response, StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Whether `path` belongs to the control API rather than to the AWS protocol.
 #[must_use]
@@ -20,8 +21,14 @@ pub fn owns(path: &str) -> bool {
     path.starts_with("/_smemu/") || path.starts_with("/_localstack/") || path.starts_with("/moto-api/")
 }
 
-pub async fn handle(app: &App, method: &Method, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
-    let result = route(app, method, path.trim_end_matches('/'), body).await;
+pub async fn handle(app: &Arc<App>, method: &Method, uri: &Uri, body: &[u8]) -> Response<Full<Bytes>> {
+    let mut result = route(app, method, uri.path().trim_end_matches('/'), uri.query().unwrap_or(""), body).await;
+    if result.is_ok()
+        && method != Method::GET
+        && let Err(e) = app.durable().await
+    {
+        result = Err((StatusCode::INTERNAL_SERVER_ERROR, e.message.into_owned()));
+    }
     let (status, value) = match result {
         Ok(value) => (StatusCode::OK, value),
         Err((status, message)) => (status, json!({ "error": message })),
@@ -38,7 +45,7 @@ fn bad(message: impl Into<String>) -> (StatusCode, String) {
     (StatusCode::BAD_REQUEST, message.into())
 }
 
-async fn route(app: &App, method: &Method, path: &str, body: &[u8]) -> Answer {
+async fn route(app: &Arc<App>, method: &Method, path: &str, _query: &str, body: &[u8]) -> Answer {
     match (method, path) {
         (&Method::GET, "/_smemu/health") => health(app),
         (&Method::POST, "/_smemu/reset") => reset(app, body),

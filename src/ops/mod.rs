@@ -11,16 +11,18 @@ pub mod shapes;
 mod tags;
 mod values;
 
+use crate::App;
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
-use crate::protocol::validate::{Invalid, Model};
+use crate::protocol::validate::Invalid;
 use crate::state::{Engine, Scope};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// Who is calling and where: everything a handler needs besides its input.
 pub struct Ctx<'a> {
-    pub engine: &'a Engine,
+    pub app: &'a Arc<App>,
     pub account: &'a str,
     pub region: &'a str,
     /// The calling principal's ARN, for resource policies.
@@ -28,6 +30,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.app.engine
+    }
+
     #[must_use]
     pub fn scope(&self) -> Scope<'_> {
         Scope { account: self.account, region: self.region }
@@ -83,10 +90,29 @@ operations!(
     ValidateResourcePolicy,
 );
 
+impl Operation {
+    /// Whether the operation changes state, so its answer must wait until the change is durable.
+    #[must_use]
+    pub const fn is_mutating(self) -> bool {
+        !matches!(
+            self,
+            Self::BatchGetSecretValue
+                | Self::DescribeSecret
+                | Self::GetRandomPassword
+                | Self::GetResourcePolicy
+                | Self::GetSecretValue
+                | Self::ListResourcePolicies
+                | Self::ListSecretVersionIds
+                | Self::ListSecrets
+                | Self::ValidateResourcePolicy
+        )
+    }
+}
+
 /// Runs one request: model validation, decoding, the handler, encoding.
 /// `Ok(None)` is a success with an empty body.
-pub fn dispatch(ctx: &Ctx<'_>, model: &Model, op: Operation, body: serde_json::Value) -> Result<Option<Vec<u8>>> {
-    model.validate(op.name(), &body).map_err(|invalid| match invalid {
+pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> Result<Option<Vec<u8>>> {
+    ctx.app.model.validate(op.name(), &body).map_err(|invalid| match invalid {
         Invalid::Serialization(m) => ApiError::new(ErrorCode::SerializationException, m),
         Invalid::Validation(m) => ApiError::new(ErrorCode::ValidationException, m),
     })?;
