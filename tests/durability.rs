@@ -93,7 +93,7 @@ async fn a_thousand_secrets_survive_kill_9() {
                     .send()
                     .await
                     .unwrap();
-                if i % 10 == 0 {
+                if i.is_multiple_of(10) {
                     sm.put_secret_value().secret_id(&name).secret_string(format!("v2-{i}")).send().await.unwrap();
                 }
             }
@@ -113,7 +113,7 @@ async fn a_thousand_secrets_survive_kill_9() {
             let i: usize = s.name().unwrap()[5..].parse().unwrap();
             assert_eq!(s.tags()[0].value(), Some(i.to_string().as_str()));
             let versions = s.secret_versions_to_stages().unwrap();
-            assert_eq!(versions.len(), if i % 10 == 0 { 2 } else { 1 }, "{}", s.name().unwrap());
+            assert_eq!(versions.len(), if i.is_multiple_of(10) { 2 } else { 1 }, "{}", s.name().unwrap());
             count += 1;
         }
     }
