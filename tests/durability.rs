@@ -84,7 +84,7 @@ async fn a_thousand_secrets_survive_kill_9() {
     for worker in 0..8 {
         let sm = sm.clone();
         tasks.push(tokio::spawn(async move {
-            for i in (worker..1000).step_by(8) {
+            for i in (worker..1000usize).step_by(8) {
                 let name = format!("app/s{i:04}");
                 sm.create_secret()
                     .name(&name)
