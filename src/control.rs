@@ -4,7 +4,9 @@
 //! call on other emulators (`/_localstack/health`, `/moto-api/reset`).
 
 use crate::App;
+use crate::auth::sigv4::parse_query_pairs;
 use crate::clock::{self, Timestamp};
+use crate::rotation::HookSpec;
 use crate::scheduler;
 use crate::state::StateDump;
 use bytes::Bytes;
@@ -45,8 +47,26 @@ fn bad(message: impl Into<String>) -> (StatusCode, String) {
     (StatusCode::BAD_REQUEST, message.into())
 }
 
-async fn route(app: &Arc<App>, method: &Method, path: &str, _query: &str, body: &[u8]) -> Answer {
+async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &[u8]) -> Answer {
     match (method, path) {
+        (&Method::GET, "/_smemu/hooks") => Ok(Value::Array(app.hooks.list().iter().map(|h| h.to_value()).collect())),
+        (&Method::POST, "/_smemu/hooks") => {
+            let spec = HookSpec::from_json(body).map_err(|e| bad(e.to_string()))?;
+            let arn = spec.function_arn.clone();
+            let replaced = app.hooks.register(spec).is_some();
+            Ok(json!({ "functionArn": arn, "replaced": replaced }))
+        }
+        (&Method::DELETE, "/_smemu/hooks") => {
+            let arn = query_param(query, "functionArn").ok_or_else(|| bad("give ?functionArn=<the function's ARN>"))?;
+            match app.hooks.remove(&arn) {
+                Some(_) => Ok(json!({ "removed": arn })),
+                None => Err((StatusCode::NOT_FOUND, format!("no hook for {arn}"))),
+            }
+        }
+        (&Method::GET, "/_smemu/rotations") => {
+            let secret = query_param(query, "secretId");
+            serde_json::to_value(app.rotation_log.entries(secret.as_deref())).map_err(|e| bad(e.to_string()))
+        }
         (&Method::GET, "/_smemu/health") => health(app),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
         (&Method::GET, "/_smemu/clock") => Ok(clock_view(app)),
@@ -154,4 +174,8 @@ fn import(app: &App, body: &[u8]) -> Answer {
     let secrets: usize = state.stores.iter().map(|s| s.secrets.len()).sum();
     app.engine.import(state);
     Ok(json!({ "imported": secrets }))
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    parse_query_pairs(query, true).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }

@@ -56,6 +56,12 @@ pub struct App {
     journal: std::sync::OnceLock<Arc<persist::Journal>>,
     /// Set while a snapshot is being written, so only one runs at a time.
     compacting: AtomicBool,
+    /// Rotation functions by ARN: what RotateSecret runs instead of a Lambda function.
+    pub hooks: rotation::HookRegistry,
+    /// Every rotation step's outcome, for `GET /_smemu/rotations`.
+    pub rotation_log: rotation::RotationLog,
+    /// smemu's own URL, for hooks that call back into it.
+    endpoint: std::sync::OnceLock<String>,
 }
 
 impl state::ChangeLog for persist::Journal {
@@ -92,6 +98,9 @@ impl App {
             advancing: tokio::sync::Mutex::new(()),
             journal: std::sync::OnceLock::new(),
             compacting: AtomicBool::new(false),
+            hooks: rotation::HookRegistry::new(),
+            rotation_log: rotation::RotationLog::default(),
+            endpoint: std::sync::OnceLock::new(),
         }
     }
 
@@ -146,6 +155,12 @@ impl App {
         self.compacting.store(false, Ordering::SeqCst);
     }
 
+    /// smemu's own base URL once it listens.
+    #[must_use]
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.get().map(String::as_str)
+    }
+
     /// Writes what the journal still holds in memory (at shutdown).
     pub fn flush(&self) {
         if let Some(journal) = self.journal.get()
@@ -167,6 +182,9 @@ impl App {
 
 /// Serves `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    if let Ok(addr) = listener.local_addr() {
+        let _ = app.endpoint.set(format!("http://{addr}"));
+    }
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = tokio::spawn(scheduler::sweeper(app.clone(), async {
         let _ = sweeper_stopped.await;

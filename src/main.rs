@@ -36,6 +36,10 @@ struct Args {
     access_key_id: Option<String>,
     #[arg(long, env = "SMEMU_SECRET_ACCESS_KEY", requires = "access_key_id", hide_env_values = true)]
     secret_access_key: Option<String>,
+    /// When RotateSecret answers: `sync` (after the rotation's four steps ran, so the new value is
+    /// readable at once) or `async` (at once, as AWS does).
+    #[arg(long, env = "SMEMU_ROTATION_TIMING", value_enum, default_value = "sync")]
+    rotation_timing: smemu::config::RotationTiming,
     /// Start smemu's clock at this instant (ISO-8601 or epoch seconds) for reproducible runs;
     /// it then runs with the system clock and can be moved forward through `/_smemu/clock`.
     #[arg(long, env = "SMEMU_START_TIME", value_parser = parse_instant)]
@@ -131,7 +135,7 @@ async fn main() -> std::process::ExitCode {
     }
     if let Some(seed) = &args.seed {
         app.set_ready(false);
-        match smemu::seed::load(&app.engine, seed, &app.config.default_account, &app.config.default_region) {
+        match smemu::seed::load(&app, seed) {
             Ok(created) => tracing::info!(created, path = %seed.display(), "seed loaded"),
             Err(e) => {
                 eprintln!("smemu: {e}");

@@ -7,6 +7,7 @@
 mod lifecycle;
 mod listing;
 mod password;
+mod rotation;
 pub mod shapes;
 mod tags;
 mod values;
@@ -131,8 +132,12 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> 
         Operation::UntagResource => call_no_output(ctx, body, tags::untag_resource),
         Operation::UpdateSecret => call(ctx, body, lifecycle::update_secret),
         Operation::UpdateSecretVersionStage => call(ctx, body, values::update_secret_version_stage),
+        Operation::RotateSecret => {
+            let output = rotation::rotate_secret(ctx, decode(body)?).await?;
+            encode(&output)
+        }
+        Operation::CancelRotateSecret => call(ctx, body, rotation::cancel_rotate_secret),
         Operation::AssociateCrossAccountReplica
-        | Operation::CancelRotateSecret
         | Operation::DeleteResourcePolicy
         | Operation::DisassociateCrossAccountReplica
         | Operation::GetResourcePolicy
@@ -140,7 +145,6 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> 
         | Operation::PutResourcePolicy
         | Operation::RemoveRegionsFromReplication
         | Operation::ReplicateSecretToRegions
-        | Operation::RotateSecret
         | Operation::StopReplicationToReplica
         | Operation::ValidateResourcePolicy => Err(not_supported(op.name())),
     }
@@ -156,13 +160,16 @@ fn decode<I: DeserializeOwned>(body: serde_json::Value) -> Result<I> {
     serde_json::from_value(body).map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
 }
 
+fn encode<O: Serialize>(output: &O) -> Result<Option<Vec<u8>>> {
+    serde_json::to_vec(output).map(Some).map_err(|_| ApiError::internal("response encoding failed"))
+}
+
 fn call<I: DeserializeOwned, O: Serialize>(
     ctx: &Ctx<'_>,
     body: serde_json::Value,
     handler: fn(&Ctx<'_>, I) -> Result<O>,
 ) -> Result<Option<Vec<u8>>> {
-    let output = handler(ctx, decode(body)?)?;
-    serde_json::to_vec(&output).map(Some).map_err(|_| ApiError::internal("response encoding failed"))
+    encode(&handler(ctx, decode(body)?)?)
 }
 
 fn call_no_output<I: DeserializeOwned>(

@@ -34,6 +34,7 @@
 
 pub mod hook;
 pub mod log;
+pub mod run;
 pub mod schedule;
 
 #[cfg(test)]
