@@ -317,6 +317,9 @@ async fn rate_and_cron_schedules_fire_across_advances() {
     let d = sm.describe_secret().secret_id("cron").send().await.unwrap();
     assert_eq!(d.last_rotated_date().unwrap().secs(), START + 19 * 86_400 + 12 * 3600);
     assert_eq!(d.rotation_rules().unwrap().schedule_expression(), Some("cron(0 12 * * ? *)"));
+    assert_eq!(d.rotation_rules().unwrap().automatically_after_days(), Some(1), "a daily cron works out to 1 day");
+    let d = sm.describe_secret().secret_id("rate").send().await.unwrap();
+    assert_eq!(d.rotation_rules().unwrap().automatically_after_days(), Some(10));
     let _ = DAY;
 }
 
