@@ -65,7 +65,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
 
 /// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = protocol::request_id();
     let (parts, body) = req.into_parts();
     if crate::control::owns(parts.uri.path()) {
         return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
