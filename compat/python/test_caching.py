@@ -14,7 +14,8 @@ def test_cache_sees_a_new_value_after_refresh(name):
     cache = SecretCache(config=SecretCacheConfig(), client=client)
     assert cache.get_secret_string(n) == "v1"
 
-    # A rotation-like change: a new AWSCURRENT version.
+    # A rotation-like change: a new AWSCURRENT version. (Once smemu serves RotateSecret, a test
+    # of a real rotation belongs beside this one.)
     client.put_secret_value(SecretId=n, SecretString="v2")
     assert cache.get_secret_string(n) == "v1", "served from the cache until refreshed"
     assert cache.refresh_secret_now(n)
