@@ -145,18 +145,12 @@ macro_rules! api_error {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     #[must_use]
     pub fn secret_not_found() -> Self {
-        Self::new(
-            ErrorCode::ResourceNotFoundException,
-            "Secrets Manager can't find the specified secret.",
-        )
+        Self::new(ErrorCode::ResourceNotFoundException, "Secrets Manager can't find the specified secret.")
     }
 
     #[must_use]
@@ -194,10 +188,7 @@ impl ApiError {
     #[must_use]
     pub fn internal(context: &str) -> Self {
         tracing::error!(%context, "internal error");
-        Self::new(
-            ErrorCode::InternalServiceError,
-            "An error occurred on the server side.",
-        )
+        Self::new(ErrorCode::InternalServiceError, "An error occurred on the server side.")
     }
 }
 
@@ -215,14 +206,8 @@ mod tests {
     #[test]
     fn macro_formats() {
         let name = "x";
-        let e = api_error!(
-            ResourceExistsException,
-            "The operation failed because the secret {name} already exists."
-        );
-        assert_eq!(
-            e.message,
-            "The operation failed because the secret x already exists."
-        );
+        let e = api_error!(ResourceExistsException, "The operation failed because the secret {name} already exists.");
+        assert_eq!(e.message, "The operation failed because the secret x already exists.");
         assert_eq!(e.code.as_str(), "ResourceExistsException");
     }
 }

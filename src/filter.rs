@@ -179,18 +179,12 @@ fn split_negation(value: &str) -> (bool, &str) {
 fn key_matches(key: FilterKey, pattern: &str, s: &Subject<'_>) -> bool {
     match key {
         FilterKey::Name => s.name.starts_with(pattern),
-        FilterKey::Description => s
-            .description
-            .is_some_and(|d| description_matches(pattern, d)),
+        FilterKey::Description => s.description.is_some_and(|d| description_matches(pattern, d)),
         FilterKey::TagKey => s.tags.iter().any(|t| t.key.starts_with(pattern)),
         FilterKey::TagValue => s.tags.iter().any(|t| t.value.starts_with(pattern)),
         FilterKey::PrimaryRegion => s.primary_region.is_some_and(|r| r.starts_with(pattern)),
         FilterKey::OwningService => s.owning_service.is_some_and(|o| {
-            if OWNING_SERVICE_CASE_SENSITIVE {
-                o.starts_with(pattern)
-            } else {
-                starts_with_ignore_case(o, pattern)
-            }
+            if OWNING_SERVICE_CASE_SENSITIVE { o.starts_with(pattern) } else { starts_with_ignore_case(o, pattern) }
         }),
         FilterKey::All => all_matches(pattern, s),
     }
@@ -200,12 +194,7 @@ fn key_matches(key: FilterKey, pattern: &str, s: &Subject<'_>) -> bool {
 /// `description`. A pattern without words matches nothing.
 fn description_matches(pattern: &str, description: &str) -> bool {
     let mut words = pattern.split_whitespace().peekable();
-    words.peek().is_some()
-        && words.all(|w| {
-            description
-                .split_whitespace()
-                .any(|d| starts_with_ignore_case(d, w))
-        })
+    words.peek().is_some() && words.all(|w| description.split_whitespace().any(|d| starts_with_ignore_case(d, w)))
 }
 
 /// The `all` key: every word of `pattern` matches, token by token, some word
@@ -217,11 +206,9 @@ fn all_matches(pattern: &str, s: &Subject<'_>) -> bool {
         return false;
     }
     let fields = || {
-        std::iter::once(s.name).chain(s.description).chain(
-            s.tags
-                .iter()
-                .flat_map(|t| [t.key.as_str(), t.value.as_str()]),
-        )
+        std::iter::once(s.name)
+            .chain(s.description)
+            .chain(s.tags.iter().flat_map(|t| [t.key.as_str(), t.value.as_str()]))
     };
     words.all(|w| {
         if !w.chars().any(char::is_alphanumeric) {
@@ -241,11 +228,7 @@ fn all_matches(pattern: &str, s: &Subject<'_>) -> bool {
 /// each wanted token a case-insensitive prefix of the token it lines up with.
 fn tokens_match(wanted: &[&str], have: &[&str]) -> bool {
     !wanted.is_empty()
-        && have.windows(wanted.len()).any(|run| {
-            run.iter()
-                .zip(wanted)
-                .all(|(h, w)| starts_with_ignore_case(h, w))
-        })
+        && have.windows(wanted.len()).any(|run| run.iter().zip(wanted).all(|(h, w)| starts_with_ignore_case(h, w)))
 }
 
 /// Cuts `word` (which has no whitespace) into tokens; see the module
@@ -258,10 +241,7 @@ fn tokens(word: &str) -> Vec<&str> {
         return vec![word];
     }
     let mut out = Vec::new();
-    for segment in word
-        .split(|c| Some(c) == separator)
-        .filter(|seg| !seg.is_empty())
-    {
+    for segment in word.split(|c| Some(c) == separator).filter(|seg| !seg.is_empty()) {
         split_case_changes(segment, &mut out);
     }
     out
@@ -277,8 +257,7 @@ fn split_case_changes<'a>(segment: &'a str, out: &mut Vec<&'a str>) {
         let prev = chars[k - 1].1;
         let next = chars.get(k + 1).map(|&(_, c)| c);
         let lower_to_upper = prev.is_lowercase() && cur.is_uppercase();
-        let end_of_capital_run =
-            prev.is_uppercase() && cur.is_uppercase() && next.is_some_and(char::is_lowercase);
+        let end_of_capital_run = prev.is_uppercase() && cur.is_uppercase() && next.is_some_and(char::is_lowercase);
         if lower_to_upper || end_of_capital_run {
             out.push(&segment[start..at]);
             start = at;
@@ -290,10 +269,7 @@ fn split_case_changes<'a>(segment: &'a str, out: &mut Vec<&'a str>) {
 /// `haystack` starts with `needle`, comparing lower-cased characters.
 fn starts_with_ignore_case(haystack: &str, needle: &str) -> bool {
     let mut hay = haystack.chars().flat_map(char::to_lowercase);
-    needle
-        .chars()
-        .flat_map(char::to_lowercase)
-        .all(|n| hay.next() == Some(n))
+    needle.chars().flat_map(char::to_lowercase).all(|n| hay.next() == Some(n))
 }
 
 #[cfg(test)]
@@ -312,20 +288,14 @@ mod tests {
 
     impl Secret {
         fn named(name: &str) -> Self {
-            Self {
-                name: name.to_owned(),
-                ..Self::default()
-            }
+            Self { name: name.to_owned(), ..Self::default() }
         }
         fn desc(mut self, d: &str) -> Self {
             self.description = Some(d.to_owned());
             self
         }
         fn tag(mut self, k: &str, v: &str) -> Self {
-            self.tags.push(Tag {
-                key: k.to_owned(),
-                value: v.to_owned(),
-            });
+            self.tags.push(Tag { key: k.to_owned(), value: v.to_owned() });
             self
         }
         fn subject(&self) -> Subject<'_> {
@@ -348,11 +318,7 @@ mod tests {
 
     /// Names of the secrets that pass `filters`, in input order.
     fn select<'a>(secrets: &'a [Secret], filters: &[Filter]) -> Vec<&'a str> {
-        secrets
-            .iter()
-            .filter(|s| matches_all(filters, &s.subject()))
-            .map(|s| s.name.as_str())
-            .collect()
+        secrets.iter().filter(|s| matches_all(filters, &s.subject())).map(|s| s.name.as_str()).collect()
     }
 
     #[test]
@@ -392,19 +358,10 @@ mod tests {
     #[test]
     fn name_is_a_case_sensitive_prefix_of_the_whole_name() {
         let s = recorded();
-        assert_eq!(
-            select(&s, &[f("name", &["/"])]),
-            ["/testing2/two-12345", "/testing4/four-12345"]
-        );
-        assert_eq!(
-            select(&s, &[f("name", &["!/"])]),
-            ["testing1/one-12345", "testing3/three-12345"]
-        );
+        assert_eq!(select(&s, &[f("name", &["/"])]), ["/testing2/two-12345", "/testing4/four-12345"]);
+        assert_eq!(select(&s, &[f("name", &["!/"])]), ["testing1/one-12345", "testing3/three-12345"]);
         assert!(select(&s, &[f("name", &["testing1 one"])]).is_empty());
-        assert_eq!(
-            select(&s, &[f("name", &["testing1/"])]),
-            ["testing1/one-12345"]
-        );
+        assert_eq!(select(&s, &[f("name", &["testing1/"])]), ["testing1/one-12345"]);
         assert!(select(&s, &[f("name", &["Testing1"])]).is_empty());
         assert!(select(&s, &[f("name", &["one"])]).is_empty());
     }
@@ -414,20 +371,10 @@ mod tests {
         let s = recorded();
         assert_eq!(
             select(&s, &[f("description", &["a"])]),
-            [
-                "testing1/one-12345",
-                "/testing2/two-12345",
-                "testing3/three-12345"
-            ]
+            ["testing1/one-12345", "/testing2/two-12345", "testing3/three-12345"]
         );
-        assert_eq!(
-            select(&s, &[f("description", &["!a"])]),
-            ["/testing4/four-12345"]
-        );
-        assert_eq!(
-            select(&s, &[f("description", &["a secret"])]),
-            ["testing1/one-12345", "/testing2/two-12345"]
-        );
+        assert_eq!(select(&s, &[f("description", &["!a"])]), ["/testing4/four-12345"]);
+        assert_eq!(select(&s, &[f("description", &["a secret"])]), ["testing1/one-12345", "/testing2/two-12345"]);
         assert_eq!(select(&s, &[f("description", &["!c"])]).len(), 4);
         assert_eq!(select(&s, &[f("description", &["A SECRET"])]).len(), 2);
     }
@@ -448,20 +395,11 @@ mod tests {
             Secret::named("qux").desc("two"),
             Secret::named("none").desc("unrelated"),
         ];
-        assert_eq!(
-            select(&s, &[f("description", &["one two"])]),
-            ["foo", "bar"]
-        );
+        assert_eq!(select(&s, &[f("description", &["one two"])]), ["foo", "bar"]);
         assert_eq!(select(&s, &[f("description", &["o t"])]), ["foo", "bar"]);
-        assert_eq!(
-            select(&s, &[f("description", &["t"])]),
-            ["foo", "bar", "qux"]
-        );
+        assert_eq!(select(&s, &[f("description", &["t"])]), ["foo", "bar", "qux"]);
         // Extra spaces in the value do not create empty words.
-        assert_eq!(
-            select(&s, &[f("description", &["  one   two "])]),
-            ["foo", "bar"]
-        );
+        assert_eq!(select(&s, &[f("description", &["  one   two "])]), ["foo", "bar"]);
     }
 
     #[test]
@@ -469,10 +407,7 @@ mod tests {
         let s = vec![Secret::named("nodesc"), Secret::named("empty").desc("")];
         assert!(select(&s, &[f("description", &["a"])]).is_empty());
         // Negation is "not matches": a secret without a description passes.
-        assert_eq!(
-            select(&s, &[f("description", &["!a"])]),
-            ["nodesc", "empty"]
-        );
+        assert_eq!(select(&s, &[f("description", &["!a"])]), ["nodesc", "empty"]);
         // A value without words matches nothing; negated, everything.
         assert!(select(&s, &[f("description", &[""])]).is_empty());
         assert!(select(&s, &[f("description", &["   "])]).is_empty());
@@ -487,23 +422,13 @@ mod tests {
             Secret::named("baz").desc("two"),
             Secret::named("qux").desc("unrelated"),
         ];
-        assert_eq!(
-            select(
-                &s,
-                &[f("description", &["one"]), f("description", &["two"])]
-            ),
-            ["foo"]
-        );
+        assert_eq!(select(&s, &[f("description", &["one"]), f("description", &["two"])]), ["foo"]);
         assert!(select(&s, &[f("name", &["foo"]), f("name", &["bar"])]).is_empty());
     }
 
     #[test]
     fn multiple_values_are_or() {
-        let s = vec![
-            Secret::named("foo"),
-            Secret::named("bar"),
-            Secret::named("baz"),
-        ];
+        let s = vec![Secret::named("foo"), Secret::named("bar"), Secret::named("baz")];
         assert_eq!(select(&s, &[f("name", &["foo", "bar"])]), ["foo", "bar"]);
         assert_eq!(select(&s, &[f("name", &["ba"])]), ["bar", "baz"]);
         assert_eq!(select(&s, &[f("name", &["x", "y"])]), Vec::<&str>::new());
@@ -519,17 +444,11 @@ mod tests {
             Secret::named("none").desc("unrelated"),
         ];
         // `one` OR NOT `two`.
-        assert_eq!(
-            select(&s, &[f("description", &["one", "!two"])]),
-            ["foo", "bar", "baz", "none"]
-        );
+        assert_eq!(select(&s, &[f("description", &["one", "!two"])]), ["foo", "bar", "baz", "none"]);
         assert_eq!(select(&s, &[f("description", &["!o"])]), ["qux", "none"]);
         // NOT `foo` OR NOT `bar`: only something matching both is dropped.
         let names = vec![Secret::named("foo"), Secret::named("bar")];
-        assert_eq!(
-            select(&names, &[f("name", &["!foo", "!bar"])]),
-            ["foo", "bar"]
-        );
+        assert_eq!(select(&names, &[f("name", &["!foo", "!bar"])]), ["foo", "bar"]);
     }
 
     #[test]
@@ -540,18 +459,13 @@ mod tests {
             Secret::named("baz").tag("wrong", "right"),
             Secret::named("qux").tag("wrong", "wrong"),
         ];
-        assert_eq!(
-            select(&s, &[f("tag-key", &["right"]), f("tag-value", &["right"])]),
-            ["foo"]
-        );
+        assert_eq!(select(&s, &[f("tag-key", &["right"]), f("tag-value", &["right"])]), ["foo"]);
     }
 
     #[test]
     fn tag_key_and_value_prefixes() {
         let s = vec![
-            Secret::named("a")
-                .tag("Environment", "prod")
-                .tag("team", "Blue"),
+            Secret::named("a").tag("Environment", "prod").tag("team", "Blue"),
             Secret::named("b").tag("env", "production"),
             Secret::named("c"),
         ];
@@ -583,10 +497,7 @@ mod tests {
         assert_eq!(select(&s, &[f("primary-region", &["us-east-1"])]), ["m"]);
         assert_eq!(select(&s, &[f("primary-region", &["!eu"])]), ["m", "p"]);
         assert_eq!(select(&s, &[f("owning-service", &["rd"])]), ["m"]);
-        assert_eq!(
-            select(&s, &[f("owning-service", &["RDS"])]),
-            Vec::<&str>::new()
-        );
+        assert_eq!(select(&s, &[f("owning-service", &["RDS"])]), Vec::<&str>::new());
         assert!(select(&s, &[f("owning-service", &["n/a"])]).is_empty());
         assert_eq!(select(&s, &[f("owning-service", &["!rds"])]), ["r", "p"]);
     }
@@ -631,12 +542,7 @@ mod tests {
         let all = |v: &str| select(&s, &[f("all", &[v])]);
         assert_eq!(all("SecretOne"), ["SecretOne1a2b3c"]);
         assert_eq!(all("foo"), ["SecretFTag1a2b3c", "SecretFValue1a2b3c"]);
-        let starts_with_secret = [
-            "SecretOne1a2b3c",
-            "SecretTwo1a2b3c",
-            "SecretFTag1a2b3c",
-            "SecretFValue1a2b3c",
-        ];
+        let starts_with_secret = ["SecretOne1a2b3c", "SecretTwo1a2b3c", "SecretFTag1a2b3c", "SecretFValue1a2b3c"];
         assert_eq!(all("Secret"), starts_with_secret);
         assert_eq!(all("secret"), starts_with_secret);
         assert!(all("ret").is_empty());
@@ -644,10 +550,7 @@ mod tests {
         assert!(all("SomeSecret").is_empty());
         assert_eq!(all("d"), ["SecretTwo1a2b3c"]);
         assert_eq!(all("d t"), ["SecretTwo1a2b3c"]);
-        assert_eq!(
-            all("t"),
-            ["SecretTwo1a2b3c", "Thirdsecret1a2b3c", "SecretFTag1a2b3c"]
-        );
+        assert_eq!(all("t"), ["SecretTwo1a2b3c", "Thirdsecret1a2b3c", "SecretFTag1a2b3c"]);
     }
 
     /// The secrets of the AWS-verified `all` special-characters test.
@@ -662,11 +565,7 @@ mod tests {
             "prod-AppBeta-9f8e7d",
         ];
         let mut names = single.clone();
-        names.extend([
-            "prod-AppBeta/9f8e7d",
-            "uat/COMPANY/9f8e7d",
-            "uat/COMPANYthings/9f8e7d",
-        ]);
+        names.extend(["prod-AppBeta/9f8e7d", "uat/COMPANY/9f8e7d", "uat/COMPANYthings/9f8e7d"]);
         (names.into_iter().map(Secret::named).collect(), single)
     }
 
@@ -741,10 +640,7 @@ mod tests {
 
     #[test]
     fn all_filter_value_words_match_adjacent_tokens_in_order() {
-        let s = vec![
-            Secret::named("prod/AppBeta/x"),
-            Secret::named("SecretOneTwo"),
-        ];
+        let s = vec![Secret::named("prod/AppBeta/x"), Secret::named("SecretOneTwo")];
         let all = |v: &str| select(&s, &[f("all", &[v])]);
         assert_eq!(all("BETA"), ["prod/AppBeta/x"]);
         assert_eq!(all("AppBeta/x"), ["prod/AppBeta/x"]);
@@ -780,17 +676,10 @@ mod tests {
         assert_eq!(name_prefix(&[f("description", &["prod"])]), None);
         assert_eq!(name_prefix(&[f("all", &["prod"])]), None);
         assert_eq!(
-            name_prefix(&[
-                f("description", &["x"]),
-                f("name", &["a", "b"]),
-                f("name", &["prod"])
-            ]),
+            name_prefix(&[f("description", &["x"]), f("name", &["a", "b"]), f("name", &["prod"])]),
             Some("prod")
         );
-        assert_eq!(
-            name_prefix(&[f("name", &["prod"]), f("name", &["prod/app"])]),
-            Some("prod/app")
-        );
+        assert_eq!(name_prefix(&[f("name", &["prod"]), f("name", &["prod/app"])]), Some("prod/app"));
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! The smemu binary: flags, logging, bind, serve until SIGINT or SIGTERM.
 
 use clap::Parser;
-use smemu::{App, clock::Clock, config::Config};
+use smemu::auth::{AuthMode, CredentialStore};
+use smemu::clock::{Clock, Timestamp};
+use smemu::{App, config::Config};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "smemu",
-    version,
-    about = "A local emulator of AWS Secrets Manager"
-)]
+#[command(name = "smemu", version, about = "A local emulator of AWS Secrets Manager")]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "SMEMU_HOST", default_value = "127.0.0.1")]
@@ -25,6 +23,43 @@ struct Args {
     /// Account for access keys that are not a 12-digit account id.
     #[arg(long, env = "SMEMU_ACCOUNT_ID", default_value = smemu::config::DEFAULT_ACCOUNT)]
     account_id: String,
+    /// How callers are authenticated: `open` (any credentials; account from a 12-digit access key),
+    /// `strict` (SigV4 verified against known credentials), or `off` (default account and region).
+    #[arg(long, env = "SMEMU_AUTH", default_value = "open")]
+    auth: AuthMode,
+    /// Known credentials (TOML or JSON): access_key_id, secret_access_key, account_id, and
+    /// optionally principal_arn and session_token per entry.
+    #[arg(long, env = "SMEMU_CREDENTIALS", value_name = "FILE")]
+    credentials: Option<std::path::PathBuf>,
+    /// One known access key (with --secret-access-key), in the default account.
+    #[arg(long, env = "SMEMU_ACCESS_KEY_ID", requires = "secret_access_key")]
+    access_key_id: Option<String>,
+    #[arg(long, env = "SMEMU_SECRET_ACCESS_KEY", requires = "access_key_id", hide_env_values = true)]
+    secret_access_key: Option<String>,
+    /// When RotateSecret answers: `sync` (after the rotation's four steps ran, so the new value is
+    /// readable at once) or `async` (at once, as AWS does).
+    #[arg(long, env = "SMEMU_ROTATION_TIMING", value_enum, default_value = "sync")]
+    rotation_timing: smemu::config::RotationTiming,
+    /// Start smemu's clock at this instant (ISO-8601 or epoch seconds) for reproducible runs;
+    /// it then runs with the system clock and can be moved forward through `/_smemu/clock`.
+    #[arg(long, env = "SMEMU_START_TIME", value_parser = parse_instant)]
+    start_time: Option<Timestamp>,
+    /// Keep state in this directory (journal + snapshots) so it survives restarts and crashes.
+    /// Without it smemu keeps everything in memory.
+    #[arg(long, env = "SMEMU_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// Start even if the journal is damaged in the middle: keep its intact prefix and move the
+    /// rest aside into `*.damaged` files.
+    #[arg(long = "repair-journal", requires = "data_dir")]
+    repair_journal: bool,
+    /// Secrets to create at start: a YAML or JSON file, or a directory of them. Secrets that
+    /// already exist (for example restored from --data-dir) are left as they are.
+    #[arg(long, env = "SMEMU_SEED")]
+    seed: Option<std::path::PathBuf>,
+    /// Check the health endpoint of a running smemu at this URL and exit 0 if it is ready
+    /// (for container health checks, where no HTTP client is installed).
+    #[arg(long, value_name = "URL")]
+    probe: Option<String>,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -33,16 +68,39 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(url) = &args.probe {
+        return probe(url);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level)
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    let credentials = match &args.credentials {
+        Some(path) => match CredentialStore::from_file(path) {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("smemu: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+        None => CredentialStore::default(),
+    };
+    if let (Some(key), Some(secret)) = (&args.access_key_id, &args.secret_access_key)
+        && let Err(e) = credentials.add_static(key, secret, &args.account_id, None, None)
+    {
+        eprintln!("smemu: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    if args.auth == AuthMode::Strict && credentials.is_empty() {
+        eprintln!(
+            "smemu: --auth strict needs known credentials: --credentials FILE or --access-key-id/--secret-access-key"
+        );
+        return std::process::ExitCode::from(2);
+    }
     let config = Config {
         default_region: args.region,
         default_account: args.account_id,
+        auth_mode: args.auth,
         ..Config::default()
     };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
@@ -59,7 +117,33 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let app = Arc::new(App::new(config, Arc::new(Clock::system())));
+    let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
+    let app = Arc::new(App::with_credentials(config, Arc::new(clock), credentials));
+    if let Some(dir) = &args.data_dir {
+        match app.open_data_dir(dir, args.repair_journal) {
+            Ok(warnings) => {
+                for warning in warnings {
+                    tracing::warn!("{warning}");
+                }
+                tracing::info!(dir = %dir.display(), secrets = app.engine.secret_count(), "state recovered");
+            }
+            Err(e) => {
+                eprintln!("smemu: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(seed) = &args.seed {
+        app.set_ready(false);
+        match smemu::seed::load(&app, seed) {
+            Ok(created) => tracing::info!(created, path = %seed.display(), "seed loaded"),
+            Err(e) => {
+                eprintln!("smemu: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+        app.set_ready(true);
+    }
     println!("smemu ready on http://{addr}");
     smemu::run(listener, app, shutdown_signal()).await;
     tracing::info!("smemu stopped");
@@ -82,4 +166,33 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text).ok_or_else(|| format!("cannot read {text:?}: use an ISO-8601 instant or epoch seconds"))
+}
+
+/// `GET url` over plain HTTP; success means a 200 answer.
+fn probe(url: &str) -> std::process::ExitCode {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("smemu: --probe takes an http:// URL");
+        return std::process::ExitCode::from(2);
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let answer = std::net::TcpStream::connect(authority).and_then(|mut s| {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head)
+    });
+    match answer {
+        Ok(head) if head.ends_with(b" 200") => std::process::ExitCode::SUCCESS,
+        Ok(_) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("smemu: probe of {url} failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

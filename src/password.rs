@@ -32,10 +32,7 @@ const SPACE: &str = " ";
 /// The `GetRandomPassword` input, with the service defaults applied by
 /// [`Default`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(
-    clippy::struct_excessive_bools,
-    reason = "one field per flag of the GetRandomPassword input"
-)]
+#[allow(clippy::struct_excessive_bools, reason = "one field per flag of the GetRandomPassword input")]
 pub struct PasswordSpec {
     /// Number of characters to produce (`PasswordLength`, default 32).
     pub length: u64,
@@ -89,9 +86,7 @@ impl PasswordError {
     pub fn message(&self) -> &'static str {
         match self {
             // Text as reported by other emulators; plausible, not confirmed on AWS.
-            Self::TooShortForRequiredTypes => {
-                "Password length is too short based on the required types."
-            }
+            Self::TooShortForRequiredTypes => "Password length is too short based on the required types.",
             // AWS's text for this case is unknown.
             Self::NothingToChooseFrom => {
                 "The password can't be generated because the excluded characters and \
@@ -141,10 +136,7 @@ pub fn generate(spec: &PasswordSpec, rng: &dyn SecureRandom) -> Result<String, P
     let length = usize::try_from(spec.length).map_err(|_| PasswordError::TooLong)?;
 
     let keep = |class: &str| -> Vec<u8> {
-        class
-            .bytes()
-            .filter(|&b| !spec.exclude_characters.contains(char::from(b)))
-            .collect()
+        class.bytes().filter(|&b| !spec.exclude_characters.contains(char::from(b))).collect()
     };
     // Classes that may be required, each with what is left after exclusions.
     let mut required: Vec<Vec<u8>> = Vec::with_capacity(4);
@@ -208,18 +200,12 @@ struct Sampler<'a> {
 impl<'a> Sampler<'a> {
     fn new(rng: &'a dyn SecureRandom) -> Self {
         let buf = [0; 256];
-        Self {
-            rng,
-            buf,
-            used: buf.len(),
-        }
+        Self { rng, buf, used: buf.len() }
     }
 
     fn next_u32(&mut self) -> Result<u32, PasswordError> {
         if self.used + 4 > self.buf.len() {
-            self.rng
-                .fill(&mut self.buf)
-                .map_err(|_| PasswordError::RandomSourceFailed)?;
+            self.rng.fill(&mut self.buf).map_err(|_| PasswordError::RandomSourceFailed)?;
             self.used = 0;
         }
         let mut word = [0; 4];
@@ -516,10 +502,7 @@ mod tests {
         let rng = SystemRandom::new();
         for length in 0..4 {
             let s = spec(|s| s.length = length);
-            assert_eq!(
-                generate(&s, &rng),
-                Err(PasswordError::TooShortForRequiredTypes)
-            );
+            assert_eq!(generate(&s, &rng), Err(PasswordError::TooShortForRequiredTypes));
         }
         // Two classes left: length 2 is fine, length 1 is not.
         let two = |length| {
@@ -529,10 +512,7 @@ mod tests {
                 s.exclude_punctuation = true;
             })
         };
-        assert_eq!(
-            generate(&two(1), &rng),
-            Err(PasswordError::TooShortForRequiredTypes)
-        );
+        assert_eq!(generate(&two(1), &rng), Err(PasswordError::TooShortForRequiredTypes));
         assert_eq!(gen_ok(&two(2)).len(), 2);
         assert_eq!(
             PasswordError::TooShortForRequiredTypes.message(),
@@ -563,30 +543,21 @@ mod tests {
             s.exclude_numbers = true;
             s.exclude_punctuation = true;
         });
-        assert_eq!(
-            generate(&all_types, &rng),
-            Err(PasswordError::NothingToChooseFrom)
-        );
+        assert_eq!(generate(&all_types, &rng), Err(PasswordError::NothingToChooseFrom));
 
         let every_char: String = [UPPERCASE, LOWERCASE, DIGITS, PUNCTUATION, SPACE].concat();
         let all_chars = spec(|s| {
             s.exclude_characters.clone_from(&every_char);
             s.include_space = true;
         });
-        assert_eq!(
-            generate(&all_chars, &rng),
-            Err(PasswordError::NothingToChooseFrom)
-        );
+        assert_eq!(generate(&all_chars, &rng), Err(PasswordError::NothingToChooseFrom));
 
         // Takes precedence over the length check, even at length 0.
         let zero = spec(|s| {
             s.length = 0;
             s.exclude_characters = every_char;
         });
-        assert_eq!(
-            generate(&zero, &rng),
-            Err(PasswordError::NothingToChooseFrom)
-        );
+        assert_eq!(generate(&zero, &rng), Err(PasswordError::NothingToChooseFrom));
         assert!(!PasswordError::NothingToChooseFrom.message().is_empty());
     }
 
@@ -644,24 +615,15 @@ mod tests {
                 counts[usize::from(b)] += 1;
             }
         }
-        let alphabet: Vec<u8> = [UPPERCASE, LOWERCASE, DIGITS, PUNCTUATION]
-            .concat()
-            .into_bytes();
+        let alphabet: Vec<u8> = [UPPERCASE, LOWERCASE, DIGITS, PUNCTUATION].concat().into_bytes();
         assert_eq!(alphabet.len(), 94);
         let total = PASSWORDS * 4096;
         let mu = total / alphabet.len();
         for &c in &alphabet {
             let n = counts[usize::from(c)];
-            assert!(
-                n > mu / 2 && n < 2 * mu,
-                "{:?} appeared {n} times, expected about {mu}",
-                char::from(c)
-            );
+            assert!(n > mu / 2 && n < 2 * mu, "{:?} appeared {n} times, expected about {mu}", char::from(c));
         }
-        let outside: usize = (0..128u8)
-            .filter(|c| !alphabet.contains(c))
-            .map(|c| counts[usize::from(c)])
-            .sum();
+        let outside: usize = (0..128u8).filter(|c| !alphabet.contains(c)).map(|c| counts[usize::from(c)]).sum();
         assert_eq!(outside, 0);
     }
 }

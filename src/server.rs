@@ -4,18 +4,27 @@ use crate::App;
 use crate::error::{ApiError, ErrorCode};
 use crate::ops::{self, Ctx, Operation};
 use crate::protocol;
+use crate::sts;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
+
+/// State imports through the control API can be far larger than any AWS request.
+const CONTROL_MAX_BODY_BYTES: usize = 1 << 30;
+
+/// A client that trickles its headers in is cut off after this long.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long in-flight requests get to finish once shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,7 +43,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                     let app = app.clone();
                     async move { Ok::<_, Infallible>(handle(&app, req).await) }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -46,59 +58,74 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests did not finish in time");
     }
 }
 
-/// The pipeline: method → body → target → caller → operation → answer.
-async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+/// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
+async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let request_id = protocol::request_id();
     let (parts, body) = req.into_parts();
-    let result = async {
-        if parts.method != Method::POST {
-            return Err(ApiError::new(
-                ErrorCode::UnknownOperationException,
-                "The requested operation is not recognized by the service.",
-            ));
-        }
-        let body = read_body(body, app.config.max_body_bytes).await?;
-        let json = protocol::decode_body(&body)?;
-        let name = protocol::target(&parts.headers)?;
-        let op = Operation::from_name(name).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::UnknownOperationException,
-                "The requested operation is not recognized by the service.",
-            )
-        })?;
-        let caller = app
-            .auth
-            .authenticate(
-                &parts.method,
-                &parts.uri,
-                &parts.headers,
-                &body,
-                SystemTime::now(),
-            )
-            .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
-        let ctx = Ctx {
-            engine: &app.engine,
-            account: &caller.account_id,
-            region: &caller.region,
+    if crate::control::owns(parts.uri.path()) {
+        return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
+            Ok(bytes) => crate::control::handle(app, &parts.method, &parts.uri, &bytes).await,
+            Err(err) => protocol::error(&request_id, &err),
         };
-        let outcome = ops::dispatch(&ctx, &app.model, op, json);
-        tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
-        outcome
     }
-    .await;
+    let body = match read_body(body, app.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(err) => return protocol::error(&request_id, &err),
+    };
+    if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
+        return sts_answer(app, &parts, &body);
+    }
+    let result = secrets_manager(app, &parts, &body).await;
     match result {
         Ok(body) => protocol::success(&request_id, body),
         Err(err) => protocol::error(&request_id, &err),
     }
 }
+
+async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+    if parts.method != Method::POST {
+        return Err(ApiError::new(ErrorCode::UnknownOperationException, UNKNOWN_OPERATION));
+    }
+    let json = protocol::decode_body(body)?;
+    let name = protocol::target(&parts.headers)?;
+    let op = Operation::from_name(name)
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownOperationException, UNKNOWN_OPERATION))?;
+    let caller = app
+        .auth
+        .authenticate(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
+        .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
+    let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
+    let outcome = ops::dispatch(&ctx, op, json).await;
+    tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
+    let body = outcome?;
+    if op.is_mutating() {
+        app.durable().await?;
+    }
+    Ok(body)
+}
+
+fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
+    let now = SystemTime::now();
+    let answer = match app.auth.authenticate(&parts.method, &parts.uri, &parts.headers, body, now) {
+        Ok(caller) => sts::handle(&app.auth, &caller, &parts.method, &parts.uri, body, now),
+        Err(e) => sts::auth_error_response(&e),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    if let Ok(id) = HeaderValue::from_str(&answer.request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+const UNKNOWN_OPERATION: &str = "The requested operation is not recognized by the service.";
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
@@ -107,19 +134,17 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
             ErrorCode::RequestEntityTooLargeException,
             format!("Request body exceeds the limit of {limit} bytes."),
         )),
-        Err(_) => Err(ApiError::new(
-            ErrorCode::SerializationException,
-            "The request body could not be read.",
-        )),
+        Err(_) => Err(ApiError::new(ErrorCode::SerializationException, "The request body could not be read.")),
     }
 }
 
 fn auth_code(code: &str) -> ErrorCode {
+    use crate::auth::{EXPIRED_TOKEN, INCOMPLETE_SIGNATURE, MISSING_AUTHENTICATION_TOKEN, UNRECOGNIZED_CLIENT};
     match code {
-        "MissingAuthenticationTokenException" => ErrorCode::MissingAuthenticationTokenException,
-        "IncompleteSignatureException" => ErrorCode::IncompleteSignatureException,
-        "UnrecognizedClientException" => ErrorCode::UnrecognizedClientException,
-        "ExpiredTokenException" => ErrorCode::ExpiredTokenException,
+        MISSING_AUTHENTICATION_TOKEN => ErrorCode::MissingAuthenticationTokenException,
+        INCOMPLETE_SIGNATURE => ErrorCode::IncompleteSignatureException,
+        UNRECOGNIZED_CLIENT => ErrorCode::UnrecognizedClientException,
+        EXPIRED_TOKEN => ErrorCode::ExpiredTokenException,
         _ => ErrorCode::InvalidSignatureException,
     }
 }

@@ -1,74 +1,836 @@
-//! Placeholder until SigV4 verification lands: reads the caller's account and region.
+//! Who is calling: SigV4 verification, accounts and credentials.
+//!
+//! Three modes (`--auth`, env `SMEMU_AUTH`):
+//! * `off`: nothing is parsed; every request runs in the default account and
+//!   region.
+//! * `open` (default): nothing is verified. The account is the access key id
+//!   when that is exactly 12 digits; a key smemu knows (from the credentials
+//!   file, flags or AssumeRole) maps to its own account and principal; any
+//!   other key maps to the default account. The region comes from the
+//!   credential scope. Unsigned requests, and requests whose signature fields
+//!   cannot be read, run in the default account and region.
+//! * `strict`: every request must carry a complete SigV4 signature (header or
+//!   presigned query) by a known credential, within the clock-skew window,
+//!   with the right session token; failures are the errors AWS returns.
+//!
+//! Order of the strict checks: signature present → fields complete →
+//! credential scope well formed → `host` signed → scope terminator, service,
+//! region and date → clock window → access key known → session token →
+//! token expiry → signature.
+
+pub mod credentials;
+pub mod sigv4;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::SystemTime;
-#[derive(Clone, Copy, Debug)]
+
+use http::{HeaderMap, Method, Uri};
+use parking_lot::RwLock;
+
+pub use credentials::{
+    Credential, CredentialSource, CredentialStore, CredentialsError, RoleArn, TemporaryCredentials, is_account_id,
+    root_arn, user_id_for,
+};
+
+/// Largest difference between the request's signing time and the clock.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
+
+/// Derived signing keys kept at most (the cache is emptied when full).
+const SIGNING_KEY_CACHE_LIMIT: usize = 4096;
+
+/// Services a credential scope may name in strict mode.
+pub const SIGNING_SERVICES: [&str; 2] = ["secretsmanager", "sts"];
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum AuthMode {
     Off,
+    #[default]
     Open,
     Strict,
 }
-#[derive(Debug, Clone)]
+
+impl AuthMode {
+    pub const ALL: [AuthMode; 3] = [AuthMode::Off, AuthMode::Open, AuthMode::Strict];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Off => "off",
+            AuthMode::Open => "open",
+            AuthMode::Strict => "strict",
+        }
+    }
+}
+
+impl fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuthMode {
+    type Err = String;
+
+    /// `off`, `open` or `strict` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        AuthMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| format!("invalid auth mode '{s}' (expected one of: off, open, strict)"))
+    }
+}
+
+/// The identity a request runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub account_id: String,
     pub region: String,
     pub access_key_id: Option<String>,
     pub principal_arn: String,
 }
+
+/// An authentication failure. Every one is HTTP 400 on the Secrets Manager
+/// (JSON) side; STS renders them its own way (`crate::sts::auth_error_response`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
+    /// The wire `__type`, e.g. `InvalidSignatureException`.
     pub code: &'static str,
     pub message: String,
 }
-#[derive(Default)]
-pub struct CredentialStore;
+
+pub const MISSING_AUTHENTICATION_TOKEN: &str = "MissingAuthenticationTokenException";
+pub const INCOMPLETE_SIGNATURE: &str = "IncompleteSignatureException";
+pub const UNRECOGNIZED_CLIENT: &str = "UnrecognizedClientException";
+pub const INVALID_SIGNATURE: &str = "InvalidSignatureException";
+pub const EXPIRED_TOKEN: &str = "ExpiredTokenException";
+
+const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
+const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+
+impl AuthError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    /// HTTP status on the JSON protocol: always 400.
+    pub fn status(&self) -> u16 {
+        400
+    }
+
+    /// The JSON error body: `{"__type":"<code>","message":"<message>"}`
+    /// (framework errors use a lower-case `message`).
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "__type": self.code, "message": self.message }).to_string()
+    }
+
+    /// The first paragraph of the message (the signature-mismatch message
+    /// carries the canonical request and string to sign after a blank line).
+    pub fn summary(&self) -> &str {
+        self.message.split("\n\n").next().unwrap_or(&self.message)
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Authenticates requests; `Send + Sync`, share it through an `Arc`.
+#[derive(Debug)]
 pub struct Authenticator {
+    mode: AuthMode,
     default_account: String,
     default_region: String,
+    credentials: CredentialStore,
+    /// Signing keys by credential scope, valid while the credential is the
+    /// same `Arc` (a key derivation costs four HMACs).
+    signing_keys: RwLock<HashMap<String, (Arc<Credential>, ring::hmac::Key)>>,
 }
+
+fn is_region_like(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl Authenticator {
-    #[must_use]
-    pub fn new(
-        _mode: AuthMode,
-        default_account: String,
-        default_region: String,
-        _c: CredentialStore,
-    ) -> Self {
-        Self {
-            default_account,
-            default_region,
+    pub fn new(mode: AuthMode, default_account: String, default_region: String, credentials: CredentialStore) -> Self {
+        Self { mode, default_account, default_region, credentials, signing_keys: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    pub fn default_account(&self) -> &str {
+        &self.default_account
+    }
+
+    pub fn default_region(&self) -> &str {
+        &self.default_region
+    }
+
+    pub fn credentials(&self) -> &CredentialStore {
+        &self.credentials
+    }
+
+    fn default_caller(&self) -> Caller {
+        Caller {
+            account_id: self.default_account.clone(),
+            region: self.default_region.clone(),
+            access_key_id: None,
+            principal_arn: root_arn(&self.default_account),
         }
     }
+
+    /// Decides who a request runs as. `now` is the real wall-clock time, used
+    /// for the clock-skew and expiry checks.
     pub fn authenticate(
         &self,
-        _m: &http::Method,
-        _u: &http::Uri,
-        headers: &http::HeaderMap,
-        _b: &[u8],
-        _now: SystemTime,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
     ) -> Result<Caller, AuthError> {
-        let auth = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let scope = auth
-            .split("Credential=")
-            .nth(1)
-            .and_then(|r| r.split([',', ' ']).next())
-            .unwrap_or("");
-        let mut parts = scope.split('/');
-        let akid = parts.next().filter(|s| !s.is_empty());
-        let region = parts
-            .nth(1)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&self.default_region)
-            .to_owned();
-        let account_id = akid
-            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-            .unwrap_or(&self.default_account)
-            .to_owned();
-        Ok(Caller {
-            principal_arn: format!("arn:aws:iam::{account_id}:root"),
+        match self.mode {
+            AuthMode::Off => Ok(self.default_caller()),
+            AuthMode::Open => Ok(self.open(uri, headers)),
+            AuthMode::Strict => self.strict(method, uri, headers, body, now),
+        }
+    }
+
+    fn signing_key(
+        &self,
+        credential: &Arc<Credential>,
+        credential_field: &str,
+        scope: &sigv4::CredentialScope,
+    ) -> ring::hmac::Key {
+        if let Some((owner, key)) = self.signing_keys.read().get(credential_field)
+            && Arc::ptr_eq(owner, credential)
+        {
+            return key.clone();
+        }
+        let key = sigv4::hmac_key(&sigv4::signing_key(
+            &credential.secret_access_key,
+            &scope.date,
+            &scope.region,
+            &scope.service,
+        ));
+        let mut cache = self.signing_keys.write();
+        if cache.len() >= SIGNING_KEY_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(credential_field.to_string(), (Arc::clone(credential), key.clone()));
+        key
+    }
+
+    fn open(&self, uri: &Uri, headers: &HeaderMap) -> Caller {
+        // Lenient by design: anything unreadable falls back to the defaults.
+        let Some(scope) = sigv4::peek_credential_scope(headers, uri) else {
+            return self.default_caller();
+        };
+        let region = if is_region_like(&scope.region) { scope.region.clone() } else { self.default_region.clone() };
+        let key = scope.access_key_id;
+        if let Some(known) = self.credentials.lookup(&key) {
+            return Caller {
+                account_id: known.account_id.clone(),
+                region,
+                access_key_id: Some(key),
+                principal_arn: known.principal_arn.clone(),
+            };
+        }
+        let account_id = if is_account_id(&key) { key.clone() } else { self.default_account.clone() };
+        Caller {
+            principal_arn: root_arn(&account_id),
             account_id,
             region,
-            access_key_id: akid.map(str::to_owned),
+            access_key_id: if key.is_empty() { None } else { Some(key) },
+        }
+    }
+
+    fn strict(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Caller, AuthError> {
+        let request = sigv4::extract(headers, uri)
+            .map_err(|m| AuthError::new(INCOMPLETE_SIGNATURE, m))?
+            .ok_or_else(|| AuthError::new(MISSING_AUTHENTICATION_TOKEN, "Request is missing Authentication Token"))?;
+        let scope =
+            sigv4::CredentialScope::parse(&request.credential).map_err(|m| AuthError::new(INCOMPLETE_SIGNATURE, m))?;
+        if !request.signed_headers.iter().any(|h| h == "host" || h == ":authority") {
+            return Err(AuthError::new(
+                INCOMPLETE_SIGNATURE,
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+            ));
+        }
+        check_scope(&scope, &request)?;
+        check_clock(&request, sigv4::unix_seconds(now))?;
+
+        let credential = self
+            .credentials
+            .lookup(&scope.access_key_id)
+            .ok_or_else(|| AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN))?;
+        let token_ok = match (&credential.session_token, &request.security_token) {
+            (Some(expected), Some(given)) => sigv4::secure_eq(expected.as_bytes(), given.as_bytes()),
+            (None, None) => true,
+            _ => false,
+        };
+        if !token_ok {
+            return Err(AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN));
+        }
+        if credential.expiration.is_some_and(|expiry| now >= expiry) {
+            return Err(AuthError::new(EXPIRED_TOKEN, "The security token included in the request is expired"));
+        }
+
+        let canonical = sigv4::canonical_request(
+            method,
+            uri,
+            headers,
+            &request.signed_headers,
+            &payload_hash(headers, body),
+            request.location == sigv4::SignatureLocation::QueryString,
+        );
+        let string_to_sign = sigv4::string_to_sign(&request.amz_date, &scope.scope(), &canonical);
+        let key = self.signing_key(&credential, &request.credential, &scope);
+        if !sigv4::verify_with(&key, &string_to_sign, &request.signature) {
+            return Err(AuthError::new(
+                INVALID_SIGNATURE,
+                format!(
+                    "{SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n'{canonical}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n"
+                ),
+            ));
+        }
+        Ok(Caller {
+            account_id: credential.account_id.clone(),
+            region: scope.region,
+            access_key_id: Some(scope.access_key_id),
+            principal_arn: credential.principal_arn.clone(),
         })
+    }
+}
+
+/// Hash of the body; a signed-for `UNSIGNED-PAYLOAD` declared in
+/// `x-amz-content-sha256` is taken at its word.
+fn payload_hash(headers: &HeaderMap, body: &[u8]) -> String {
+    match headers.get("x-amz-content-sha256").map(|v| v.as_bytes()) {
+        Some(b"UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
+        _ if body.is_empty() => sigv4::EMPTY_PAYLOAD_SHA256.to_string(),
+        _ => sigv4::sha256_hex(body),
+    }
+}
+
+fn check_scope(scope: &sigv4::CredentialScope, request: &sigv4::SignedRequest) -> Result<(), AuthError> {
+    let invalid = |m: String| Err(AuthError::new(INVALID_SIGNATURE, m));
+    if scope.terminator != sigv4::TERMINATOR {
+        return invalid(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'. ",
+            scope.terminator
+        ));
+    }
+    if !SIGNING_SERVICES.contains(&scope.service.as_str()) {
+        return invalid("Credential should be scoped to correct service: 'secretsmanager'. ".to_string());
+    }
+    if !is_region_like(&scope.region) {
+        return invalid(format!("Credential should be scoped to a valid region, not '{}'. ", scope.region));
+    }
+    let request_day = &request.amz_date[..8];
+    if scope.date != request_day {
+        return invalid(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{}'.",
+            scope.date,
+            request_day,
+            request.date_source.name()
+        ));
+    }
+    Ok(())
+}
+
+fn check_clock(request: &sigv4::SignedRequest, now: i64) -> Result<(), AuthError> {
+    let signed_at = request.timestamp;
+    let fmt = sigv4::format_amz_date;
+    if signed_at > now + MAX_CLOCK_SKEW_SECS {
+        return Err(AuthError::new(
+            INVALID_SIGNATURE,
+            format!(
+                "Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                fmt(signed_at),
+                fmt(now + MAX_CLOCK_SKEW_SECS),
+                fmt(now)
+            ),
+        ));
+    }
+    match request.expires_secs {
+        Some(expires) => {
+            let expires = expires as i64;
+            if now > signed_at + expires {
+                return Err(AuthError::new(
+                    INVALID_SIGNATURE,
+                    format!(
+                        "Signature expired: {} is now earlier than {} ({} - {expires} sec.)",
+                        fmt(signed_at),
+                        fmt(now - expires),
+                        fmt(now)
+                    ),
+                ));
+            }
+        }
+        None => {
+            if signed_at < now - MAX_CLOCK_SKEW_SECS {
+                return Err(AuthError::new(
+                    INVALID_SIGNATURE,
+                    format!(
+                        "Signature expired: {} is now earlier than {} ({} - 15 min.)",
+                        fmt(signed_at),
+                        fmt(now - MAX_CLOCK_SKEW_SECS),
+                        fmt(now)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Requests signed by the `aws-sigv4` crate, for tests here and in `sts`.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::time::{Duration, SystemTime};
+
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+    use aws_smithy_runtime_api::client::identity::Identity;
+
+    pub(crate) struct Signer<'a> {
+        pub access_key_id: &'a str,
+        pub secret_access_key: &'a str,
+        pub session_token: Option<&'a str>,
+        pub region: &'a str,
+        pub service: &'a str,
+        pub time: SystemTime,
+        /// `Some(expires_in)`: a presigned URL instead of an `Authorization` header.
+        pub presign: Option<Duration>,
+    }
+
+    impl Signer<'_> {
+        /// Signs `method url` with `headers` and `body`, the way an SDK would,
+        /// and returns the request as a server sees it (origin-form URI, Host
+        /// header).
+        pub(crate) fn sign(
+            &self,
+            method: &str,
+            url: &str,
+            headers: &[(&str, &str)],
+            body: &[u8],
+        ) -> http::Request<Vec<u8>> {
+            let mut builder = http::Request::builder().method(method).uri(url);
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            let mut request = builder.body(body.to_vec()).unwrap();
+            let host = request.uri().authority().unwrap().to_string();
+            request.headers_mut().insert(http::header::HOST, host.parse().unwrap());
+
+            let identity: Identity = aws_credential_types::Credentials::new(
+                self.access_key_id,
+                self.secret_access_key,
+                self.session_token.map(str::to_string),
+                None,
+                "smemu-tests",
+            )
+            .into();
+            let mut settings = SigningSettings::default();
+            if let Some(expires_in) = self.presign {
+                settings.signature_location = SignatureLocation::QueryParams;
+                settings.expires_in = Some(expires_in);
+            }
+            let params = aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&identity)
+                .region(self.region)
+                .name(self.service)
+                .time(self.time)
+                .settings(settings)
+                .build()
+                .unwrap()
+                .into();
+            let header_pairs: Vec<(String, String)> = request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string()))
+                .collect();
+            let signable = SignableRequest::new(
+                request.method().as_str(),
+                request.uri().to_string(),
+                header_pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                SignableBody::Bytes(body),
+            )
+            .unwrap();
+            let (instructions, _signature) = sign(signable, &params).unwrap().into_parts();
+            instructions.apply_to_request_http1x(&mut request);
+            let origin_form: http::Uri = request.uri().path_and_query().unwrap().as_str().parse().unwrap();
+            *request.uri_mut() = origin_form;
+            request
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::Signer;
+    use super::*;
+    use std::time::Duration;
+
+    const ACCOUNT: &str = "111111111111";
+    const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    const TOKEN: &str = "FQoGZXIvYXdzEXAMPLETOKEN";
+    const TOKEN_KEY: &str = "AKIASESSIONEXAMPLE01";
+    /// 2025-01-01T00:00:00Z
+    const T0: i64 = 1_735_689_600;
+
+    fn at(secs: i64) -> SystemTime {
+        sigv4::system_time_from_unix(secs)
+    }
+
+    fn store() -> CredentialStore {
+        let store = CredentialStore::new();
+        store.add_static(KEY, SECRET, ACCOUNT, Some("arn:aws:iam::111111111111:user/alice"), None).unwrap();
+        store.add_static(TOKEN_KEY, SECRET, "222222222222", None, Some(TOKEN)).unwrap();
+        store
+    }
+
+    fn authenticator(mode: AuthMode) -> Authenticator {
+        Authenticator::new(mode, "000000000000".into(), "us-east-1".into(), store())
+    }
+
+    fn signer<'a>(key: &'a str, secret: &'a str) -> Signer<'a> {
+        Signer {
+            access_key_id: key,
+            secret_access_key: secret,
+            session_token: None,
+            region: "eu-west-2",
+            service: "secretsmanager",
+            time: at(T0),
+            presign: None,
+        }
+    }
+
+    const BODY: &[u8] = br#"{"SecretId":"db/password"}"#;
+
+    /// A GetSecretValue call as the SDKs send it.
+    fn sm_request(s: &Signer<'_>) -> http::Request<Vec<u8>> {
+        s.sign(
+            "POST",
+            "http://localhost:4566/",
+            &[("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "secretsmanager.GetSecretValue")],
+            BODY,
+        )
+    }
+
+    fn run(auth: &Authenticator, req: &http::Request<Vec<u8>>, now: i64) -> Result<Caller, AuthError> {
+        auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(now))
+    }
+
+    #[test]
+    fn mode_parsing_and_display() {
+        for mode in AuthMode::ALL {
+            assert_eq!(mode.to_string().parse::<AuthMode>().unwrap(), mode);
+        }
+        assert_eq!(" STRICT ".parse::<AuthMode>().unwrap(), AuthMode::Strict);
+        assert_eq!(
+            "loose".parse::<AuthMode>().unwrap_err(),
+            "invalid auth mode 'loose' (expected one of: off, open, strict)"
+        );
+        assert_eq!(AuthMode::default(), AuthMode::Open);
+    }
+
+    #[test]
+    fn authenticator_is_shareable() {
+        fn check<T: Send + Sync>() {}
+        check::<Authenticator>();
+    }
+
+    #[test]
+    fn error_json_shape() {
+        let e = AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN);
+        assert_eq!(
+            e.to_json(),
+            r#"{"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid."}"#
+        );
+        assert_eq!(e.status(), 400);
+    }
+
+    #[test]
+    fn off_mode_ignores_everything() {
+        let auth = authenticator(AuthMode::Off);
+        let mut req = sm_request(&signer("222222222222", "x"));
+        req.headers_mut().insert("authorization", "garbage".parse().unwrap());
+        let caller = run(&auth, &req, T0 + 86_400).unwrap();
+        assert_eq!(
+            caller,
+            Caller {
+                account_id: "000000000000".into(),
+                region: "us-east-1".into(),
+                access_key_id: None,
+                principal_arn: "arn:aws:iam::000000000000:root".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn open_mode_accounts_and_regions() {
+        let auth = authenticator(AuthMode::Open);
+        // 12-digit key: its own account, region from the scope, any secret, any time.
+        let caller = run(&auth, &sm_request(&signer("222222222222", "whatever")), T0 + 86_400).unwrap();
+        assert_eq!(caller.account_id, "222222222222");
+        assert_eq!(caller.region, "eu-west-2");
+        assert_eq!(caller.access_key_id.as_deref(), Some("222222222222"));
+        assert_eq!(caller.principal_arn, "arn:aws:iam::222222222222:root");
+        // Other keys: default account.
+        let caller = run(&auth, &sm_request(&signer("AKIDOTHER", "x")), T0).unwrap();
+        assert_eq!(caller.account_id, "000000000000");
+        assert_eq!(caller.region, "eu-west-2");
+        // A known key maps to its own identity, unverified.
+        let caller = run(&auth, &sm_request(&signer(KEY, "wrong")), T0).unwrap();
+        assert_eq!(caller.account_id, ACCOUNT);
+        assert_eq!(caller.principal_arn, "arn:aws:iam::111111111111:user/alice");
+        // Unsigned and unreadable: defaults.
+        let unsigned = http::Request::post("/").body(Vec::new()).unwrap();
+        assert_eq!(run(&auth, &unsigned, T0).unwrap(), auth.default_caller());
+        let mut bad = sm_request(&signer("222222222222", "x"));
+        bad.headers_mut().insert("authorization", "AWS4-HMAC-SHA256 Credential=nope".parse().unwrap());
+        assert_eq!(run(&auth, &bad, T0).unwrap(), auth.default_caller());
+    }
+
+    #[test]
+    fn strict_accepts_an_sdk_signed_request() {
+        let auth = authenticator(AuthMode::Strict);
+        let caller = run(&auth, &sm_request(&signer(KEY, SECRET)), T0 + 30).unwrap();
+        assert_eq!(
+            caller,
+            Caller {
+                account_id: ACCOUNT.into(),
+                region: "eu-west-2".into(),
+                access_key_id: Some(KEY.into()),
+                principal_arn: "arn:aws:iam::111111111111:user/alice".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn strict_wrong_secret_reports_canonical_request_and_string_to_sign() {
+        let auth = authenticator(AuthMode::Strict);
+        let err = run(&auth, &sm_request(&signer(KEY, "not-the-secret")), T0).unwrap_err();
+        assert_eq!(err.code, "InvalidSignatureException");
+        let canonical = format!(
+            "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:localhost:4566\nx-amz-date:20250101T000000Z\nx-amz-target:secretsmanager.GetSecretValue\n\ncontent-type;host;x-amz-date;x-amz-target\n{}",
+            sigv4::sha256_hex(BODY)
+        );
+        let sts = format!(
+            "AWS4-HMAC-SHA256\n20250101T000000Z\n20250101/eu-west-2/secretsmanager/aws4_request\n{}",
+            sigv4::sha256_hex(canonical.as_bytes())
+        );
+        assert_eq!(
+            err.message,
+            format!(
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'{canonical}'\n\nThe String-to-Sign should have been\n'{sts}'\n"
+            )
+        );
+        assert_eq!(
+            err.summary(),
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+        );
+    }
+
+    #[test]
+    fn strict_unknown_key_missing_header_tampered_body() {
+        let auth = authenticator(AuthMode::Strict);
+        let err = run(&auth, &sm_request(&signer("AKIDUNKNOWN", SECRET)), T0).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            ("UnrecognizedClientException", "The security token included in the request is invalid.")
+        );
+
+        let mut unsigned = sm_request(&signer(KEY, SECRET));
+        unsigned.headers_mut().remove("authorization");
+        let err = run(&auth, &unsigned, T0).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            ("MissingAuthenticationTokenException", "Request is missing Authentication Token")
+        );
+
+        let mut tampered = sm_request(&signer(KEY, SECRET));
+        *tampered.body_mut() = br#"{"SecretId":"db/other"}"#.to_vec();
+        assert_eq!(run(&auth, &tampered, T0).unwrap_err().code, "InvalidSignatureException");
+
+        let mut retargeted = sm_request(&signer(KEY, SECRET));
+        retargeted.headers_mut().insert("x-amz-target", "secretsmanager.DeleteSecret".parse().unwrap());
+        assert_eq!(run(&auth, &retargeted, T0).unwrap_err().code, "InvalidSignatureException");
+    }
+
+    #[test]
+    fn strict_incomplete_signature() {
+        let auth = authenticator(AuthMode::Strict);
+        let mut req = sm_request(&signer(KEY, SECRET));
+        let value = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20250101/eu-west-2/secretsmanager/aws4_request";
+        req.headers_mut().insert("authorization", value.parse().unwrap());
+        let err = run(&auth, &req, T0).unwrap_err();
+        assert_eq!(err.code, "IncompleteSignatureException");
+        assert_eq!(
+            err.message,
+            format!(
+                "Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization={value}"
+            )
+        );
+
+        let value = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20250101/eu-west-2/secretsmanager/aws4_request, SignedHeaders=x-amz-date, Signature=00";
+        req.headers_mut().insert("authorization", value.parse().unwrap());
+        let err = run(&auth, &req, T0).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (
+                "IncompleteSignatureException",
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+            )
+        );
+    }
+
+    #[test]
+    fn strict_scope_checks() {
+        let auth = authenticator(AuthMode::Strict);
+        let mut s = signer(KEY, SECRET);
+        s.service = "dynamodb";
+        let err = run(&auth, &sm_request(&s), T0).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            ("InvalidSignatureException", "Credential should be scoped to correct service: 'secretsmanager'. ")
+        );
+
+        let mut req = sm_request(&signer(KEY, SECRET));
+        let auth_value = req.headers()["authorization"].to_str().unwrap().replace("/20250101/", "/20241231/");
+        req.headers_mut().insert("authorization", auth_value.parse().unwrap());
+        let err = run(&auth, &req, T0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20241231' != '20250101', from 'X-Amz-Date'."
+        );
+
+        let auth_value = req.headers()["authorization"].to_str().unwrap().replace("aws4_request", "aws5_request");
+        req.headers_mut().insert("authorization", auth_value.parse().unwrap());
+        let err = run(&auth, &req, T0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. "
+        );
+    }
+
+    #[test]
+    fn strict_clock_window() {
+        let auth = authenticator(AuthMode::Strict);
+        let req = sm_request(&signer(KEY, SECRET));
+        assert!(run(&auth, &req, T0 + 15 * 60).is_ok());
+        assert!(run(&auth, &req, T0 - 15 * 60).is_ok());
+        let err = run(&auth, &req, T0 + 16 * 60).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (
+                "InvalidSignatureException",
+                "Signature expired: 20250101T000000Z is now earlier than 20250101T000100Z (20250101T001600Z - 15 min.)"
+            )
+        );
+        let err = run(&auth, &req, T0 - 16 * 60).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Signature not yet current: 20250101T000000Z is still later than 20241231T235900Z (20241231T234400Z + 15 min.)"
+        );
+    }
+
+    #[test]
+    fn strict_presigned_url() {
+        let auth = authenticator(AuthMode::Strict);
+        let mut s = signer(KEY, SECRET);
+        s.presign = Some(Duration::from_secs(3600));
+        s.service = "sts";
+        let req = s.sign("GET", "http://localhost:4566/?Action=GetCallerIdentity&Version=2011-06-15", &[], b"");
+        assert!(req.headers().get("authorization").is_none());
+        assert!(req.uri().query().unwrap().contains("X-Amz-Signature="));
+        let caller = run(&auth, &req, T0 + 3000).unwrap();
+        assert_eq!(caller.account_id, ACCOUNT);
+
+        let err = run(&auth, &req, T0 + 3601).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Signature expired: 20250101T000000Z is now earlier than 20250101T000001Z (20250101T010001Z - 3600 sec.)"
+        );
+
+        let tampered_uri: http::Uri = req.uri().to_string().replace("GetCallerIdentity", "AssumeRole").parse().unwrap();
+        let err = auth.authenticate(req.method(), &tampered_uri, req.headers(), b"", at(T0)).unwrap_err();
+        assert_eq!(err.code, "InvalidSignatureException");
+        assert!(err.message.contains("\nAction=AssumeRole&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&"));
+    }
+
+    #[test]
+    fn strict_session_tokens() {
+        let auth = authenticator(AuthMode::Strict);
+        let mut s = signer(TOKEN_KEY, SECRET);
+        // Key that needs a token, sent without one.
+        let err = run(&auth, &sm_request(&s), T0).unwrap_err();
+        assert_eq!(err.code, "UnrecognizedClientException");
+        // Wrong token.
+        s.session_token = Some("another-token");
+        assert_eq!(run(&auth, &sm_request(&s), T0).unwrap_err().code, "UnrecognizedClientException");
+        // Right token (signed header).
+        s.session_token = Some(TOKEN);
+        let req = sm_request(&s);
+        assert!(req.headers()["authorization"].to_str().unwrap().contains("x-amz-security-token"));
+        let caller = run(&auth, &req, T0).unwrap();
+        assert_eq!(caller.account_id, "222222222222");
+        // A token on a long-term key.
+        let mut s = signer(KEY, SECRET);
+        s.session_token = Some(TOKEN);
+        assert_eq!(run(&auth, &sm_request(&s), T0).unwrap_err().code, "UnrecognizedClientException");
+        // Presigned with the token in the query string.
+        let mut s = signer(TOKEN_KEY, SECRET);
+        s.session_token = Some(TOKEN);
+        s.presign = Some(Duration::from_secs(900));
+        let req = s.sign("GET", "http://localhost:4566/?Action=GetCallerIdentity", &[], b"");
+        assert!(req.uri().query().unwrap().contains("X-Amz-Security-Token="));
+        assert_eq!(run(&auth, &req, T0).unwrap().account_id, "222222222222");
+    }
+
+    #[test]
+    fn strict_assumed_role_credentials() {
+        let auth = authenticator(AuthMode::Strict);
+        let temp = auth
+            .credentials()
+            .issue_temporary("arn:aws:iam::333333333333:role/path/deployer", "ci-run", Duration::from_secs(900), at(T0))
+            .unwrap();
+        let mut s = signer(&temp.access_key_id, &temp.secret_access_key);
+        s.session_token = Some(&temp.session_token);
+        let caller = run(&auth, &sm_request(&s), T0 + 60).unwrap();
+        assert_eq!(caller.account_id, "333333333333");
+        assert_eq!(caller.principal_arn, "arn:aws:sts::333333333333:assumed-role/deployer/ci-run");
+        assert_eq!(caller.access_key_id.as_deref(), Some(temp.access_key_id.as_str()));
+
+        // Past expiry: ExpiredTokenException (signature still within the window).
+        let mut late = signer(&temp.access_key_id, &temp.secret_access_key);
+        late.session_token = Some(&temp.session_token);
+        late.time = at(T0 + 901);
+        let err = run(&auth, &sm_request(&late), T0 + 901).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            ("ExpiredTokenException", "The security token included in the request is expired")
+        );
+        // Without its token: invalid.
+        let s = signer(&temp.access_key_id, &temp.secret_access_key);
+        assert_eq!(run(&auth, &sm_request(&s), T0).unwrap_err().code, "UnrecognizedClientException");
     }
 }

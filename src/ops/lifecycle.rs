@@ -36,24 +36,19 @@ pub struct CreateSecretOutput {
 
 pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSecretOutput> {
     ident::check_name(&input.name)?;
-    let token = require_token(
-        input.client_request_token,
-        ErrorCode::InvalidRequestException,
-    )?;
+    let token = require_token(input.client_request_token, ErrorCode::InvalidRequestException)?;
     let value = shapes::secret_value(input.secret_string, input.secret_binary)?;
     if input.add_replica_regions.is_some() {
         return Err(not_supported("replication (AddReplicaRegions)"));
     }
     if input.cross_account_primary_arn.is_some() {
-        return Err(not_supported(
-            "cross-account replicas (CrossAccountPrimaryARN)",
-        ));
+        return Err(not_supported("cross-account replicas (CrossAccountPrimaryARN)"));
     }
     if let Some(key) = &input.kms_key_id {
         shapes::check_kms_key_id(key)?;
     }
     let tags = shapes::tags_to_state(input.tags.unwrap_or_default())?;
-    let created = ctx.engine.create_secret(
+    let created = ctx.engine().create_secret(
         ctx.scope(),
         NewSecret {
             name: input.name,
@@ -65,11 +60,7 @@ pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSe
             tags,
         },
     )?;
-    Ok(CreateSecretOutput {
-        arn: created.arn,
-        name: created.name,
-        version_id: created.version_id,
-    })
+    Ok(CreateSecretOutput { arn: created.arn, name: created.name, version_id: created.version_id })
 }
 
 #[derive(Deserialize)]
@@ -89,16 +80,13 @@ pub fn update_secret(ctx: &Ctx<'_>, input: UpdateSecretInput) -> Result<CreateSe
     let value = shapes::secret_value(input.secret_string, input.secret_binary)?;
     // The token only matters when a new version is made; AWS asks for it before the lookup.
     let token = match value {
-        Some(_) => Some(require_token(
-            input.client_request_token,
-            ErrorCode::InvalidRequestException,
-        )?),
+        Some(_) => Some(require_token(input.client_request_token, ErrorCode::InvalidRequestException)?),
         None => None,
     };
     if let Some(key) = &input.kms_key_id {
         shapes::check_kms_key_id(key)?;
     }
-    let updated = ctx.engine.update_secret(
+    let updated = ctx.engine().update_secret(
         ctx.scope(),
         &input.secret_id,
         SecretUpdate {
@@ -109,11 +97,7 @@ pub fn update_secret(ctx: &Ctx<'_>, input: UpdateSecretInput) -> Result<CreateSe
             value,
         },
     )?;
-    Ok(CreateSecretOutput {
-        arn: updated.arn,
-        name: updated.name,
-        version_id: updated.version_id,
-    })
+    Ok(CreateSecretOutput { arn: updated.arn, name: updated.name, version_id: updated.version_id })
 }
 
 #[derive(Deserialize)]
@@ -124,9 +108,7 @@ pub struct SecretIdInput {
 
 pub fn describe_secret(ctx: &Ctx<'_>, input: SecretIdInput) -> Result<SecretDescription> {
     ident::check_secret_id(&input.secret_id)?;
-    ctx.engine.read_secret(ctx.scope(), &input.secret_id, |s| {
-        Ok(SecretDescription::of(s, Flavor::Describe))
-    })
+    ctx.engine().read_secret(ctx.scope(), &input.secret_id, |s| Ok(SecretDescription::of(s, Flavor::Describe)))
 }
 
 #[derive(Deserialize)]
@@ -163,17 +145,8 @@ pub fn delete_secret(ctx: &Ctx<'_>, input: DeleteSecretInput) -> Result<DeleteSe
             ));
         }
     }
-    let deleted = ctx.engine.delete_secret(
-        ctx.scope(),
-        &input.secret_id,
-        input.recovery_window_in_days,
-        force,
-    )?;
-    Ok(DeleteSecretOutput {
-        arn: deleted.arn,
-        name: deleted.name,
-        deletion_date: Epoch(deleted.deletion_date),
-    })
+    let deleted = ctx.engine().delete_secret(ctx.scope(), &input.secret_id, input.recovery_window_in_days, force)?;
+    Ok(DeleteSecretOutput { arn: deleted.arn, name: deleted.name, deletion_date: Epoch(deleted.deletion_date) })
 }
 
 #[derive(Serialize)]
@@ -186,6 +159,6 @@ pub struct RestoreSecretOutput {
 
 pub fn restore_secret(ctx: &Ctx<'_>, input: SecretIdInput) -> Result<RestoreSecretOutput> {
     ident::check_secret_id(&input.secret_id)?;
-    let (arn, name) = ctx.engine.restore_secret(ctx.scope(), &input.secret_id)?;
+    let (arn, name) = ctx.engine().restore_secret(ctx.scope(), &input.secret_id)?;
     Ok(RestoreSecretOutput { arn, name })
 }

@@ -41,17 +41,9 @@ pub fn list_secrets(ctx: &Ctx<'_>, input: ListSecretsInput) -> Result<ListSecret
         sort_by,
         descending: input.sort_order.as_deref() == Some("desc"),
         max: input.max_results.unwrap_or(DEFAULT_PAGE),
-        after: input
-            .next_token
-            .as_deref()
-            .map(shapes::decode_token::<Cursor>)
-            .transpose()?,
+        after: input.next_token.as_deref().map(shapes::decode_token::<Cursor>).transpose()?,
     };
-    let (secret_list, next) = ctx.engine.list_secrets(ctx.scope(), &query, |s| {
-        SecretDescription::of(s, Flavor::ListEntry)
-    });
-    Ok(ListSecretsOutput {
-        secret_list,
-        next_token: next.as_ref().map(shapes::encode_token),
-    })
+    let (secret_list, next) =
+        ctx.engine().list_secrets(ctx.scope(), &query, |s| SecretDescription::of(s, Flavor::ListEntry));
+    Ok(ListSecretsOutput { secret_list, next_token: next.as_ref().map(shapes::encode_token) })
 }

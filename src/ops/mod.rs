@@ -7,31 +7,38 @@
 mod lifecycle;
 mod listing;
 mod password;
+mod rotation;
 pub mod shapes;
 mod tags;
 mod values;
 
+use crate::App;
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
-use crate::protocol::validate::{Invalid, Model};
+use crate::protocol::validate::Invalid;
 use crate::state::{Engine, Scope};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// Who is calling and where: everything a handler needs besides its input.
 pub struct Ctx<'a> {
-    pub engine: &'a Engine,
+    pub app: &'a Arc<App>,
     pub account: &'a str,
     pub region: &'a str,
+    /// The calling principal's ARN, for resource policies.
+    pub principal: &'a str,
 }
 
 impl Ctx<'_> {
     #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.app.engine
+    }
+
+    #[must_use]
     pub fn scope(&self) -> Scope<'_> {
-        Scope {
-            account: self.account,
-            region: self.region,
-        }
+        Scope { account: self.account, region: self.region }
     }
 }
 
@@ -84,20 +91,32 @@ operations!(
     ValidateResourcePolicy,
 );
 
+impl Operation {
+    /// Whether the operation changes state, so its answer must wait until the change is durable.
+    #[must_use]
+    pub const fn is_mutating(self) -> bool {
+        !matches!(
+            self,
+            Self::BatchGetSecretValue
+                | Self::DescribeSecret
+                | Self::GetRandomPassword
+                | Self::GetResourcePolicy
+                | Self::GetSecretValue
+                | Self::ListResourcePolicies
+                | Self::ListSecretVersionIds
+                | Self::ListSecrets
+                | Self::ValidateResourcePolicy
+        )
+    }
+}
+
 /// Runs one request: model validation, decoding, the handler, encoding.
 /// `Ok(None)` is a success with an empty body.
-pub fn dispatch(
-    ctx: &Ctx<'_>,
-    model: &Model,
-    op: Operation,
-    body: serde_json::Value,
-) -> Result<Option<Vec<u8>>> {
-    model
-        .validate(op.name(), &body)
-        .map_err(|invalid| match invalid {
-            Invalid::Serialization(m) => ApiError::new(ErrorCode::SerializationException, m),
-            Invalid::Validation(m) => ApiError::new(ErrorCode::ValidationException, m),
-        })?;
+pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> Result<Option<Vec<u8>>> {
+    ctx.app.model.validate(op.name(), &body).map_err(|invalid| match invalid {
+        Invalid::Serialization(m) => ApiError::new(ErrorCode::SerializationException, m),
+        Invalid::Validation(m) => ApiError::new(ErrorCode::ValidationException, m),
+    })?;
     match op {
         Operation::BatchGetSecretValue => call(ctx, body, values::batch_get_secret_value),
         Operation::CreateSecret => call(ctx, body, lifecycle::create_secret),
@@ -113,8 +132,12 @@ pub fn dispatch(
         Operation::UntagResource => call_no_output(ctx, body, tags::untag_resource),
         Operation::UpdateSecret => call(ctx, body, lifecycle::update_secret),
         Operation::UpdateSecretVersionStage => call(ctx, body, values::update_secret_version_stage),
+        Operation::RotateSecret => {
+            let output = rotation::rotate_secret(ctx, decode(body)?).await?;
+            encode(&output)
+        }
+        Operation::CancelRotateSecret => call(ctx, body, rotation::cancel_rotate_secret),
         Operation::AssociateCrossAccountReplica
-        | Operation::CancelRotateSecret
         | Operation::DeleteResourcePolicy
         | Operation::DisassociateCrossAccountReplica
         | Operation::GetResourcePolicy
@@ -122,7 +145,6 @@ pub fn dispatch(
         | Operation::PutResourcePolicy
         | Operation::RemoveRegionsFromReplication
         | Operation::ReplicateSecretToRegions
-        | Operation::RotateSecret
         | Operation::StopReplicationToReplica
         | Operation::ValidateResourcePolicy => Err(not_supported(op.name())),
     }
@@ -130,16 +152,16 @@ pub fn dispatch(
 
 /// What an operation smemu does not implement yet answers.
 fn not_supported(what: &str) -> ApiError {
-    api_error!(
-        NotImplementedException,
-        "smemu does not support {what} yet."
-    )
+    api_error!(NotImplementedException, "smemu does not support {what} yet.")
 }
 
 fn decode<I: DeserializeOwned>(body: serde_json::Value) -> Result<I> {
     // The model check has already vetted every member's type; this only fails on a gap in it.
-    serde_json::from_value(body)
-        .map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
+    serde_json::from_value(body).map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
+}
+
+fn encode<O: Serialize>(output: &O) -> Result<Option<Vec<u8>>> {
+    serde_json::to_vec(output).map(Some).map_err(|_| ApiError::internal("response encoding failed"))
 }
 
 fn call<I: DeserializeOwned, O: Serialize>(
@@ -147,10 +169,7 @@ fn call<I: DeserializeOwned, O: Serialize>(
     body: serde_json::Value,
     handler: fn(&Ctx<'_>, I) -> Result<O>,
 ) -> Result<Option<Vec<u8>>> {
-    let output = handler(ctx, decode(body)?)?;
-    serde_json::to_vec(&output)
-        .map(Some)
-        .map_err(|_| ApiError::internal("response encoding failed"))
+    encode(&handler(ctx, decode(body)?)?)
 }
 
 fn call_no_output<I: DeserializeOwned>(
@@ -164,10 +183,7 @@ fn call_no_output<I: DeserializeOwned>(
 /// The token check AWS makes before it looks the secret up.
 fn require_token(token: Option<String>, code: ErrorCode) -> Result<String> {
     token.ok_or_else(|| {
-        ApiError::new(
-            code,
-            "You must provide a ClientRequestToken value. We recommend a UUID-type value.",
-        )
+        ApiError::new(code, "You must provide a ClientRequestToken value. We recommend a UUID-type value.")
     })
 }
 
@@ -177,12 +193,7 @@ mod tests {
 
     #[test]
     fn every_model_operation_is_known() {
-        for name in [
-            "CreateSecret",
-            "GetSecretValue",
-            "ValidateResourcePolicy",
-            "AssociateCrossAccountReplica",
-        ] {
+        for name in ["CreateSecret", "GetSecretValue", "ValidateResourcePolicy", "AssociateCrossAccountReplica"] {
             assert_eq!(Operation::from_name(name).unwrap().name(), name);
         }
         assert!(Operation::from_name("createsecret").is_none());

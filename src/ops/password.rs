@@ -24,10 +24,7 @@ pub struct GetRandomPasswordOutput {
     random_password: String,
 }
 
-pub fn get_random_password(
-    ctx: &Ctx<'_>,
-    input: GetRandomPasswordInput,
-) -> Result<GetRandomPasswordOutput> {
+pub fn get_random_password(ctx: &Ctx<'_>, input: GetRandomPasswordInput) -> Result<GetRandomPasswordOutput> {
     let defaults = PasswordSpec::default();
     let spec = PasswordSpec {
         length: input.password_length.unwrap_or(defaults.length),
@@ -37,11 +34,9 @@ pub fn get_random_password(
         exclude_uppercase: input.exclude_uppercase.unwrap_or(false),
         exclude_lowercase: input.exclude_lowercase.unwrap_or(false),
         include_space: input.include_space.unwrap_or(false),
-        require_each_included_type: input
-            .require_each_included_type
-            .unwrap_or(defaults.require_each_included_type),
+        require_each_included_type: input.require_each_included_type.unwrap_or(defaults.require_each_included_type),
     };
-    let random_password = password::generate(&spec, ctx.engine.rng()).map_err(|e| match e {
+    let random_password = password::generate(&spec, ctx.engine().rng()).map_err(|e| match e {
         PasswordError::RandomSourceFailed => ApiError::internal("random source failed"),
         other => ApiError::new(ErrorCode::InvalidParameterException, other.message()),
     })?;

@@ -20,10 +20,7 @@ pub struct Tag {
 
 impl Tag {
     fn from_state(t: &secret::Tag) -> Self {
-        Self {
-            key: Some(t.key.clone()),
-            value: Some(t.value.clone()),
-        }
+        Self { key: Some(t.key.clone()), value: Some(t.value.clone()) }
     }
 }
 
@@ -31,27 +28,17 @@ impl Tag {
 pub fn tags_to_state(tags: Vec<Tag>) -> Result<Vec<secret::Tag>> {
     tags.into_iter()
         .map(|t| {
-            let key = t.key.ok_or_else(|| {
-                api_error!(
-                    InvalidParameterException,
-                    "You must provide a key for every tag."
-                )
-            })?;
+            let key =
+                t.key.ok_or_else(|| api_error!(InvalidParameterException, "You must provide a key for every tag."))?;
             check_tag_key(&key)?;
-            Ok(secret::Tag {
-                key,
-                value: t.value.unwrap_or_default(),
-            })
+            Ok(secret::Tag { key, value: t.value.unwrap_or_default() })
         })
         .collect()
 }
 
 pub fn check_tag_key(key: &str) -> Result<()> {
     if key.starts_with("aws:") {
-        return Err(api_error!(
-            InvalidParameterException,
-            "You can't modify system tags. Tag key: '{key}'."
-        ));
+        return Err(api_error!(InvalidParameterException, "You can't modify system tags. Tag key: '{key}'."));
     }
     Ok(())
 }
@@ -67,17 +54,13 @@ pub fn filters_to_state(filters: Vec<FilterShape>) -> Result<Vec<Filter>> {
     filters
         .into_iter()
         .map(|f| {
-            let key_text = f
-                .key
-                .ok_or_else(|| api_error!(InvalidParameterException, "Invalid filter key"))?;
+            let key_text = f.key.ok_or_else(|| api_error!(InvalidParameterException, "Invalid filter key"))?;
             let key = FilterKey::parse(&key_text)
                 .ok_or_else(|| api_error!(InvalidParameterException, "Invalid filter key"))?;
-            let values = f.values.filter(|v| !v.is_empty()).ok_or_else(|| {
-                api_error!(
-                    InvalidParameterException,
-                    "Invalid filter values for key: {key_text}"
-                )
-            })?;
+            let values = f
+                .values
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| api_error!(InvalidParameterException, "Invalid filter values for key: {key_text}"))?;
             Ok(Filter { key, values })
         })
         .collect()
@@ -107,18 +90,14 @@ pub fn value_members(value: &SecretValue) -> (Option<String>, Option<Blob>) {
 pub fn check_kms_key_id(key: &str) -> Result<()> {
     let is_uuid = |s: &str| {
         s.len() == 36
-            && s.char_indices().all(|(i, c)| {
-                if [8, 13, 18, 23].contains(&i) {
-                    c == '-'
-                } else {
-                    c.is_ascii_hexdigit()
-                }
-            })
+            && s.char_indices().all(
+                |(i, c)| {
+                    if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() }
+                },
+            )
     };
-    let is_mrk = |s: &str| {
-        s.strip_prefix("mrk-")
-            .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-    };
+    let is_mrk =
+        |s: &str| s.strip_prefix("mrk-").is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
     let is_alias = |s: &str| s.strip_prefix("alias/").is_some_and(|a| !a.is_empty());
     let is_arn = |s: &str| {
         s.strip_prefix("arn:").is_some_and(|rest| {
@@ -130,10 +109,7 @@ pub fn check_kms_key_id(key: &str) -> Result<()> {
     if key.is_empty() || is_uuid(key) || is_mrk(key) || is_alias(key) || is_arn(key) {
         Ok(())
     } else {
-        Err(api_error!(
-            InvalidParameterException,
-            "The operation failed because of an invalid KMS key: Invalid keyId"
-        ))
+        Err(api_error!(InvalidParameterException, "The operation failed because of an invalid KMS key: Invalid keyId"))
     }
 }
 
@@ -209,12 +185,8 @@ pub enum Flavor {
 impl SecretDescription {
     #[must_use]
     pub fn of(s: &Secret, flavor: Flavor) -> Self {
-        let stages: Vec<(String, Vec<String>)> = s
-            .versions
-            .iter()
-            .filter(|v| !v.stages.is_empty())
-            .map(|v| (v.id.clone(), v.stages.clone()))
-            .collect();
+        let stages: Vec<(String, Vec<String>)> =
+            s.versions.iter().filter(|v| !v.stages.is_empty()).map(|v| (v.id.clone(), v.stages.clone())).collect();
         let stages = (!stages.is_empty()).then_some(OrderedMap(stages));
         let (version_ids_to_stages, secret_versions_to_stages) = match flavor {
             Flavor::Describe => (stages, None),
@@ -229,18 +201,22 @@ impl SecretDescription {
             kms_key_id: s.kms_key_id.clone(),
             rotation_enabled: rotation.enabled,
             rotation_lambda_arn: rotation.lambda_arn.clone(),
-            rotation_rules: rotation.rules.as_ref().map(RotationRulesShape::from),
+            rotation_rules: rotation.rules.as_ref().map(|rules| {
+                let mut shape = RotationRulesShape::from(rules);
+                // Next to a schedule expression AWS also reports the days it works out to.
+                if shape.automatically_after_days.is_none() {
+                    let last = rotation.last_rotated.unwrap_or(s.created);
+                    shape.automatically_after_days =
+                        crate::state::rotation::schedule_of(s).and_then(|schedule| schedule.reported_days(last));
+                }
+                shape
+            }),
             last_rotated_date: rotation.last_rotated.map(Epoch),
             last_changed_date: Some(Epoch(s.last_changed)),
             last_accessed_date: s.last_accessed.map(Epoch),
             deleted_date: s.deletion.map(|d| Epoch(d.deleted_at)),
-            next_rotation_date: rotation
-                .next_rotation
-                .filter(|_| rotation.enabled == Some(true))
-                .map(Epoch),
-            tags: s
-                .ever_tagged
-                .then(|| s.tags.iter().map(Tag::from_state).collect()),
+            next_rotation_date: rotation.next_rotation.filter(|_| rotation.enabled == Some(true)).map(Epoch),
+            tags: s.ever_tagged.then(|| s.tags.iter().map(Tag::from_state).collect()),
             version_ids_to_stages,
             secret_versions_to_stages,
             owning_service: s.owning_service.clone(),
@@ -289,12 +265,7 @@ mod tests {
         ] {
             assert!(check_kms_key_id(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "my-key",
-            "alias/",
-            "arn:aws:kms:us-east-1:1:key/nope",
-            "1234",
-        ] {
+        for bad in ["my-key", "alias/", "arn:aws:kms:us-east-1:1:key/nope", "1234"] {
             assert!(check_kms_key_id(bad).is_err(), "{bad}");
         }
     }

@@ -50,16 +50,8 @@ impl SecretValueEntry {
 
 pub fn get_secret_value(ctx: &Ctx<'_>, input: GetSecretValueInput) -> Result<SecretValueEntry> {
     ident::check_secret_id(&input.secret_id)?;
-    let selector = VersionSelector {
-        version_id: input.version_id.as_deref(),
-        stage: input.version_stage.as_deref(),
-    };
-    ctx.engine.get_secret_value(
-        ctx.scope(),
-        &input.secret_id,
-        selector,
-        SecretValueEntry::of,
-    )
+    let selector = VersionSelector { version_id: input.version_id.as_deref(), stage: input.version_stage.as_deref() };
+    ctx.engine().get_secret_value(ctx.scope(), &input.secret_id, selector, SecretValueEntry::of)
 }
 
 #[derive(Deserialize)]
@@ -91,10 +83,7 @@ pub struct BatchGetSecretValueOutput {
 /// BatchGetSecretValue pages hold at most this many secrets when `MaxResults` is not given.
 const BATCH_DEFAULT_PAGE: usize = 20;
 
-pub fn batch_get_secret_value(
-    ctx: &Ctx<'_>,
-    input: BatchGetSecretValueInput,
-) -> Result<BatchGetSecretValueOutput> {
+pub fn batch_get_secret_value(ctx: &Ctx<'_>, input: BatchGetSecretValueInput) -> Result<BatchGetSecretValueOutput> {
     let (ids, next_token) = match (input.secret_id_list, input.filters) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(api_error!(
@@ -113,32 +102,17 @@ pub fn batch_get_secret_value(
             let query = ListQuery {
                 filters: shapes::filters_to_state(filters)?,
                 max: input.max_results.unwrap_or(BATCH_DEFAULT_PAGE),
-                after: input
-                    .next_token
-                    .as_deref()
-                    .map(shapes::decode_token::<Cursor>)
-                    .transpose()?,
+                after: input.next_token.as_deref().map(shapes::decode_token::<Cursor>).transpose()?,
                 ..ListQuery::default()
             };
-            let (arns, next) = ctx
-                .engine
-                .list_secrets(ctx.scope(), &query, |s| s.arn.clone());
+            let (arns, next) = ctx.engine().list_secrets(ctx.scope(), &query, |s| s.arn.clone());
             (arns, next.as_ref().map(shapes::encode_token))
         }
     };
-    let mut output = BatchGetSecretValueOutput {
-        secret_values: Vec::new(),
-        errors: Vec::new(),
-        next_token,
-    };
+    let mut output = BatchGetSecretValueOutput { secret_values: Vec::new(), errors: Vec::new(), next_token };
     for id in ids {
         let result = ident::check_secret_id(&id).and_then(|()| {
-            ctx.engine.get_secret_value(
-                ctx.scope(),
-                &id,
-                VersionSelector::default(),
-                SecretValueEntry::of,
-            )
+            ctx.engine().get_secret_value(ctx.scope(), &id, VersionSelector::default(), SecretValueEntry::of)
         });
         match result {
             Ok(entry) => output.secret_values.push(entry),
@@ -176,24 +150,11 @@ pub struct PutSecretValueOutput {
 
 pub fn put_secret_value(ctx: &Ctx<'_>, input: PutSecretValueInput) -> Result<PutSecretValueOutput> {
     ident::check_secret_id(&input.secret_id)?;
-    let token = require_token(
-        input.client_request_token,
-        ErrorCode::InvalidRequestException,
-    )?;
-    let value =
-        shapes::secret_value(input.secret_string, input.secret_binary)?.ok_or_else(|| {
-            api_error!(
-                InvalidRequestException,
-                "You must provide either SecretString or SecretBinary."
-            )
-        })?;
-    let stored = ctx.engine.put_secret_value(
-        ctx.scope(),
-        &input.secret_id,
-        token,
-        value,
-        input.version_stages.as_deref(),
-    )?;
+    let token = require_token(input.client_request_token, ErrorCode::InvalidRequestException)?;
+    let value = shapes::secret_value(input.secret_string, input.secret_binary)?
+        .ok_or_else(|| api_error!(InvalidRequestException, "You must provide either SecretString or SecretBinary."))?;
+    let stored =
+        ctx.engine().put_secret_value(ctx.scope(), &input.secret_id, token, value, input.version_stages.as_deref())?;
     Ok(PutSecretValueOutput {
         arn: stored.arn,
         name: stored.name,
@@ -219,12 +180,9 @@ pub struct ArnAndName {
     name: String,
 }
 
-pub fn update_secret_version_stage(
-    ctx: &Ctx<'_>,
-    input: UpdateSecretVersionStageInput,
-) -> Result<ArnAndName> {
+pub fn update_secret_version_stage(ctx: &Ctx<'_>, input: UpdateSecretVersionStageInput) -> Result<ArnAndName> {
     ident::check_secret_id(&input.secret_id)?;
-    let (arn, name) = ctx.engine.update_secret_version_stage(
+    let (arn, name) = ctx.engine().update_secret_version_stage(
         ctx.scope(),
         &input.secret_id,
         &input.version_stage,
@@ -268,57 +226,38 @@ pub struct ListSecretVersionIdsOutput {
 
 const DEFAULT_PAGE: usize = 100;
 
-pub fn list_secret_version_ids(
-    ctx: &Ctx<'_>,
-    input: ListSecretVersionIdsInput,
-) -> Result<ListSecretVersionIdsOutput> {
+pub fn list_secret_version_ids(ctx: &Ctx<'_>, input: ListSecretVersionIdsInput) -> Result<ListSecretVersionIdsOutput> {
     ident::check_secret_id(&input.secret_id)?;
     let include_deprecated = input.include_deprecated.unwrap_or(false);
     let max = input.max_results.unwrap_or(DEFAULT_PAGE);
-    let after: Option<String> = input
-        .next_token
-        .as_deref()
-        .map(shapes::decode_token)
-        .transpose()?;
-    ctx.engine
-        .read_secret(ctx.scope(), &input.secret_id, |secret| {
-            // Value-less rotation placeholders are never listed.
-            let listed = secret
-                .versions
-                .iter()
-                .filter(|v| v.value.is_some() && (include_deprecated || !v.is_deprecated()));
-            let mut listed: Vec<&Version> = match &after {
-                None => listed.collect(),
-                Some(last) => {
-                    let mut rest = listed.skip_while(|v| &v.id != last);
-                    if rest.next().is_none() {
-                        return Err(api_error!(
-                            InvalidNextTokenException,
-                            "The NextToken value is invalid."
-                        ));
-                    }
-                    rest.collect()
+    let after: Option<String> = input.next_token.as_deref().map(shapes::decode_token).transpose()?;
+    ctx.engine().read_secret(ctx.scope(), &input.secret_id, |secret| {
+        // Value-less rotation placeholders are never listed.
+        let listed = secret.versions.iter().filter(|v| v.value.is_some() && (include_deprecated || !v.is_deprecated()));
+        let mut listed: Vec<&Version> = match &after {
+            None => listed.collect(),
+            Some(last) => {
+                let mut rest = listed.skip_while(|v| &v.id != last);
+                if rest.next().is_none() {
+                    return Err(api_error!(InvalidNextTokenException, "The NextToken value is invalid."));
                 }
-            };
-            let next_token = (listed.len() > max).then(|| {
-                listed.truncate(max);
-                shapes::encode_token(&listed[max - 1].id)
-            });
-            let versions = listed
-                .into_iter()
-                .map(|v| VersionEntry {
-                    version_id: v.id.clone(),
-                    version_stages: v.stages.clone(),
-                    last_accessed_date: v.last_accessed.map(Epoch),
-                    created_date: Epoch(v.created),
-                    kms_key_ids: shapes::kms_key_ids(v.kms_key_id.as_deref()),
-                })
-                .collect();
-            Ok(ListSecretVersionIdsOutput {
-                versions,
-                next_token,
-                arn: secret.arn.clone(),
-                name: secret.name.clone(),
+                rest.collect()
+            }
+        };
+        let next_token = (listed.len() > max).then(|| {
+            listed.truncate(max);
+            shapes::encode_token(&listed[max - 1].id)
+        });
+        let versions = listed
+            .into_iter()
+            .map(|v| VersionEntry {
+                version_id: v.id.clone(),
+                version_stages: v.stages.clone(),
+                last_accessed_date: v.last_accessed.map(Epoch),
+                created_date: Epoch(v.created),
+                kms_key_ids: shapes::kms_key_ids(v.kms_key_id.as_deref()),
             })
-        })
+            .collect();
+        Ok(ListSecretVersionIdsOutput { versions, next_token, arn: secret.arn.clone(), name: secret.name.clone() })
+    })
 }

@@ -59,18 +59,12 @@ mod tests {
     fn epoch_seconds_keep_milliseconds() {
         let json = serde_json::to_string(&Epoch(Timestamp(1_523_477_145_713))).unwrap();
         assert_eq!(json, "1523477145.713");
-        assert_eq!(
-            serde_json::to_string(&Epoch(Timestamp(1_735_732_800_000))).unwrap(),
-            "1735732800.0"
-        );
+        assert_eq!(serde_json::to_string(&Epoch(Timestamp(1_735_732_800_000))).unwrap(), "1735732800.0");
     }
 
     #[test]
     fn blobs_round_trip_base64() {
-        assert_eq!(
-            serde_json::to_string(&Blob(b"footest".to_vec())).unwrap(),
-            "\"Zm9vdGVzdA==\""
-        );
+        assert_eq!(serde_json::to_string(&Blob(b"footest".to_vec())).unwrap(), "\"Zm9vdGVzdA==\"");
         let b: Blob = serde_json::from_str("\"Zm9vdGVzdA==\"").unwrap();
         assert_eq!(b.0, b"footest");
         assert!(serde_json::from_str::<Blob>("\"***\"").is_err());

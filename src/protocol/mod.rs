@@ -14,20 +14,33 @@ use hyper::{HeaderMap, Response, StatusCode};
 pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
 pub const TARGET_PREFIX: &str = "secretsmanager.";
 
+/// A fresh `x-amzn-RequestId`: a v4-shaped UUID, unique within the process.
+///
+/// A random 128-bit base drawn once, plus a counter, costs no system call per request (a fresh
+/// random UUID would) and still looks like the ids AWS sends.
+#[must_use]
+pub fn request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BASE: OnceLock<u128> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // An odd multiplier permutes the low 62 bits, so ids stay distinct; the version (4) and
+    // variant (10xx) bits are set outside them.
+    let raw = base ^ u128::from(n.wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1 << 62) - 1));
+    let raw = (raw & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    uuid::Uuid::from_u128(raw).to_string()
+}
+
 /// The operation name a request targets, e.g. `CreateSecret`.
 pub fn target(headers: &HeaderMap) -> Result<&str, ApiError> {
     let unknown = || {
-        ApiError::new(
-            ErrorCode::UnknownOperationException,
-            "The requested operation is not recognized by the service.",
-        )
+        ApiError::new(ErrorCode::UnknownOperationException, "The requested operation is not recognized by the service.")
     };
     let value = headers.get("x-amz-target").ok_or_else(unknown)?;
     let value = value.to_str().map_err(|_| unknown())?;
-    value
-        .strip_prefix(TARGET_PREFIX)
-        .filter(|op| !op.is_empty())
-        .ok_or_else(unknown)
+    value.strip_prefix(TARGET_PREFIX).filter(|op| !op.is_empty()).ok_or_else(unknown)
 }
 
 /// Decodes a request body: a JSON object (an empty body counts as `{}`).
@@ -36,18 +49,12 @@ pub fn decode_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
         return Ok(serde_json::Value::Object(serde_json::Map::new()));
     }
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::SerializationException,
-            format!("Request body is not valid JSON: {e}"),
-        )
+        ApiError::new(ErrorCode::SerializationException, format!("Request body is not valid JSON: {e}"))
     })?;
     if value.is_object() {
         Ok(value)
     } else {
-        Err(ApiError::new(
-            ErrorCode::SerializationException,
-            "Start of structure or map expected.",
-        ))
+        Err(ApiError::new(ErrorCode::SerializationException, "Start of structure or map expected."))
     }
 }
 
@@ -65,29 +72,20 @@ fn base(status: StatusCode, request_id: &str, body: Bytes) -> Response<Full<Byte
 /// A success: the operation's JSON, or an empty body for operations without output.
 #[must_use]
 pub fn success(request_id: &str, body: Option<Vec<u8>>) -> Response<Full<Bytes>> {
-    base(
-        StatusCode::OK,
-        request_id,
-        body.map(Bytes::from).unwrap_or_default(),
-    )
+    base(StatusCode::OK, request_id, body.map(Bytes::from).unwrap_or_default())
 }
 
 /// An error: `{"__type": code, "Message"|"message": text}`, its status and `X-Amzn-ErrorType`.
 #[must_use]
 pub fn error(request_id: &str, err: &ApiError) -> Response<Full<Bytes>> {
-    let mut body = serde_json::Map::new();
-    body.insert("__type".to_owned(), err.code.as_str().into());
-    body.insert(
-        err.code.message_key().to_owned(),
-        err.message.as_ref().into(),
-    );
+    let body = json::OrderedMap(vec![
+        ("__type".to_owned(), err.code.as_str()),
+        (err.code.message_key().to_owned(), err.message.as_ref()),
+    ]);
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let status = StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = base(status, request_id, Bytes::from(bytes));
-    response.headers_mut().insert(
-        "x-amzn-errortype",
-        HeaderValue::from_static(err.code.as_str()),
-    );
+    response.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(err.code.as_str()));
     response
 }
 
@@ -98,14 +96,8 @@ mod tests {
     #[test]
     fn target_needs_the_service_prefix() {
         let mut h = HeaderMap::new();
-        assert_eq!(
-            target(&h).unwrap_err().code,
-            ErrorCode::UnknownOperationException
-        );
-        h.insert(
-            "x-amz-target",
-            HeaderValue::from_static("secretsmanager.GetSecretValue"),
-        );
+        assert_eq!(target(&h).unwrap_err().code, ErrorCode::UnknownOperationException);
+        h.insert("x-amz-target", HeaderValue::from_static("secretsmanager.GetSecretValue"));
         assert_eq!(target(&h).unwrap(), "GetSecretValue");
         h.insert("x-amz-target", HeaderValue::from_static("kms.Encrypt"));
         assert!(target(&h).is_err());
@@ -114,20 +106,22 @@ mod tests {
     }
 
     #[test]
+    fn request_ids_are_unique_v4_uuids() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(10) {
+            let parsed = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(parsed.get_version_num(), 4);
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+        }
+    }
+
+    #[test]
     fn bodies_must_be_objects() {
         assert!(decode_body(b"").unwrap().is_object());
         assert!(decode_body(b" {} ").unwrap().is_object());
-        assert_eq!(
-            decode_body(b"[]").unwrap_err().code,
-            ErrorCode::SerializationException
-        );
-        assert_eq!(
-            decode_body(b"{").unwrap_err().code,
-            ErrorCode::SerializationException
-        );
-        assert_eq!(
-            decode_body(&[0xff, 0xfe]).unwrap_err().code,
-            ErrorCode::SerializationException
-        );
+        assert_eq!(decode_body(b"[]").unwrap_err().code, ErrorCode::SerializationException);
+        assert_eq!(decode_body(b"{").unwrap_err().code, ErrorCode::SerializationException);
+        assert_eq!(decode_body(&[0xff, 0xfe]).unwrap_err().code, ErrorCode::SerializationException);
     }
 }

@@ -8,28 +8,17 @@ pub const ARN_SUFFIX_LEN: usize = 6;
 
 #[must_use]
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || NAME_PUNCTUATION.contains(&b))
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || NAME_PUNCTUATION.contains(&b))
 }
 
 /// The charset check AWS applies to a `Name`, and to a `SecretId` that is not an ARN,
 /// before it looks anything up.
 pub fn check_secret_id(id: &str) -> Result<()> {
-    if id.starts_with("arn:") || is_valid_name(id) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_name())
-    }
+    if id.starts_with("arn:") || is_valid_name(id) { Ok(()) } else { Err(ApiError::invalid_name()) }
 }
 
 pub fn check_name(name: &str) -> Result<()> {
-    if is_valid_name(name) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_name())
-    }
+    if is_valid_name(name) { Ok(()) } else { Err(ApiError::invalid_name()) }
 }
 
 #[must_use]
@@ -45,10 +34,7 @@ pub fn partition_of(region: &str) -> &'static str {
 
 #[must_use]
 pub fn secret_arn(region: &str, account: &str, name: &str, suffix: &str) -> String {
-    format!(
-        "arn:{}:secretsmanager:{region}:{account}:secret:{name}-{suffix}",
-        partition_of(region)
-    )
+    format!("arn:{}:secretsmanager:{region}:{account}:secret:{name}-{suffix}", partition_of(region))
 }
 
 /// What a `SecretId` names, once parsed.
@@ -88,26 +74,16 @@ pub fn parse_secret_id(id: &str) -> SecretRef<'_> {
         return SecretRef::Unresolvable;
     }
     if let Some((base, suffix)) = split_suffix(name) {
-        return SecretRef::Arn {
-            region,
-            account,
-            name: base,
-            suffix,
-        };
+        return SecretRef::Arn { region, account, name: base, suffix };
     }
-    SecretRef::PartialArn {
-        region,
-        account,
-        name,
-    }
+    SecretRef::PartialArn { region, account, name }
 }
 
 fn split_suffix(name: &str) -> Option<(&str, &str)> {
     let dash = name.len().checked_sub(ARN_SUFFIX_LEN + 1)?;
     let (base, tail) = name.split_at(dash);
     let suffix = tail.strip_prefix('-')?;
-    (!base.is_empty() && suffix.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then_some((base, suffix))
+    (!base.is_empty() && suffix.bytes().all(|b| b.is_ascii_alphanumeric())).then_some((base, suffix))
 }
 
 #[cfg(test)]
@@ -122,40 +98,22 @@ mod tests {
         assert!(!is_valid_name("bang!"));
         assert!(!is_valid_name(""));
         assert!(check_secret_id("arn:aws:whatever").is_ok());
-        assert_eq!(
-            check_secret_id("a b").unwrap_err(),
-            ApiError::invalid_name()
-        );
+        assert_eq!(check_secret_id("a b").unwrap_err(), ApiError::invalid_name());
     }
 
     #[test]
     fn arns() {
         let arn = secret_arn("us-east-1", "123456789012", "prod/db", "Ab3xYz");
-        assert_eq!(
-            arn,
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-Ab3xYz"
-        );
+        assert_eq!(arn, "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-Ab3xYz");
         assert_eq!(
             parse_secret_id(&arn),
-            SecretRef::Arn {
-                region: "us-east-1",
-                account: "123456789012",
-                name: "prod/db",
-                suffix: "Ab3xYz"
-            }
+            SecretRef::Arn { region: "us-east-1", account: "123456789012", name: "prod/db", suffix: "Ab3xYz" }
         );
         assert_eq!(
             parse_secret_id("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db"),
-            SecretRef::PartialArn {
-                region: "us-east-1",
-                account: "123456789012",
-                name: "prod/db"
-            }
+            SecretRef::PartialArn { region: "us-east-1", account: "123456789012", name: "prod/db" }
         );
-        assert_eq!(
-            secret_arn("cn-north-1", "1", "n", "x"),
-            "arn:aws-cn:secretsmanager:cn-north-1:1:secret:n-x"
-        );
+        assert_eq!(secret_arn("cn-north-1", "1", "n", "x"), "arn:aws-cn:secretsmanager:cn-north-1:1:secret:n-x");
     }
 
     #[test]
@@ -163,20 +121,10 @@ mod tests {
         let partial = "arn:aws:secretsmanager:us-east-1:1:secret:Invalid/_+=.@-Name-a1b2c3";
         assert!(matches!(
             parse_secret_id(partial),
-            SecretRef::Arn {
-                name: "Invalid/_+=.@-Name",
-                suffix: "a1b2c3",
-                ..
-            }
+            SecretRef::Arn { name: "Invalid/_+=.@-Name", suffix: "a1b2c3", .. }
         ));
         let ok = "arn:aws:secretsmanager:us-east-1:1:secret:Valid-Name-a1b2c3-";
-        assert!(matches!(
-            parse_secret_id(ok),
-            SecretRef::PartialArn {
-                name: "Valid-Name-a1b2c3-",
-                ..
-            }
-        ));
+        assert!(matches!(parse_secret_id(ok), SecretRef::PartialArn { name: "Valid-Name-a1b2c3-", .. }));
         assert!(matches!(
             parse_secret_id("arn:aws:secretsmanager:us-east-1:1:secret:s-c64bdc03"),
             SecretRef::PartialArn { .. }
@@ -185,14 +133,8 @@ mod tests {
 
     #[test]
     fn foreign_arns_are_unresolvable() {
-        assert_eq!(
-            parse_secret_id("arn:aws:s3:::bucket"),
-            SecretRef::Unresolvable
-        );
+        assert_eq!(parse_secret_id("arn:aws:s3:::bucket"), SecretRef::Unresolvable);
         assert_eq!(parse_secret_id("arn:"), SecretRef::Unresolvable);
-        assert_eq!(
-            parse_secret_id("arn:aws:secretsmanager:r:a:secret:"),
-            SecretRef::Unresolvable
-        );
+        assert_eq!(parse_secret_id("arn:aws:secretsmanager:r:a:secret:"), SecretRef::Unresolvable);
     }
 }

@@ -45,11 +45,7 @@ fn sort_key(secret: &Secret, sort_by: SortBy) -> (i64, u64, String) {
         SortBy::CreatedDate => (secret.created.millis(), secret.seq, String::new()),
         SortBy::Name => (0, 0, secret.name.clone()),
         SortBy::LastChangedDate => (secret.last_changed.millis(), secret.seq, String::new()),
-        SortBy::LastAccessedDate => (
-            secret.last_accessed.map_or(0, Timestamp::millis),
-            secret.seq,
-            String::new(),
-        ),
+        SortBy::LastAccessedDate => (secret.last_accessed.map_or(0, Timestamp::millis), secret.seq, String::new()),
     }
 }
 
@@ -76,10 +72,7 @@ pub(super) fn page<R>(
             && !is_due(s, now)
             && filter::matches_all(&query.filters, &subject(s))
     };
-    let after = query
-        .after
-        .as_ref()
-        .filter(|c| c.sort_by == query.sort_by && c.descending == query.descending);
+    let after = query.after.as_ref().filter(|c| c.sort_by == query.sort_by && c.descending == query.descending);
     let beyond = |key: &(i64, u64, String)| match after {
         None => true,
         Some(c) if query.descending => *key < c.key,
@@ -88,44 +81,26 @@ pub(super) fn page<R>(
     let want = query.max.saturating_add(1);
     let mut picked: Vec<&Secret> = match (filter::name_prefix(&query.filters), query.sort_by) {
         (None, SortBy::CreatedDate) => {
-            let lower = after.map_or(Bound::Unbounded, |c| {
-                Bound::Excluded((Timestamp(c.key.0), c.key.1))
-            });
-            let upper = after.map_or(Bound::Unbounded, |c| {
-                Bound::Excluded((Timestamp(c.key.0), c.key.1))
-            });
+            let lower = after.map_or(Bound::Unbounded, |c| Bound::Excluded((Timestamp(c.key.0), c.key.1)));
+            let upper = after.map_or(Bound::Unbounded, |c| Bound::Excluded((Timestamp(c.key.0), c.key.1)));
             let names: Box<dyn Iterator<Item = &String>> = if query.descending {
-                Box::new(
-                    by_created
-                        .range((Bound::Unbounded, upper))
-                        .rev()
-                        .map(|(_, n)| n),
-                )
+                Box::new(by_created.range((Bound::Unbounded, upper)).rev().map(|(_, n)| n))
             } else {
                 Box::new(by_created.range((lower, Bound::Unbounded)).map(|(_, n)| n))
             };
-            names
-                .filter_map(|n| secrets.get(n))
-                .filter(visible)
-                .take(want)
-                .collect()
+            names.filter_map(|n| secrets.get(n)).filter(visible).take(want).collect()
         }
         (None, SortBy::Name) => {
             let from = after.map(|c| c.key.2.as_str());
             let iter: Box<dyn Iterator<Item = &Secret>> = match (from, query.descending) {
                 (None, false) => Box::new(secrets.values()),
                 (None, true) => Box::new(secrets.values().rev()),
-                (Some(n), false) => Box::new(
-                    secrets
-                        .range::<str, _>((Bound::Excluded(n), Bound::Unbounded))
-                        .map(|(_, s)| s),
-                ),
-                (Some(n), true) => Box::new(
-                    secrets
-                        .range::<str, _>((Bound::Unbounded, Bound::Excluded(n)))
-                        .rev()
-                        .map(|(_, s)| s),
-                ),
+                (Some(n), false) => {
+                    Box::new(secrets.range::<str, _>((Bound::Excluded(n), Bound::Unbounded)).map(|(_, s)| s))
+                }
+                (Some(n), true) => {
+                    Box::new(secrets.range::<str, _>((Bound::Unbounded, Bound::Excluded(n))).rev().map(|(_, s)| s))
+                }
             };
             iter.filter(visible).take(want).collect()
         }
@@ -139,18 +114,9 @@ pub(super) fn page<R>(
                 ),
                 None => Box::new(secrets.values()),
             };
-            let mut all: Vec<(_, &Secret)> = candidates
-                .filter(visible)
-                .map(|s| (sort_key(s, sort_by), s))
-                .filter(|(k, _)| beyond(k))
-                .collect();
-            all.sort_by(|a, b| {
-                if query.descending {
-                    b.0.cmp(&a.0)
-                } else {
-                    a.0.cmp(&b.0)
-                }
-            });
+            let mut all: Vec<(_, &Secret)> =
+                candidates.filter(visible).map(|s| (sort_key(s, sort_by), s)).filter(|(k, _)| beyond(k)).collect();
+            all.sort_by(|a, b| if query.descending { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
             all.into_iter().take(want).map(|(_, s)| s).collect()
         }
     };

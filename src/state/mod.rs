@@ -6,17 +6,22 @@
 
 pub mod ident;
 pub mod listing;
+pub mod rotation;
 pub mod secret;
 
 use crate::api_error;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{ApiError, Result};
 use ident::SecretRef;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use ring::rand::{SecureRandom, SystemRandom};
 use secret::{AWSCURRENT, Deletion, Rotation, Secret, SecretValue, Tag, Version};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 pub use listing::{Cursor, ListQuery, SortBy};
 
@@ -80,6 +85,27 @@ pub struct SecretUpdate {
     pub value: Option<SecretValue>,
 }
 
+/// A secret as a seed file describes it, already checked.
+#[derive(Debug, Default)]
+pub struct SeedSecret {
+    pub name: String,
+    pub description: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub tags: Vec<Tag>,
+    /// Oldest first, with the exact stages each carries.
+    pub versions: Vec<SeedVersion>,
+    pub policy: Option<secret::ResourcePolicy>,
+    pub rotation: Rotation,
+}
+
+#[derive(Debug)]
+pub struct SeedVersion {
+    /// `None` derives a stable id from the secret's place, so re-seeding finds the same version.
+    pub id: Option<String>,
+    pub value: SecretValue,
+    pub stages: Vec<String>,
+}
+
 /// Which version GetSecretValue asks for.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VersionSelector<'a> {
@@ -91,6 +117,62 @@ pub struct Engine {
     clock: Arc<Clock>,
     accounts: RwLock<HashMap<String, HashMap<String, Arc<Store>>>>,
     rng: SystemRandom,
+    /// Receives the after-image of every change, when state is durable.
+    changelog: OnceLock<Arc<dyn ChangeLog>>,
+    /// Work that falls due at a time on smemu's clock, earliest first.
+    due: Mutex<BTreeSet<Due>>,
+    /// Woken whenever `due` gains an entry, so a sleeper can look at the new earliest time.
+    due_changed: tokio::sync::Notify,
+}
+
+/// Where the engine writes each change, as bytes, under the lock that made it.
+pub trait ChangeLog: Send + Sync {
+    /// Appends a record; returns its sequence number.
+    fn append(&self, record: &[u8]) -> u64;
+}
+
+/// One change, as journalled: replaying changes in order over a snapshot rebuilds the state.
+/// Each is an after-image, so replaying one twice is harmless.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(clippy::large_enum_variant)] // lives only while one record is encoded or replayed
+pub enum Change<'a> {
+    Put { account: Cow<'a, str>, region: Cow<'a, str>, secret: Cow<'a, Secret> },
+    Remove { account: Cow<'a, str>, region: Cow<'a, str>, name: Cow<'a, str> },
+    Reset { account: Option<String>, region: Option<String> },
+    Import { state: StateDump },
+}
+
+/// The whole state, for export, import and snapshots.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StateDump {
+    pub stores: Vec<StoreDump>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoreDump {
+    pub account: String,
+    pub region: String,
+    pub secrets: Vec<Secret>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DueKind {
+    /// The recovery window of a deleted secret has ended.
+    Purge,
+    /// A scheduled rotation is due.
+    Rotate,
+}
+
+/// A piece of scheduled work. Entries can go stale (a restored secret, a changed schedule);
+/// whoever runs one checks it against the secret first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Due {
+    pub at: Timestamp,
+    pub kind: DueKind,
+    pub account: String,
+    pub region: String,
+    pub name: String,
 }
 
 /// One account+region's secrets.
@@ -115,6 +197,9 @@ impl Engine {
             clock,
             accounts: RwLock::new(HashMap::new()),
             rng: SystemRandom::new(),
+            changelog: OnceLock::new(),
+            due: Mutex::new(BTreeSet::new()),
+            due_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -135,11 +220,7 @@ impl Engine {
     }
 
     fn existing_store(&self, scope: Scope<'_>) -> Option<Arc<Store>> {
-        self.accounts
-            .read()
-            .get(scope.account)?
-            .get(scope.region)
-            .cloned()
+        self.accounts.read().get(scope.account)?.get(scope.region).cloned()
     }
 
     fn store(&self, scope: Scope<'_>) -> Arc<Store> {
@@ -147,12 +228,7 @@ impl Engine {
             return store;
         }
         let mut accounts = self.accounts.write();
-        accounts
-            .entry(scope.account.to_owned())
-            .or_default()
-            .entry(scope.region.to_owned())
-            .or_default()
-            .clone()
+        accounts.entry(scope.account.to_owned()).or_default().entry(scope.region.to_owned()).or_default().clone()
     }
 
     fn random_suffix(&self) -> Result<String> {
@@ -160,9 +236,7 @@ impl Engine {
         let mut out = String::with_capacity(ident::ARN_SUFFIX_LEN);
         let mut buf = [0u8; 16];
         while out.len() < ident::ARN_SUFFIX_LEN {
-            self.rng
-                .fill(&mut buf)
-                .map_err(|_| ApiError::internal("random source failed"))?;
+            self.rng.fill(&mut buf).map_err(|_| ApiError::internal("random source failed"))?;
             // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
             for &b in buf.iter().filter(|&&b| b < 248) {
                 if out.len() < ident::ARN_SUFFIX_LEN {
@@ -174,44 +248,28 @@ impl Engine {
     }
 
     /// Runs `f` on the secret `id` names, under a read lock.
-    pub fn read_secret<R>(
-        &self,
-        scope: Scope<'_>,
-        id: &str,
-        f: impl FnOnce(&Secret) -> Result<R>,
-    ) -> Result<R> {
-        let store = self
-            .existing_store(scope)
-            .ok_or_else(ApiError::secret_not_found)?;
+    pub fn read_secret<R>(&self, scope: Scope<'_>, id: &str, f: impl FnOnce(&Secret) -> Result<R>) -> Result<R> {
+        let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
         let inner = store.inner.read();
-        let secret = inner
-            .resolve(scope, id, self.now())
-            .ok_or_else(ApiError::secret_not_found)?;
+        let secret = inner.resolve(scope, id, self.now()).ok_or_else(ApiError::secret_not_found)?;
         f(secret)
     }
 
-    /// Runs `f` on the secret `id` names, under the store's write lock.
+    /// Runs `f` on the secret `id` names, under the store's write lock, and journals the result.
     fn write_secret<R>(
         &self,
         scope: Scope<'_>,
         id: &str,
         f: impl FnOnce(&mut Secret, Timestamp) -> Result<R>,
     ) -> Result<R> {
-        let store = self
-            .existing_store(scope)
-            .ok_or_else(ApiError::secret_not_found)?;
+        let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
         let mut inner = store.inner.write();
         let now = self.now();
-        let name = inner
-            .resolve(scope, id, now)
-            .ok_or_else(ApiError::secret_not_found)?
-            .name
-            .clone();
-        let secret = inner
-            .secrets
-            .get_mut(&name)
-            .ok_or_else(ApiError::secret_not_found)?;
-        f(secret, now)
+        let name = inner.resolve(scope, id, now).ok_or_else(ApiError::secret_not_found)?.name.clone();
+        let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
+        let result = f(secret, now)?;
+        self.log_put(scope, secret);
+        Ok(result)
     }
 
     /// Like [`Self::write_secret`] for operations refused on a secret pending deletion.
@@ -234,7 +292,9 @@ impl Engine {
         let store = self.store(scope);
         let mut inner = store.inner.write();
         let now = self.now();
-        inner.purge_if_due(&new.name, now);
+        if inner.purge_if_due(&new.name, now) {
+            self.log_remove(scope, &new.name);
+        }
         if let Some(existing) = inner.secrets.get(&new.name) {
             if existing.is_deleted() {
                 return Err(api_error!(
@@ -283,11 +343,8 @@ impl Engine {
             secret.add_version(version, None, now);
             id
         });
-        let created = Created {
-            arn: secret.arn.clone(),
-            name: secret.name.clone(),
-            version_id,
-        };
+        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id };
+        self.log_put(scope, &secret);
         inner.insert(secret);
         Ok(created)
     }
@@ -313,12 +370,7 @@ impl Engine {
                 });
             };
             let stale = secret.last_accessed != Some(today) || version.last_accessed != Some(today);
-            Ok((
-                f(secret, version, value),
-                secret.name.clone(),
-                version.id.clone(),
-                stale,
-            ))
+            Ok((f(secret, version, value), secret.name.clone(), version.id.clone(), stale))
         })?;
         if stale {
             self.record_access(scope, &name, &version_id, today);
@@ -336,6 +388,7 @@ impl Engine {
             if let Some(version) = secret.versions.iter_mut().find(|v| v.id == version_id) {
                 version.last_accessed = Some(today);
             }
+            self.log_put(scope, secret);
         }
     }
 
@@ -349,26 +402,13 @@ impl Engine {
     ) -> Result<Stored> {
         self.write_live_secret(scope, id, |secret, now| {
             store_value(secret, token, value, stages, now).map(|version_id| {
-                let stages = secret
-                    .version(&version_id)
-                    .map(|v| v.stages.clone())
-                    .unwrap_or_default();
-                Stored {
-                    arn: secret.arn.clone(),
-                    name: secret.name.clone(),
-                    version_id,
-                    stages,
-                }
+                let stages = secret.version(&version_id).map(|v| v.stages.clone()).unwrap_or_default();
+                Stored { arn: secret.arn.clone(), name: secret.name.clone(), version_id, stages }
             })
         })
     }
 
-    pub fn update_secret(
-        &self,
-        scope: Scope<'_>,
-        id: &str,
-        update: SecretUpdate,
-    ) -> Result<Updated> {
+    pub fn update_secret(&self, scope: Scope<'_>, id: &str, update: SecretUpdate) -> Result<Updated> {
         self.write_live_secret(scope, id, |secret, now| {
             if let Some(description) = update.description {
                 secret.description = Some(description).filter(|d| !d.is_empty());
@@ -384,48 +424,28 @@ impl Engine {
                 _ => None,
             };
             secret.last_changed = now;
-            Ok(Updated {
-                arn: secret.arn.clone(),
-                name: secret.name.clone(),
-                version_id,
-            })
+            Ok(Updated { arn: secret.arn.clone(), name: secret.name.clone(), version_id })
         })
     }
 
     /// Schedules deletion, or purges at once with `force`. `window_days` is already range-checked.
-    pub fn delete_secret(
-        &self,
-        scope: Scope<'_>,
-        id: &str,
-        window_days: Option<i64>,
-        force: bool,
-    ) -> Result<Deleted> {
+    pub fn delete_secret(&self, scope: Scope<'_>, id: &str, window_days: Option<i64>, force: bool) -> Result<Deleted> {
         let store = self.store(scope);
         let mut inner = store.inner.write();
         let now = self.now();
         let Some(name) = inner.resolve(scope, id, now).map(|s| s.name.clone()) else {
             if force {
                 // AWS answers a forced delete of an unknown secret as if it had existed.
-                return Ok(Deleted {
-                    arn: self.phantom_arn(scope, id)?,
-                    name: id.to_owned(),
-                    deletion_date: now,
-                });
+                return Ok(Deleted { arn: self.phantom_arn(scope, id)?, name: id.to_owned(), deletion_date: now });
             }
             return Err(ApiError::secret_not_found());
         };
         if force {
             let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
-            return Ok(Deleted {
-                arn: secret.arn,
-                name: secret.name,
-                deletion_date: now,
-            });
+            self.log_remove(scope, &secret.name);
+            return Ok(Deleted { arn: secret.arn, name: secret.name, deletion_date: now });
         }
-        let secret = inner
-            .secrets
-            .get_mut(&name)
-            .ok_or_else(ApiError::secret_not_found)?;
+        let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
         if secret.is_deleted() {
             return Err(api_error!(
                 InvalidRequestException,
@@ -433,27 +453,25 @@ impl Engine {
             ));
         }
         let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
-        secret.deletion = Some(Deletion {
-            deleted_at: now,
-            purge_at,
+        secret.deletion = Some(Deletion { deleted_at: now, purge_at });
+        self.log_put(scope, secret);
+        let deleted = Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at };
+        drop(inner);
+        self.schedule(Due {
+            at: purge_at,
+            kind: DueKind::Purge,
+            account: scope.account.to_owned(),
+            region: scope.region.to_owned(),
+            name: deleted.name.clone(),
         });
-        Ok(Deleted {
-            arn: secret.arn.clone(),
-            name: secret.name.clone(),
-            deletion_date: purge_at,
-        })
+        Ok(deleted)
     }
 
     fn phantom_arn(&self, scope: Scope<'_>, id: &str) -> Result<String> {
         if id.starts_with("arn:") {
             return Ok(id.to_owned());
         }
-        Ok(ident::secret_arn(
-            scope.region,
-            scope.account,
-            id,
-            &self.random_suffix()?,
-        ))
+        Ok(ident::secret_arn(scope.region, scope.account, id, &self.random_suffix()?))
     }
 
     pub fn restore_secret(&self, scope: Scope<'_>, id: &str) -> Result<(String, String)> {
@@ -481,10 +499,7 @@ impl Engine {
 
     pub fn tag_resource(&self, scope: Scope<'_>, id: &str, tags: &[Tag]) -> Result<()> {
         self.write_live_secret(scope, id, |secret, now| {
-            let new_keys = tags
-                .iter()
-                .filter(|t| !secret.tags.iter().any(|e| e.key == t.key))
-                .count();
+            let new_keys = tags.iter().filter(|t| !secret.tags.iter().any(|e| e.key == t.key)).count();
             if secret.tags.len() + new_keys > secret::MAX_TAGS {
                 return Err(api_error!(
                     InvalidParameterException,
@@ -504,6 +519,251 @@ impl Engine {
             secret.last_changed = now;
             Ok(())
         })
+    }
+
+    /// Creates a seeded secret unless its name is already taken (seeding is idempotent).
+    /// Returns whether it was created.
+    pub fn seed_secret(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
+        let suffix = self.random_suffix()?;
+        let store = self.store(scope);
+        let mut inner = store.inner.write();
+        if inner.secrets.contains_key(&seed.name) {
+            return Ok(false);
+        }
+        let now = self.now();
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let versions = seed
+            .versions
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let id = v.id.unwrap_or_else(|| stable_version_id(scope, &seed.name, i));
+                Version {
+                    id,
+                    value: Some(v.value),
+                    stages: v.stages,
+                    created: now,
+                    last_accessed: None,
+                    kms_key_id: seed.kms_key_id.clone(),
+                }
+            })
+            .collect();
+        let mut secret = Secret {
+            seq,
+            arn: ident::secret_arn(scope.region, scope.account, &seed.name, &suffix),
+            name: seed.name,
+            description: seed.description.filter(|d| !d.is_empty()),
+            kms_key_id: seed.kms_key_id.filter(|k| !k.is_empty()),
+            secret_type: None,
+            owning_service: None,
+            tags: Vec::new(),
+            ever_tagged: false,
+            created: now,
+            last_changed: now,
+            last_accessed: None,
+            deletion: None,
+            rotation: seed.rotation,
+            policy: seed.policy,
+            versions,
+        };
+        secret.upsert_tags(&seed.tags);
+        rotation::refresh_next_rotation(&mut secret);
+        self.schedule_for(scope.account, scope.region, &secret);
+        self.log_put(scope, &secret);
+        inner.insert(secret);
+        Ok(true)
+    }
+
+    /// Attaches the durable journal; from now on every change is appended to it.
+    pub fn set_changelog(&self, log: Arc<dyn ChangeLog>) {
+        let _ = self.changelog.set(log);
+    }
+
+    fn log(&self, change: &Change<'_>) {
+        if let Some(log) = self.changelog.get() {
+            match serde_json::to_vec(change) {
+                Ok(bytes) => {
+                    log.append(&bytes);
+                }
+                Err(e) => tracing::error!(error = %e, "a change could not be encoded for the journal"),
+            }
+        }
+    }
+
+    fn log_put(&self, scope: Scope<'_>, secret: &Secret) {
+        if self.changelog.get().is_some() {
+            self.log(&Change::Put {
+                account: Cow::Borrowed(scope.account),
+                region: Cow::Borrowed(scope.region),
+                secret: Cow::Borrowed(secret),
+            });
+        }
+    }
+
+    fn log_remove(&self, scope: Scope<'_>, name: &str) {
+        self.log(&Change::Remove {
+            account: Cow::Borrowed(scope.account),
+            region: Cow::Borrowed(scope.region),
+            name: Cow::Borrowed(name),
+        });
+    }
+
+    /// Adds scheduled work and wakes whoever sleeps until the earliest entry.
+    pub fn schedule(&self, due: Due) {
+        self.due.lock().insert(due);
+        self.due_changed.notify_waiters();
+    }
+
+    /// When the earliest scheduled work falls due.
+    #[must_use]
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.due.lock().first().map(|d| d.at)
+    }
+
+    /// Notified when new work is scheduled or the clock jumps: a sleeper should look again.
+    #[must_use]
+    pub fn due_notify(&self) -> &tokio::sync::Notify {
+        &self.due_changed
+    }
+
+    /// Removes and returns the scheduled work due at or before `now`, earliest first.
+    pub fn take_due(&self, now: Timestamp) -> Vec<Due> {
+        let mut due = self.due.lock();
+        let mut taken = Vec::new();
+        while due.first().is_some_and(|d| d.at <= now) {
+            taken.extend(due.pop_first());
+        }
+        taken
+    }
+
+    /// Purges the secret of a `Purge` entry if its recovery window has really ended.
+    /// Returns whether a secret was removed.
+    pub fn purge(&self, due: &Due) -> bool {
+        let scope = Scope { account: &due.account, region: &due.region };
+        let Some(store) = self.existing_store(scope) else { return false };
+        let mut inner = store.inner.write();
+        let removed = inner.purge_if_due(&due.name, self.now());
+        if removed {
+            self.log_remove(scope, &due.name);
+            tracing::debug!(name = %due.name, "recovery window ended; secret purged");
+        }
+        removed
+    }
+
+    /// Forgets every secret, or those of one account, or of one account and region.
+    pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
+        let mut accounts = self.accounts.write();
+        match (account, region) {
+            (None, _) => accounts.clear(),
+            (Some(a), None) => {
+                accounts.remove(a);
+            }
+            (Some(a), Some(r)) => {
+                if let Some(regions) = accounts.get_mut(a) {
+                    regions.remove(r);
+                }
+            }
+        }
+        self.log(&Change::Reset { account: account.map(str::to_owned), region: region.map(str::to_owned) });
+    }
+
+    /// A copy of the whole state.
+    #[must_use]
+    pub fn export(&self) -> StateDump {
+        let accounts = self.accounts.read();
+        let mut stores = Vec::new();
+        for (account, regions) in accounts.iter() {
+            for (region, store) in regions {
+                let inner = store.inner.read();
+                let secrets = inner.by_created.values().filter_map(|n| inner.secrets.get(n)).cloned().collect();
+                stores.push(StoreDump { account: account.clone(), region: region.clone(), secrets });
+            }
+        }
+        stores.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+        StateDump { stores }
+    }
+
+    /// Replaces the whole state with `state`.
+    pub fn import(&self, state: StateDump) {
+        self.log(&Change::Import { state: state.clone() });
+        self.load(state);
+    }
+
+    fn load(&self, state: StateDump) {
+        let mut accounts = self.accounts.write();
+        accounts.clear();
+        for dump in state.stores {
+            let store = Arc::new(Store::default());
+            {
+                let mut inner = store.inner.write();
+                for secret in dump.secrets {
+                    self.schedule_for(&dump.account, &dump.region, &secret);
+                    inner.put(secret);
+                }
+            }
+            accounts.entry(dump.account).or_default().insert(dump.region, store);
+        }
+    }
+
+    /// Replays one journalled change (recovery). Nothing is journalled again.
+    pub fn apply_change(&self, change: Change<'_>) {
+        match change {
+            Change::Put { account, region, secret } => {
+                let scope = Scope { account: &account, region: &region };
+                let secret = secret.into_owned();
+                self.schedule_for(&account, &region, &secret);
+                self.store(scope).inner.write().put(secret);
+            }
+            Change::Remove { account, region, name } => {
+                if let Some(store) = self.existing_store(Scope { account: &account, region: &region }) {
+                    store.inner.write().remove(&name);
+                }
+            }
+            Change::Reset { account, region } => {
+                let mut accounts = self.accounts.write();
+                match (account, region) {
+                    (None, _) => accounts.clear(),
+                    (Some(a), None) => {
+                        accounts.remove(&a);
+                    }
+                    (Some(a), Some(r)) => {
+                        if let Some(regions) = accounts.get_mut(&a) {
+                            regions.remove(&r);
+                        }
+                    }
+                }
+            }
+            Change::Import { state } => self.load(state),
+        }
+    }
+
+    /// Re-creates the scheduled work a loaded secret carries.
+    fn schedule_for(&self, account: &str, region: &str, secret: &Secret) {
+        if let Some(at) = rotation::rotation_due(secret) {
+            self.schedule(Due {
+                at,
+                kind: DueKind::Rotate,
+                account: account.to_owned(),
+                region: region.to_owned(),
+                name: secret.name.clone(),
+            });
+        }
+        if let Some(deletion) = secret.deletion {
+            self.schedule(Due {
+                at: deletion.purge_at,
+                kind: DueKind::Purge,
+                account: account.to_owned(),
+                region: region.to_owned(),
+                name: secret.name.clone(),
+            });
+        }
+    }
+
+    /// How many secrets smemu holds, over every account and region.
+    #[must_use]
+    pub fn secret_count(&self) -> usize {
+        self.accounts.read().values().flat_map(HashMap::values).map(|s| s.inner.read().secrets.len()).sum()
     }
 
     /// One ListSecrets page: `f` maps each listed secret while the read lock is held.
@@ -526,35 +786,28 @@ impl StoreInner {
     fn resolve(&self, scope: Scope<'_>, id: &str, now: Timestamp) -> Option<&Secret> {
         let secret = match ident::parse_secret_id(id) {
             SecretRef::Name(name) => self.secrets.get(name)?,
-            SecretRef::Arn {
-                region,
-                account,
-                name,
-                suffix,
-            } => {
-                let s = self
-                    .secrets
-                    .get(name)
-                    .filter(|_| region == scope.region && account == scope.account)?;
+            SecretRef::Arn { region, account, name, suffix } => {
+                let s = self.secrets.get(name).filter(|_| region == scope.region && account == scope.account)?;
                 // The stored ARN ends in `<name>-<suffix>`.
                 s.arn.ends_with(suffix).then_some(s)?
             }
-            SecretRef::PartialArn {
-                region,
-                account,
-                name,
-            } => self
-                .secrets
-                .get(name)
-                .filter(|_| region == scope.region && account == scope.account)?,
+            SecretRef::PartialArn { region, account, name } => {
+                self.secrets.get(name).filter(|_| region == scope.region && account == scope.account)?
+            }
             SecretRef::Unresolvable => return None,
         };
         (!is_due(secret, now)).then_some(secret)
     }
 
+    /// Inserts or replaces a secret by name (replay and import), keeping the indexes right.
+    fn put(&mut self, secret: Secret) {
+        self.remove(&secret.name);
+        self.next_seq = self.next_seq.max(secret.seq + 1);
+        self.insert(secret);
+    }
+
     fn insert(&mut self, secret: Secret) {
-        self.by_created
-            .insert((secret.created, secret.seq), secret.name.clone());
+        self.by_created.insert((secret.created, secret.seq), secret.name.clone());
         self.secrets.insert(secret.name.clone(), secret);
     }
 
@@ -564,31 +817,31 @@ impl StoreInner {
         Some(secret)
     }
 
-    fn purge_if_due(&mut self, name: &str, now: Timestamp) {
-        if self.secrets.get(name).is_some_and(|s| is_due(s, now)) {
+    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> bool {
+        let due = self.secrets.get(name).is_some_and(|s| is_due(s, now));
+        if due {
             self.remove(name);
         }
+        due
     }
+}
+
+/// A UUID-shaped version id derived from where a seeded version sits.
+fn stable_version_id(scope: Scope<'_>, name: &str, index: usize) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{}/{}/{name}/{index}", scope.account, scope.region).as_bytes(),
+    );
+    let hex: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
 
 fn is_due(secret: &Secret, now: Timestamp) -> bool {
     secret.deletion.is_some_and(|d| d.purge_at <= now)
 }
 
-fn new_version(
-    id: String,
-    value: SecretValue,
-    now: Timestamp,
-    kms_key_id: Option<String>,
-) -> Version {
-    Version {
-        id,
-        value: Some(value),
-        stages: Vec::new(),
-        created: now,
-        last_accessed: None,
-        kms_key_id,
-    }
+fn new_version(id: String, value: SecretValue, now: Timestamp, kms_key_id: Option<String>) -> Version {
+    Version { id, value: Some(value), stages: Vec::new(), created: now, last_accessed: None, kms_key_id }
 }
 
 fn token_in_use(token: &str, arn: &str) -> ApiError {
@@ -600,11 +853,7 @@ fn token_in_use(token: &str, arn: &str) -> ApiError {
 
 /// Repeating a request with the same token is harmless only when it carries the same value.
 fn check_same_value(version: &Version, value: &SecretValue, token: &str, arn: &str) -> Result<()> {
-    if version.value.as_ref() == Some(value) {
-        Ok(())
-    } else {
-        Err(token_in_use(token, arn))
-    }
+    if version.value.as_ref() == Some(value) { Ok(()) } else { Err(token_in_use(token, arn)) }
 }
 
 /// Stores `value` under `token`: a new version, an idempotent repeat, or the rotation
@@ -617,9 +866,7 @@ fn store_value(
     now: Timestamp,
 ) -> Result<String> {
     match secret.version(&token) {
-        Some(existing) if existing.value.is_none() => {
-            secret.fill_placeholder(&token, value, stages)
-        }
+        Some(existing) if existing.value.is_none() => secret.fill_placeholder(&token, value, stages),
         Some(existing) => check_same_value(existing, &value, &token, &secret.arn)?,
         None => {
             let version = new_version(token.clone(), value, now, secret.kms_key_id.clone());
@@ -638,18 +885,13 @@ fn value_not_found_for_stage(stage: &str) -> ApiError {
 }
 
 fn value_not_found_for_version(id: &str) -> ApiError {
-    api_error!(
-        ResourceNotFoundException,
-        "Secrets Manager can't find the specified secret value for VersionId: {id}"
-    )
+    api_error!(ResourceNotFoundException, "Secrets Manager can't find the specified secret value for VersionId: {id}")
 }
 
 fn select_version<'s>(secret: &'s Secret, selector: VersionSelector<'_>) -> Result<&'s Version> {
     match (selector.version_id, selector.stage) {
         (Some(id), stage) => {
-            let version = secret
-                .version(id)
-                .ok_or_else(|| value_not_found_for_version(id))?;
+            let version = secret.version(id).ok_or_else(|| value_not_found_for_version(id))?;
             if stage.is_some_and(|s| !version.has_stage(s)) {
                 return Err(api_error!(
                     InvalidRequestException,
@@ -660,19 +902,12 @@ fn select_version<'s>(secret: &'s Secret, selector: VersionSelector<'_>) -> Resu
         }
         (None, stage) => {
             let stage = stage.unwrap_or(AWSCURRENT);
-            secret
-                .holder_of(stage)
-                .ok_or_else(|| value_not_found_for_stage(stage))
+            secret.holder_of(stage).ok_or_else(|| value_not_found_for_stage(stage))
         }
     }
 }
 
-fn check_stage_move(
-    secret: &Secret,
-    stage: &str,
-    remove_from: Option<&str>,
-    move_to: Option<&str>,
-) -> Result<()> {
+fn check_stage_move(secret: &Secret, stage: &str, remove_from: Option<&str>, move_to: Option<&str>) -> Result<()> {
     for id in [remove_from, move_to].into_iter().flatten() {
         if secret.version(id).is_none() {
             return Err(api_error!(
@@ -688,18 +923,16 @@ fn check_stage_move(
             "You must specify at least one of the parameters RemoveFromVersionId and MoveToVersionId."
         )),
         (remove_from, Some(to)) => match holder {
-            Some(current) if current != to && remove_from != Some(current) => {
-                Err(match remove_from {
-                    None => api_error!(
-                        InvalidParameterException,
-                        "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {current}, so you must explicitly reference that version in RemoveFromVersionId."
-                    ),
-                    Some(other) => api_error!(
-                        InvalidParameterException,
-                        "The parameter RemoveFromVersionId {other} doesn't match the version {current} that staging label {stage} is currently attached to."
-                    ),
-                })
-            }
+            Some(current) if current != to && remove_from != Some(current) => Err(match remove_from {
+                None => api_error!(
+                    InvalidParameterException,
+                    "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {current}, so you must explicitly reference that version in RemoveFromVersionId."
+                ),
+                Some(other) => api_error!(
+                    InvalidParameterException,
+                    "The parameter RemoveFromVersionId {other} doesn't match the version {current} that staging label {stage} is currently attached to."
+                ),
+            }),
             _ => Ok(()),
         },
         (Some(from), None) => {

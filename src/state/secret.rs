@@ -213,13 +213,13 @@ impl Secret {
                 }
             }
             self.versions[to].add_stage(stage);
-            if stage == AWSCURRENT {
-                if let Some(from) = from.filter(|&f| f != to) {
-                    for v in &mut self.versions {
-                        v.remove_stage(AWSPREVIOUS);
-                    }
-                    self.versions[from].add_stage(AWSPREVIOUS);
+            if stage == AWSCURRENT
+                && let Some(from) = from.filter(|&f| f != to)
+            {
+                for v in &mut self.versions {
+                    v.remove_stage(AWSPREVIOUS);
                 }
+                self.versions[from].add_stage(AWSPREVIOUS);
             }
         }
     }
@@ -231,9 +231,7 @@ impl Secret {
             return;
         }
         self.versions.retain(|v| {
-            let removable = excess > 0
-                && v.is_deprecated()
-                && now.millis() - v.created.millis() >= VERSION_MIN_AGE_MS;
+            let removable = excess > 0 && v.is_deprecated() && now.millis() - v.created.millis() >= VERSION_MIN_AGE_MS;
             if removable {
                 excess -= 1;
             }
@@ -331,16 +329,8 @@ mod tests {
     fn custom_stages_move_alone() {
         let mut s = secret();
         s.add_version(version("v1", 0), None, Timestamp(0));
-        s.add_version(
-            version("v2", 1),
-            Some(&labels(&["one", "two", "three"])),
-            Timestamp(1),
-        );
-        s.add_version(
-            version("v3", 2),
-            Some(&labels(&["four", "one", "two"])),
-            Timestamp(2),
-        );
+        s.add_version(version("v2", 1), Some(&labels(&["one", "two", "three"])), Timestamp(1));
+        s.add_version(version("v3", 2), Some(&labels(&["four", "one", "two"])), Timestamp(2));
         assert_eq!(stages(&s, "v2"), ["three"]);
         assert_eq!(stages(&s, "v1"), [AWSCURRENT]);
     }
@@ -356,11 +346,7 @@ mod tests {
     fn listing_current_in_stages_demotes_old_current() {
         let mut s = secret();
         s.add_version(version("v1", 0), None, Timestamp(0));
-        s.add_version(
-            version("v2", 1),
-            Some(&labels(&[AWSCURRENT, "PUT0"])),
-            Timestamp(1),
-        );
+        s.add_version(version("v2", 1), Some(&labels(&[AWSCURRENT, "PUT0"])), Timestamp(1));
         assert_eq!(stages(&s, "v1"), [AWSPREVIOUS]);
         assert_eq!(stages(&s, "v2"), [AWSCURRENT, "PUT0"]);
     }
@@ -394,10 +380,7 @@ mod tests {
     #[test]
     fn tags_upsert_in_insertion_order() {
         let mut s = secret();
-        let t = |k: &str, v: &str| Tag {
-            key: k.into(),
-            value: v.into(),
-        };
+        let t = |k: &str, v: &str| Tag { key: k.into(), value: v.into() };
         s.upsert_tags(&[t("a", "1"), t("b", "2")]);
         s.upsert_tags(&[t("a", "3"), t("c", "4")]);
         assert_eq!(s.tags, vec![t("a", "3"), t("b", "2"), t("c", "4")]);

@@ -1,1 +1,107 @@
+//! Engine rules exercised without HTTP, on a clock that only moves when told.
 
+use super::*;
+use crate::clock::MILLIS_PER_DAY;
+
+const T1: &str = "11111111-1111-4111-8111-111111111111";
+const T2: &str = "22222222-2222-4222-8222-222222222222";
+
+fn engine() -> Engine {
+    Engine::new(Arc::new(Clock::manual(Timestamp::from_secs(1_767_225_600))))
+}
+
+fn scope() -> Scope<'static> {
+    Scope { account: "000000000000", region: "us-east-1" }
+}
+
+fn create(engine: &Engine, name: &str, value: Option<&str>) -> Created {
+    let new = NewSecret {
+        name: name.to_owned(),
+        token: T1.to_owned(),
+        value: value.map(|v| SecretValue::String(v.to_owned())),
+        ..NewSecret::default()
+    };
+    engine.create_secret(scope(), new).unwrap()
+}
+
+fn current(engine: &Engine, id: &str) -> Result<String> {
+    engine.get_secret_value(scope(), id, VersionSelector::default(), |_, _, v| match v {
+        SecretValue::String(s) => s.clone(),
+        SecretValue::Binary(_) => String::new(),
+    })
+}
+
+#[test]
+fn purge_happens_exactly_when_the_window_ends() {
+    let engine = engine();
+    let arn = create(&engine, "w", Some("x")).arn;
+    let deleted = engine.delete_secret(scope(), "w", Some(7), false).unwrap();
+    assert_eq!(deleted.deletion_date, engine.now().plus_days(7));
+    engine.clock().advance(7 * MILLIS_PER_DAY - 1);
+    assert_eq!(current(&engine, &arn).unwrap_err(), ApiError::marked_for_deletion());
+    engine.clock().advance(1);
+    assert_eq!(current(&engine, &arn).unwrap_err(), ApiError::secret_not_found());
+    let again = create(&engine, "w", Some("y"));
+    assert_ne!(again.arn, arn);
+}
+
+#[test]
+fn restore_before_the_deadline_keeps_everything() {
+    let engine = engine();
+    create(&engine, "r", Some("x"));
+    engine.delete_secret(scope(), "r", None, false).unwrap();
+    engine.clock().advance(29 * MILLIS_PER_DAY);
+    engine.restore_secret(scope(), "r").unwrap();
+    engine.clock().advance(2 * MILLIS_PER_DAY);
+    assert_eq!(current(&engine, "r").unwrap(), "x");
+}
+
+#[test]
+fn the_same_token_creates_one_version() {
+    let engine = engine();
+    create(&engine, "t", Some("v"));
+    let stored = engine.put_secret_value(scope(), "t", T1.to_owned(), SecretValue::String("v".into()), None).unwrap();
+    assert_eq!(stored.version_id, T1);
+    engine
+        .read_secret(scope(), "t", |s| {
+            let _: () = assert_eq!(s.versions.len(), 1);
+            Ok(())
+        })
+        .unwrap();
+    let err = engine.put_secret_value(scope(), "t", T1.to_owned(), SecretValue::String("w".into()), None).unwrap_err();
+    assert_eq!(err.code, crate::error::ErrorCode::ResourceExistsException);
+}
+
+#[test]
+fn the_rotation_placeholder_is_filled_by_its_token() {
+    let engine = engine();
+    create(&engine, "p", Some("old"));
+    engine
+        .write_secret(scope(), "p", |s, now| {
+            let placeholder = Version {
+                id: T2.to_owned(),
+                value: None,
+                stages: Vec::new(),
+                created: now,
+                last_accessed: None,
+                kms_key_id: None,
+            };
+            s.add_version(placeholder, Some(&[secret::AWSPENDING.to_owned()]), now);
+            Ok(())
+        })
+        .unwrap();
+    let pending = VersionSelector { version_id: None, stage: Some(secret::AWSPENDING) };
+    let err = engine.get_secret_value(scope(), "p", pending, |_, _, _| ()).unwrap_err();
+    assert_eq!(err.code, crate::error::ErrorCode::ResourceNotFoundException);
+    let stages = [secret::AWSPENDING.to_owned()];
+    engine.put_secret_value(scope(), "p", T2.to_owned(), SecretValue::String("new".into()), Some(&stages)).unwrap();
+    assert!(engine.get_secret_value(scope(), "p", pending, |_, _, _| ()).is_ok());
+    assert_eq!(current(&engine, "p").unwrap(), "old");
+}
+
+#[test]
+fn reads_of_an_unknown_scope_create_nothing() {
+    let engine = engine();
+    assert_eq!(current(&engine, "x").unwrap_err(), ApiError::secret_not_found());
+    assert!(engine.accounts.read().is_empty());
+}

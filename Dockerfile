@@ -1,0 +1,20 @@
+# Build: the same release profile CI uses.
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY model ./model
+COPY src ./src
+RUN cargo build --release --locked --bin smemu
+
+# Run: a small image with the binary and nothing else it does not need.
+FROM debian:bookworm-slim
+RUN useradd --system --uid 10001 --no-create-home smemu
+COPY --from=build /src/target/release/smemu /usr/local/bin/smemu
+USER smemu
+ENV SMEMU_HOST=0.0.0.0 \
+    SMEMU_PORT=4566
+EXPOSE 4566
+HEALTHCHECK --interval=5s --timeout=2s --start-period=2s --retries=3 \
+  CMD ["smemu", "--probe", "http://127.0.0.1:4566/_smemu/health"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["smemu"]

@@ -1,0 +1,501 @@
+//! A minimal AWS STS on the Secrets Manager port: GetCallerIdentity and
+//! AssumeRole over the Query protocol (form-encoded `POST /`, or `GET /` with a
+//! query string), answered in STS's XML.
+//!
+//! Which requests are STS requests ([`is_sts_request`]): never one with an
+//! `X-Amz-Target` header (that is the JSON protocol of Secrets Manager);
+//! otherwise one whose SigV4 credential scope names the service `sts`; when the
+//! scope names another service, none; when there is no readable scope (an
+//! unsigned request), one with an `Action` parameter in a form-encoded body or
+//! in the query string.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Method, Uri};
+
+use crate::auth::sigv4;
+use crate::auth::{AuthError, Authenticator, Caller, RoleArn, user_id_for};
+
+/// XML namespace of every STS response.
+pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// The one API version STS has.
+pub const API_VERSION: &str = "2011-06-15";
+/// Content type of every STS response.
+pub const CONTENT_TYPE: &str = "text/xml";
+
+const DEFAULT_DURATION_SECS: u64 = 3600;
+const MIN_DURATION_SECS: u64 = 900;
+const MAX_DURATION_SECS: u64 = 43_200;
+
+/// An STS answer, ready to send. Also send `x-amzn-RequestId: <request_id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    /// The `RequestId` inside the body.
+    pub request_id: String,
+}
+
+/// True when the request is for STS rather than Secrets Manager (rule in the
+/// module documentation).
+pub fn is_sts_request(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> bool {
+    if headers.contains_key("x-amz-target") {
+        return false;
+    }
+    if let Some(scope) = sigv4::peek_credential_scope(headers, uri) {
+        return scope.service == "sts";
+    }
+    let form_body = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let has_action = |raw: &str| sigv4::parse_query_pairs(raw, true).iter().any(|(k, _)| k == "Action");
+    (form_body && has_action(&String::from_utf8_lossy(body))) || uri.query().is_some_and(has_action)
+}
+
+/// Escapes text for XML element content (`&`, `<`, `>`).
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn new_request_id() -> String {
+    crate::protocol::request_id()
+}
+
+fn error_with_id(status: u16, code: &str, message: &str, request_id: String) -> StsResponse {
+    let body = format!(
+        "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
+        xml_escape(code),
+        xml_escape(message)
+    );
+    StsResponse { status, content_type: CONTENT_TYPE, body, request_id }
+}
+
+/// An STS error document (`Type` is always `Sender`).
+pub fn error_response(status: u16, code: &str, message: &str) -> StsResponse {
+    error_with_id(status, code, message, new_request_id())
+}
+
+/// An authentication failure as STS reports it: the Query-protocol codes
+/// (`SignatureDoesNotMatch`, `InvalidClientTokenId`, ...) and statuses, and
+/// only the first paragraph of a signature-mismatch message.
+pub fn auth_error_response(err: &AuthError) -> StsResponse {
+    let (status, code) = match err.code {
+        crate::auth::INVALID_SIGNATURE => (403, "SignatureDoesNotMatch"),
+        crate::auth::UNRECOGNIZED_CLIENT => (403, "InvalidClientTokenId"),
+        crate::auth::MISSING_AUTHENTICATION_TOKEN => (403, "MissingAuthenticationToken"),
+        crate::auth::INCOMPLETE_SIGNATURE => (400, "IncompleteSignature"),
+        crate::auth::EXPIRED_TOKEN => (400, "ExpiredToken"),
+        other => (400, other.strip_suffix("Exception").unwrap_or(other)),
+    };
+    error_response(status, code, err.summary())
+}
+
+/// Query parameters of the request: the form body (for a POST), then the
+/// query string for names the body lacks.
+fn request_params(method: &Method, uri: &Uri, body: &[u8]) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    if method == Method::POST && !body.is_empty() {
+        params = sigv4::parse_query_pairs(&String::from_utf8_lossy(body), true);
+    }
+    if let Some(query) = uri.query() {
+        for (k, v) in sigv4::parse_query_pairs(query, true) {
+            if !params.iter().any(|(name, _)| *name == k) {
+                params.push((k, v));
+            }
+        }
+    }
+    params
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Serves one STS request made by `caller` (already authenticated).
+pub fn handle(
+    auth: &Authenticator,
+    caller: &Caller,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+    now: SystemTime,
+) -> StsResponse {
+    let request_id = new_request_id();
+    let params = request_params(method, uri, body);
+    let Some(action) = param(&params, "Action").filter(|a| !a.is_empty()) else {
+        return error_with_id(
+            400,
+            "MissingAction",
+            "The request is missing an action or a required parameter.",
+            request_id,
+        );
+    };
+    if let Some(version) = param(&params, "Version")
+        && version != API_VERSION
+    {
+        return error_with_id(
+            400,
+            "InvalidAction",
+            &format!("Could not find operation {action} for version {version}"),
+            request_id,
+        );
+    }
+    match action {
+        "GetCallerIdentity" => get_caller_identity(auth, caller, request_id),
+        "AssumeRole" => assume_role(auth, &params, now, request_id),
+        _ => error_with_id(
+            400,
+            "InvalidAction",
+            &format!("Could not find operation {action} for version {API_VERSION}"),
+            request_id,
+        ),
+    }
+}
+
+fn get_caller_identity(auth: &Authenticator, caller: &Caller, request_id: String) -> StsResponse {
+    let user_id = caller
+        .access_key_id
+        .as_deref()
+        .and_then(|key| auth.credentials().lookup(key))
+        .filter(|c| c.principal_arn == caller.principal_arn)
+        .map(|c| c.user_id.clone())
+        .unwrap_or_else(|| user_id_for(&caller.principal_arn, &caller.account_id));
+    let body = format!(
+        "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+        xml_escape(&caller.principal_arn),
+        xml_escape(&user_id),
+        xml_escape(&caller.account_id)
+    );
+    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id }
+}
+
+fn validation_error(problems: &[String], request_id: String) -> StsResponse {
+    let count = problems.len();
+    let message =
+        format!("{count} validation error{} detected: {}", if count == 1 { "" } else { "s" }, problems.join("; "));
+    error_with_id(400, "ValidationError", &message, request_id)
+}
+
+fn assume_role(auth: &Authenticator, params: &[(String, String)], now: SystemTime, request_id: String) -> StsResponse {
+    let role_arn = param(params, "RoleArn");
+    let session_name = param(params, "RoleSessionName");
+    let duration = param(params, "DurationSeconds");
+    let mut problems = Vec::new();
+    match role_arn {
+        None => problems.push("Value null at 'roleArn' failed to satisfy constraint: Member must not be null".to_string()),
+        Some(arn) if arn.len() < 20 => problems.push(format!(
+            "Value '{arn}' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20"
+        )),
+        Some(arn) if arn.len() > 2048 => problems.push(format!(
+            "Value '{arn}' at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 2048"
+        )),
+        Some(_) => {}
+    }
+    match session_name {
+        None => problems.push(
+            "Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null".to_string(),
+        ),
+        Some(name) if name.len() < 2 => problems.push(format!(
+            "Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2"
+        )),
+        Some(name) if name.len() > 64 => problems.push(format!(
+            "Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+        )),
+        Some(name)
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)) =>
+        {
+            problems.push(format!(
+                "Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            ))
+        }
+        Some(_) => {}
+    }
+    let mut seconds = DEFAULT_DURATION_SECS;
+    if let Some(text) = duration {
+        match text.parse::<u64>() {
+            Ok(n) if n < MIN_DURATION_SECS => problems.push(format!(
+                "Value '{n}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {MIN_DURATION_SECS}"
+            )),
+            Ok(n) if n > MAX_DURATION_SECS => problems.push(format!(
+                "Value '{n}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to {MAX_DURATION_SECS}"
+            )),
+            Ok(n) => seconds = n,
+            Err(_) => problems.push(format!(
+                "Value '{text}' at 'durationSeconds' failed to satisfy constraint: Member must be a number"
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return validation_error(&problems, request_id);
+    }
+    let (role_arn, session_name) = (role_arn.unwrap_or_default(), session_name.unwrap_or_default());
+    if RoleArn::parse(role_arn).is_none() {
+        return error_with_id(400, "ValidationError", &format!("{role_arn} is invalid"), request_id);
+    }
+    let issued = match auth.credentials().issue_temporary(role_arn, session_name, Duration::from_secs(seconds), now) {
+        Ok(issued) => issued,
+        Err(e) => return error_with_id(400, "ValidationError", &e.message, request_id),
+    };
+    let source_identity = param(params, "SourceIdentity")
+        .map(|s| format!("    <SourceIdentity>{}</SourceIdentity>\n", xml_escape(s)))
+        .unwrap_or_default();
+    let body = format!(
+        "<AssumeRoleResponse xmlns=\"{XMLNS}\">\n  <AssumeRoleResult>\n{source_identity}    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
+        xml_escape(&issued.assumed_role_id),
+        xml_escape(&issued.assumed_role_arn),
+        xml_escape(&issued.access_key_id),
+        xml_escape(&issued.secret_access_key),
+        xml_escape(&issued.session_token),
+        sigv4::format_iso8601(sigv4::unix_seconds(issued.expiration)),
+    );
+    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::test_support::Signer;
+    use crate::auth::{AuthMode, CredentialStore};
+
+    const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    /// 2025-01-01T00:00:00Z
+    const T0: i64 = 1_735_689_600;
+    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded; charset=utf-8");
+
+    fn at(secs: i64) -> SystemTime {
+        sigv4::system_time_from_unix(secs)
+    }
+
+    fn authenticator(mode: AuthMode) -> Authenticator {
+        let store = CredentialStore::new();
+        store.add_static(KEY, SECRET, "111111111111", Some("arn:aws:iam::111111111111:user/alice"), None).unwrap();
+        Authenticator::new(mode, "000000000000".into(), "us-east-1".into(), store)
+    }
+
+    fn signer<'a>(key: &'a str, secret: &'a str, token: Option<&'a str>) -> Signer<'a> {
+        Signer {
+            access_key_id: key,
+            secret_access_key: secret,
+            session_token: token,
+            region: "us-east-1",
+            service: "sts",
+            time: at(T0),
+            presign: None,
+        }
+    }
+
+    /// Authenticates and serves a request the way the server will.
+    fn call(auth: &Authenticator, req: &http::Request<Vec<u8>>) -> StsResponse {
+        assert!(is_sts_request(req.headers(), req.uri(), req.body()));
+        match auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(T0)) {
+            Ok(caller) => handle(auth, &caller, req.method(), req.uri(), req.body(), at(T0)),
+            Err(e) => auth_error_response(&e),
+        }
+    }
+
+    fn element<'a>(xml: &'a str, name: &str) -> &'a str {
+        let open = format!("<{name}>");
+        let start = xml.find(&open).unwrap_or_else(|| panic!("no <{name}> in {xml}")) + open.len();
+        let end = start + xml[start..].find(&format!("</{name}>")).unwrap();
+        &xml[start..end]
+    }
+
+    #[test]
+    fn recognises_sts_requests() {
+        let s = signer(KEY, SECRET, None);
+        let sts = s.sign("POST", "http://localhost:4566/", &[FORM], b"Action=GetCallerIdentity&Version=2011-06-15");
+        assert!(is_sts_request(sts.headers(), sts.uri(), sts.body()));
+
+        let mut sm_signer = signer(KEY, SECRET, None);
+        sm_signer.service = "secretsmanager";
+        let sm = sm_signer.sign(
+            "POST",
+            "http://localhost:4566/",
+            &[("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "secretsmanager.ListSecrets")],
+            b"{}",
+        );
+        assert!(!is_sts_request(sm.headers(), sm.uri(), sm.body()));
+        // Scope says secretsmanager: not STS, whatever the body.
+        let odd = sm_signer.sign("POST", "http://localhost:4566/", &[FORM], b"Action=GetCallerIdentity");
+        assert!(!is_sts_request(odd.headers(), odd.uri(), odd.body()));
+
+        let mut form = http::HeaderMap::new();
+        form.insert("content-type", FORM.1.parse().unwrap());
+        let root: Uri = "/".parse().unwrap();
+        assert!(is_sts_request(&form, &root, b"Version=2011-06-15&Action=GetCallerIdentity"));
+        assert!(!is_sts_request(&form, &root, b"Version=2011-06-15"));
+        assert!(!is_sts_request(&http::HeaderMap::new(), &root, b"Action=GetCallerIdentity"));
+        let get: Uri = "/?Action=GetCallerIdentity&Version=2011-06-15".parse().unwrap();
+        assert!(is_sts_request(&http::HeaderMap::new(), &get, b""));
+    }
+
+    #[test]
+    fn get_caller_identity_xml() {
+        let auth = authenticator(AuthMode::Strict);
+        let s = signer(KEY, SECRET, None);
+        let req = s.sign("POST", "http://localhost:4566/", &[FORM], b"Action=GetCallerIdentity&Version=2011-06-15");
+        let resp = call(&auth, &req);
+        assert_eq!((resp.status, resp.content_type), (200, "text/xml"));
+        assert_eq!(resp.request_id.len(), 36);
+        let user_id = auth.credentials().lookup(KEY).unwrap().user_id.clone();
+        assert_eq!(
+            resp.body,
+            format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <GetCallerIdentityResult>\n    <Arn>arn:aws:iam::111111111111:user/alice</Arn>\n    <UserId>{user_id}</UserId>\n    <Account>111111111111</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+                resp.request_id
+            )
+        );
+    }
+
+    #[test]
+    fn get_caller_identity_open_mode_and_get() {
+        let auth = authenticator(AuthMode::Open);
+        let s = signer("222222222222", "anything", None);
+        let req = s.sign("GET", "http://localhost:4566/?Action=GetCallerIdentity&Version=2011-06-15", &[], b"");
+        let resp = call(&auth, &req);
+        assert_eq!(resp.status, 200);
+        assert_eq!(element(&resp.body, "Arn"), "arn:aws:iam::222222222222:root");
+        assert_eq!(element(&resp.body, "UserId"), "222222222222");
+        assert_eq!(element(&resp.body, "Account"), "222222222222");
+
+        // Unsigned: the default account.
+        let mut form = http::HeaderMap::new();
+        form.insert("content-type", FORM.1.parse().unwrap());
+        let uri: Uri = "/".parse().unwrap();
+        let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+        let caller = auth.authenticate(&Method::POST, &uri, &form, body, at(T0)).unwrap();
+        let resp = handle(&auth, &caller, &Method::POST, &uri, body, at(T0));
+        assert_eq!(element(&resp.body, "Account"), "000000000000");
+    }
+
+    #[test]
+    fn assume_role_then_use_the_credentials_in_strict_mode() {
+        let auth = authenticator(AuthMode::Strict);
+        let s = signer(KEY, SECRET, None);
+        let req = s.sign(
+            "POST",
+            "http://localhost:4566/",
+            &[FORM],
+            b"Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A333333333333%3Arole%2Fdeployer&RoleSessionName=ci-run&DurationSeconds=1800",
+        );
+        let resp = call(&auth, &req);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        let body = &resp.body;
+        assert!(body.starts_with(
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <AssumeRoleResult>\n    <AssumedRoleUser>\n      <AssumedRoleId>AROA"
+        ));
+        assert!(body.ends_with(&format!(
+            "  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
+            resp.request_id
+        )));
+        assert_eq!(element(body, "Arn"), "arn:aws:sts::333333333333:assumed-role/deployer/ci-run");
+        assert!(element(body, "AssumedRoleId").ends_with(":ci-run"));
+        assert_eq!(element(body, "Expiration"), "2025-01-01T00:30:00Z");
+        let key = element(body, "AccessKeyId").to_string();
+        let secret = element(body, "SecretAccessKey").to_string();
+        let token = element(body, "SessionToken").to_string();
+        assert!(key.starts_with("ASIA"));
+
+        // GetCallerIdentity with the new credentials: the assumed role.
+        let s = signer(&key, &secret, Some(&token));
+        let req = s.sign("POST", "http://localhost:4566/", &[FORM], b"Action=GetCallerIdentity&Version=2011-06-15");
+        let resp = call(&auth, &req);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        assert_eq!(element(&resp.body, "Arn"), "arn:aws:sts::333333333333:assumed-role/deployer/ci-run");
+        assert_eq!(element(&resp.body, "Account"), "333333333333");
+        assert_eq!(element(&resp.body, "UserId"), element(body, "AssumedRoleId"));
+
+        // And a Secrets Manager request runs in the role's account.
+        let mut sm = signer(&key, &secret, Some(&token));
+        sm.service = "secretsmanager";
+        let req = sm.sign(
+            "POST",
+            "http://localhost:4566/",
+            &[("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "secretsmanager.ListSecrets")],
+            b"{}",
+        );
+        let caller = auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(T0)).unwrap();
+        assert_eq!(caller.account_id, "333333333333");
+        assert_eq!(caller.principal_arn, "arn:aws:sts::333333333333:assumed-role/deployer/ci-run");
+    }
+
+    fn form_call(auth: &Authenticator, body: &str) -> StsResponse {
+        let caller =
+            auth.authenticate(&Method::POST, &"/".parse().unwrap(), &http::HeaderMap::new(), b"", at(T0)).unwrap();
+        handle(auth, &caller, &Method::POST, &"/".parse().unwrap(), body.as_bytes(), at(T0))
+    }
+
+    #[test]
+    fn assume_role_validation() {
+        let auth = authenticator(AuthMode::Open);
+        let resp = form_call(&auth, "Action=AssumeRole&Version=2011-06-15");
+        assert_eq!(resp.status, 400);
+        assert_eq!(element(&resp.body, "Code"), "ValidationError");
+        assert_eq!(
+            element(&resp.body, "Message"),
+            "2 validation errors detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null; Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"
+        );
+        let resp = form_call(
+            &auth,
+            "Action=AssumeRole&RoleArn=arn:aws:iam::333333333333:role/r&RoleSessionName=bad%20name&DurationSeconds=60",
+        );
+        assert!(element(&resp.body, "Message").starts_with("2 validation errors detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern"));
+        assert!(element(&resp.body, "Message").ends_with("Member must have value greater than or equal to 900"));
+        let resp = form_call(&auth, "Action=AssumeRole&RoleArn=arn:aws:iam::333:user/someone&RoleSessionName=ok");
+        assert_eq!(element(&resp.body, "Message"), "arn:aws:iam::333:user/someone is invalid");
+    }
+
+    #[test]
+    fn unknown_and_missing_actions() {
+        let auth = authenticator(AuthMode::Open);
+        let resp = form_call(&auth, "Action=GetSessionTokenX&Version=2011-06-15");
+        assert_eq!(
+            resp.body,
+            format!(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>InvalidAction</Code>\n    <Message>Could not find operation GetSessionTokenX for version 2011-06-15</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
+                resp.request_id
+            )
+        );
+        assert_eq!(resp.status, 400);
+        let resp = form_call(&auth, "Version=2011-06-15");
+        assert_eq!(element(&resp.body, "Code"), "MissingAction");
+        let resp = form_call(&auth, "Action=GetCallerIdentity&Version=2010-01-01");
+        assert_eq!(element(&resp.body, "Code"), "InvalidAction");
+    }
+
+    #[test]
+    fn auth_errors_in_sts_shape() {
+        let auth = authenticator(AuthMode::Strict);
+        let s = signer(KEY, "wrong-secret", None);
+        let req = s.sign("POST", "http://localhost:4566/", &[FORM], b"Action=GetCallerIdentity&Version=2011-06-15");
+        let resp = call(&auth, &req);
+        assert_eq!(resp.status, 403);
+        assert_eq!(element(&resp.body, "Code"), "SignatureDoesNotMatch");
+        assert_eq!(
+            element(&resp.body, "Message"),
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+        );
+        let s = signer("AKIDUNKNOWN", SECRET, None);
+        let req = s.sign("POST", "http://localhost:4566/", &[FORM], b"Action=GetCallerIdentity&Version=2011-06-15");
+        let resp = call(&auth, &req);
+        assert_eq!((resp.status, element(&resp.body, "Code")), (403, "InvalidClientTokenId"));
+        assert_eq!(element(&resp.body, "Message"), "The security token included in the request is invalid.");
+    }
+
+    #[test]
+    fn xml_escaping() {
+        assert_eq!(xml_escape(r#"a<b>&"c'"#), r#"a&lt;b&gt;&amp;"c'"#);
+    }
+}
