@@ -2,7 +2,10 @@
 
 import base64
 import json
+import os
+import time
 import urllib.parse
+import urllib.request
 
 NOT_FOUND = "Secrets Manager can't find the specified secret."
 
@@ -86,3 +89,26 @@ def test_requests_need_the_ssrf_token(agent, sm, name):
         "Bad Token",
     )
     assert agent.get(query(secretId=name), headers={"X-Forwarded-For": "10.0.0.1"}) == (400, "Forwarded")
+
+
+def test_serves_a_rotated_secret_after_refresh(agent, sm, name):
+    # smemu has no Lambda: its control API binds the rotation function to a built-in rotation.
+    fn = f"arn:aws:lambda:us-east-1:000000000000:function:compat-agent-{name.split('/')[2]}"
+    request = urllib.request.Request(
+        os.environ["SMEMU_ENDPOINT"] + "/_smemu/hooks",
+        data=json.dumps({"functionArn": fn, "kind": "builtin"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    sm.create_secret(Name=name, SecretString="before")
+    assert json.loads(agent.get(query(secretId=name))[1])["SecretString"] == "before"
+    new = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    deadline = time.monotonic() + 20
+    while sm.describe_secret(SecretId=name)["VersionIdsToStages"].get(new) != ["AWSCURRENT"]:
+        assert time.monotonic() < deadline, "the rotation did not finish"
+        time.sleep(0.05)
+    status, body = agent.get(query(secretId=name, refreshNow="true"))
+    assert status == 200, body
+    value = json.loads(body)
+    assert value["VersionId"] == new
+    assert value["SecretString"] == sm.get_secret_value(SecretId=name)["SecretString"] != "before"

@@ -14,7 +14,9 @@ import string
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
+import urllib.request
 import uuid
 
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
@@ -297,6 +299,51 @@ def random_password():
         "GetRandomPassword",
         "get-random-password", "--password-length", "2",
     )
+
+
+def bind_rotation_function(**hook):
+    """smemu has no Lambda: its control API binds a function ARN to a rotation hook."""
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:compat-cli-{uuid.uuid4().hex[:8]}"
+    request = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] + "/_smemu/hooks",
+        data=json.dumps({"functionArn": arn, **hook}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    return arn
+
+
+@test
+def rotation():
+    n = unique("rotate")
+    first = ok("create-secret", "--name", n, "--secret-string", "before", "--query", "VersionId", "--output", "text").text()
+    fails(
+        "InvalidRequestException",
+        "No Lambda rotation function ARN is associated with this secret.",
+        "RotateSecret",
+        "rotate-secret", "--secret-id", n,
+    )
+    fn = bind_rotation_function(kind="builtin", excludePunctuation=True)
+    out = ok(
+        "rotate-secret", "--secret-id", n, "--rotation-lambda-arn", fn,
+        "--rotation-rules", '{"AutomaticallyAfterDays": 10}',
+    ).json()
+    assert set(out) == {"ARN", "Name", "VersionId"}
+    new = out["VersionId"]
+    deadline = time.monotonic() + 20
+    while ok("describe-secret", "--secret-id", n, "--query", f'VersionIdsToStages."{new}"').json() != ["AWSCURRENT"]:
+        assert time.monotonic() < deadline, "the rotation did not finish"
+        time.sleep(0.1)
+    described = ok(
+        "describe-secret", "--secret-id", n,
+        "--query", "{enabled: RotationEnabled, fn: RotationLambdaARN, rules: RotationRules, previous: VersionIdsToStages.\"" + first + "\"}",
+    ).json()
+    assert described == {"enabled": True, "fn": fn, "rules": {"AutomaticallyAfterDays": 10}, "previous": ["AWSPREVIOUS"]}
+    value = ok("get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text").text()
+    assert value != "before" and value.isalnum()
+    cancelled = ok("cancel-rotate-secret", "--secret-id", n, "--query", "Name", "--output", "text").text()
+    assert cancelled == n
+    assert ok("describe-secret", "--secret-id", n, "--query", "RotationEnabled").json() is False
 
 
 @test
