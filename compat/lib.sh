@@ -8,10 +8,19 @@ compat_venv() {
   if [[ -x $venv/bin/python ]] && cmp -s "$requirements" "$stamp"; then
     return 0
   fi
+  local python=${PYTHON:-python3}
+  local pip_args=(install --quiet --disable-pip-version-check -r "$requirements")
   echo "installing $(basename "$(dirname "$requirements")") dependencies into $venv" >&2
   rm -rf "$venv"
-  "${PYTHON:-python3}" -m venv "$venv" || return 1
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2 || return 1
+  if "$python" -m venv "$venv" 2> /dev/null; then
+    "$venv/bin/python" -m pip "${pip_args[@]}" >&2 || return 1
+  else
+    # Debian's python3 lacks ensurepip unless python3-venv is installed: make the venv without
+    # pip and install into it with the system's pip.
+    rm -rf "$venv"
+    "$python" -m venv --without-pip "$venv" || return 1
+    "$python" -m pip --python "$venv/bin/python" "${pip_args[@]}" >&2 || return 1
+  fi
   cp "$requirements" "$stamp"
 }
 
