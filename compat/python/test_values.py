@@ -52,7 +52,7 @@ def test_partial_arn_that_looks_like_a_full_arn(sm, name):
 
 
 def test_invalid_secret_id_is_rejected_before_lookup(sm):
-    for call in (sm.get_secret_value, sm.list_secret_version_ids, sm.restore_secret):
+    for call in (sm.get_secret_value, sm.list_secret_version_ids, sm.describe_secret):
         expect_error("ValidationException", INVALID_NAME, call, SecretId=" Inv*Name? ")
     expect_error("ValidationException", INVALID_NAME, sm.put_secret_value, SecretId="Inv Name", SecretString="x")
     expect_error(
