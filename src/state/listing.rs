@@ -7,9 +7,11 @@ use super::is_due;
 use super::secret::Secret;
 use crate::clock::Timestamp;
 use crate::filter::{self, Filter, Subject};
+use parking_lot::{RwLock, RwLockReadGuard};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SortBy {
@@ -61,16 +63,22 @@ pub fn subject(secret: &Secret) -> Subject<'_> {
 }
 
 pub(super) fn page<R>(
-    secrets: &BTreeMap<String, Secret>,
+    secrets: &BTreeMap<String, Arc<RwLock<Secret>>>,
     by_created: &BTreeMap<(Timestamp, u64), String>,
     query: &ListQuery,
     now: Timestamp,
     mut f: impl FnMut(&Secret) -> R,
 ) -> (Vec<R>, Option<Cursor>) {
-    let visible = |s: &&Secret| {
-        (query.include_planned_deletion || !s.is_deleted())
-            && !is_due(s, now)
-            && filter::matches_all(&query.filters, &subject(s))
+    // Each candidate is read under its own lock, held until the page is built.
+    fn lock(cell: &Arc<RwLock<Secret>>) -> RwLockReadGuard<'_, Secret> {
+        cell.read()
+    }
+    let visible = |cell| {
+        let s = lock(cell);
+        let shown = (query.include_planned_deletion || !s.is_deleted())
+            && !is_due(&s, now)
+            && filter::matches_all(&query.filters, &subject(&s));
+        shown.then_some(s)
     };
     let after = query.after.as_ref().filter(|c| c.sort_by == query.sort_by && c.descending == query.descending);
     let beyond = |key: &(i64, u64, String)| match after {
@@ -79,20 +87,20 @@ pub(super) fn page<R>(
         Some(c) => *key > c.key,
     };
     let want = query.max.saturating_add(1);
-    let mut picked: Vec<&Secret> = match (filter::name_prefix(&query.filters), query.sort_by) {
+    type Cells<'a> = Box<dyn Iterator<Item = &'a Arc<RwLock<Secret>>> + 'a>;
+    let mut picked: Vec<RwLockReadGuard<'_, Secret>> = match (filter::name_prefix(&query.filters), query.sort_by) {
         (None, SortBy::CreatedDate) => {
-            let lower = after.map_or(Bound::Unbounded, |c| Bound::Excluded((Timestamp(c.key.0), c.key.1)));
-            let upper = after.map_or(Bound::Unbounded, |c| Bound::Excluded((Timestamp(c.key.0), c.key.1)));
+            let bound = after.map_or(Bound::Unbounded, |c| Bound::Excluded((Timestamp(c.key.0), c.key.1)));
             let names: Box<dyn Iterator<Item = &String>> = if query.descending {
-                Box::new(by_created.range((Bound::Unbounded, upper)).rev().map(|(_, n)| n))
+                Box::new(by_created.range((Bound::Unbounded, bound)).rev().map(|(_, n)| n))
             } else {
-                Box::new(by_created.range((lower, Bound::Unbounded)).map(|(_, n)| n))
+                Box::new(by_created.range((bound, Bound::Unbounded)).map(|(_, n)| n))
             };
-            names.filter_map(|n| secrets.get(n)).filter(visible).take(want).collect()
+            names.filter_map(|n| secrets.get(n)).filter_map(visible).take(want).collect()
         }
         (None, SortBy::Name) => {
             let from = after.map(|c| c.key.2.as_str());
-            let iter: Box<dyn Iterator<Item = &Secret>> = match (from, query.descending) {
+            let iter: Cells<'_> = match (from, query.descending) {
                 (None, false) => Box::new(secrets.values()),
                 (None, true) => Box::new(secrets.values().rev()),
                 (Some(n), false) => {
@@ -102,10 +110,10 @@ pub(super) fn page<R>(
                     Box::new(secrets.range::<str, _>((Bound::Unbounded, Bound::Excluded(n))).rev().map(|(_, s)| s))
                 }
             };
-            iter.filter(visible).take(want).collect()
+            iter.filter_map(visible).take(want).collect()
         }
         (prefix, sort_by) => {
-            let candidates: Box<dyn Iterator<Item = &Secret>> = match prefix {
+            let candidates: Cells<'_> = match prefix {
                 Some(p) => Box::new(
                     secrets
                         .range::<str, _>((Bound::Included(p), Bound::Unbounded))
@@ -114,8 +122,8 @@ pub(super) fn page<R>(
                 ),
                 None => Box::new(secrets.values()),
             };
-            let mut all: Vec<(_, &Secret)> =
-                candidates.filter(visible).map(|s| (sort_key(s, sort_by), s)).filter(|(k, _)| beyond(k)).collect();
+            let mut all: Vec<_> =
+                candidates.filter_map(visible).map(|s| (sort_key(&s, sort_by), s)).filter(|(k, _)| beyond(k)).collect();
             all.sort_by(|a, b| if query.descending { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
             all.into_iter().take(want).map(|(_, s)| s).collect()
         }
@@ -128,5 +136,5 @@ pub(super) fn page<R>(
             key: sort_key(s, query.sort_by),
         })
     });
-    (picked.into_iter().map(&mut f).collect(), next.flatten())
+    (picked.iter().map(|s| f(s)).collect(), next.flatten())
 }

@@ -181,10 +181,15 @@ pub struct Store {
     inner: RwLock<StoreInner>,
 }
 
+/// One secret behind its own lock: writes to a secret never make readers of another wait.
+type Cell = Arc<RwLock<Secret>>;
+
+/// The store's map is locked for writing only to add or remove a name; changing a secret holds
+/// the map's read lock (so it cannot race with its removal) and that secret's write lock.
 #[derive(Default)]
 struct StoreInner {
     /// Keyed by name: a name is held by at most one secret (live or pending deletion).
-    secrets: BTreeMap<String, Secret>,
+    secrets: BTreeMap<String, Cell>,
     /// Creation order, the default ListSecrets order.
     by_created: BTreeMap<(Timestamp, u64), String>,
     next_seq: u64,
@@ -251,11 +256,12 @@ impl Engine {
     pub fn read_secret<R>(&self, scope: Scope<'_>, id: &str, f: impl FnOnce(&Secret) -> Result<R>) -> Result<R> {
         let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
         let inner = store.inner.read();
-        let secret = inner.resolve(scope, id, self.now()).ok_or_else(ApiError::secret_not_found)?;
-        f(secret)
+        let cell = inner.resolve(scope, id, self.now()).ok_or_else(ApiError::secret_not_found)?;
+        let secret = cell.read();
+        f(&secret)
     }
 
-    /// Runs `f` on the secret `id` names, under the store's write lock, and journals the result.
+    /// Runs `f` on the secret `id` names, under that secret's write lock, and journals the result.
     fn write_secret<R>(
         &self,
         scope: Scope<'_>,
@@ -263,12 +269,14 @@ impl Engine {
         f: impl FnOnce(&mut Secret, Timestamp) -> Result<R>,
     ) -> Result<R> {
         let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
-        let mut inner = store.inner.write();
+        let inner = store.inner.read();
         let now = self.now();
-        let name = inner.resolve(scope, id, now).ok_or_else(ApiError::secret_not_found)?.name.clone();
-        let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
-        let result = f(secret, now)?;
-        self.log_put(scope, secret);
+        let mut secret = inner.resolve(scope, id, now).ok_or_else(ApiError::secret_not_found)?.write();
+        if is_due(&secret, now) {
+            return Err(ApiError::secret_not_found());
+        }
+        let result = f(&mut secret, now)?;
+        self.log_put(scope, &secret);
         Ok(result)
     }
 
@@ -296,6 +304,7 @@ impl Engine {
             self.log_remove(scope, &new.name);
         }
         if let Some(existing) = inner.secrets.get(&new.name) {
+            let existing = existing.read();
             if existing.is_deleted() {
                 return Err(api_error!(
                     InvalidRequestException,
@@ -382,13 +391,14 @@ impl Engine {
         let Some(store) = self.existing_store(scope) else {
             return;
         };
-        let mut inner = store.inner.write();
-        if let Some(secret) = inner.secrets.get_mut(name) {
+        let inner = store.inner.read();
+        if let Some(cell) = inner.secrets.get(name) {
+            let mut secret = cell.write();
             secret.last_accessed = Some(today);
             if let Some(version) = secret.versions.iter_mut().find(|v| v.id == version_id) {
                 version.last_accessed = Some(today);
             }
-            self.log_put(scope, secret);
+            self.log_put(scope, &secret);
         }
     }
 
@@ -433,7 +443,7 @@ impl Engine {
         let store = self.store(scope);
         let mut inner = store.inner.write();
         let now = self.now();
-        let Some(name) = inner.resolve(scope, id, now).map(|s| s.name.clone()) else {
+        let Some(name) = inner.resolve(scope, id, now).map(|s| s.read().name.clone()) else {
             if force {
                 // AWS answers a forced delete of an unknown secret as if it had existed.
                 return Ok(Deleted { arn: self.phantom_arn(scope, id)?, name: id.to_owned(), deletion_date: now });
@@ -445,7 +455,8 @@ impl Engine {
             self.log_remove(scope, &secret.name);
             return Ok(Deleted { arn: secret.arn, name: secret.name, deletion_date: now });
         }
-        let secret = inner.secrets.get_mut(&name).ok_or_else(ApiError::secret_not_found)?;
+        let cell = inner.secrets.get(&name).ok_or_else(ApiError::secret_not_found)?.clone();
+        let mut secret = cell.write();
         if secret.is_deleted() {
             return Err(api_error!(
                 InvalidRequestException,
@@ -454,8 +465,9 @@ impl Engine {
         }
         let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
         secret.deletion = Some(Deletion { deleted_at: now, purge_at });
-        self.log_put(scope, secret);
+        self.log_put(scope, &secret);
         let deleted = Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at };
+        drop(secret);
         drop(inner);
         self.schedule(Due {
             at: purge_at,
@@ -690,7 +702,8 @@ impl Engine {
         for (account, regions) in accounts.iter() {
             for (region, store) in regions {
                 let inner = store.inner.read();
-                let secrets = inner.by_created.values().filter_map(|n| inner.secrets.get(n)).cloned().collect();
+                let secrets =
+                    inner.by_created.values().filter_map(|n| inner.secrets.get(n)).map(|c| c.read().clone()).collect();
                 stores.push(StoreDump { account: account.clone(), region: region.clone(), secrets });
             }
         }
@@ -797,20 +810,20 @@ impl Engine {
 
 impl StoreInner {
     /// The secret `id` names in this store, if any. Secrets whose deletion date has passed count as gone.
-    fn resolve(&self, scope: Scope<'_>, id: &str, now: Timestamp) -> Option<&Secret> {
-        let secret = match ident::parse_secret_id(id) {
+    fn resolve(&self, scope: Scope<'_>, id: &str, now: Timestamp) -> Option<&Cell> {
+        let cell = match ident::parse_secret_id(id) {
             SecretRef::Name(name) => self.secrets.get(name)?,
             SecretRef::Arn { region, account, name, suffix } => {
-                let s = self.secrets.get(name).filter(|_| region == scope.region && account == scope.account)?;
+                let cell = self.secrets.get(name).filter(|_| region == scope.region && account == scope.account)?;
                 // The stored ARN ends in `<name>-<suffix>`.
-                s.arn.ends_with(suffix).then_some(s)?
+                cell.read().arn.ends_with(suffix).then_some(cell)?
             }
             SecretRef::PartialArn { region, account, name } => {
                 self.secrets.get(name).filter(|_| region == scope.region && account == scope.account)?
             }
             SecretRef::Unresolvable => return None,
         };
-        (!is_due(secret, now)).then_some(secret)
+        (!is_due(&cell.read(), now)).then_some(cell)
     }
 
     /// Inserts or replaces a secret by name (replay and import), keeping the indexes right.
@@ -822,17 +835,18 @@ impl StoreInner {
 
     fn insert(&mut self, secret: Secret) {
         self.by_created.insert((secret.created, secret.seq), secret.name.clone());
-        self.secrets.insert(secret.name.clone(), secret);
+        self.secrets.insert(secret.name.clone(), Arc::new(RwLock::new(secret)));
     }
 
     fn remove(&mut self, name: &str) -> Option<Secret> {
-        let secret = self.secrets.remove(name)?;
+        let cell = self.secrets.remove(name)?;
+        let secret = cell.read().clone();
         self.by_created.remove(&(secret.created, secret.seq));
         Some(secret)
     }
 
     fn purge_if_due(&mut self, name: &str, now: Timestamp) -> bool {
-        let due = self.secrets.get(name).is_some_and(|s| is_due(s, now));
+        let due = self.secrets.get(name).is_some_and(|s| is_due(&s.read(), now));
         if due {
             self.remove(name);
         }
