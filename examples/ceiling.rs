@@ -46,10 +46,19 @@ struct Args {
     secret_access_key: Option<String>,
     #[arg(long, default_value = smemu::config::DEFAULT_ACCOUNT)]
     account_id: String,
+    /// Length of the answer's SecretString (the default answer is about 240 bytes in all); the
+    /// bench also runs a ceiling whose answer is as large as a GetSecretValue of a 4 KiB secret.
+    #[arg(long, default_value_t = 7)]
+    value_bytes: usize,
 }
 
-/// About the size of a small GetSecretValue answer.
-const BODY: &[u8] = br#"{"ARN":"arn:aws:secretsmanager:us-east-1:111122223333:secret:bench/0000000-AbCdEf","CreatedDate":1.7e9,"Name":"bench/0000000","SecretString":"ceiling","VersionId":"00000000-0000-4000-8000-000000000000","VersionStages":["AWSCURRENT"]}"#;
+/// A GetSecretValue answer whose SecretString has `value_bytes` characters.
+fn answer_body(value_bytes: usize) -> Bytes {
+    let value: String = "ceiling".chars().cycle().take(value_bytes).collect();
+    Bytes::from(format!(
+        r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:111122223333:secret:bench/0000000-AbCdEf","CreatedDate":1.7e9,"Name":"bench/0000000","SecretString":"{value}","VersionId":"00000000-0000-4000-8000-000000000000","VersionStages":["AWSCURRENT"]}}"#
+    ))
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -90,16 +99,19 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let addr = listener.local_addr().expect("bound address");
-    println!("ceiling ready on http://{addr} (verify: {})", args.verify);
+    let body = answer_body(args.value_bytes);
+    println!("ceiling ready on http://{addr} (verify: {}, answer: {} bytes)", args.verify, body.len());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let auth = auth.clone();
+                let body = body.clone();
                 let service = service_fn(move |req| {
                     let auth = auth.clone();
-                    async move { Ok::<_, Infallible>(handle(auth.as_deref(), req).await) }
+                    let body = body.clone();
+                    async move { Ok::<_, Infallible>(handle(auth.as_deref(), body, req).await) }
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -115,7 +127,7 @@ async fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-async fn handle(auth: Option<&Authenticator>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(auth: Option<&Authenticator>, answer_body: Bytes, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, 1 << 20).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -126,7 +138,7 @@ async fn handle(auth: Option<&Authenticator>, req: Request<Incoming>) -> Respons
     {
         return answer(StatusCode::BAD_REQUEST, Bytes::from(e.to_json()));
     }
-    answer(StatusCode::OK, Bytes::from_static(BODY))
+    answer(StatusCode::OK, answer_body)
 }
 
 fn answer(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {

@@ -1275,7 +1275,11 @@ fn report(args: &ReportArgs) -> Res<()> {
         }
     }
     out.push_str("\nceilings (same run; the server answers a fixed body):\n");
-    for (target, what) in [("ceiling", "hyper, fixed body"), ("ceiling-verify", "hyper + SigV4 verification")] {
+    for (target, what) in [
+        ("ceiling", "hyper, fixed body"),
+        ("ceiling-verify", "hyper + SigV4 verification"),
+        ("ceiling-verify-4k", "same, 4 KiB SecretString"),
+    ] {
         for tool in ["wrk", "loadgen"] {
             if let Some(row) = find("RESULT", Some(tool), target, "get-name") {
                 let _ = writeln!(
@@ -1389,6 +1393,17 @@ fn targets<'a>(
                 format!("{:.0}% of {c:.0}", 100.0 * rps / c),
             ));
         }
+    }
+    if let (Some(get), Some(c4k)) = (
+        find("RESULT", Some("wrk"), "smemu", "get-name"),
+        find("RESULT", Some("wrk"), "ceiling-verify-4k", "get-name").and_then(|l| num(l, "rps")),
+    ) {
+        let rps = num(get, "rps").unwrap_or(0.0);
+        checks.push((
+            "GetSecretValue vs same-size SigV4 ceiling".into(),
+            None,
+            format!("{:.0}% of {c4k:.0}", 100.0 * rps / c4k),
+        ));
     }
     if let Some(vs) = vs {
         let ours = find("RESULT", Some("loadgen"), "smemu", "get-name").and_then(|l| num(l, "rps"));
