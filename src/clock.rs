@@ -76,6 +76,18 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if month <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, month, day)
 }
 
+/// Days in a month of the proleptic Gregorian calendar (0 for a month that does not exist).
+#[must_use]
+pub const fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 impl Timestamp {
     /// `2026-01-01T00:00:00.000Z`.
     #[must_use]
@@ -100,7 +112,7 @@ impl Timestamp {
         let mut d = date.splitn(3, '-');
         let (year, month, day): (i64, u32, u32) =
             (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        if day == 0 || day > days_in_month(year, month) {
             return None;
         }
         let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
@@ -241,6 +253,7 @@ mod tests {
         assert_eq!(Timestamp::parse("2024-02-29T23:59:59Z").unwrap().to_iso8601(), "2024-02-29T23:59:59.000Z");
         assert_eq!(Timestamp(-1).to_iso8601(), "1969-12-31T23:59:59.999Z");
         assert!(Timestamp::parse("2026-13-01").is_none());
+        assert!(Timestamp::parse("2026-02-29").is_none());
         assert!(Timestamp::parse("soon").is_none());
     }
 

@@ -11,6 +11,18 @@ pub struct Config {
     pub auth_mode: AuthMode,
     /// Request bodies larger than this are refused before they are parsed.
     pub max_body_bytes: usize,
+    /// Whether RotateSecret answers after the rotation's steps ran, or at once.
+    pub rotation_timing: RotationTiming,
+}
+
+/// When RotateSecret answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RotationTiming {
+    /// After the four steps ran, so the rotated value can be read as soon as the call returns.
+    #[default]
+    Sync,
+    /// At once, as AWS does; the steps run in the background.
+    Async,
 }
 
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -25,6 +37,7 @@ impl Default for Config {
             default_account: DEFAULT_ACCOUNT.to_owned(),
             auth_mode: AuthMode::Open,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            rotation_timing: RotationTiming::Sync,
         }
     }
 }

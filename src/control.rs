@@ -4,15 +4,18 @@
 //! call on other emulators (`/_localstack/health`, `/moto-api/reset`).
 
 use crate::App;
+use crate::auth::sigv4::parse_query_pairs;
 use crate::clock::{self, Timestamp};
+use crate::rotation::HookSpec;
 use crate::scheduler;
 use crate::state::StateDump;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, Response, StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Whether `path` belongs to the control API rather than to the AWS protocol.
 #[must_use]
@@ -20,8 +23,14 @@ pub fn owns(path: &str) -> bool {
     path.starts_with("/_smemu/") || path.starts_with("/_localstack/") || path.starts_with("/moto-api/")
 }
 
-pub async fn handle(app: &App, method: &Method, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
-    let result = route(app, method, path.trim_end_matches('/'), body).await;
+pub async fn handle(app: &Arc<App>, method: &Method, uri: &Uri, body: &[u8]) -> Response<Full<Bytes>> {
+    let mut result = route(app, method, uri.path().trim_end_matches('/'), uri.query().unwrap_or(""), body).await;
+    if result.is_ok()
+        && method != Method::GET
+        && let Err(e) = app.durable().await
+    {
+        result = Err((StatusCode::INTERNAL_SERVER_ERROR, e.message.into_owned()));
+    }
     let (status, value) = match result {
         Ok(value) => (StatusCode::OK, value),
         Err((status, message)) => (status, json!({ "error": message })),
@@ -38,8 +47,26 @@ fn bad(message: impl Into<String>) -> (StatusCode, String) {
     (StatusCode::BAD_REQUEST, message.into())
 }
 
-async fn route(app: &App, method: &Method, path: &str, body: &[u8]) -> Answer {
+async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &[u8]) -> Answer {
     match (method, path) {
+        (&Method::GET, "/_smemu/hooks") => Ok(Value::Array(app.hooks.list().iter().map(|h| h.to_value()).collect())),
+        (&Method::POST, "/_smemu/hooks") => {
+            let spec = HookSpec::from_json(body).map_err(|e| bad(e.to_string()))?;
+            let arn = spec.function_arn.clone();
+            let replaced = app.hooks.register(spec).is_some();
+            Ok(json!({ "functionArn": arn, "replaced": replaced }))
+        }
+        (&Method::DELETE, "/_smemu/hooks") => {
+            let arn = query_param(query, "functionArn").ok_or_else(|| bad("give ?functionArn=<the function's ARN>"))?;
+            match app.hooks.remove(&arn) {
+                Some(_) => Ok(json!({ "removed": arn })),
+                None => Err((StatusCode::NOT_FOUND, format!("no hook for {arn}"))),
+            }
+        }
+        (&Method::GET, "/_smemu/rotations") => {
+            let secret = query_param(query, "secretId");
+            serde_json::to_value(app.rotation_log.entries(secret.as_deref())).map_err(|e| bad(e.to_string()))
+        }
         (&Method::GET, "/_smemu/health") => health(app),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
         (&Method::GET, "/_smemu/clock") => Ok(clock_view(app)),
@@ -147,4 +174,8 @@ fn import(app: &App, body: &[u8]) -> Answer {
     let secrets: usize = state.stores.iter().map(|s| s.secrets.len()).sum();
     app.engine.import(state);
     Ok(json!({ "imported": secrets }))
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    parse_query_pairs(query, true).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }

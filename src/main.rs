@@ -36,10 +36,22 @@ struct Args {
     access_key_id: Option<String>,
     #[arg(long, env = "SMEMU_SECRET_ACCESS_KEY", requires = "access_key_id", hide_env_values = true)]
     secret_access_key: Option<String>,
+    /// When RotateSecret answers: `sync` (after the rotation's four steps ran, so the new value is
+    /// readable at once) or `async` (at once, as AWS does).
+    #[arg(long, env = "SMEMU_ROTATION_TIMING", value_enum, default_value = "sync")]
+    rotation_timing: smemu::config::RotationTiming,
     /// Start smemu's clock at this instant (ISO-8601 or epoch seconds) for reproducible runs;
     /// it then runs with the system clock and can be moved forward through `/_smemu/clock`.
     #[arg(long, env = "SMEMU_START_TIME", value_parser = parse_instant)]
     start_time: Option<Timestamp>,
+    /// Keep state in this directory (journal + snapshots) so it survives restarts and crashes.
+    /// Without it smemu keeps everything in memory.
+    #[arg(long, env = "SMEMU_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// Start even if the journal is damaged in the middle: keep its intact prefix and move the
+    /// rest aside into `*.damaged` files.
+    #[arg(long = "repair-journal", requires = "data_dir")]
+    repair_journal: bool,
     /// Secrets to create at start: a YAML or JSON file, or a directory of them. Secrets that
     /// already exist (for example restored from --data-dir) are left as they are.
     #[arg(long, env = "SMEMU_SEED")]
@@ -107,9 +119,23 @@ async fn main() -> std::process::ExitCode {
     };
     let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
     let app = Arc::new(App::with_credentials(config, Arc::new(clock), credentials));
+    if let Some(dir) = &args.data_dir {
+        match app.open_data_dir(dir, args.repair_journal) {
+            Ok(warnings) => {
+                for warning in warnings {
+                    tracing::warn!("{warning}");
+                }
+                tracing::info!(dir = %dir.display(), secrets = app.engine.secret_count(), "state recovered");
+            }
+            Err(e) => {
+                eprintln!("smemu: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
     if let Some(seed) = &args.seed {
         app.set_ready(false);
-        match smemu::seed::load(&app.engine, seed, &app.config.default_account, &app.config.default_region) {
+        match smemu::seed::load(&app, seed) {
             Ok(created) => tracing::info!(created, path = %seed.display(), "seed loaded"),
             Err(e) => {
                 eprintln!("smemu: {e}");

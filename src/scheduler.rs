@@ -25,7 +25,7 @@ async fn run_one(app: &App, due: &Due) {
         DueKind::Purge => {
             app.engine.purge(due);
         }
-        DueKind::Rotate => {}
+        DueKind::Rotate => crate::rotation::run::run_scheduled(app, due).await,
     }
 }
 

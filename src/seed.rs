@@ -15,6 +15,7 @@
 //!   - name: certs/tls
 //!     region: eu-west-1
 //!     kmsKeyId: alias/certs
+//!     rotation: { lambdaArn: "arn:aws:lambda:us-east-1:000000000000:function:rotate", automaticallyAfterDays: 30 }
 //!     versions:                # oldest first; stages default to the usual moves
 //!       - secretBinary: AAEC   # base64
 //!         stages: [AWSPREVIOUS]
@@ -22,9 +23,11 @@
 //!         stages: [AWSCURRENT]
 //! ```
 
+use crate::App;
 use crate::ops::shapes;
+use crate::rotation::HookSpec;
 use crate::state::secret::{AWSCURRENT, AWSPREVIOUS, ResourcePolicy, Rotation, RotationRules, SecretValue, Tag};
-use crate::state::{Engine, Scope, SeedSecret, SeedVersion, ident};
+use crate::state::{Scope, SeedSecret, SeedVersion, ident};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -51,6 +54,9 @@ struct SeedFile {
     region: Option<String>,
     #[serde(default)]
     secrets: Vec<SeedEntry>,
+    /// Rotation hooks, in the JSON form of `POST /_smemu/hooks`.
+    #[serde(default)]
+    hooks: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -129,8 +135,11 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, SeedError> {
 
 /// Reads and checks every seed file, then creates the secrets that do not exist yet.
 /// Returns how many secrets were created. Nothing is created if any file is bad.
-pub fn load(engine: &Engine, path: &Path, default_account: &str, default_region: &str) -> Result<usize, SeedError> {
+pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
+    let (engine, default_account, default_region) =
+        (&app.engine, &app.config.default_account, &app.config.default_region);
     let mut planned = Vec::new();
+    let mut hooks = Vec::new();
     for file in files(path)? {
         let text =
             std::fs::read_to_string(&file).map_err(|e| SeedError(format!("seed file {}: {e}", file.display())))?;
@@ -141,6 +150,11 @@ pub fn load(engine: &Engine, path: &Path, default_account: &str, default_region:
                 .map_err(|e| SeedError(format!("seed file {}: {e}", file.display())))?
                 .unwrap_or_default()
         };
+        for (index, hook) in parsed.hooks.into_iter().enumerate() {
+            let spec = HookSpec::from_value(hook)
+                .map_err(|e| SeedError(format!("seed file {}: hooks[{index}]: {e}", file.display())))?;
+            hooks.push(spec);
+        }
         let account = parsed.account.clone().unwrap_or_else(|| default_account.to_owned());
         let region = parsed.region.clone().unwrap_or_else(|| default_region.to_owned());
         for (index, entry) in parsed.secrets.into_iter().enumerate() {
@@ -153,6 +167,9 @@ pub fn load(engine: &Engine, path: &Path, default_account: &str, default_region:
             };
             planned.push(check(entry, &account, &region, at)?);
         }
+    }
+    for spec in hooks {
+        app.hooks.register(spec);
     }
     let mut created = 0;
     for (account, region, secret) in planned {

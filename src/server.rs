@@ -64,12 +64,12 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
 }
 
 /// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
-async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let request_id = protocol::request_id();
     let (parts, body) = req.into_parts();
     if crate::control::owns(parts.uri.path()) {
         return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
-            Ok(bytes) => crate::control::handle(app, &parts.method, parts.uri.path(), &bytes).await,
+            Ok(bytes) => crate::control::handle(app, &parts.method, &parts.uri, &bytes).await,
             Err(err) => protocol::error(&request_id, &err),
         };
     }
@@ -80,14 +80,14 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
         return sts_answer(app, &parts, &body);
     }
-    let result = secrets_manager(app, &parts, &body);
+    let result = secrets_manager(app, &parts, &body).await;
     match result {
         Ok(body) => protocol::success(&request_id, body),
         Err(err) => protocol::error(&request_id, &err),
     }
 }
 
-fn secrets_manager(app: &App, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
     if parts.method != Method::POST {
         return Err(ApiError::new(ErrorCode::UnknownOperationException, UNKNOWN_OPERATION));
     }
@@ -99,15 +99,14 @@ fn secrets_manager(app: &App, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u
         .auth
         .authenticate(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
         .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
-    let ctx = Ctx {
-        engine: &app.engine,
-        account: &caller.account_id,
-        region: &caller.region,
-        principal: &caller.principal_arn,
-    };
-    let outcome = ops::dispatch(&ctx, &app.model, op, json);
+    let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
+    let outcome = ops::dispatch(&ctx, op, json).await;
     tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
-    outcome
+    let body = outcome?;
+    if op.is_mutating() {
+        app.durable().await?;
+    }
+    Ok(body)
 }
 
 fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {

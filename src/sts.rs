@@ -69,7 +69,7 @@ pub fn xml_escape(text: &str) -> String {
 }
 
 fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    crate::protocol::request_id()
 }
 
 fn error_with_id(status: u16, code: &str, message: &str, request_id: String) -> StsResponse {

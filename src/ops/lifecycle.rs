@@ -48,7 +48,7 @@ pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSe
         shapes::check_kms_key_id(key)?;
     }
     let tags = shapes::tags_to_state(input.tags.unwrap_or_default())?;
-    let created = ctx.engine.create_secret(
+    let created = ctx.engine().create_secret(
         ctx.scope(),
         NewSecret {
             name: input.name,
@@ -86,7 +86,7 @@ pub fn update_secret(ctx: &Ctx<'_>, input: UpdateSecretInput) -> Result<CreateSe
     if let Some(key) = &input.kms_key_id {
         shapes::check_kms_key_id(key)?;
     }
-    let updated = ctx.engine.update_secret(
+    let updated = ctx.engine().update_secret(
         ctx.scope(),
         &input.secret_id,
         SecretUpdate {
@@ -108,7 +108,7 @@ pub struct SecretIdInput {
 
 pub fn describe_secret(ctx: &Ctx<'_>, input: SecretIdInput) -> Result<SecretDescription> {
     ident::check_secret_id(&input.secret_id)?;
-    ctx.engine.read_secret(ctx.scope(), &input.secret_id, |s| Ok(SecretDescription::of(s, Flavor::Describe)))
+    ctx.engine().read_secret(ctx.scope(), &input.secret_id, |s| Ok(SecretDescription::of(s, Flavor::Describe)))
 }
 
 #[derive(Deserialize)]
@@ -145,7 +145,7 @@ pub fn delete_secret(ctx: &Ctx<'_>, input: DeleteSecretInput) -> Result<DeleteSe
             ));
         }
     }
-    let deleted = ctx.engine.delete_secret(ctx.scope(), &input.secret_id, input.recovery_window_in_days, force)?;
+    let deleted = ctx.engine().delete_secret(ctx.scope(), &input.secret_id, input.recovery_window_in_days, force)?;
     Ok(DeleteSecretOutput { arn: deleted.arn, name: deleted.name, deletion_date: Epoch(deleted.deletion_date) })
 }
 
@@ -159,6 +159,6 @@ pub struct RestoreSecretOutput {
 
 pub fn restore_secret(ctx: &Ctx<'_>, input: SecretIdInput) -> Result<RestoreSecretOutput> {
     ident::check_secret_id(&input.secret_id)?;
-    let (arn, name) = ctx.engine.restore_secret(ctx.scope(), &input.secret_id)?;
+    let (arn, name) = ctx.engine().restore_secret(ctx.scope(), &input.secret_id)?;
     Ok(RestoreSecretOutput { arn, name })
 }

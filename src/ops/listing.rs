@@ -44,6 +44,6 @@ pub fn list_secrets(ctx: &Ctx<'_>, input: ListSecretsInput) -> Result<ListSecret
         after: input.next_token.as_deref().map(shapes::decode_token::<Cursor>).transpose()?,
     };
     let (secret_list, next) =
-        ctx.engine.list_secrets(ctx.scope(), &query, |s| SecretDescription::of(s, Flavor::ListEntry));
+        ctx.engine().list_secrets(ctx.scope(), &query, |s| SecretDescription::of(s, Flavor::ListEntry));
     Ok(ListSecretsOutput { secret_list, next_token: next.as_ref().map(shapes::encode_token) })
 }

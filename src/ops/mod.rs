@@ -7,20 +7,23 @@
 mod lifecycle;
 mod listing;
 mod password;
+mod rotation;
 pub mod shapes;
 mod tags;
 mod values;
 
+use crate::App;
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
-use crate::protocol::validate::{Invalid, Model};
+use crate::protocol::validate::Invalid;
 use crate::state::{Engine, Scope};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// Who is calling and where: everything a handler needs besides its input.
 pub struct Ctx<'a> {
-    pub engine: &'a Engine,
+    pub app: &'a Arc<App>,
     pub account: &'a str,
     pub region: &'a str,
     /// The calling principal's ARN, for resource policies.
@@ -28,6 +31,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.app.engine
+    }
+
     #[must_use]
     pub fn scope(&self) -> Scope<'_> {
         Scope { account: self.account, region: self.region }
@@ -83,10 +91,29 @@ operations!(
     ValidateResourcePolicy,
 );
 
+impl Operation {
+    /// Whether the operation changes state, so its answer must wait until the change is durable.
+    #[must_use]
+    pub const fn is_mutating(self) -> bool {
+        !matches!(
+            self,
+            Self::BatchGetSecretValue
+                | Self::DescribeSecret
+                | Self::GetRandomPassword
+                | Self::GetResourcePolicy
+                | Self::GetSecretValue
+                | Self::ListResourcePolicies
+                | Self::ListSecretVersionIds
+                | Self::ListSecrets
+                | Self::ValidateResourcePolicy
+        )
+    }
+}
+
 /// Runs one request: model validation, decoding, the handler, encoding.
 /// `Ok(None)` is a success with an empty body.
-pub fn dispatch(ctx: &Ctx<'_>, model: &Model, op: Operation, body: serde_json::Value) -> Result<Option<Vec<u8>>> {
-    model.validate(op.name(), &body).map_err(|invalid| match invalid {
+pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> Result<Option<Vec<u8>>> {
+    ctx.app.model.validate(op.name(), &body).map_err(|invalid| match invalid {
         Invalid::Serialization(m) => ApiError::new(ErrorCode::SerializationException, m),
         Invalid::Validation(m) => ApiError::new(ErrorCode::ValidationException, m),
     })?;
@@ -105,8 +132,12 @@ pub fn dispatch(ctx: &Ctx<'_>, model: &Model, op: Operation, body: serde_json::V
         Operation::UntagResource => call_no_output(ctx, body, tags::untag_resource),
         Operation::UpdateSecret => call(ctx, body, lifecycle::update_secret),
         Operation::UpdateSecretVersionStage => call(ctx, body, values::update_secret_version_stage),
+        Operation::RotateSecret => {
+            let output = rotation::rotate_secret(ctx, decode(body)?).await?;
+            encode(&output)
+        }
+        Operation::CancelRotateSecret => call(ctx, body, rotation::cancel_rotate_secret),
         Operation::AssociateCrossAccountReplica
-        | Operation::CancelRotateSecret
         | Operation::DeleteResourcePolicy
         | Operation::DisassociateCrossAccountReplica
         | Operation::GetResourcePolicy
@@ -114,7 +145,6 @@ pub fn dispatch(ctx: &Ctx<'_>, model: &Model, op: Operation, body: serde_json::V
         | Operation::PutResourcePolicy
         | Operation::RemoveRegionsFromReplication
         | Operation::ReplicateSecretToRegions
-        | Operation::RotateSecret
         | Operation::StopReplicationToReplica
         | Operation::ValidateResourcePolicy => Err(not_supported(op.name())),
     }
@@ -130,13 +160,16 @@ fn decode<I: DeserializeOwned>(body: serde_json::Value) -> Result<I> {
     serde_json::from_value(body).map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
 }
 
+fn encode<O: Serialize>(output: &O) -> Result<Option<Vec<u8>>> {
+    serde_json::to_vec(output).map(Some).map_err(|_| ApiError::internal("response encoding failed"))
+}
+
 fn call<I: DeserializeOwned, O: Serialize>(
     ctx: &Ctx<'_>,
     body: serde_json::Value,
     handler: fn(&Ctx<'_>, I) -> Result<O>,
 ) -> Result<Option<Vec<u8>>> {
-    let output = handler(ctx, decode(body)?)?;
-    serde_json::to_vec(&output).map(Some).map_err(|_| ApiError::internal("response encoding failed"))
+    encode(&handler(ctx, decode(body)?)?)
 }
 
 fn call_no_output<I: DeserializeOwned>(

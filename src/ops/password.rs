@@ -36,7 +36,7 @@ pub fn get_random_password(ctx: &Ctx<'_>, input: GetRandomPasswordInput) -> Resu
         include_space: input.include_space.unwrap_or(false),
         require_each_included_type: input.require_each_included_type.unwrap_or(defaults.require_each_included_type),
     };
-    let random_password = password::generate(&spec, ctx.engine.rng()).map_err(|e| match e {
+    let random_password = password::generate(&spec, ctx.engine().rng()).map_err(|e| match e {
         PasswordError::RandomSourceFailed => ApiError::internal("random source failed"),
         other => ApiError::new(ErrorCode::InvalidParameterException, other.message()),
     })?;

@@ -201,7 +201,16 @@ impl SecretDescription {
             kms_key_id: s.kms_key_id.clone(),
             rotation_enabled: rotation.enabled,
             rotation_lambda_arn: rotation.lambda_arn.clone(),
-            rotation_rules: rotation.rules.as_ref().map(RotationRulesShape::from),
+            rotation_rules: rotation.rules.as_ref().map(|rules| {
+                let mut shape = RotationRulesShape::from(rules);
+                // Next to a schedule expression AWS also reports the days it works out to.
+                if shape.automatically_after_days.is_none() {
+                    let last = rotation.last_rotated.unwrap_or(s.created);
+                    shape.automatically_after_days =
+                        crate::state::rotation::schedule_of(s).and_then(|schedule| schedule.reported_days(last));
+                }
+                shape
+            }),
             last_rotated_date: rotation.last_rotated.map(Epoch),
             last_changed_date: Some(Epoch(s.last_changed)),
             last_accessed_date: s.last_accessed.map(Epoch),

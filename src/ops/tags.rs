@@ -16,7 +16,7 @@ pub struct TagResourceInput {
 pub fn tag_resource(ctx: &Ctx<'_>, input: TagResourceInput) -> Result<()> {
     ident::check_secret_id(&input.secret_id)?;
     let tags = shapes::tags_to_state(input.tags)?;
-    ctx.engine.tag_resource(ctx.scope(), &input.secret_id, &tags)
+    ctx.engine().tag_resource(ctx.scope(), &input.secret_id, &tags)
 }
 
 #[derive(Deserialize)]
@@ -31,5 +31,5 @@ pub fn untag_resource(ctx: &Ctx<'_>, input: UntagResourceInput) -> Result<()> {
     for key in &input.tag_keys {
         shapes::check_tag_key(key)?;
     }
-    ctx.engine.untag_resource(ctx.scope(), &input.secret_id, &input.tag_keys)
+    ctx.engine().untag_resource(ctx.scope(), &input.secret_id, &input.tag_keys)
 }

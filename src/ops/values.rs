@@ -51,7 +51,7 @@ impl SecretValueEntry {
 pub fn get_secret_value(ctx: &Ctx<'_>, input: GetSecretValueInput) -> Result<SecretValueEntry> {
     ident::check_secret_id(&input.secret_id)?;
     let selector = VersionSelector { version_id: input.version_id.as_deref(), stage: input.version_stage.as_deref() };
-    ctx.engine.get_secret_value(ctx.scope(), &input.secret_id, selector, SecretValueEntry::of)
+    ctx.engine().get_secret_value(ctx.scope(), &input.secret_id, selector, SecretValueEntry::of)
 }
 
 #[derive(Deserialize)]
@@ -105,14 +105,14 @@ pub fn batch_get_secret_value(ctx: &Ctx<'_>, input: BatchGetSecretValueInput) ->
                 after: input.next_token.as_deref().map(shapes::decode_token::<Cursor>).transpose()?,
                 ..ListQuery::default()
             };
-            let (arns, next) = ctx.engine.list_secrets(ctx.scope(), &query, |s| s.arn.clone());
+            let (arns, next) = ctx.engine().list_secrets(ctx.scope(), &query, |s| s.arn.clone());
             (arns, next.as_ref().map(shapes::encode_token))
         }
     };
     let mut output = BatchGetSecretValueOutput { secret_values: Vec::new(), errors: Vec::new(), next_token };
     for id in ids {
         let result = ident::check_secret_id(&id).and_then(|()| {
-            ctx.engine.get_secret_value(ctx.scope(), &id, VersionSelector::default(), SecretValueEntry::of)
+            ctx.engine().get_secret_value(ctx.scope(), &id, VersionSelector::default(), SecretValueEntry::of)
         });
         match result {
             Ok(entry) => output.secret_values.push(entry),
@@ -154,7 +154,7 @@ pub fn put_secret_value(ctx: &Ctx<'_>, input: PutSecretValueInput) -> Result<Put
     let value = shapes::secret_value(input.secret_string, input.secret_binary)?
         .ok_or_else(|| api_error!(InvalidRequestException, "You must provide either SecretString or SecretBinary."))?;
     let stored =
-        ctx.engine.put_secret_value(ctx.scope(), &input.secret_id, token, value, input.version_stages.as_deref())?;
+        ctx.engine().put_secret_value(ctx.scope(), &input.secret_id, token, value, input.version_stages.as_deref())?;
     Ok(PutSecretValueOutput {
         arn: stored.arn,
         name: stored.name,
@@ -182,7 +182,7 @@ pub struct ArnAndName {
 
 pub fn update_secret_version_stage(ctx: &Ctx<'_>, input: UpdateSecretVersionStageInput) -> Result<ArnAndName> {
     ident::check_secret_id(&input.secret_id)?;
-    let (arn, name) = ctx.engine.update_secret_version_stage(
+    let (arn, name) = ctx.engine().update_secret_version_stage(
         ctx.scope(),
         &input.secret_id,
         &input.version_stage,
@@ -231,7 +231,7 @@ pub fn list_secret_version_ids(ctx: &Ctx<'_>, input: ListSecretVersionIdsInput) 
     let include_deprecated = input.include_deprecated.unwrap_or(false);
     let max = input.max_results.unwrap_or(DEFAULT_PAGE);
     let after: Option<String> = input.next_token.as_deref().map(shapes::decode_token).transpose()?;
-    ctx.engine.read_secret(ctx.scope(), &input.secret_id, |secret| {
+    ctx.engine().read_secret(ctx.scope(), &input.secret_id, |secret| {
         // Value-less rotation placeholders are never listed.
         let listed = secret.versions.iter().filter(|v| v.value.is_some() && (include_deprecated || !v.is_deprecated()));
         let mut listed: Vec<&Version> = match &after {

@@ -6,6 +6,7 @@
 
 pub mod ident;
 pub mod listing;
+pub mod rotation;
 pub mod secret;
 
 use crate::api_error;
@@ -567,6 +568,8 @@ impl Engine {
             versions,
         };
         secret.upsert_tags(&seed.tags);
+        rotation::refresh_next_rotation(&mut secret);
+        self.schedule_for(scope.account, scope.region, &secret);
         self.log_put(scope, &secret);
         inner.insert(secret);
         Ok(true)
@@ -737,6 +740,15 @@ impl Engine {
 
     /// Re-creates the scheduled work a loaded secret carries.
     fn schedule_for(&self, account: &str, region: &str, secret: &Secret) {
+        if let Some(at) = rotation::rotation_due(secret) {
+            self.schedule(Due {
+                at,
+                kind: DueKind::Rotate,
+                account: account.to_owned(),
+                region: region.to_owned(),
+                name: secret.name.clone(),
+            });
+        }
         if let Some(deletion) = secret.deletion {
             self.schedule(Due {
                 at: deletion.purge_at,

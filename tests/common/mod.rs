@@ -12,6 +12,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+/// A client of `endpoint` (any smemu, in-process or a spawned binary).
+pub fn client_for(endpoint: &str, access_key: &str, region: &str) -> Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(access_key, "secret", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
 /// 2026-01-01T00:00:00Z: every test starts here and time moves only when the test says so.
 pub const START: i64 = 1_767_225_600;
 pub const DAY: i64 = 86_400_000;
@@ -50,15 +63,7 @@ impl TestServer {
     }
 
     pub fn client_as(&self, access_key: &str, region: &str) -> Client {
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .credentials_provider(Credentials::new(access_key, "secret", None, None, "tests"))
-            .endpoint_url(self.endpoint())
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
-            .build();
-        Client::from_conf(config)
+        client_for(&self.endpoint(), access_key, region)
     }
 
     /// Advances smemu's clock by `ms` milliseconds.

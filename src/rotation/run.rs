@@ -1,0 +1,163 @@
+//! Running a prepared rotation: smemu as the [`RotationHost`] of the step driver.
+
+use super::{RotationHost, RotationJob, RotationLog, RotationMode, SecretsApi, StoredValue, Trigger, ValueSelector};
+use crate::App;
+use crate::api_error;
+use crate::clock::Timestamp;
+use crate::error::{ApiError, ErrorCode, Result};
+use crate::state::rotation::RotationStart;
+use crate::state::secret::{AWSCURRENT, AWSPENDING};
+use crate::state::{Due, Scope, VersionSelector, ident};
+use std::sync::Arc;
+
+/// What RotateSecret answers when no hook is configured for the function: AWS's answer when it
+/// cannot invoke the Lambda function.
+fn cannot_invoke() -> ApiError {
+    api_error!(
+        AccessDeniedException,
+        "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com."
+    )
+}
+
+/// Finds the hook configured for a rotation function ARN.
+///
+/// # Errors
+/// `AccessDeniedException` when there is none.
+pub fn hook_for(app: &App, function_arn: &str) -> Result<Arc<super::HookSpec>> {
+    app.hooks.get(function_arn).ok_or_else(cannot_invoke)
+}
+
+/// Builds the driver's job for a rotation the engine prepared.
+#[must_use]
+pub fn job(start: RotationStart<Arc<super::HookSpec>>, trigger: Trigger) -> RotationJob {
+    RotationJob {
+        secret_arn: start.arn,
+        secret_name: start.name,
+        version_id: start.version_id,
+        rotation_token: uuid::Uuid::new_v4().to_string(),
+        mode: if start.full { RotationMode::Full } else { RotationMode::TestOnly },
+        trigger,
+        hook: start.hook,
+    }
+}
+
+/// Runs every step of `job` (no lock is held while a hook runs).
+pub async fn run(app: &App, account: &str, region: &str, job: &RotationJob) {
+    let host = Host { app, scope_account: account, scope_region: region };
+    let report = super::drive(&host, job).await;
+    if !report.succeeded {
+        tracing::warn!(secret = %job.secret_name, step = ?report.failed_step, "rotation failed; AWSPENDING stays where it is");
+    }
+}
+
+/// A rotation that fell due on smemu's clock.
+pub async fn run_scheduled(app: &App, due: &Due) {
+    let scope = Scope { account: &due.account, region: &due.region };
+    match app.engine.begin_scheduled_rotation(scope, &due.name, due.at, |arn| hook_for(app, arn)) {
+        Ok(Some(start)) => run(app, &due.account, &due.region, &job(start, Trigger::Schedule)).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(secret = %due.name, error = %e, "scheduled rotation not started"),
+    }
+}
+
+struct Host<'a> {
+    app: &'a App,
+    scope_account: &'a str,
+    scope_region: &'a str,
+}
+
+impl Host<'_> {
+    fn scope(&self) -> Scope<'_> {
+        Scope { account: self.scope_account, region: self.scope_region }
+    }
+}
+
+impl SecretsApi for Host<'_> {
+    fn get_value(
+        &self,
+        secret_id: &str,
+        selector: ValueSelector<'_>,
+    ) -> std::result::Result<Option<StoredValue>, String> {
+        let selector = VersionSelector { version_id: selector.version_id, stage: selector.stage };
+        match self.app.engine.get_secret_value(self.scope(), secret_id, selector, |_, _, value| value.clone()) {
+            Ok(value) => Ok(Some(value)),
+            // The version, the label or the value is missing: nothing to read, which is an answer.
+            Err(e) if e.code == ErrorCode::ResourceNotFoundException && e.message.contains("secret value") => Ok(None),
+            Err(e) if e.code == ErrorCode::InvalidRequestException && e.message.contains("VersionStage") => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn put_pending(&self, secret_id: &str, token: &str, value: String) -> std::result::Result<(), String> {
+        let stages = [AWSPENDING.to_owned()];
+        self.app
+            .engine
+            .put_secret_value(self.scope(), secret_id, token.to_owned(), StoredValue::String(value), Some(&stages))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn move_current(&self, secret_id: &str, token: &str) -> std::result::Result<(), String> {
+        let current = self
+            .app
+            .engine
+            .read_secret(self.scope(), secret_id, |s| Ok(s.holder_of(AWSCURRENT).map(|v| v.id.clone())))
+            .map_err(|e| e.to_string())?;
+        if current.as_deref() == Some(token) {
+            return Ok(());
+        }
+        self.app
+            .engine
+            .update_secret_version_stage(self.scope(), secret_id, AWSCURRENT, current.as_deref(), Some(token))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl RotationHost for Host<'_> {
+    fn now(&self) -> Timestamp {
+        self.app.engine.now()
+    }
+
+    fn api(&self) -> &dyn SecretsApi {
+        self
+    }
+
+    fn log(&self) -> &RotationLog {
+        &self.app.rotation_log
+    }
+
+    fn hook_env(&self, _job: &RotationJob) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("AWS_REGION".to_owned(), self.scope_region.to_owned()),
+            ("AWS_DEFAULT_REGION".to_owned(), self.scope_region.to_owned()),
+            // In open mode a 12-digit access key selects the account the secret lives in.
+            ("AWS_ACCESS_KEY_ID".to_owned(), self.scope_account.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "smemu".to_owned()),
+        ];
+        if let Some(endpoint) = self.app.endpoint() {
+            env.push(("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()));
+            env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(), endpoint.to_owned()));
+        }
+        env
+    }
+
+    fn finish(&self, job: &RotationJob) -> std::result::Result<(), String> {
+        self.app.engine.finish_rotation(self.scope(), &job.secret_arn, &job.version_id)
+    }
+
+    fn discard_test_version(&self, job: &RotationJob) -> std::result::Result<(), String> {
+        self.app.engine.discard_version(self.scope(), &job.secret_arn, &job.version_id)
+    }
+}
+
+/// The account and region a secret ARN names (rotation jobs carry ARNs).
+#[must_use]
+pub fn scope_of(arn: &str) -> Option<(&str, &str)> {
+    match ident::parse_secret_id(arn) {
+        ident::SecretRef::Arn { account, region, .. } | ident::SecretRef::PartialArn { account, region, .. } => {
+            Some((account, region))
+        }
+        _ => None,
+    }
+}
