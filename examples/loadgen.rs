@@ -1220,6 +1220,7 @@ fn report(args: &ReportArgs) -> Res<()> {
     };
     let vs = args.vs.as_deref();
     let mut out = String::new();
+    let has_rows = lines.iter().any(|(k, l)| k == "RESULT" && l.get("target").map(String::as_str) == Some("smemu"));
     let _ = write!(
         out,
         "{:<12} {:<8} {:>10} {:>8} {:>8} {:>7} {:>5} {:>9}",
@@ -1274,7 +1275,11 @@ fn report(args: &ReportArgs) -> Res<()> {
             out.push('\n');
         }
     }
-    out.push_str("\nceilings (same run; the server answers a fixed body):\n");
+    if !has_rows {
+        out.clear();
+    } else {
+        out.push_str("\nceilings (same run; the server answers a fixed body):\n");
+    }
     for (target, what) in [
         ("ceiling", "hyper, fixed body"),
         ("ceiling-verify", "hyper + SigV4 verification"),
@@ -1347,7 +1352,13 @@ fn scale_section<'a>(out: &mut String, find: &impl Fn(&str, Option<&str>, &str, 
     if rows.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\nscale (loadgen, same run): 10,000 vs 1,000,000 secrets in one account and region");
+    let count = |label: &str| find("IMPORT", None, label, "").map_or("?".to_owned(), |l| l["count"].clone());
+    let _ = writeln!(
+        out,
+        "\nscale (loadgen, same run): {} vs {} secrets in one account and region",
+        count("smemu-10k"),
+        count("smemu-1m")
+    );
     let _ = writeln!(
         out,
         "  {:<12} {:>11} {:>9} {:>11} {:>9} {:>8}",
