@@ -1342,6 +1342,7 @@ fn report(args: &ReportArgs) -> Res<()> {
         out.push_str(&others);
     }
     scale_section(&mut out, &find);
+    isolation_section(&mut out, &find);
     targets(&mut out, &find, vs, ceiling("wrk"));
     print!("{out}");
     Ok(())
@@ -1359,6 +1360,43 @@ fn mean_rps(lines: &[(String, Line)], tool: &str, target: &str) -> Option<f64> {
         .filter_map(|(_, l)| num(l, "rps"))
         .collect();
     (!all.is_empty()).then(|| all.iter().sum::<f64>() / all.len() as f64).filter(|r| *r > 0.0)
+}
+
+fn isolation_section<'a>(out: &mut String, find: &impl Fn(&str, Option<&str>, &str, &str) -> Option<&'a Line>) {
+    let cases = [
+        ("iso-alone", "readers alone"),
+        ("iso-spread", "+ writers spread over the store"),
+        ("iso-hot", "+ writers all on one secret"),
+    ];
+    let rows: Vec<_> = cases
+        .iter()
+        .filter_map(|(label, what)| Some((label, what, find("RESULT", None, label, "get-name")?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nisolation (loadgen, same run): GetSecretValue of some secrets while PutSecretValue writes others"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<34} {:>11} {:>8} {:>8} {:>13} {:>8}",
+        "case", "reads/s", "p50 ms", "p99 ms", "writes/s", "p99 ms"
+    );
+    for (label, what, reads) in rows {
+        let writes = find("RESULT", None, &format!("{label}-writers"), "put");
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>11.0} {:>8.3} {:>8.3} {:>13} {:>8}",
+            what,
+            num(reads, "rps").unwrap_or(0.0),
+            num(reads, "p50_ms").unwrap_or(0.0),
+            num(reads, "p99_ms").unwrap_or(0.0),
+            writes.and_then(|w| num(w, "rps")).map_or("-".to_owned(), |r| format!("{r:.0}")),
+            writes.and_then(|w| num(w, "p99_ms")).map_or("-".to_owned(), |r| format!("{r:.3}")),
+        );
+    }
 }
 
 fn scale_section<'a>(out: &mut String, find: &impl Fn(&str, Option<&str>, &str, &str) -> Option<&'a Line>) {
