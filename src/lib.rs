@@ -11,6 +11,7 @@
 //! - [`state`]: the engine — secrets, versions, staging labels, names and ARNs, every AWS rule.
 //! - [`filter`]: ListSecrets filter semantics as pure predicates.
 //! - [`password`]: GetRandomPassword generation from a CSPRNG.
+//! - [`policy`]: resource-policy syntax checks and the public-access test.
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
 //! - [`scheduler`]: work due on smemu's clock (purges, rotations), the sweeper, clock advances.
@@ -29,6 +30,7 @@ pub mod filter;
 pub mod ops;
 pub mod password;
 pub mod persist;
+pub mod policy;
 pub mod protocol;
 pub mod rotation;
 pub mod scheduler;

@@ -7,6 +7,7 @@
 mod lifecycle;
 mod listing;
 mod password;
+mod policy;
 mod rotation;
 pub mod shapes;
 mod tags;
@@ -137,16 +138,16 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> 
             encode(&output)
         }
         Operation::CancelRotateSecret => call(ctx, body, rotation::cancel_rotate_secret),
+        Operation::PutResourcePolicy => call(ctx, body, policy::put_resource_policy),
+        Operation::GetResourcePolicy => call(ctx, body, policy::get_resource_policy),
+        Operation::DeleteResourcePolicy => call(ctx, body, policy::delete_resource_policy),
+        Operation::ValidateResourcePolicy => call(ctx, body, policy::validate_resource_policy),
+        Operation::ListResourcePolicies => call(ctx, body, policy::list_resource_policies),
         Operation::AssociateCrossAccountReplica
-        | Operation::DeleteResourcePolicy
         | Operation::DisassociateCrossAccountReplica
-        | Operation::GetResourcePolicy
-        | Operation::ListResourcePolicies
-        | Operation::PutResourcePolicy
         | Operation::RemoveRegionsFromReplication
         | Operation::ReplicateSecretToRegions
-        | Operation::StopReplicationToReplica
-        | Operation::ValidateResourcePolicy => Err(not_supported(op.name())),
+        | Operation::StopReplicationToReplica => Err(not_supported(op.name())),
     }
 }
 

@@ -497,6 +497,20 @@ impl Engine {
         })
     }
 
+    /// Attaches (or, with `None`, removes) the secret's resource policy.
+    pub fn set_policy(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        policy: Option<secret::ResourcePolicy>,
+    ) -> Result<(String, String)> {
+        self.write_live_secret(scope, id, |secret, now| {
+            secret.policy = policy;
+            secret.last_changed = now;
+            Ok((secret.arn.clone(), secret.name.clone()))
+        })
+    }
+
     pub fn tag_resource(&self, scope: Scope<'_>, id: &str, tags: &[Tag]) -> Result<()> {
         self.write_live_secret(scope, id, |secret, now| {
             let new_keys = tags.iter().filter(|t| !secret.tags.iter().any(|e| e.key == t.key)).count();

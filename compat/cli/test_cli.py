@@ -1,0 +1,413 @@
+"""The AWS CLI v1 against smemu: real `aws secretsmanager ...` commands, their JSON and
+`--query` output, and their exit status and message on errors.
+
+Run through compat/cli/run, which sets the environment (credentials, region and
+AWS_ENDPOINT_URL_SECRETS_MANAGER) and uses the suite's own virtualenv.
+Prints "cli: N passed, M failed" last; exits non-zero when anything failed.
+"""
+
+import base64
+import json
+import os
+import re
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+import uuid
+
+AWS = os.path.join(os.path.dirname(sys.executable), "aws")
+RUN = uuid.uuid4().hex[:8]
+# The AWS CLI v1 exits with 255 when the service answers with an error (checked by running it:
+# v1 has no separate code for service errors; v2 uses 254).
+SERVICE_ERROR_EXIT = 255
+
+TESTS = []
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; reported with its reason, never as a pass."""
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Result:
+    def __init__(self, proc):
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+    def text(self):
+        return self.out.rstrip("\n")
+
+
+def aws(*args, env=None):
+    proc = subprocess.run(
+        [AWS, "secretsmanager", *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    return Result(proc)
+
+
+def ok(*args, **kwargs):
+    result = aws(*args, **kwargs)
+    assert result.code == 0, f"aws {' '.join(args)} exited {result.code}: {result.err}"
+    return result
+
+
+def fails(code, message, operation, *args):
+    """Runs a command that must fail with a service error; checks exit status and stderr."""
+    result = aws(*args)
+    assert result.code == SERVICE_ERROR_EXIT, f"exit {result.code}, stderr: {result.err!r}"
+    expected = f"An error occurred ({code}) when calling the {operation} operation: {message}"
+    assert result.err.strip() == expected, f"stderr: {result.err!r}\nexpected: {expected!r}"
+    assert result.out == ""
+
+
+def unique(label):
+    return f"compat/cli/{RUN}/{label}"
+
+
+NOT_FOUND = "Secrets Manager can't find the specified secret."
+
+
+@test
+def create_and_read():
+    n = unique("create")
+    created = ok("create-secret", "--name", n, "--secret-string", '{"user":"app"}', "--description", "cli").json()
+    assert set(created) == {"ARN", "Name", "VersionId"}
+    assert re.fullmatch(rf"arn:aws:secretsmanager:us-east-1:000000000000:secret:{re.escape(n)}-[A-Za-z0-9]{{6}}", created["ARN"])
+    assert created["Name"] == n
+    got = ok("get-secret-value", "--secret-id", n).json()
+    assert got["SecretString"] == '{"user":"app"}'
+    assert got["VersionStages"] == ["AWSCURRENT"]
+    assert got["VersionId"] == created["VersionId"]
+    assert ok("get-secret-value", "--secret-id", created["ARN"], "--query", "SecretString", "--output", "text").text() == '{"user":"app"}'
+    described = ok("describe-secret", "--secret-id", n, "--query", "{d: Description, s: VersionIdsToStages}").json()
+    assert described == {"d": "cli", "s": {created["VersionId"]: ["AWSCURRENT"]}}
+
+
+@test
+def client_request_token_idempotency():
+    n, t = unique("token"), str(uuid.uuid4())
+    first = ok("create-secret", "--name", n, "--secret-string", "v", "--client-request-token", t).json()
+    again = ok("create-secret", "--name", n, "--secret-string", "v", "--client-request-token", t).json()
+    assert first == again
+    assert first["VersionId"] == t
+    fails(
+        "ResourceExistsException",
+        f"You can't use ClientRequestToken {t} because that value is already in use for a version of secret {first['ARN']}.",
+        "CreateSecret",
+        "create-secret", "--name", n, "--secret-string", "other", "--client-request-token", t,
+    )
+
+
+@test
+def put_value_and_staging_labels():
+    n = unique("put")
+    v1 = ok("create-secret", "--name", n, "--secret-string", "one", "--query", "VersionId", "--output", "text").text()
+    put = ok("put-secret-value", "--secret-id", n, "--secret-string", "two").json()
+    assert put["VersionStages"] == ["AWSCURRENT"]
+    v2 = put["VersionId"]
+    assert ok("get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text").text() == "two"
+    previous = ok("get-secret-value", "--secret-id", n, "--version-stage", "AWSPREVIOUS", "--query", "[VersionId, SecretString]").json()
+    assert previous == [v1, "one"]
+
+    pending = ok("put-secret-value", "--secret-id", n, "--secret-string", "three", "--version-stages", "AWSPENDING").json()
+    assert pending["VersionStages"] == ["AWSPENDING"]
+    v3 = pending["VersionId"]
+    out = ok(
+        "update-secret-version-stage", "--secret-id", n, "--version-stage", "AWSCURRENT",
+        "--remove-from-version-id", v2, "--move-to-version-id", v3,
+    ).json()
+    assert set(out) == {"ARN", "Name"}
+    stages = ok("describe-secret", "--secret-id", n, "--query", "VersionIdsToStages").json()
+    assert {k: sorted(v) for k, v in stages.items()} == {v2: ["AWSPREVIOUS"], v3: ["AWSCURRENT", "AWSPENDING"]}
+
+    versions = ok("list-secret-version-ids", "--secret-id", n, "--include-deprecated", "--query", "Versions[].VersionId").json()
+    assert sorted(versions) == sorted([v1, v2, v3])
+    fresh = ok("list-secret-version-ids", "--secret-id", n, "--query", "Versions[].VersionId").json()
+    assert sorted(fresh) == sorted([v2, v3])
+
+
+@test
+def binary_secret_from_a_file():
+    n = unique("binary")
+    data = bytes(range(256))
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(data)
+        f.flush()
+        ok("create-secret", "--name", n, "--secret-binary", f"fileb://{f.name}")
+    # The CLI prints blobs base64-encoded.
+    printed = ok("get-secret-value", "--secret-id", n, "--query", "SecretBinary", "--output", "text").text()
+    assert base64.b64decode(printed) == data
+    assert ok("get-secret-value", "--secret-id", n, "--query", "SecretString").text() == "null"
+
+
+@test
+def update_secret():
+    n = unique("update")
+    ok("create-secret", "--name", n, "--secret-string", "one")
+    out = ok("update-secret", "--secret-id", n, "--description", "new").json()
+    assert "VersionId" not in out
+    out = ok("update-secret", "--secret-id", n, "--secret-string", "two").json()
+    assert "VersionId" in out
+    assert ok("describe-secret", "--secret-id", n, "--query", "Description", "--output", "text").text() == "new"
+    assert ok("get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text").text() == "two"
+
+
+@test
+def list_with_filters_and_auto_pagination():
+    prefix = unique("list") + "/"
+    names = [f"{prefix}{i}" for i in range(5)]
+    for i, n in enumerate(names):
+        ok("create-secret", "--name", n, "--secret-string", "x", "--tags", f"Key=idx,Value=v{i % 2}")
+    listed = ok("list-secrets", "--filters", f"Key=name,Values={prefix}", "--query", "SecretList[].Name").json()
+    assert listed == names
+    # The CLI follows NextToken itself: small pages still give every secret.
+    paged = ok("list-secrets", "--filters", f"Key=name,Values={prefix}", "--page-size", "2", "--query", "SecretList[].Name").json()
+    assert paged == names
+    first = ok("list-secrets", "--filters", f"Key=name,Values={prefix}", "--max-items", "3").json()
+    assert [s["Name"] for s in first["SecretList"]] == names[:3]
+    assert "NextToken" in first
+    rest = ok("list-secrets", "--filters", f"Key=name,Values={prefix}", "--starting-token", first["NextToken"]).json()
+    assert [s["Name"] for s in rest["SecretList"]] == names[3:]
+    odd = ok(
+        "list-secrets", "--filters", f"Key=name,Values={prefix}", "Key=tag-value,Values=v1",
+        "--query", "SecretList[].Name",
+    ).json()
+    assert odd == [names[1], names[3]]
+    negated = ok(
+        "list-secrets", "--filters", f"Key=name,Values={prefix}", "Key=tag-value,Values=!v1",
+        "--query", "length(SecretList)",
+    ).text()
+    assert negated == "3"
+    text = ok("list-secrets", "--filters", f"Key=name,Values={names[0]}", "--query", "SecretList[].Name", "--output", "text").text()
+    assert text == names[0]
+
+
+@test
+def tags():
+    n = unique("tags")
+    ok("create-secret", "--name", n, "--secret-string", "x")
+    result = ok("tag-resource", "--secret-id", n, "--tags", "Key=team,Value=red", "Key=env,Value=dev")
+    assert result.out == ""
+    tags = ok("describe-secret", "--secret-id", n, "--query", "Tags").json()
+    assert tags == [{"Key": "team", "Value": "red"}, {"Key": "env", "Value": "dev"}]
+    assert ok("untag-resource", "--secret-id", n, "--tag-keys", "team", "env").out == ""
+    assert ok("describe-secret", "--secret-id", n, "--query", "Tags").json() == []
+    fails(
+        "InvalidParameterException",
+        "You can't modify system tags. Tag key: 'aws:cloudformation:stack-name'.",
+        "TagResource",
+        "tag-resource", "--secret-id", n, "--tags", "Key=aws:cloudformation:stack-name,Value=x",
+    )
+
+
+@test
+def delete_restore_and_force_delete():
+    n = unique("delete")
+    arn = ok("create-secret", "--name", n, "--secret-string", "x", "--query", "ARN", "--output", "text").text()
+    deleted = ok("delete-secret", "--secret-id", n, "--recovery-window-in-days", "7").json()
+    assert (deleted["ARN"], deleted["Name"]) == (arn, n)
+    assert "DeletionDate" in deleted
+    fails(
+        "InvalidRequestException",
+        "You can't perform this operation on the secret because it was marked for deletion.",
+        "GetSecretValue",
+        "get-secret-value", "--secret-id", n,
+    )
+    fails(
+        "InvalidRequestException",
+        "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        "CreateSecret",
+        "create-secret", "--name", n, "--secret-string", "y",
+    )
+    assert ok("restore-secret", "--secret-id", n).json() == {"ARN": arn, "Name": n}
+    assert ok("get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text").text() == "x"
+    forced = ok("delete-secret", "--secret-id", arn, "--force-delete-without-recovery", "--query", "Name", "--output", "text")
+    assert forced.text() == n
+    fails("ResourceNotFoundException", NOT_FOUND, "DescribeSecret", "describe-secret", "--secret-id", n)
+    missing = unique("never-existed")
+    assert ok("delete-secret", "--secret-id", missing, "--force-delete-without-recovery", "--query", "Name", "--output", "text").text() == missing
+
+
+@test
+def error_exit_status_and_messages():
+    fails("ResourceNotFoundException", NOT_FOUND, "GetSecretValue", "get-secret-value", "--secret-id", unique("missing"))
+    fails(
+        "ValidationException",
+        "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
+        "CreateSecret",
+        "create-secret", "--name", "Inv Name", "--secret-string", "x",
+    )
+    n = unique("window")
+    ok("create-secret", "--name", n, "--secret-string", "x")
+    fails(
+        "InvalidParameterException",
+        "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
+        "DeleteSecret",
+        "delete-secret", "--secret-id", n, "--recovery-window-in-days", "3",
+    )
+    fails(
+        "ResourceNotFoundException",
+        "Secrets Manager can't find the specified secret value for staging label: NOPE",
+        "GetSecretValue",
+        "get-secret-value", "--secret-id", n, "--version-stage", "NOPE",
+    )
+
+
+@test
+def wire_status_and_request_id_in_debug_output():
+    # The CLI hides the HTTP status and request id; its --debug log shows what came back.
+    result = aws("get-secret-value", "--secret-id", unique("debug-missing"), "--debug")
+    assert result.code == SERVICE_ERROR_EXIT
+    assert re.search(r'"POST / HTTP/1\.1" 400 \d+$', result.err, re.M), "status 400 for ResourceNotFoundException"
+    assert re.search(r"Response headers: \{.*'x-amzn-requestid': '[0-9a-f-]{36}'", result.err, re.I), "x-amzn-RequestId"
+
+
+@test
+def usage_errors_are_not_service_errors():
+    # A missing argument never reaches smemu: the CLI's own usage error, exit status 2.
+    result = aws("get-secret-value")
+    assert result.code == 2, result.code
+    assert "the following arguments are required: --secret-id" in result.err
+
+
+@test
+def batch_get_secret_value():
+    a, b, missing = unique("batch-a"), unique("batch-b"), unique("batch-missing")
+    ok("create-secret", "--name", a, "--secret-string", "A")
+    ok("create-secret", "--name", b, "--secret-string", "B")
+    out = ok("batch-get-secret-value", "--secret-id-list", a, b, missing).json()
+    assert sorted(v["SecretString"] for v in out["SecretValues"]) == ["A", "B"]
+    assert out["Errors"] == [{"SecretId": missing, "ErrorCode": "ResourceNotFoundException", "Message": NOT_FOUND}]
+
+
+@test
+def random_password():
+    p = ok("get-random-password", "--password-length", "20", "--exclude-punctuation", "--query", "RandomPassword", "--output", "text").text()
+    assert len(p) == 20
+    assert set(p) <= set(string.ascii_letters + string.digits)
+    fails(
+        "InvalidParameterException",
+        "Password length is too short based on the required types.",
+        "GetRandomPassword",
+        "get-random-password", "--password-length", "2",
+    )
+
+
+def bind_rotation_function(**hook):
+    """smemu has no Lambda: its control API binds a function ARN to a rotation hook."""
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:compat-cli-{uuid.uuid4().hex[:8]}"
+    request = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] + "/_smemu/hooks",
+        data=json.dumps({"functionArn": arn, **hook}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    return arn
+
+
+@test
+def rotation():
+    n = unique("rotate")
+    first = ok("create-secret", "--name", n, "--secret-string", "before", "--query", "VersionId", "--output", "text").text()
+    fails(
+        "InvalidRequestException",
+        "No Lambda rotation function ARN is associated with this secret.",
+        "RotateSecret",
+        "rotate-secret", "--secret-id", n,
+    )
+    fn = bind_rotation_function(kind="builtin", excludePunctuation=True)
+    out = ok(
+        "rotate-secret", "--secret-id", n, "--rotation-lambda-arn", fn,
+        "--rotation-rules", '{"AutomaticallyAfterDays": 10}',
+    ).json()
+    assert set(out) == {"ARN", "Name", "VersionId"}
+    new = out["VersionId"]
+    deadline = time.monotonic() + 20
+    while ok("describe-secret", "--secret-id", n, "--query", f'VersionIdsToStages."{new}"').json() != ["AWSCURRENT"]:
+        assert time.monotonic() < deadline, "the rotation did not finish"
+        time.sleep(0.1)
+    described = ok(
+        "describe-secret", "--secret-id", n,
+        "--query", "{enabled: RotationEnabled, fn: RotationLambdaARN, rules: RotationRules, previous: VersionIdsToStages.\"" + first + "\"}",
+    ).json()
+    assert described == {"enabled": True, "fn": fn, "rules": {"AutomaticallyAfterDays": 10}, "previous": ["AWSPREVIOUS"]}
+    value = ok("get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text").text()
+    assert value != "before" and value.isalnum()
+    cancelled = ok("cancel-rotate-secret", "--secret-id", n, "--query", "Name", "--output", "text").text()
+    assert cancelled == n
+    assert ok("describe-secret", "--secret-id", n, "--query", "RotationEnabled").json() is False
+
+
+@test
+def strict_sigv4():
+    # compat/run starts a smemu in --auth strict mode that knows one key pair: the CLI's own
+    # signatures must pass its verification, and a wrong secret key must not.
+    endpoint = os.environ.get("COMPAT_STRICT_ENDPOINT")
+    if not endpoint:
+        raise Skip("COMPAT_STRICT_ENDPOINT is not set: compat/run starts the strict smemu this test needs")
+    env = dict(os.environ)
+    env.update(
+        AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint,
+        AWS_ACCESS_KEY_ID=os.environ["COMPAT_STRICT_ACCESS_KEY_ID"],
+        AWS_SECRET_ACCESS_KEY=os.environ["COMPAT_STRICT_SECRET_ACCESS_KEY"],
+    )
+    n = unique("strict")
+    created = aws("create-secret", "--name", n, "--secret-string", "signed", "--tags", "Key=k,Value=v w", env=env)
+    assert created.code == 0, created.err
+    got = aws("get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text", env=env)
+    assert (got.code, got.out.strip()) == (0, "signed"), got.err
+    env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+    wrong = aws("get-secret-value", "--secret-id", n, env=env)
+    assert wrong.code == SERVICE_ERROR_EXIT
+    assert wrong.err.strip().startswith(
+        "An error occurred (InvalidSignatureException) when calling the GetSecretValue operation: "
+        "The request signature we calculated does not match the signature you provided."
+    ), wrong.err
+
+
+@test
+def endpoint_url_flag():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    n = unique("flag")
+    result = aws("--endpoint-url", os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"], "create-secret", "--name", n, "--secret-string", "f", env=env)
+    assert result.code == 0, result.err
+    got = aws("--endpoint-url", os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"], "get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text", env=env)
+    assert got.out.strip() == "f"
+
+
+def main():
+    only = set(sys.argv[1:])
+    passed = failed = skipped = 0
+    for fn in TESTS:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn()
+        except Skip as reason:
+            skipped += 1
+            print(f"skip {fn.__name__}: {reason}")
+        except Exception:  # noqa: BLE001 - every failure is reported, whatever its kind
+            failed += 1
+            print(f"FAIL {fn.__name__}")
+            print("".join("    " + line for line in traceback.format_exc().splitlines(True)))
+        else:
+            passed += 1
+            print(f"ok   {fn.__name__}")
+    print(f"cli: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
