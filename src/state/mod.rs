@@ -137,10 +137,32 @@ pub trait ChangeLog: Send + Sync {
 #[serde(rename_all = "camelCase")]
 #[allow(clippy::large_enum_variant)] // lives only while one record is encoded or replayed
 pub enum Change<'a> {
-    Put { account: Cow<'a, str>, region: Cow<'a, str>, secret: Cow<'a, Secret> },
-    Remove { account: Cow<'a, str>, region: Cow<'a, str>, name: Cow<'a, str> },
-    Reset { account: Option<String>, region: Option<String> },
-    Import { state: StateDump },
+    Put {
+        account: Cow<'a, str>,
+        region: Cow<'a, str>,
+        secret: Cow<'a, Secret>,
+    },
+    /// A change to an existing secret: its head, and only the versions the change added or
+    /// altered (with their values), plus the ids of versions it removed. Keeps a record's size
+    /// independent of how many versions the secret has.
+    Update {
+        account: Cow<'a, str>,
+        region: Cow<'a, str>,
+        secret: Secret,
+        removed: Vec<String>,
+    },
+    Remove {
+        account: Cow<'a, str>,
+        region: Cow<'a, str>,
+        name: Cow<'a, str>,
+    },
+    Reset {
+        account: Option<String>,
+        region: Option<String>,
+    },
+    Import {
+        state: StateDump,
+    },
 }
 
 /// The whole state, for export, import and snapshots.
@@ -275,8 +297,9 @@ impl Engine {
         if is_due(&secret, now) {
             return Err(ApiError::secret_not_found());
         }
+        let before = self.versions_before(&secret);
         let result = f(&mut secret, now)?;
-        self.log_put(scope, &secret);
+        self.log_update(scope, before, &mut secret);
         Ok(result)
     }
 
@@ -344,6 +367,7 @@ impl Engine {
             rotation: Rotation::default(),
             policy: None,
             versions: Vec::new(),
+            removed_versions: Vec::new(),
         };
         secret.upsert_tags(&new.tags);
         let version_id = new.value.map(|value| {
@@ -394,11 +418,12 @@ impl Engine {
         let inner = store.inner.read();
         if let Some(cell) = inner.secrets.get(name) {
             let mut secret = cell.write();
+            let before = self.versions_before(&secret);
             secret.last_accessed = Some(today);
             if let Some(version) = secret.versions.iter_mut().find(|v| v.id == version_id) {
                 version.last_accessed = Some(today);
             }
-            self.log_put(scope, &secret);
+            self.log_update(scope, before, &mut secret);
         }
     }
 
@@ -464,8 +489,9 @@ impl Engine {
             ));
         }
         let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
+        let before = self.versions_before(&secret);
         secret.deletion = Some(Deletion { deleted_at: now, purge_at });
-        self.log_put(scope, &secret);
+        self.log_update(scope, before, &mut secret);
         let deleted = Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at };
         drop(secret);
         drop(inner);
@@ -592,6 +618,7 @@ impl Engine {
             rotation: seed.rotation,
             policy: seed.policy,
             versions,
+            removed_versions: Vec::new(),
         };
         secret.upsert_tags(&seed.tags);
         rotation::refresh_next_rotation(&mut secret);
@@ -625,6 +652,34 @@ impl Engine {
                 secret: Cow::Borrowed(secret),
             });
         }
+    }
+
+    /// What the secret's versions look like before a change, when a journal will want the diff.
+    /// A fingerprint of each version as it is before a change, when a journal will want the diff.
+    fn versions_before(&self, secret: &Secret) -> Option<Fingerprints> {
+        self.changelog.get().is_some().then(|| {
+            let mut prints: Vec<u64> = secret.versions.iter().map(version_fingerprint).collect();
+            prints.sort_unstable();
+            prints
+        })
+    }
+
+    fn log_update(&self, scope: Scope<'_>, before: Option<Fingerprints>, secret: &mut Secret) {
+        let removed = std::mem::take(&mut secret.removed_versions);
+        let Some(before) = before else { return };
+        let mut patch = secret.clone_head();
+        patch.versions = secret
+            .versions
+            .iter()
+            .filter(|v| before.binary_search(&version_fingerprint(v)).is_err())
+            .cloned()
+            .collect();
+        self.log(&Change::Update {
+            account: Cow::Borrowed(scope.account),
+            region: Cow::Borrowed(scope.region),
+            secret: patch,
+            removed,
+        });
     }
 
     fn log_remove(&self, scope: Scope<'_>, name: &str) {
@@ -713,7 +768,9 @@ impl Engine {
 
     /// Replaces the whole state with `state`.
     pub fn import(&self, state: StateDump) {
-        self.log(&Change::Import { state: state.clone() });
+        if self.changelog.get().is_some() {
+            self.log(&Change::Import { state: state.clone() });
+        }
         self.load(state);
     }
 
@@ -741,6 +798,27 @@ impl Engine {
                 let secret = secret.into_owned();
                 self.schedule_for(&account, &region, &secret);
                 self.store(scope).inner.write().put(secret);
+            }
+            Change::Update { account, region, secret: patch, removed } => {
+                let scope = Scope { account: &account, region: &region };
+                let store = self.store(scope);
+                let mut inner = store.inner.write();
+                let merged = match inner.secrets.get(&patch.name) {
+                    Some(cell) => {
+                        let mut versions = cell.read().versions.clone();
+                        versions.retain(|v| !removed.contains(&v.id));
+                        for version in &patch.versions {
+                            match versions.iter_mut().find(|v| v.id == version.id) {
+                                Some(slot) => slot.clone_from(version),
+                                None => versions.push(version.clone()),
+                            }
+                        }
+                        Secret { versions, ..patch }
+                    }
+                    None => patch,
+                };
+                self.schedule_for(&account, &region, &merged);
+                inner.put(merged);
             }
             Change::Remove { account, region, name } => {
                 if let Some(store) = self.existing_store(Scope { account: &account, region: &region }) {
@@ -851,6 +929,43 @@ impl StoreInner {
             self.remove(name);
         }
         due
+    }
+}
+
+/// A hash of what a change can alter in a version (its labels, whether it has a value, its
+/// access date) together with its id: a version whose fingerprint changed goes into the record.
+/// It runs over every version on every journalled write, so it uses a fast non-cryptographic
+/// hash. A collision would leave a changed version out of its record; with 64 bits and a few
+/// hundred versions per secret the odds are around 2⁻⁴⁸ per write.
+fn version_fingerprint(v: &Version) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = FastHasher::default();
+    (&v.id, &v.stages, v.value.is_some(), v.last_accessed).hash(&mut h);
+    h.finish()
+}
+
+/// Sorted, for binary search.
+type Fingerprints = Vec<u64>;
+
+/// A multiply-rotate hash over 8-byte words (the shape of rustc's FxHasher).
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -183,7 +183,7 @@ impl Engine {
     /// Why it could not, for the rotation log.
     pub fn discard_version(&self, scope: Scope<'_>, arn: &str, version_id: &str) -> std::result::Result<(), String> {
         self.write_secret(scope, arn, |secret, _| {
-            secret.versions.retain(|v| v.id != version_id);
+            secret.remove_version(version_id);
             Ok(())
         })
         .map_err(|e| e.message.into_owned())

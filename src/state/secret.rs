@@ -114,9 +114,45 @@ pub struct Secret {
     pub policy: Option<ResourcePolicy>,
     /// Creation order; pruning removes from the front.
     pub versions: Vec<Version>,
+    /// Ids of versions removed since the last journal record (not part of the state).
+    #[serde(skip)]
+    pub removed_versions: Vec<String>,
 }
 
 impl Secret {
+    /// A copy of everything but the versions (for journal records that carry only changed ones).
+    #[must_use]
+    pub fn clone_head(&self) -> Self {
+        Self {
+            seq: self.seq,
+            name: self.name.clone(),
+            arn: self.arn.clone(),
+            description: self.description.clone(),
+            kms_key_id: self.kms_key_id.clone(),
+            secret_type: self.secret_type.clone(),
+            owning_service: self.owning_service.clone(),
+            tags: self.tags.clone(),
+            ever_tagged: self.ever_tagged,
+            created: self.created,
+            last_changed: self.last_changed,
+            last_accessed: self.last_accessed,
+            deletion: self.deletion,
+            rotation: self.rotation.clone(),
+            policy: self.policy.clone(),
+            versions: Vec::new(),
+            removed_versions: Vec::new(),
+        }
+    }
+
+    /// Removes a version entirely, remembering its id for the journal.
+    pub fn remove_version(&mut self, id: &str) {
+        let before = self.versions.len();
+        self.versions.retain(|v| v.id != id);
+        if self.versions.len() < before {
+            self.removed_versions.push(id.to_owned());
+        }
+    }
+
     #[must_use]
     pub fn version(&self, id: &str) -> Option<&Version> {
         self.versions.iter().find(|v| v.id == id)
@@ -225,18 +261,29 @@ impl Secret {
     }
 
     /// Drops the oldest unlabelled versions beyond [`MAX_VERSIONS`], sparing any younger than a day.
+    /// Versions are kept in creation order, so only the prefix older than a day is looked at: a
+    /// secret written many times a day costs nothing extra here.
     pub fn prune_versions(&mut self, now: Timestamp) {
         let mut excess = self.versions.len().saturating_sub(MAX_VERSIONS);
         if excess == 0 {
             return;
         }
+        let old = self.versions.iter().take_while(|v| now.millis() - v.created.millis() >= VERSION_MIN_AGE_MS).count();
+        if !self.versions[..old].iter().any(Version::is_deprecated) {
+            return;
+        }
+        let mut index = 0;
+        let mut removed = Vec::new();
         self.versions.retain(|v| {
-            let removable = excess > 0 && v.is_deprecated() && now.millis() - v.created.millis() >= VERSION_MIN_AGE_MS;
+            let removable = index < old && excess > 0 && v.is_deprecated();
+            index += 1;
             if removable {
                 excess -= 1;
+                removed.push(v.id.clone());
             }
             !removable
         });
+        self.removed_versions.extend(removed);
     }
 
     /// Adds or replaces tags, keeping first-insertion order.
@@ -277,6 +324,7 @@ mod tests {
             rotation: Rotation::default(),
             policy: None,
             versions: vec![],
+            removed_versions: vec![],
         }
     }
 
