@@ -368,6 +368,7 @@ impl Engine {
             policy: None,
             versions: Vec::new(),
             removed_versions: Vec::new(),
+            id_index: HashMap::new(),
         };
         secret.upsert_tags(&new.tags);
         let version_id = new.value.map(|value| {
@@ -619,6 +620,7 @@ impl Engine {
             policy: seed.policy,
             versions,
             removed_versions: Vec::new(),
+            id_index: HashMap::new(),
         };
         secret.upsert_tags(&seed.tags);
         rotation::refresh_next_rotation(&mut secret);
@@ -911,7 +913,8 @@ impl StoreInner {
         self.insert(secret);
     }
 
-    fn insert(&mut self, secret: Secret) {
+    fn insert(&mut self, mut secret: Secret) {
+        secret.reindex();
         self.by_created.insert((secret.created, secret.seq), secret.name.clone());
         self.secrets.insert(secret.name.clone(), Arc::new(RwLock::new(secret)));
     }

@@ -215,7 +215,7 @@ impl Engine {
 /// Adds the rotation's version under `token`, labelled AWSPENDING: value-less for a real
 /// rotation, a copy of the current value for a test-only one.
 fn add_pending(secret: &mut Secret, token: &str, value: Option<SecretValue>, now: Timestamp) {
-    secret.versions.push(Version {
+    secret.push_version(Version {
         id: token.to_owned(),
         value,
         stages: Vec::new(),

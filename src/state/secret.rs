@@ -4,6 +4,7 @@
 
 use crate::clock::{MILLIS_PER_DAY, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
@@ -117,6 +118,11 @@ pub struct Secret {
     /// Ids of versions removed since the last journal record (not part of the state).
     #[serde(skip)]
     pub removed_versions: Vec<String>,
+    /// Position of each version by id, so a secret written thousands of times a day (every
+    /// version younger than a day is kept) still finds a version without a scan. Rebuilt by
+    /// [`Secret::reindex`] whenever versions are removed or the secret is loaded.
+    #[serde(skip)]
+    pub id_index: HashMap<String, usize>,
 }
 
 impl Secret {
@@ -141,7 +147,21 @@ impl Secret {
             policy: self.policy.clone(),
             versions: Vec::new(),
             removed_versions: Vec::new(),
+            id_index: HashMap::new(),
         }
+    }
+
+    /// Rebuilds the id index from the versions.
+    pub fn reindex(&mut self) {
+        self.id_index = self.versions.iter().enumerate().map(|(i, v)| (v.id.clone(), i)).collect();
+    }
+
+    /// Appends a version (the only way versions are added).
+    pub fn push_version(&mut self, version: Version) {
+        if self.id_index.len() == self.versions.len() {
+            self.id_index.insert(version.id.clone(), self.versions.len());
+        }
+        self.versions.push(version);
     }
 
     /// Removes a version entirely, remembering its id for the journal.
@@ -150,25 +170,39 @@ impl Secret {
         self.versions.retain(|v| v.id != id);
         if self.versions.len() < before {
             self.removed_versions.push(id.to_owned());
+            self.reindex();
         }
     }
 
     #[must_use]
     pub fn version(&self, id: &str) -> Option<&Version> {
-        self.versions.iter().find(|v| v.id == id)
+        self.version_index(id).map(|i| &self.versions[i])
     }
 
     fn version_index(&self, id: &str) -> Option<usize> {
-        self.versions.iter().position(|v| v.id == id)
+        if self.id_index.len() == self.versions.len() {
+            self.id_index.get(id).copied()
+        } else {
+            // A secret built without its index (in a test, say): look the slow way.
+            self.versions.iter().position(|v| v.id == id)
+        }
     }
 
+    /// Labels sit on recent versions, so the search runs newest first.
     #[must_use]
     pub fn holder_of(&self, stage: &str) -> Option<&Version> {
-        self.versions.iter().find(|v| v.has_stage(stage))
+        self.versions.iter().rev().find(|v| v.has_stage(stage))
     }
 
     fn holder_index(&self, stage: &str) -> Option<usize> {
-        self.versions.iter().position(|v| v.has_stage(stage))
+        self.versions.iter().rposition(|v| v.has_stage(stage))
+    }
+
+    /// Takes `stage` off whichever version other than `keep` holds it (at most one does).
+    fn strip_stage_except(&mut self, stage: &str, keep: Option<usize>) {
+        if let Some(holder) = self.holder_index(stage).filter(|&h| Some(h) != keep) {
+            self.versions[holder].remove_stage(stage);
+        }
     }
 
     #[must_use]
@@ -179,7 +213,7 @@ impl Secret {
     /// Adds a new version carrying `stages`, or, when `stages` is `None`, the plain
     /// "new value becomes current" move of PutSecretValue and UpdateSecret.
     pub fn add_version(&mut self, version: Version, stages: Option<&[String]>, now: Timestamp) {
-        self.versions.push(version);
+        self.push_version(version);
         let index = self.versions.len() - 1;
         self.apply_stages(index, stages);
         self.prune_versions(now);
@@ -202,11 +236,7 @@ impl Secret {
                     if stage == AWSCURRENT {
                         self.make_current(index);
                     } else {
-                        for (i, v) in self.versions.iter_mut().enumerate() {
-                            if i != index {
-                                v.remove_stage(stage);
-                            }
-                        }
+                        self.strip_stage_except(stage, Some(index));
                         self.versions[index].add_stage(stage);
                     }
                 }
@@ -224,9 +254,7 @@ impl Secret {
         match self.holder_index(AWSCURRENT) {
             Some(old) if old == index => {}
             Some(old) => {
-                for v in &mut self.versions {
-                    v.remove_stage(AWSPREVIOUS);
-                }
+                self.strip_stage_except(AWSPREVIOUS, None);
                 self.versions[old].stages = vec![AWSPREVIOUS.to_owned()];
                 self.versions[index].add_stage(AWSCURRENT);
             }
@@ -243,18 +271,12 @@ impl Secret {
             self.versions[from].remove_stage(stage);
         }
         if let Some(to) = to {
-            for (i, v) in self.versions.iter_mut().enumerate() {
-                if i != to {
-                    v.remove_stage(stage);
-                }
-            }
+            self.strip_stage_except(stage, Some(to));
             self.versions[to].add_stage(stage);
             if stage == AWSCURRENT
                 && let Some(from) = from.filter(|&f| f != to)
             {
-                for v in &mut self.versions {
-                    v.remove_stage(AWSPREVIOUS);
-                }
+                self.strip_stage_except(AWSPREVIOUS, None);
                 self.versions[from].add_stage(AWSPREVIOUS);
             }
         }
@@ -284,6 +306,7 @@ impl Secret {
             !removable
         });
         self.removed_versions.extend(removed);
+        self.reindex();
     }
 
     /// Adds or replaces tags, keeping first-insertion order.
@@ -325,6 +348,7 @@ mod tests {
             policy: None,
             versions: vec![],
             removed_versions: vec![],
+            id_index: HashMap::new(),
         }
     }
 
