@@ -61,8 +61,9 @@ def agent():
                 "log_to_file = false",
                 f'http_port = "{port}"',
                 'region = "us-east-1"',
-                # smemu has no STS yet: skip the agent's GetCallerIdentity check at start-up.
-                "validate_credentials = false",
+                # The agent checks its credentials with STS GetCallerIdentity at start-up: smemu
+                # answers that too (AWS_ENDPOINT_URL_STS below).
+                "validate_credentials = true",
                 "",
             ]
         )
@@ -71,6 +72,7 @@ def agent():
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+        "AWS_ENDPOINT_URL_STS": endpoint,
         "AWS_ACCESS_KEY_ID": "AKIDSMEMUAGENT",
         "AWS_SECRET_ACCESS_KEY": "compat-secret-key",
         "AWS_REGION": "us-east-1",
