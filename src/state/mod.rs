@@ -297,9 +297,8 @@ impl Engine {
         if is_due(&secret, now) {
             return Err(ApiError::secret_not_found());
         }
-        let before = self.versions_before(&secret);
         let result = f(&mut secret, now)?;
-        self.log_update(scope, before, &mut secret);
+        self.log_update(scope, &mut secret);
         Ok(result)
     }
 
@@ -368,6 +367,7 @@ impl Engine {
             policy: None,
             versions: Vec::new(),
             removed_versions: Vec::new(),
+            touched_versions: Vec::new(),
             id_index: HashMap::new(),
         };
         secret.upsert_tags(&new.tags);
@@ -419,12 +419,11 @@ impl Engine {
         let inner = store.inner.read();
         if let Some(cell) = inner.secrets.get(name) {
             let mut secret = cell.write();
-            let before = self.versions_before(&secret);
             secret.last_accessed = Some(today);
-            if let Some(version) = secret.versions.iter_mut().find(|v| v.id == version_id) {
+            if let Some(version) = secret.version_mut_by_id(version_id) {
                 version.last_accessed = Some(today);
             }
-            self.log_update(scope, before, &mut secret);
+            self.log_update(scope, &mut secret);
         }
     }
 
@@ -490,9 +489,8 @@ impl Engine {
             ));
         }
         let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
-        let before = self.versions_before(&secret);
         secret.deletion = Some(Deletion { deleted_at: now, purge_at });
-        self.log_update(scope, before, &mut secret);
+        self.log_update(scope, &mut secret);
         let deleted = Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at };
         drop(secret);
         drop(inner);
@@ -620,6 +618,7 @@ impl Engine {
             policy: seed.policy,
             versions,
             removed_versions: Vec::new(),
+            touched_versions: Vec::new(),
             id_index: HashMap::new(),
         };
         secret.upsert_tags(&seed.tags);
@@ -657,25 +656,19 @@ impl Engine {
     }
 
     /// What the secret's versions look like before a change, when a journal will want the diff.
-    /// A fingerprint of each version as it is before a change, when a journal will want the diff.
-    fn versions_before(&self, secret: &Secret) -> Option<Fingerprints> {
-        self.changelog.get().is_some().then(|| {
-            let mut prints: Vec<u64> = secret.versions.iter().map(version_fingerprint).collect();
-            prints.sort_unstable();
-            prints
-        })
-    }
-
-    fn log_update(&self, scope: Scope<'_>, before: Option<Fingerprints>, secret: &mut Secret) {
+    /// Journals a change to an existing secret: its head, the versions it added or changed, and
+    /// the ids of those it removed — never the untouched versions, so a record's size does not
+    /// grow with the secret's history.
+    fn log_update(&self, scope: Scope<'_>, secret: &mut Secret) {
         let removed = std::mem::take(&mut secret.removed_versions);
-        let Some(before) = before else { return };
+        let touched = std::mem::take(&mut secret.touched_versions);
+        if self.changelog.get().is_none() {
+            return;
+        }
         let mut patch = secret.clone_head();
-        patch.versions = secret
-            .versions
-            .iter()
-            .filter(|v| before.binary_search(&version_fingerprint(v)).is_err())
-            .cloned()
-            .collect();
+        let mut indexes: Vec<usize> = touched.iter().filter_map(|id| secret.version_index(id)).collect();
+        indexes.sort_unstable();
+        patch.versions = indexes.into_iter().map(|i| secret.versions[i].clone()).collect();
         self.log(&Change::Update {
             account: Cow::Borrowed(scope.account),
             region: Cow::Borrowed(scope.region),
@@ -915,6 +908,8 @@ impl StoreInner {
 
     fn insert(&mut self, mut secret: Secret) {
         secret.reindex();
+        secret.touched_versions.clear();
+        secret.removed_versions.clear();
         self.by_created.insert((secret.created, secret.seq), secret.name.clone());
         self.secrets.insert(secret.name.clone(), Arc::new(RwLock::new(secret)));
     }
@@ -932,43 +927,6 @@ impl StoreInner {
             self.remove(name);
         }
         due
-    }
-}
-
-/// A hash of what a change can alter in a version (its labels, whether it has a value, its
-/// access date) together with its id: a version whose fingerprint changed goes into the record.
-/// It runs over every version on every journalled write, so it uses a fast non-cryptographic
-/// hash. A collision would leave a changed version out of its record; with 64 bits and a few
-/// hundred versions per secret the odds are around 2⁻⁴⁸ per write.
-fn version_fingerprint(v: &Version) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = FastHasher::default();
-    (&v.id, &v.stages, v.value.is_some(), v.last_accessed).hash(&mut h);
-    h.finish()
-}
-
-/// Sorted, for binary search.
-type Fingerprints = Vec<u64>;
-
-/// A multiply-rotate hash over 8-byte words (the shape of rustc's FxHasher).
-#[derive(Default)]
-struct FastHasher(u64);
-
-impl std::hash::Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for &byte in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

@@ -118,6 +118,10 @@ pub struct Secret {
     /// Ids of versions removed since the last journal record (not part of the state).
     #[serde(skip)]
     pub removed_versions: Vec<String>,
+    /// Ids of versions added or changed since the last journal record (not part of the state):
+    /// every change to a version goes through [`Secret::version_mut`] or [`Secret::push_version`].
+    #[serde(skip)]
+    pub touched_versions: Vec<String>,
     /// Position of each version by id, so a secret written thousands of times a day (every
     /// version younger than a day is kept) still finds a version without a scan. Rebuilt by
     /// [`Secret::reindex`] whenever versions are removed or the secret is loaded.
@@ -147,8 +151,24 @@ impl Secret {
             policy: self.policy.clone(),
             versions: Vec::new(),
             removed_versions: Vec::new(),
+            touched_versions: Vec::new(),
             id_index: HashMap::new(),
         }
+    }
+
+    /// The one way to change a version in place: it records the change for the journal.
+    pub fn version_mut(&mut self, index: usize) -> &mut Version {
+        let id = &self.versions[index].id;
+        if !self.touched_versions.contains(id) {
+            self.touched_versions.push(id.clone());
+        }
+        &mut self.versions[index]
+    }
+
+    /// Like [`Self::version_mut`], by id.
+    pub fn version_mut_by_id(&mut self, id: &str) -> Option<&mut Version> {
+        let index = self.version_index(id)?;
+        Some(self.version_mut(index))
     }
 
     /// Rebuilds the id index from the versions.
@@ -161,6 +181,7 @@ impl Secret {
         if self.id_index.len() == self.versions.len() {
             self.id_index.insert(version.id.clone(), self.versions.len());
         }
+        self.touched_versions.push(version.id.clone());
         self.versions.push(version);
     }
 
@@ -179,7 +200,7 @@ impl Secret {
         self.version_index(id).map(|i| &self.versions[i])
     }
 
-    fn version_index(&self, id: &str) -> Option<usize> {
+    pub(super) fn version_index(&self, id: &str) -> Option<usize> {
         if self.id_index.len() == self.versions.len() {
             self.id_index.get(id).copied()
         } else {
@@ -201,7 +222,7 @@ impl Secret {
     /// Takes `stage` off whichever version other than `keep` holds it (at most one does).
     fn strip_stage_except(&mut self, stage: &str, keep: Option<usize>) {
         if let Some(holder) = self.holder_index(stage).filter(|&h| Some(h) != keep) {
-            self.versions[holder].remove_stage(stage);
+            self.version_mut(holder).remove_stage(stage);
         }
     }
 
@@ -222,7 +243,7 @@ impl Secret {
     /// Gives the value-less rotation placeholder its value, then labels it like a new version.
     pub fn fill_placeholder(&mut self, id: &str, value: SecretValue, stages: Option<&[String]>) {
         if let Some(index) = self.version_index(id) {
-            self.versions[index].value = Some(value);
+            self.version_mut(index).value = Some(value);
             self.apply_stages(index, stages);
         }
     }
@@ -237,12 +258,12 @@ impl Secret {
                         self.make_current(index);
                     } else {
                         self.strip_stage_except(stage, Some(index));
-                        self.versions[index].add_stage(stage);
+                        self.version_mut(index).add_stage(stage);
                     }
                 }
                 // The first version of a secret is always current.
                 if no_current && !self.versions[index].has_stage(AWSCURRENT) {
-                    self.versions[index].add_stage(AWSCURRENT);
+                    self.version_mut(index).add_stage(AWSCURRENT);
                 }
             }
         }
@@ -255,8 +276,8 @@ impl Secret {
             Some(old) if old == index => {}
             Some(old) => {
                 self.strip_stage_except(AWSPREVIOUS, None);
-                self.versions[old].stages = vec![AWSPREVIOUS.to_owned()];
-                self.versions[index].add_stage(AWSCURRENT);
+                self.version_mut(old).stages = vec![AWSPREVIOUS.to_owned()];
+                self.version_mut(index).add_stage(AWSCURRENT);
             }
             None => self.versions[index].add_stage(AWSCURRENT),
         }
@@ -268,16 +289,16 @@ impl Secret {
         let from = from.and_then(|id| self.version_index(id));
         let to = to.and_then(|id| self.version_index(id));
         if let Some(from) = from {
-            self.versions[from].remove_stage(stage);
+            self.version_mut(from).remove_stage(stage);
         }
         if let Some(to) = to {
             self.strip_stage_except(stage, Some(to));
-            self.versions[to].add_stage(stage);
+            self.version_mut(to).add_stage(stage);
             if stage == AWSCURRENT
                 && let Some(from) = from.filter(|&f| f != to)
             {
                 self.strip_stage_except(AWSPREVIOUS, None);
-                self.versions[from].add_stage(AWSPREVIOUS);
+                self.version_mut(from).add_stage(AWSPREVIOUS);
             }
         }
     }
@@ -348,6 +369,7 @@ mod tests {
             policy: None,
             versions: vec![],
             removed_versions: vec![],
+            touched_versions: vec![],
             id_index: HashMap::new(),
         }
     }

@@ -142,6 +142,31 @@ fn replaying_the_journal_rebuilds_exactly_the_same_state() {
     engine.delete_secret(scope(), "b", Some(7), false).unwrap();
     create(&engine, "c", Some("x"));
     engine.delete_secret(scope(), "c", None, true).unwrap();
+    // A rotation: placeholder, value, label move, finish; and a test-only copy discarded.
+    let request = rotation::RotateRequest {
+        token: "33333333-3333-4333-8333-333333333333".into(),
+        lambda_arn: Some("arn:aws:lambda:us-east-1:000000000000:function:f".into()),
+        rules: Some(secret::RotationRules { automatically_after_days: Some(7), ..secret::RotationRules::default() }),
+        rotate_immediately: true,
+    };
+    engine.begin_rotation(scope(), "a", request, |_| Ok(())).unwrap();
+    let pending = ["AWSPENDING".to_owned()];
+    engine
+        .put_secret_value(scope(), "a", "33333333-3333-4333-8333-333333333333".into(), value("rotated"), Some(&pending))
+        .unwrap();
+    let current = engine.read_secret(scope(), "a", |s| Ok(s.holder_of("AWSCURRENT").unwrap().id.clone())).unwrap();
+    engine
+        .update_secret_version_stage(
+            scope(),
+            "a",
+            "AWSCURRENT",
+            Some(&current),
+            Some("33333333-3333-4333-8333-333333333333"),
+        )
+        .unwrap();
+    engine.finish_rotation(scope(), "a", "33333333-3333-4333-8333-333333333333").unwrap();
+    engine.discard_version(scope(), "a", T1).unwrap();
+    engine.cancel_rotation(scope(), "a").unwrap();
     // Old deprecated versions are pruned once there are more than 100.
     engine.clock().advance(2 * MILLIS_PER_DAY);
     for i in 0..100 {
