@@ -349,27 +349,11 @@ impl Engine {
         }
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let mut secret = Secret {
-            seq,
-            arn: ident::secret_arn(scope.region, scope.account, &new.name, &suffix),
-            name: new.name,
-            description: new.description.filter(|d| !d.is_empty()),
-            kms_key_id: new.kms_key_id.filter(|k| !k.is_empty()),
-            secret_type: new.secret_type,
-            owning_service: None,
-            tags: Vec::new(),
-            ever_tagged: false,
-            created: now,
-            last_changed: now,
-            last_accessed: None,
-            deletion: None,
-            rotation: Rotation::default(),
-            policy: None,
-            versions: Vec::new(),
-            removed_versions: Vec::new(),
-            touched_versions: Vec::new(),
-            id_index: HashMap::new(),
-        };
+        let arn = ident::secret_arn(scope.region, scope.account, &new.name, &suffix);
+        let mut secret = Secret::new(seq, new.name, arn, now);
+        secret.description = new.description.filter(|d| !d.is_empty());
+        secret.kms_key_id = new.kms_key_id.filter(|k| !k.is_empty());
+        secret.secret_type = new.secret_type;
         secret.upsert_tags(&new.tags);
         let version_id = new.value.map(|value| {
             let version = new_version(new.token, value, now, secret.kms_key_id.clone());
@@ -600,27 +584,13 @@ impl Engine {
                 }
             })
             .collect();
-        let mut secret = Secret {
-            seq,
-            arn: ident::secret_arn(scope.region, scope.account, &seed.name, &suffix),
-            name: seed.name,
-            description: seed.description.filter(|d| !d.is_empty()),
-            kms_key_id: seed.kms_key_id.filter(|k| !k.is_empty()),
-            secret_type: None,
-            owning_service: None,
-            tags: Vec::new(),
-            ever_tagged: false,
-            created: now,
-            last_changed: now,
-            last_accessed: None,
-            deletion: None,
-            rotation: seed.rotation,
-            policy: seed.policy,
-            versions,
-            removed_versions: Vec::new(),
-            touched_versions: Vec::new(),
-            id_index: HashMap::new(),
-        };
+        let arn = ident::secret_arn(scope.region, scope.account, &seed.name, &suffix);
+        let mut secret = Secret::new(seq, seed.name, arn, now);
+        secret.description = seed.description.filter(|d| !d.is_empty());
+        secret.kms_key_id = seed.kms_key_id.filter(|k| !k.is_empty());
+        secret.rotation = seed.rotation;
+        secret.policy = seed.policy;
+        secret.versions = versions;
         secret.upsert_tags(&seed.tags);
         rotation::refresh_next_rotation(&mut secret);
         self.schedule_for(scope.account, scope.region, &secret);

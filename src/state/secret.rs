@@ -130,6 +130,32 @@ pub struct Secret {
 }
 
 impl Secret {
+    /// A new secret with nothing but its identity and creation time.
+    #[must_use]
+    pub fn new(seq: u64, name: String, arn: String, created: Timestamp) -> Self {
+        Self {
+            seq,
+            name,
+            arn,
+            description: None,
+            kms_key_id: None,
+            secret_type: None,
+            owning_service: None,
+            tags: Vec::new(),
+            ever_tagged: false,
+            created,
+            last_changed: created,
+            last_accessed: None,
+            deletion: None,
+            rotation: Rotation::default(),
+            policy: None,
+            versions: Vec::new(),
+            removed_versions: Vec::new(),
+            touched_versions: Vec::new(),
+            id_index: HashMap::new(),
+        }
+    }
+
     /// A copy of everything but the versions (for journal records that carry only changed ones).
     #[must_use]
     pub fn clone_head(&self) -> Self {
@@ -351,27 +377,7 @@ mod tests {
     use super::*;
 
     fn secret() -> Secret {
-        Secret {
-            seq: 0,
-            name: "s".into(),
-            arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf".into(),
-            description: None,
-            kms_key_id: None,
-            secret_type: None,
-            owning_service: None,
-            tags: vec![],
-            ever_tagged: false,
-            created: Timestamp(0),
-            last_changed: Timestamp(0),
-            last_accessed: None,
-            deletion: None,
-            rotation: Rotation::default(),
-            policy: None,
-            versions: vec![],
-            removed_versions: vec![],
-            touched_versions: vec![],
-            id_index: HashMap::new(),
-        }
+        Secret::new(0, "s".into(), "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf".into(), Timestamp(0))
     }
 
     fn version(id: &str, at: i64) -> Version {

@@ -42,8 +42,13 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        Self::serve(config, smemu::auth::CredentialStore::default()).await
+    }
+
+    /// Serves an app on an ephemeral port, on a manual clock at [`START`].
+    async fn serve(config: Config, credentials: smemu::auth::CredentialStore) -> Self {
         let clock = Arc::new(Clock::manual(Timestamp::from_secs(START)));
-        let app = Arc::new(App::new(config, clock.clone()));
+        let app = Arc::new(App::with_credentials(config, clock.clone(), credentials));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel();
@@ -202,15 +207,7 @@ impl TestServer {
         let credentials = smemu::auth::CredentialStore::default();
         credentials.add_static(KEY_ID, SECRET_KEY, ACCOUNT, None, None).expect("credentials");
         let config = Config { auth_mode: smemu::auth::AuthMode::Strict, ..Config::default() };
-        let clock = Arc::new(Clock::manual(Timestamp::from_secs(START)));
-        let app = Arc::new(App::with_credentials(config, clock.clone(), credentials));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel();
-        tokio::spawn(smemu::run(listener, app.clone(), async {
-            let _ = rx.await;
-        }));
-        Self { addr, clock, app, shutdown: Some(tx) }
+        Self::serve(config, credentials).await
     }
 
     pub fn client_with(&self, key: &str, secret: &str, token: Option<&str>) -> Client {
