@@ -378,6 +378,59 @@ def strict_sigv4():
 
 
 @test
+def rotation_with_the_example_function_as_a_command_hook():
+    # The example rotation function (boto3) runs as a command hook; boto3 lives in the python
+    # suite's virtualenv, which compat/run builds first.
+    compat = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    python = os.path.join(compat, "python", ".venv", "bin", "python")
+    if not os.path.exists(python):
+        raise Skip("the python suite's virtualenv (with boto3) is missing: run compat/run, which builds it first")
+    fn = bind_rotation_function(
+        kind="command", program=python, args=[os.path.join(compat, "rotation", "rotate_user_password.py")], timeoutMs=60000
+    )
+    n = unique("example")
+    first = ok(
+        "create-secret", "--name", n, "--secret-string", '{"username": "app", "password": "before"}',
+        "--query", "VersionId", "--output", "text",
+    ).text()
+    new = ok("rotate-secret", "--secret-id", n, "--rotation-lambda-arn", fn, "--query", "VersionId", "--output", "text").text()
+    stages = ok("describe-secret", "--secret-id", n, "--query", "VersionIdsToStages").json()
+    assert stages == {first: ["AWSPREVIOUS"], new: ["AWSCURRENT"]}, stages
+    value = json.loads(ok("get-secret-value", "--secret-id", n, "--query", "SecretString", "--output", "text").text())
+    assert value["username"] == "app" and value["password"] != "before"
+    assert ok("describe-secret", "--secret-id", n, "--query", "LastRotatedDate").json() is not None
+
+
+def sts(*args, env=None):
+    proc = subprocess.run([AWS, "sts", *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+    return Result(proc)
+
+
+@test
+def sts_get_caller_identity_in_both_modes():
+    env = dict(os.environ, AWS_ENDPOINT_URL_STS=os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"], AWS_ACCESS_KEY_ID="123456789012")
+    who = sts("get-caller-identity", env=env)
+    assert who.code == 0, who.err
+    assert who.json()["Account"] == "123456789012"
+    assert who.json()["Arn"] == "arn:aws:iam::123456789012:root"
+    endpoint = os.environ.get("COMPAT_STRICT_ENDPOINT")
+    if not endpoint:
+        raise Skip("COMPAT_STRICT_ENDPOINT is not set: compat/run starts the strict smemu this test needs")
+    env.update(
+        AWS_ENDPOINT_URL_STS=endpoint,
+        AWS_ACCESS_KEY_ID=os.environ["COMPAT_STRICT_ACCESS_KEY_ID"],
+        AWS_SECRET_ACCESS_KEY=os.environ["COMPAT_STRICT_SECRET_ACCESS_KEY"],
+    )
+    who = sts("get-caller-identity", env=env)
+    assert who.code == 0, who.err
+    assert re.fullmatch(r"\d{12}", who.json()["Account"]), who.out
+    env["AWS_ACCESS_KEY_ID"] = "AKIDUNKNOWN000000000"
+    unknown = sts("get-caller-identity", env=env)
+    assert unknown.code == SERVICE_ERROR_EXIT
+    assert "InvalidClientTokenId" in unknown.err, unknown.err
+
+
+@test
 def endpoint_url_flag():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     n = unique("flag")
