@@ -186,6 +186,11 @@ impl ApiError {
     }
 
     #[must_use]
+    pub fn unknown_operation() -> Self {
+        Self::new(ErrorCode::UnknownOperationException, "The requested operation is not recognized by the service.")
+    }
+
+    #[must_use]
     pub fn internal(context: &str) -> Self {
         tracing::error!(%context, "internal error");
         Self::new(ErrorCode::InternalServiceError, "An error occurred on the server side.")

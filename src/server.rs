@@ -89,12 +89,11 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
 
 async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
     if parts.method != Method::POST {
-        return Err(ApiError::new(ErrorCode::UnknownOperationException, UNKNOWN_OPERATION));
+        return Err(ApiError::unknown_operation());
     }
     let json = protocol::decode_body(body)?;
     let name = protocol::target(&parts.headers)?;
-    let op = Operation::from_name(name)
-        .ok_or_else(|| ApiError::new(ErrorCode::UnknownOperationException, UNKNOWN_OPERATION))?;
+    let op = Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
     let caller = app
         .auth
         .authenticate(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
@@ -124,8 +123,6 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
     }
     response
 }
-
-const UNKNOWN_OPERATION: &str = "The requested operation is not recognized by the service.";
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {

@@ -35,9 +35,7 @@ pub fn request_id() -> String {
 
 /// The operation name a request targets, e.g. `CreateSecret`.
 pub fn target(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let unknown = || {
-        ApiError::new(ErrorCode::UnknownOperationException, "The requested operation is not recognized by the service.")
-    };
+    let unknown = ApiError::unknown_operation;
     let value = headers.get("x-amz-target").ok_or_else(unknown)?;
     let value = value.to_str().map_err(|_| unknown())?;
     value.strip_prefix(TARGET_PREFIX).filter(|op| !op.is_empty()).ok_or_else(unknown)
