@@ -386,15 +386,20 @@ mod tests {
         assert!(select(&s, &[f("description", &["a"]), f("name", &["an"])]).is_empty());
     }
 
-    #[test]
-    fn description_multi_word_values() {
-        let s = vec![
+    /// Descriptions made of the words "one" and "two" in different combinations.
+    fn one_two_secrets() -> Vec<Secret> {
+        vec![
             Secret::named("foo").desc("one two"),
             Secret::named("bar").desc("one and two"),
             Secret::named("baz").desc("one"),
             Secret::named("qux").desc("two"),
             Secret::named("none").desc("unrelated"),
-        ];
+        ]
+    }
+
+    #[test]
+    fn description_multi_word_values() {
+        let s = one_two_secrets();
         assert_eq!(select(&s, &[f("description", &["one two"])]), ["foo", "bar"]);
         assert_eq!(select(&s, &[f("description", &["o t"])]), ["foo", "bar"]);
         assert_eq!(select(&s, &[f("description", &["t"])]), ["foo", "bar", "qux"]);
@@ -436,13 +441,7 @@ mod tests {
 
     #[test]
     fn mixed_negated_and_plain_values_are_or() {
-        let s = vec![
-            Secret::named("foo").desc("one two"),
-            Secret::named("bar").desc("one and two"),
-            Secret::named("baz").desc("one"),
-            Secret::named("qux").desc("two"),
-            Secret::named("none").desc("unrelated"),
-        ];
+        let s = one_two_secrets();
         // `one` OR NOT `two`.
         assert_eq!(select(&s, &[f("description", &["one", "!two"])]), ["foo", "bar", "baz", "none"]);
         assert_eq!(select(&s, &[f("description", &["!o"])]), ["qux", "none"]);
