@@ -1,0 +1,1 @@
+//! SigV4 gaps and AssumeRole: what strict mode must refuse.

@@ -1,0 +1,1 @@
+//! The control plane: tokens, browsers (CSRF, DNS rebinding), hooks and the clock.

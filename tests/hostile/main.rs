@@ -1,0 +1,12 @@
+//! The hostile-input suite: each fault found by attacking smemu, tried again the same way.
+//!
+//! Raw sockets and raw HTTP where an SDK would never send the request. One module per area.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod control;
+mod input;
+mod server;
+mod state;

@@ -1,0 +1,1 @@
+//! Sockets and bodies: oversized, slow and endless requests, and the fd limit.
