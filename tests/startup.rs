@@ -120,17 +120,22 @@ secrets:
 fn a_bad_seed_stops_startup_naming_file_entry_and_field() {
     let dir = temp_dir("badseed");
     for (file, body, expected) in [
-        ("a.yaml", "secrets:\n  - name: ok\n  - name: 'bad name'\n", "secrets[1] (bad name): field 'name'"),
+        ("a.yaml", "secrets:\n  - name: ok\n  - name: 'bad name'\n", "secret #2 (\"bad name\"): name: Invalid name."),
         (
             "b.yaml",
             "secrets:\n  - name: x\n    secretString: a\n    secretBinary: YQ==\n",
-            "secrets[0] (x): field 'secretString'",
+            "secret #1 (\"x\"): secretString: You can't specify both",
         ),
-        ("c.json", r#"{"secrets":[{"name":"x","colour":"red"}]}"#, "unknown field `colour`"),
+        ("c.json", r#"{"secrets":[{"name":"x","colour":"red"}]}"#, "secret #1 (\"x\"): colour: unknown field"),
         (
             "d.yaml",
             "secrets:\n  - name: x\n    versions:\n      - secretString: a\n        stages: [custom]\n",
-            "one version must carry AWSCURRENT",
+            "secret #1 (\"x\"): versions: one version must carry AWSCURRENT",
+        ),
+        (
+            "e.yaml",
+            "secrets:\n  - name: x\n    secretString: a\n  - name: x\n    secretString: b\n",
+            "secret #2 (\"x\"): name: already seeded by secret #1 (\"x\")",
         ),
     ] {
         let path = dir.join(file);
