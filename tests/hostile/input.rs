@@ -204,3 +204,21 @@ fn a_seed_type_error_on_a_secret_string_does_not_echo_it() {
         assert!(err.contains("secret #1 (\"app/db\"): ") && err.contains("secretString: must be a string"), "{err}");
     }
 }
+
+#[test]
+fn a_malformed_toml_credentials_file_does_not_print_the_secret() {
+    let path = temp_dir("creds").join("creds.toml");
+    let secret = "Zq8SecretThatMustNeverBePrinted/K7MDENG";
+    std::fs::write(
+        &path,
+        format!(
+            "[[credentials]]\naccess_key_id = \"AKIAEXAMPLE0001\"\nsecret_access_key = \"{secret}\naccount_id = \"111122223333\"\n"
+        ),
+    )
+    .unwrap();
+    let (code, stderr) = refused_start(&["--auth", "strict", "--credentials", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!stderr.contains("Zq8Secret"), "the secret is printed: {stderr}");
+    assert!(stderr.contains(&format!("credentials file {}: not valid TOML at line 3", path.display())), "{stderr}");
+    assert!(stderr.contains("`secret_access_key`"), "{stderr}");
+}
