@@ -222,3 +222,17 @@ fn a_malformed_toml_credentials_file_does_not_print_the_secret() {
     assert!(stderr.contains(&format!("credentials file {}: not valid TOML at line 3", path.display())), "{stderr}");
     assert!(stderr.contains("`secret_access_key`"), "{stderr}");
 }
+
+#[test]
+fn a_secret_access_key_on_the_command_line_is_refused() {
+    let secret = "Zq8CommandLineSecret";
+    for args in [
+        vec!["--auth", "strict", "--access-key-id", "AKIAEXAMPLE0001", "--secret-access-key", secret],
+        vec!["--access-key-id", "AKIAEXAMPLE0001", &format!("--secret-access-key={secret}")],
+    ] {
+        let (code, stderr) = refused_start(&args);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(!stderr.contains(secret), "{stderr}");
+        assert!(stderr.contains("SMEMU_SECRET_ACCESS_KEY") && stderr.contains("--secret-access-key-file"), "{stderr}");
+    }
+}
