@@ -40,10 +40,11 @@ struct Args {
     /// Known credentials (the same TOML or JSON file smemu reads).
     #[arg(long, value_name = "FILE")]
     credentials: Option<std::path::PathBuf>,
-    #[arg(long, requires = "secret_access_key")]
+    #[arg(long, requires = "secret_access_key_file")]
     access_key_id: Option<String>,
-    #[arg(long, requires = "access_key_id")]
-    secret_access_key: Option<String>,
+    /// The secret of --access-key-id, read from this file (a command line is visible in `ps`).
+    #[arg(long, requires = "access_key_id", value_name = "FILE")]
+    secret_access_key_file: Option<std::path::PathBuf>,
     #[arg(long, default_value = smemu::config::DEFAULT_ACCOUNT)]
     account_id: String,
     /// Length of the answer's SecretString (the default answer is about 240 bytes in all); the
@@ -73,14 +74,21 @@ async fn main() -> std::process::ExitCode {
         },
         None => CredentialStore::default(),
     };
-    if let (Some(key), Some(secret)) = (&args.access_key_id, &args.secret_access_key)
-        && let Err(e) = store.add_static(key, secret, &args.account_id, None, None)
-    {
-        eprintln!("ceiling: {e}");
-        return std::process::ExitCode::from(2);
+    if let (Some(key), Some(path)) = (&args.access_key_id, &args.secret_access_key_file) {
+        let added = std::fs::read_to_string(path)
+            .map_err(|e| format!("--secret-access-key-file {}: {e}", path.display()))
+            .and_then(|secret| {
+                store
+                    .add_static(key, secret.trim_end_matches(['\n', '\r']), &args.account_id, None, None)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = added {
+            eprintln!("ceiling: {e}");
+            return std::process::ExitCode::from(2);
+        }
     }
     if args.verify && store.is_empty() {
-        eprintln!("ceiling: --verify needs --credentials FILE or --access-key-id/--secret-access-key");
+        eprintln!("ceiling: --verify needs --credentials FILE or --access-key-id/--secret-access-key-file");
         return std::process::ExitCode::from(2);
     }
     let auth = args.verify.then(|| {

@@ -185,6 +185,16 @@ impl ApiError {
         )
     }
 
+    /// More than [`crate::state::secret::MAX_TAGS`] tags on one secret. AWS documents the cap
+    /// (aws: tags aside) but not the answer; this code and text are smemu's choice.
+    #[must_use]
+    pub fn too_many_tags() -> Self {
+        Self::new(
+            ErrorCode::InvalidParameterException,
+            format!("You can't attach more than {} tags to a secret.", crate::state::secret::MAX_TAGS),
+        )
+    }
+
     #[must_use]
     pub fn unknown_operation() -> Self {
         Self::new(ErrorCode::UnknownOperationException, "The requested operation is not recognized by the service.")

@@ -1,6 +1,7 @@
 //! The smemu binary: flags, logging, bind, serve until SIGINT or SIGTERM.
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use smemu::auth::{AuthMode, CredentialStore};
 use smemu::clock::{Clock, Timestamp};
 use smemu::{App, config::Config};
@@ -8,7 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-#[derive(Parser, Debug)]
+// No `Debug`: the arguments hold the secret access key.
+#[derive(Parser)]
 #[command(name = "smemu", version, about = "A local emulator of AWS Secrets Manager")]
 struct Args {
     /// Address to listen on.
@@ -31,10 +33,23 @@ struct Args {
     /// optionally principal_arn and session_token per entry.
     #[arg(long, env = "SMEMU_CREDENTIALS", value_name = "FILE")]
     credentials: Option<std::path::PathBuf>,
-    /// One known access key (with --secret-access-key), in the default account.
-    #[arg(long, env = "SMEMU_ACCESS_KEY_ID", requires = "secret_access_key")]
+    /// One known access key, in the default account. Its secret comes from the environment
+    /// (SMEMU_SECRET_ACCESS_KEY) or from --secret-access-key-file, never from the command line.
+    #[arg(long, env = "SMEMU_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
-    #[arg(long, env = "SMEMU_SECRET_ACCESS_KEY", requires = "access_key_id", hide_env_values = true)]
+    /// A file holding the secret access key of --access-key-id (trailing newlines are ignored).
+    #[arg(long, env = "SMEMU_SECRET_ACCESS_KEY_FILE", value_name = "FILE")]
+    secret_access_key_file: Option<std::path::PathBuf>,
+    /// Read from SMEMU_SECRET_ACCESS_KEY. The flag itself is refused at startup: a command line
+    /// is visible to every user of the machine (`ps`).
+    #[arg(
+        long,
+        env = "SMEMU_SECRET_ACCESS_KEY",
+        hide = true,
+        hide_env_values = true,
+        num_args = 0..=1,
+        default_missing_value = ""
+    )]
     secret_access_key: Option<String>,
     /// When RotateSecret answers: `sync` (after the rotation's four steps ran, so the new value is
     /// readable at once) or `async` (at once, as AWS does).
@@ -67,7 +82,19 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let secret_on_command_line = matches.value_source("secret_access_key") == Some(ValueSource::CommandLine);
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
+    if secret_on_command_line {
+        eprintln!(
+            "smemu: --secret-access-key is not accepted: every user of the machine can read a command line. \
+             Set SMEMU_SECRET_ACCESS_KEY or use --secret-access-key-file FILE."
+        );
+        return std::process::ExitCode::from(2);
+    }
     if let Some(url) = &args.probe {
         return probe(url);
     }
@@ -85,7 +112,14 @@ async fn main() -> std::process::ExitCode {
         },
         None => CredentialStore::default(),
     };
-    if let (Some(key), Some(secret)) = (&args.access_key_id, &args.secret_access_key)
+    let secret = match static_secret(&args) {
+        Ok(secret) => secret,
+        Err(e) => {
+            eprintln!("smemu: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let (Some(key), Some(secret)) = (&args.access_key_id, &secret)
         && let Err(e) = credentials.add_static(key, secret, &args.account_id, None, None)
     {
         eprintln!("smemu: {e}");
@@ -93,7 +127,8 @@ async fn main() -> std::process::ExitCode {
     }
     if args.auth == AuthMode::Strict && credentials.is_empty() {
         eprintln!(
-            "smemu: --auth strict needs known credentials: --credentials FILE or --access-key-id/--secret-access-key"
+            "smemu: --auth strict needs known credentials: --credentials FILE, or --access-key-id with \
+             SMEMU_SECRET_ACCESS_KEY or --secret-access-key-file FILE"
         );
         return std::process::ExitCode::from(2);
     }
@@ -148,6 +183,30 @@ async fn main() -> std::process::ExitCode {
     smemu::run(listener, app, shutdown_signal()).await;
     tracing::info!("smemu stopped");
     std::process::ExitCode::SUCCESS
+}
+
+/// The secret of `--access-key-id`, from the environment or a file; it and the key come together.
+fn static_secret(args: &Args) -> Result<Option<String>, String> {
+    let secret = match (&args.secret_access_key, &args.secret_access_key_file) {
+        (Some(_), Some(_)) => {
+            return Err("give the secret access key once: SMEMU_SECRET_ACCESS_KEY or --secret-access-key-file".into());
+        }
+        (Some(secret), None) => Some(secret.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--secret-access-key-file {}: cannot read it: {e}", path.display()))?;
+            Some(text.trim_end_matches(['\n', '\r']).to_owned())
+        }
+        (None, None) => None,
+    };
+    match (&args.access_key_id, &secret) {
+        (Some(_), None) => {
+            Err("--access-key-id needs its secret: set SMEMU_SECRET_ACCESS_KEY or use --secret-access-key-file FILE"
+                .into())
+        }
+        (None, Some(_)) => Err("a secret access key was given without --access-key-id".into()),
+        _ => Ok(secret),
+    }
 }
 
 async fn shutdown_signal() {

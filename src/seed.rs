@@ -22,16 +22,25 @@
 //!       - secretBinary: AwQF
 //!         stages: [AWSCURRENT]
 //! ```
+//!
+//! An entry is checked exactly as the API would check it: it becomes the CreateSecret,
+//! PutSecretValue, PutResourcePolicy and RotateSecret inputs a client would send, and each goes
+//! through the model validator and the operation's own checks; then the engine's limits apply.
+//! Errors name the file, the entry and the seed's own field, never a value: a file is read into a
+//! plain tree first and every field is then read here, so no parser ever words a type error by
+//! quoting what it found.
 
 use crate::App;
-use crate::ops::shapes;
+use crate::ops::{self, Operation};
+use crate::protocol::validate::Model;
 use crate::rotation::HookSpec;
-use crate::state::secret::{AWSCURRENT, AWSPREVIOUS, ResourcePolicy, Rotation, RotationRules, SecretValue, Tag};
-use crate::state::{Scope, SeedSecret, SeedVersion, ident};
+use crate::state::secret::{self, AWSCURRENT, AWSPREVIOUS, Rotation};
+use crate::state::{Scope, SeedSecret, SeedVersion};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -47,75 +56,27 @@ impl fmt::Display for SeedError {
 
 impl std::error::Error for SeedError {}
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SeedFile {
-    account: Option<String>,
-    region: Option<String>,
-    #[serde(default)]
-    secrets: Vec<SeedEntry>,
-    /// Rotation hooks, in the JSON form of `POST /_smemu/hooks`.
-    #[serde(default)]
-    hooks: Vec<serde_json::Value>,
-}
+/// Stands in for the `ClientRequestToken` the API asks for: seeded versions get ids of their own.
+const TOKEN: &str = "00000000-0000-4000-8000-000000000000";
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SeedEntry {
-    name: String,
-    account: Option<String>,
-    region: Option<String>,
-    description: Option<String>,
-    kms_key_id: Option<String>,
-    secret_string: Option<String>,
-    secret_binary: Option<String>,
-    #[serde(default)]
-    versions: Vec<SeedVersionEntry>,
-    tags: Option<Tags>,
-    resource_policy: Option<serde_json::Value>,
-    block_public_policy: Option<bool>,
-    rotation: Option<SeedRotation>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Tags {
-    Map(BTreeMap<String, String>),
-    List(Vec<TagEntry>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TagEntry {
-    #[serde(alias = "Key")]
-    key: String,
-    #[serde(alias = "Value", default)]
-    value: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SeedVersionEntry {
-    id: Option<String>,
-    secret_string: Option<String>,
-    secret_binary: Option<String>,
-    stages: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SeedRotation {
-    lambda_arn: Option<String>,
-    automatically_after_days: Option<i64>,
-    schedule_expression: Option<String>,
-    duration: Option<String>,
-    #[serde(default = "yes")]
-    enabled: bool,
-}
-
-fn yes() -> bool {
-    true
-}
+const FILE_FIELDS: &[&str] = &["account", "region", "secrets", "hooks"];
+const ENTRY_FIELDS: &[&str] = &[
+    "name",
+    "account",
+    "region",
+    "description",
+    "kmsKeyId",
+    "secretString",
+    "secretBinary",
+    "versions",
+    "tags",
+    "resourcePolicy",
+    "blockPublicPolicy",
+    "rotation",
+];
+const VERSION_FIELDS: &[&str] = &["id", "secretString", "secretBinary", "stages"];
+const ROTATION_FIELDS: &[&str] = &["lambdaArn", "automaticallyAfterDays", "scheduleExpression", "duration", "enabled"];
+const TAG_FIELDS: &[&str] = &["key", "value", "Key", "Value"];
 
 /// The files a `--seed` path names: the file itself, or every `.yaml`/`.yml`/`.json` in a
 /// directory, in name order.
@@ -136,177 +97,549 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, SeedError> {
 /// Reads and checks every seed file, then creates the secrets that do not exist yet.
 /// Returns how many secrets were created. Nothing is created if any file is bad.
 pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
-    let (engine, default_account, default_region) =
-        (&app.engine, &app.config.default_account, &app.config.default_region);
     let mut planned = Vec::new();
     let mut hooks = Vec::new();
+    // Where each (account, region, name) was first seeded, so a second entry for it is refused.
+    let mut seen: HashMap<(String, String, String), String> = HashMap::new();
     for file in files(path)? {
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| SeedError(format!("seed file {}: {e}", file.display())))?;
-        let parsed: SeedFile = if file.extension().and_then(|e| e.to_str()) == Some("json") {
-            serde_json::from_str(&text).map_err(|e| SeedError(format!("seed file {}: {e}", file.display())))?
-        } else {
-            serde_norway::from_str::<Option<SeedFile>>(&text)
-                .map_err(|e| SeedError(format!("seed file {}: {e}", file.display())))?
-                .unwrap_or_default()
-        };
-        for (index, hook) in parsed.hooks.into_iter().enumerate() {
-            let spec = HookSpec::from_value(hook)
-                .map_err(|e| SeedError(format!("seed file {}: hooks[{index}]: {e}", file.display())))?;
+        let shown = file.display().to_string();
+        let text = std::fs::read_to_string(&file).map_err(|e| SeedError(format!("seed file {shown}: {e}")))?;
+        let document = parse(&file, &text).map_err(|e| SeedError(format!("seed file {shown}: {e}")))?;
+        let in_file = |p: Problem| SeedError(format!("seed file {shown}: {p}"));
+        let top = Fields::of(&document, "", FILE_FIELDS).map_err(in_file)?;
+        for (index, hook) in top.list("hooks").map_err(in_file)?.iter().enumerate() {
+            let spec = HookSpec::from_value(hook.clone())
+                .map_err(|e| SeedError(format!("seed file {shown}: hook #{}: {e}", index + 1)))?;
             hooks.push(spec);
         }
-        let account = parsed.account.clone().unwrap_or_else(|| default_account.to_owned());
-        let region = parsed.region.clone().unwrap_or_else(|| default_region.to_owned());
-        for (index, entry) in parsed.secrets.into_iter().enumerate() {
-            let name = entry.name.clone();
-            let at = |field: &str, problem: &str| {
-                SeedError(format!(
-                    "seed file {}: secrets[{index}] ({name}): field '{field}': {problem}",
-                    file.display()
-                ))
+        let account = top.string("account").map_err(in_file)?.unwrap_or_else(|| app.config.default_account.clone());
+        let region = top.string("region").map_err(in_file)?.unwrap_or_else(|| app.config.default_region.clone());
+        for (index, entry) in top.list("secrets").map_err(in_file)?.iter().enumerate() {
+            let label = match entry.get("name") {
+                Some(Value::String(name)) => format!("secret #{} ({name:?})", index + 1),
+                _ => format!("secret #{}", index + 1),
             };
-            planned.push(check(entry, &account, &region, at)?);
+            let at_entry = |p: Problem| SeedError(format!("seed file {shown}: {label}: {p}"));
+            let (account, region, secret) = check(&app.model, entry, &account, &region).map_err(at_entry)?;
+            let key = (account.clone(), region.clone(), secret.name.clone());
+            if let Some(first) = seen.get(&key) {
+                return Err(at_entry(Problem::new("name", format!("already seeded by {first}"))));
+            }
+            seen.insert(key, format!("{label} of {shown}"));
+            planned.push((account, region, secret, label, shown.clone()));
         }
     }
     for spec in hooks {
         app.hooks.register(spec);
     }
     let mut created = 0;
-    for (account, region, secret) in planned {
-        if engine
-            .seed_secret(Scope { account: &account, region: &region }, secret)
-            .map_err(|e| SeedError(e.to_string()))?
-        {
+    for (account, region, secret, label, shown) in planned {
+        let scope = Scope { account: &account, region: &region };
+        // Every engine rule was checked above; an error here is one the checks do not foresee.
+        if app.engine.seed_secret(scope, secret).map_err(|e| SeedError(format!("seed file {shown}: {label}: {e}")))? {
             created += 1;
         }
     }
     Ok(created)
 }
 
-fn value(
-    string: Option<String>,
-    binary: Option<String>,
-    field: &str,
-    at: &impl Fn(&str, &str) -> SeedError,
-) -> Result<Option<SecretValue>, SeedError> {
-    match (string, binary) {
-        (Some(_), Some(_)) => Err(at(field, "give secretString or secretBinary, not both")),
-        (Some(s), None) => Ok(Some(SecretValue::String(s))),
-        (None, Some(b)) => STANDARD
-            .decode(b.trim())
-            .map(|bytes| Some(SecretValue::Binary(bytes)))
-            .map_err(|_| at(&format!("{field}.secretBinary"), "not valid base64")),
-        (None, None) => Ok(None),
+/// A file as a plain tree. Parsing into [`Value`] leaves the parsers nothing to say but where the
+/// syntax breaks; their messages never quote the text they stopped at.
+fn parse(file: &Path, text: &str) -> Result<Value, String> {
+    if file.extension().and_then(|e| e.to_str()) == Some("json") {
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+    } else {
+        let document: Option<Value> = serde_norway::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+        Ok(document.unwrap_or(Value::Null))
     }
 }
 
-fn check(
-    entry: SeedEntry,
-    account: &str,
-    region: &str,
-    at: impl Fn(&str, &str) -> SeedError,
-) -> Result<(String, String, SeedSecret), SeedError> {
-    let account = entry.account.clone().unwrap_or_else(|| account.to_owned());
-    let region = entry.region.clone().unwrap_or_else(|| region.to_owned());
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(at("account", "must be 12 digits"));
+/// What is wrong, and with which field of the seed.
+#[derive(Debug)]
+struct Problem {
+    field: String,
+    message: String,
+}
+
+impl Problem {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
     }
-    if ident::check_name(&entry.name).is_err() || entry.name.len() > 512 {
-        return Err(at("name", "must be 1-512 letters, digits or /_+=.@-"));
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.field, self.message) }
     }
-    if let Some(key) = &entry.kms_key_id {
-        shapes::check_kms_key_id(key).map_err(|e| at("kmsKeyId", &e.message))?;
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
     }
-    let top = value(entry.secret_string, entry.secret_binary, "secretString", &at)?;
-    if top.is_some() && !entry.versions.is_empty() {
-        return Err(at("versions", "give either a value or a list of versions, not both"));
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") }
+}
+
+/// The fields of one map in a seed file, read by name with the field's place for messages.
+/// `null` counts as absent, as in a request.
+struct Fields<'a> {
+    map: Option<&'a Map<String, Value>>,
+    prefix: String,
+}
+
+impl<'a> Fields<'a> {
+    /// `value` as a map whose keys are all in `known`; `null` is an empty map.
+    fn of(value: &'a Value, prefix: &str, known: &[&str]) -> Result<Self, Problem> {
+        let map = match value {
+            Value::Null => None,
+            Value::Object(map) => Some(map),
+            other => return Err(Problem::new(prefix, format!("must be a map of fields, not {}", kind_of(other)))),
+        };
+        if let Some(unknown) = map.and_then(|m| m.keys().find(|k| !known.contains(&k.as_str()))) {
+            return Err(Problem::new(join(prefix, unknown), format!("unknown field (known: {})", known.join(", "))));
+        }
+        Ok(Self { map, prefix: prefix.to_owned() })
+    }
+
+    fn field(&self, key: &str) -> String {
+        join(&self.prefix, key)
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map?.get(key).filter(|v| !v.is_null())
+    }
+
+    fn wrong(&self, key: &str, expected: &str, found: &Value) -> Problem {
+        let hint = if expected == "a string" && matches!(found, Value::Number(_) | Value::Bool(_)) {
+            " (in YAML, put it in quotes)"
+        } else {
+            ""
+        };
+        Problem::new(self.field(key), format!("must be {expected}, not {}{hint}", kind_of(found)))
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, Problem> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.wrong(key, "a string", other)),
+        }
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, Problem> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.wrong(key, "true or false", other)),
+        }
+    }
+
+    fn integer(&self, key: &str) -> Result<Option<i64>, Problem> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+                Problem::new(self.field(key), "must be a whole number within the 64-bit range".to_owned())
+            }),
+            Some(other) => Err(self.wrong(key, "a number", other)),
+        }
+    }
+
+    fn list(&self, key: &str) -> Result<&'a [Value], Problem> {
+        match self.get(key) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(other) => Err(self.wrong(key, "a list", other)),
+        }
+    }
+}
+
+/// Where the members of one API input come from in the seed entry, so the validator's and the
+/// handlers' findings are told in the seed's own words.
+struct Origins {
+    /// Model member path (as the validator writes it) and the seed field it came from.
+    members: Vec<(&'static str, String)>,
+    /// The seed's name for each tag, by position: `tags.team` (map form) or `tags[2]` (list form).
+    tags: Vec<String>,
+}
+
+impl Origins {
+    /// `tags.3.member.key` → `tags.team.key`; `versionStages.2.member` → `versions[1].stages[2]`.
+    fn field(&self, path: &str) -> String {
+        let Some((member, field)) = self
+            .members
+            .iter()
+            .filter(|(m, _)| path == *m || path.strip_prefix(m).is_some_and(|rest| rest.starts_with('.')))
+            .max_by_key(|(m, _)| m.len())
+        else {
+            return path.to_owned();
+        };
+        let mut out = field.clone();
+        let mut rest = path[member.len()..].split('.').filter(|s| !s.is_empty()).peekable();
+        while let Some(segment) = rest.next() {
+            match segment.parse::<usize>() {
+                Ok(n) => {
+                    if rest.peek() == Some(&"member") {
+                        rest.next();
+                    }
+                    match self.tags.get(n.wrapping_sub(1)) {
+                        Some(label) if *member == "tags" => label.clone_into(&mut out),
+                        _ => out.push_str(&format!("[{n}]")),
+                    }
+                }
+                Err(_) => {
+                    out.push('.');
+                    out.push_str(segment);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Runs `body` through what a request of `op` goes through before its handler: the model
+/// validator, then decoding into the handler's input.
+fn api_input<I: DeserializeOwned>(model: &Model, op: Operation, body: Value, origins: &Origins) -> Result<I, Problem> {
+    let violations = model.violations(op.name(), &body).map_err(|e| Problem::new("", e.message().to_owned()))?;
+    if let Some(v) = violations.first() {
+        let message = if v.rule == "not be null" { "missing".to_owned() } else { format!("must {}", v.rule) };
+        return Err(Problem::new(origins.field(&v.path), message));
+    }
+    ops::decode(body).map_err(|_| Problem::new("", format!("cannot be read as {} input", op.name())))
+}
+
+fn refused(origins: &Origins) -> impl Fn(ops::Refused) -> Problem + '_ {
+    |r| Problem::new(origins.field(r.member), r.error.message.into_owned())
+}
+
+/// A value as the API's two members: `SecretString` as given, `SecretBinary` as base64.
+fn value_members(body: &mut Map<String, Value>, fields: &Fields<'_>) -> Result<bool, Problem> {
+    let string = fields.string("secretString")?;
+    let binary = fields.string("secretBinary")?;
+    if let Some(b) = &binary {
+        let b = b.trim();
+        if STANDARD.decode(b).is_err() {
+            return Err(Problem::new(fields.field("secretBinary"), "not valid base64"));
+        }
+        body.insert("SecretBinary".into(), Value::String(b.to_owned()));
+    }
+    let given = string.is_some() || binary.is_some();
+    if let Some(s) = string {
+        body.insert("SecretString".into(), Value::String(s));
+    }
+    Ok(given)
+}
+
+/// Checks one entry as the API would check it, and plans the secret.
+fn check(model: &Model, entry: &Value, account: &str, region: &str) -> Result<(String, String, SeedSecret), Problem> {
+    let fields = Fields::of(entry, "", ENTRY_FIELDS)?;
+    let account = fields.string("account")?.unwrap_or_else(|| account.to_owned());
+    let region = fields.string("region")?.unwrap_or_else(|| region.to_owned());
+    if !crate::auth::is_account_id(&account) {
+        return Err(Problem::new("account", "must be 12 digits"));
+    }
+    let name = fields.string("name")?;
+
+    // CreateSecret: name, description, key, tags, and the value when there are no versions.
+    let (tags, tag_labels) = tags(&fields)?;
+    let mut create = Map::new();
+    create.insert("ClientRequestToken".into(), TOKEN.into());
+    for (member, field) in [("Name", "name"), ("Description", "description"), ("KmsKeyId", "kmsKeyId")] {
+        if let Some(text) = fields.string(field)? {
+            create.insert(member.into(), Value::String(text));
+        }
+    }
+    let has_value = value_members(&mut create, &fields)?;
+    if let Some(tags) = tags {
+        create.insert("Tags".into(), tags);
+    }
+    let origins = Origins {
+        members: vec![
+            ("name", "name".into()),
+            ("description", "description".into()),
+            ("kmsKeyId", "kmsKeyId".into()),
+            ("secretString", "secretString".into()),
+            ("secretBinary", "secretBinary".into()),
+            ("tags", "tags".into()),
+        ],
+        tags: tag_labels,
+    };
+    let input: ops::CreateSecretInput = api_input(model, Operation::CreateSecret, Value::Object(create), &origins)?;
+    let new = ops::prepare_create_secret(input).map_err(refused(&origins))?;
+    secret::check_tag_limit(&[], &new.tags).map_err(|e| Problem::new("tags", e.message.into_owned()))?;
+    let name = name.unwrap_or_default();
+
+    let listed = fields.list("versions")?;
+    if has_value && !listed.is_empty() {
+        return Err(Problem::new("versions", "give either a value or a list of versions, not both"));
     }
     let mut versions = Vec::new();
-    if let Some(v) = top {
-        versions.push(SeedVersion { id: None, value: v, stages: vec![AWSCURRENT.to_owned()] });
+    if let Some(value) = new.value {
+        versions.push(SeedVersion { id: None, value, stages: vec![AWSCURRENT.to_owned()] });
     }
-    let count = entry.versions.len();
-    for (i, v) in entry.versions.into_iter().enumerate() {
-        let field = format!("versions[{i}]");
-        let value = value(v.secret_string, v.secret_binary, &field, &at)?
-            .ok_or_else(|| at(&field, "a version needs secretString or secretBinary"))?;
-        if let Some(id) = &v.id
-            && !(32..=64).contains(&id.len())
-        {
-            return Err(at(&format!("{field}.id"), "must be 32-64 characters"));
-        }
-        // Without explicit stages the newest version is current and the one before previous.
-        let stages = v.stages.unwrap_or_else(|| match count - i {
-            1 => vec![AWSCURRENT.to_owned()],
-            2 => vec![AWSPREVIOUS.to_owned()],
-            _ => Vec::new(),
-        });
-        versions.push(SeedVersion { id: v.id, value, stages });
+    for (i, v) in listed.iter().enumerate() {
+        versions.push(version(model, &name, v, i, listed.len())?);
     }
-    let mut seen = std::collections::HashSet::new();
-    for (i, v) in versions.iter().enumerate() {
-        for stage in &v.stages {
-            if !seen.insert(stage.clone()) {
-                return Err(at(
-                    &format!("versions[{i}].stages"),
-                    &format!("the label {stage} is on more than one version"),
-                ));
-            }
-        }
-    }
-    if !versions.is_empty() && !seen.contains(AWSCURRENT) {
-        return Err(at("versions", "one version must carry AWSCURRENT"));
-    }
-    let tags = match entry.tags {
-        None => Vec::new(),
-        Some(Tags::Map(map)) => map.into_iter().map(|(key, value)| Tag { key, value }).collect(),
-        Some(Tags::List(list)) => list.into_iter().map(|t| Tag { key: t.key, value: t.value }).collect(),
+    check_stages(&versions)?;
+
+    let policy = match fields.get("resourcePolicy") {
+        None => None,
+        Some(p) => Some(resource_policy(model, &name, p, &fields)?),
     };
-    if let Some(t) = tags.iter().find(|t| t.key.starts_with("aws:")) {
-        return Err(at("tags", &format!("system tag keys (aws:…) can't be set: {}", t.key)));
-    }
-    let policy = entry
-        .resource_policy
-        .map(|p| {
-            let document = match p {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            serde_json::from_str::<serde_json::Value>(&document)
-                .map_err(|e| at("resourcePolicy", &format!("not a JSON policy document: {e}")))?;
-            Ok(ResourcePolicy { document, block_public: entry.block_public_policy.unwrap_or(false) })
-        })
-        .transpose()?;
-    let rotation = match entry.rotation {
+    let rotation = match fields.get("rotation") {
         None => Rotation::default(),
-        Some(r) => {
-            if r.automatically_after_days.is_some() == r.schedule_expression.is_some() {
-                return Err(at("rotation", "give exactly one of automaticallyAfterDays and scheduleExpression"));
-            }
-            if r.automatically_after_days.is_some_and(|d| !(1..=1000).contains(&d)) {
-                return Err(at("rotation.automaticallyAfterDays", "must be 1-1000"));
-            }
-            Rotation {
-                enabled: Some(r.enabled),
-                lambda_arn: r.lambda_arn,
-                rules: Some(RotationRules {
-                    automatically_after_days: r.automatically_after_days,
-                    duration: r.duration,
-                    schedule_expression: r.schedule_expression,
-                }),
-                last_rotated: None,
-                next_rotation: None,
-            }
-        }
+        Some(r) => rotation(model, &name, r)?,
     };
     let secret = SeedSecret {
-        name: entry.name,
-        description: entry.description,
-        kms_key_id: entry.kms_key_id,
-        tags,
+        name: new.name,
+        description: new.description,
+        kms_key_id: new.kms_key_id,
+        tags: new.tags,
         versions,
         policy,
         rotation,
     };
     Ok((account, region, secret))
+}
+
+/// The entry's tags as CreateSecret's `Tags`, and the seed's name for each.
+fn tags(fields: &Fields<'_>) -> Result<(Option<Value>, Vec<String>), Problem> {
+    let mut labels = Vec::new();
+    let mut list = Vec::new();
+    match fields.get("tags") {
+        None => return Ok((None, labels)),
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                let label = format!("tags.{key}");
+                let Value::String(value) = value else {
+                    return Err(Problem::new(label, format!("must be a string, not {}", kind_of(value))));
+                };
+                list.push(json!({"Key": key, "Value": value}));
+                labels.push(label);
+            }
+        }
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let label = format!("tags[{}]", i + 1);
+                let tag = Fields::of(item, &label, TAG_FIELDS)?;
+                let mut entry = Map::new();
+                if let Some(key) = tag.string("key")?.or(tag.string("Key")?) {
+                    entry.insert("Key".into(), Value::String(key));
+                }
+                if let Some(value) = tag.string("value")?.or(tag.string("Value")?) {
+                    entry.insert("Value".into(), Value::String(value));
+                }
+                list.push(Value::Object(entry));
+                labels.push(label);
+            }
+        }
+        Some(other) => return Err(fields.wrong("tags", "a map or a list of {key, value}", other)),
+    }
+    Ok((Some(Value::Array(list)), labels))
+}
+
+/// One listed version, as PutSecretValue would take it.
+fn version(model: &Model, name: &str, v: &Value, i: usize, count: usize) -> Result<SeedVersion, Problem> {
+    let prefix = format!("versions[{}]", i + 1);
+    let fields = Fields::of(v, &prefix, VERSION_FIELDS)?;
+    let id = fields.string("id")?;
+    let mut put = Map::new();
+    put.insert("SecretId".into(), Value::String(name.to_owned()));
+    put.insert("ClientRequestToken".into(), Value::String(id.clone().unwrap_or_else(|| TOKEN.to_owned())));
+    value_members(&mut put, &fields)?;
+    let stages = match fields.get("stages") {
+        None => None,
+        Some(Value::Array(items)) => {
+            let mut stages = Vec::with_capacity(items.len());
+            for (n, item) in items.iter().enumerate() {
+                let Value::String(stage) = item else {
+                    let field = format!("{prefix}.stages[{}]", n + 1);
+                    return Err(Problem::new(field, format!("must be a string, not {}", kind_of(item))));
+                };
+                stages.push(stage.clone());
+            }
+            Some(stages)
+        }
+        Some(other) => return Err(fields.wrong("stages", "a list", other)),
+    };
+    // An empty list is a deprecated version, which a seed may describe but PutSecretValue can't make.
+    if let Some(stages) = stages.as_ref().filter(|s| !s.is_empty()) {
+        put.insert("VersionStages".into(), json!(stages));
+    }
+    let origins = Origins {
+        members: vec![
+            ("secretId", "name".into()),
+            ("clientRequestToken", format!("{prefix}.id")),
+            ("secretString", format!("{prefix}.secretString")),
+            ("secretBinary", format!("{prefix}.secretBinary")),
+            ("versionStages", format!("{prefix}.stages")),
+        ],
+        tags: Vec::new(),
+    };
+    let input: ops::PutSecretValueInput = api_input(model, Operation::PutSecretValue, Value::Object(put), &origins)?;
+    let new = ops::prepare_put_secret_value(input).map_err(refused(&origins))?;
+    // Without explicit stages the newest version is current and the one before previous.
+    let stages = stages.unwrap_or_else(|| match count - i {
+        1 => vec![AWSCURRENT.to_owned()],
+        2 => vec![AWSPREVIOUS.to_owned()],
+        _ => Vec::new(),
+    });
+    Ok(SeedVersion { id, value: new.value, stages })
+}
+
+/// What the engine keeps true of a secret's versions: unique ids, each label on one version,
+/// and a current version once there is any.
+fn check_stages(versions: &[SeedVersion]) -> Result<(), Problem> {
+    let mut ids = HashSet::new();
+    let mut labels = HashSet::new();
+    for (i, v) in versions.iter().enumerate() {
+        if let Some(id) = &v.id
+            && !ids.insert(id.as_str())
+        {
+            return Err(Problem::new(format!("versions[{}].id", i + 1), "another version has the same id"));
+        }
+        for stage in &v.stages {
+            if !labels.insert(stage.as_str()) {
+                return Err(Problem::new(
+                    format!("versions[{}].stages", i + 1),
+                    format!("the label {stage} is on more than one version"),
+                ));
+            }
+        }
+    }
+    if !versions.is_empty() && !labels.contains(AWSCURRENT) {
+        return Err(Problem::new("versions", "one version must carry AWSCURRENT"));
+    }
+    Ok(())
+}
+
+/// The resource policy, as PutResourcePolicy would take it: a JSON text, or the policy itself.
+fn resource_policy(
+    model: &Model,
+    name: &str,
+    policy: &Value,
+    fields: &Fields<'_>,
+) -> Result<secret::ResourcePolicy, Problem> {
+    let document = match policy {
+        Value::String(s) => s.clone(),
+        Value::Object(_) => policy.to_string(),
+        other => return Err(fields.wrong("resourcePolicy", "a policy document (a map or its JSON text)", other)),
+    };
+    let mut put = Map::new();
+    put.insert("SecretId".into(), Value::String(name.to_owned()));
+    put.insert("ResourcePolicy".into(), Value::String(document));
+    if let Some(block) = fields.bool("blockPublicPolicy")? {
+        put.insert("BlockPublicPolicy".into(), Value::Bool(block));
+    }
+    let origins = Origins {
+        members: vec![
+            ("secretId", "name".into()),
+            ("resourcePolicy", "resourcePolicy".into()),
+            ("blockPublicPolicy", "blockPublicPolicy".into()),
+        ],
+        tags: Vec::new(),
+    };
+    let input: ops::PutResourcePolicyInput =
+        api_input(model, Operation::PutResourcePolicy, Value::Object(put), &origins)?;
+    let (_, policy) = ops::prepare_put_resource_policy(input).map_err(refused(&origins))?;
+    Ok(policy)
+}
+
+/// The rotation configuration, as RotateSecret would take it.
+fn rotation(model: &Model, name: &str, r: &Value) -> Result<Rotation, Problem> {
+    let fields = Fields::of(r, "rotation", ROTATION_FIELDS)?;
+    let mut rules = Map::new();
+    if let Some(days) = fields.integer("automaticallyAfterDays")? {
+        rules.insert("AutomaticallyAfterDays".into(), days.into());
+    }
+    for (member, field) in [("ScheduleExpression", "scheduleExpression"), ("Duration", "duration")] {
+        if let Some(text) = fields.string(field)? {
+            rules.insert(member.into(), Value::String(text));
+        }
+    }
+    let lambda_arn = fields.string("lambdaArn")?;
+    let mut rotate = Map::new();
+    rotate.insert("SecretId".into(), Value::String(name.to_owned()));
+    rotate.insert("ClientRequestToken".into(), TOKEN.into());
+    if let Some(arn) = &lambda_arn {
+        rotate.insert("RotationLambdaARN".into(), Value::String(arn.clone()));
+    }
+    rotate.insert("RotationRules".into(), Value::Object(rules));
+    let origins = Origins {
+        members: vec![
+            ("secretId", "name".into()),
+            ("rotationLambdaARN", "rotation.lambdaArn".into()),
+            ("rotationRules", "rotation".into()),
+            ("rotationRules.automaticallyAfterDays", "rotation.automaticallyAfterDays".into()),
+            ("rotationRules.scheduleExpression", "rotation.scheduleExpression".into()),
+            ("rotationRules.duration", "rotation.duration".into()),
+        ],
+        tags: Vec::new(),
+    };
+    let input: ops::RotateSecretInput = api_input(model, Operation::RotateSecret, Value::Object(rotate), &origins)?;
+    let (_, request) = ops::prepare_rotate_secret(input).map_err(refused(&origins))?;
+    let Some(rules) = request.rules.filter(|r| r.automatically_after_days.is_some() || r.schedule_expression.is_some())
+    else {
+        return Err(Problem::new("rotation", "give automaticallyAfterDays or scheduleExpression"));
+    };
+    // RotateSecret refuses a secret that has no rotation function yet, as a seeded one has not.
+    if lambda_arn.is_none() {
+        return Err(Problem::new(
+            "rotation.lambdaArn",
+            "missing: No Lambda rotation function ARN is associated with this secret.",
+        ));
+    }
+    Ok(Rotation {
+        enabled: Some(fields.bool("enabled")?.unwrap_or(true)),
+        lambda_arn: request.lambda_arn,
+        rules: Some(rules),
+        last_rotated: None,
+        next_rotation: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origins() -> Origins {
+        Origins {
+            members: vec![
+                ("tags", "tags".into()),
+                ("rotationRules", "rotation".into()),
+                ("rotationRules.duration", "rotation.duration".into()),
+                ("versionStages", "versions[2].stages".into()),
+            ],
+            tags: vec!["tags.team".into(), "tags.owner".into()],
+        }
+    }
+
+    #[test]
+    fn model_paths_become_seed_fields() {
+        let o = origins();
+        assert_eq!(o.field("tags.2.member.key"), "tags.owner.key");
+        assert_eq!(o.field("tags"), "tags");
+        assert_eq!(o.field("rotationRules.duration"), "rotation.duration");
+        assert_eq!(o.field("rotationRules.automaticallyAfterDays"), "rotation.automaticallyAfterDays");
+        assert_eq!(o.field("versionStages.3.member"), "versions[2].stages[3]");
+        assert_eq!(o.field("other"), "other");
+    }
+
+    #[test]
+    fn type_errors_never_quote_the_value() {
+        let value = json!({"secretString": 4_815_162_342_u64, "name": true});
+        let fields = Fields::of(&value, "", ENTRY_FIELDS).unwrap();
+        let e = fields.string("secretString").unwrap_err().to_string();
+        assert_eq!(e, "secretString: must be a string, not a number (in YAML, put it in quotes)");
+        assert!(fields.list("name").unwrap_err().to_string().contains("must be a list, not true/false"));
+        let unknown = Fields::of(&json!({"colour": 1}), "", ENTRY_FIELDS).err().unwrap().to_string();
+        assert!(unknown.starts_with("colour: unknown field (known: name, "), "{unknown}");
+    }
 }

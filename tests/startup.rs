@@ -11,9 +11,14 @@ struct Binary {
 
 impl Binary {
     fn start(args: &[&str]) -> Result<Self, String> {
+        Self::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_smemu"))
             .args(["--port", "0", "--log-level", "warn"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -120,17 +125,22 @@ secrets:
 fn a_bad_seed_stops_startup_naming_file_entry_and_field() {
     let dir = temp_dir("badseed");
     for (file, body, expected) in [
-        ("a.yaml", "secrets:\n  - name: ok\n  - name: 'bad name'\n", "secrets[1] (bad name): field 'name'"),
+        ("a.yaml", "secrets:\n  - name: ok\n  - name: 'bad name'\n", "secret #2 (\"bad name\"): name: Invalid name."),
         (
             "b.yaml",
             "secrets:\n  - name: x\n    secretString: a\n    secretBinary: YQ==\n",
-            "secrets[0] (x): field 'secretString'",
+            "secret #1 (\"x\"): secretString: You can't specify both",
         ),
-        ("c.json", r#"{"secrets":[{"name":"x","colour":"red"}]}"#, "unknown field `colour`"),
+        ("c.json", r#"{"secrets":[{"name":"x","colour":"red"}]}"#, "secret #1 (\"x\"): colour: unknown field"),
         (
             "d.yaml",
             "secrets:\n  - name: x\n    versions:\n      - secretString: a\n        stages: [custom]\n",
-            "one version must carry AWSCURRENT",
+            "secret #1 (\"x\"): versions: one version must carry AWSCURRENT",
+        ),
+        (
+            "e.yaml",
+            "secrets:\n  - name: x\n    secretString: a\n  - name: x\n    secretString: b\n",
+            "secret #2 (\"x\"): name: already seeded by secret #1 (\"x\")",
         ),
     ] {
         let path = dir.join(file);
@@ -152,4 +162,41 @@ fn a_seed_directory_loads_every_file() {
     std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
     let bin = Binary::start(&["--seed", dir.to_str().unwrap()]).unwrap();
     assert!(bin.get("/_smemu/health").contains("\"secrets\":2"));
+}
+
+/// A client of the binary on `port` that signs with this key pair.
+fn signed_client(port: u16, key: &str, secret: &str) -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "tests"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn the_static_secret_comes_from_a_file_or_the_environment() {
+    use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+    let dir = temp_dir("keyfile");
+    let file = dir.join("secret");
+    std::fs::write(&file, "file-secret\n").unwrap();
+    let key = "AKIDSTARTUP000000001";
+    let from_file = ["--auth", "strict", "--access-key-id", key, "--secret-access-key-file", file.to_str().unwrap()];
+    let bin = Binary::start(&from_file).unwrap();
+    signed_client(bin.port, key, "file-secret").list_secrets().send().await.unwrap();
+    let err = signed_client(bin.port, key, "other").list_secrets().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidSignatureException"));
+    drop(bin);
+    let bin = Binary::start_with_env(
+        &["--auth", "strict", "--access-key-id", key],
+        &[("SMEMU_SECRET_ACCESS_KEY", "env-secret")],
+    )
+    .unwrap();
+    signed_client(bin.port, key, "env-secret").list_secrets().send().await.unwrap();
+    let both = Binary::start_with_env(&from_file, &[("SMEMU_SECRET_ACCESS_KEY", "env-secret")]).err().unwrap();
+    assert!(both.starts_with("2|smemu: give the secret access key once"), "{both}");
 }

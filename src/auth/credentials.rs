@@ -236,9 +236,10 @@ impl CredentialStore {
             .map_err(|e| CredentialsError::new(format!("credentials file {file}: cannot read it: {e}")))?;
         let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
         let document: Value = if is_toml {
-            toml::from_str(&text)
-                .map_err(|e| CredentialsError::new(format!("credentials file {file}: not valid TOML: {e}")))?
+            toml::from_str(&text).map_err(|e| toml_error(&file, &text, &e))?
         } else {
+            // Into a plain `Value`, serde_json can only fail on syntax, and its syntax messages
+            // never quote the document.
             serde_json::from_str(&text)
                 .map_err(|e| CredentialsError::new(format!("credentials file {file}: not valid JSON: {e}")))?
         };
@@ -396,6 +397,29 @@ impl CredentialStore {
             assumed_role_id,
         })
     }
+}
+
+/// Where a TOML file stops parsing, and in which field, without quoting it: toml's own message
+/// prints the offending line, which may hold a secret access key.
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> CredentialsError {
+    let Some(start) = e.span().map(|span| span.start) else {
+        return CredentialsError::new(format!("credentials file {file}: not valid TOML"));
+    };
+    let before = text.get(..start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    // Only a known field name is named: any other text on the line could be part of a value.
+    let key = text[line_start..]
+        .lines()
+        .next()
+        .and_then(|l| l.split_once('='))
+        .map(|(key, _)| key.trim())
+        .filter(|key| FIELDS.contains(key));
+    CredentialsError::new(match key {
+        Some(key) => format!("credentials file {file}: not valid TOML at line {line}, column {column}, in `{key}`"),
+        None => format!("credentials file {file}: not valid TOML at line {line}, column {column}"),
+    })
 }
 
 fn entry_label(file: &str, index: usize, value: &Value) -> String {
@@ -586,7 +610,12 @@ session_token = "tok"
             ),
             ("json", r#"{"users": []}"#, "expected a `credentials` list of entries"),
             ("json", "{not json", "not valid JSON"),
-            ("toml", "credentials = [", "not valid TOML"),
+            ("toml", "credentials = [", "not valid TOML at line 1, column 16"),
+            (
+                "toml",
+                "[[credentials]]\naccess_key_id = \"AKIA1\"\nsecret_access_key = \"wJalr/unterminated\naccount_id = \"1\"\n",
+                "not valid TOML at line 3, column 40, in `secret_access_key`",
+            ),
         ];
         for (extension, text, expected) in cases {
             let file = TempFile::new(extension, text);
@@ -596,6 +625,7 @@ session_token = "tok"
             assert!(err.starts_with(&prefix), "{err}");
             assert!(err.contains(expected), "{err}\n  does not contain\n{expected}");
             assert!(store.is_empty(), "nothing is added from a bad file");
+            assert!(!err.contains("wJalr"), "a value is quoted: {err}");
         }
         let missing = CredentialStore::new().load_file(Path::new("/nonexistent/creds.toml")).unwrap_err();
         assert!(missing.message.starts_with("credentials file /nonexistent/creds.toml: cannot read it: "));

@@ -1,7 +1,7 @@
 //! CreateSecret, UpdateSecret, DescribeSecret, DeleteSecret, RestoreSecret.
 
 use super::shapes::{self, Flavor, SecretDescription, Tag};
-use super::{Ctx, not_supported, require_token};
+use super::{At, Ctx, Refused, not_supported, require_token};
 use crate::api_error;
 use crate::error::{ErrorCode, Result};
 use crate::protocol::json::{Blob, Epoch};
@@ -34,32 +34,38 @@ pub struct CreateSecretOutput {
     version_id: Option<String>,
 }
 
-pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSecretOutput> {
-    ident::check_name(&input.name)?;
-    let token = require_token(input.client_request_token, ErrorCode::InvalidRequestException)?;
-    let value = shapes::secret_value(input.secret_string, input.secret_binary)?;
+/// CreateSecret's own checks, in the order AWS makes them, and what the engine then gets.
+///
+/// # Errors
+/// The first check that fails, with the member it is about.
+pub fn prepare_create_secret(input: CreateSecretInput) -> std::result::Result<NewSecret, Refused> {
+    ident::check_name(&input.name).at("name")?;
+    let token =
+        require_token(input.client_request_token, ErrorCode::InvalidRequestException).at("clientRequestToken")?;
+    let value = shapes::secret_value(input.secret_string, input.secret_binary).at("secretString")?;
     if input.add_replica_regions.is_some() {
-        return Err(not_supported("replication (AddReplicaRegions)"));
+        return Err(not_supported("replication (AddReplicaRegions)")).at("addReplicaRegions");
     }
     if input.cross_account_primary_arn.is_some() {
-        return Err(not_supported("cross-account replicas (CrossAccountPrimaryARN)"));
+        return Err(not_supported("cross-account replicas (CrossAccountPrimaryARN)")).at("crossAccountPrimaryARN");
     }
     if let Some(key) = &input.kms_key_id {
-        shapes::check_kms_key_id(key)?;
+        shapes::check_kms_key_id(key).at("kmsKeyId")?;
     }
-    let tags = shapes::tags_to_state(input.tags.unwrap_or_default())?;
-    let created = ctx.engine().create_secret(
-        ctx.scope(),
-        NewSecret {
-            name: input.name,
-            token,
-            description: input.description,
-            kms_key_id: input.kms_key_id,
-            secret_type: input.r#type,
-            value,
-            tags,
-        },
-    )?;
+    let tags = shapes::tags_to_state(input.tags.unwrap_or_default()).at("tags")?;
+    Ok(NewSecret {
+        name: input.name,
+        token,
+        description: input.description,
+        kms_key_id: input.kms_key_id,
+        secret_type: input.r#type,
+        value,
+        tags,
+    })
+}
+
+pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSecretOutput> {
+    let created = ctx.engine().create_secret(ctx.scope(), prepare_create_secret(input)?)?;
     Ok(CreateSecretOutput { arn: created.arn, name: created.name, version_id: created.version_id })
 }
 

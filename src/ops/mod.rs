@@ -22,6 +22,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
+// What seed files go through: the same inputs and checks as the requests.
+pub use lifecycle::{CreateSecretInput, prepare_create_secret};
+pub use policy::{PutResourcePolicyInput, prepare_put_resource_policy};
+pub use rotation::{RotateSecretInput, prepare_rotate_secret};
+pub use values::{NewValue, PutSecretValueInput, prepare_put_secret_value};
+
 /// Who is calling and where: everything a handler needs besides its input.
 pub struct Ctx<'a> {
     pub app: &'a Arc<App>,
@@ -156,9 +162,42 @@ fn not_supported(what: &str) -> ApiError {
     api_error!(NotImplementedException, "smemu does not support {what} yet.")
 }
 
-fn decode<I: DeserializeOwned>(body: serde_json::Value) -> Result<I> {
+/// A handler's own check that failed, with the input member it is about, so that a caller
+/// bringing the input from elsewhere (a seed file) can name its own field.
+#[derive(Debug)]
+pub struct Refused {
+    /// The member's path as the model validator writes it: `secretString`, `rotationRules.duration`.
+    pub member: &'static str,
+    pub error: ApiError,
+}
+
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        refused.error
+    }
+}
+
+/// Ties a check's error to the member it is about.
+trait At<T> {
+    fn at(self, member: &'static str) -> std::result::Result<T, Refused>;
+}
+
+impl<T> At<T> for Result<T> {
+    fn at(self, member: &'static str) -> std::result::Result<T, Refused> {
+        self.map_err(|error| Refused { member, error })
+    }
+}
+
+/// Decodes an input the model check has passed.
+///
+/// # Errors
+/// `SerializationException` only on a gap between the model and the input type.
+pub fn decode<I: DeserializeOwned>(body: serde_json::Value) -> Result<I> {
     // The model check has already vetted every member's type; this only fails on a gap in it.
-    serde_json::from_value(body).map_err(|e| ApiError::new(ErrorCode::SerializationException, e.to_string()))
+    // serde's own text would quote the value it choked on, which may be a secret.
+    serde_json::from_value(body).map_err(|_| {
+        ApiError::new(ErrorCode::SerializationException, "A member of the request has a type the operation can't read.")
+    })
 }
 
 fn encode<O: Serialize>(output: &O) -> Result<Option<Vec<u8>>> {

@@ -1,7 +1,7 @@
 //! PutResourcePolicy, GetResourcePolicy, DeleteResourcePolicy, ValidateResourcePolicy and
 //! ListResourcePolicies. A secret has at most one policy, named `default`.
 
-use super::Ctx;
+use super::{At, Ctx, Refused};
 use crate::api_error;
 use crate::error::Result;
 use crate::policy;
@@ -45,16 +45,27 @@ pub struct PolicyOutput {
     policy_name: &'static str,
 }
 
-pub fn put_resource_policy(ctx: &Ctx<'_>, input: PutResourcePolicyInput) -> Result<PolicyOutput> {
-    ident::check_secret_id(&input.secret_id)?;
-    check_policy_name(input.policy_name.as_deref())?;
-    let parsed = policy::check(&input.resource_policy).map_err(malformed)?;
+/// PutResourcePolicy's own checks: the secret it names and the policy to attach.
+///
+/// # Errors
+/// The first check that fails, with the member it is about.
+pub fn prepare_put_resource_policy(
+    input: PutResourcePolicyInput,
+) -> std::result::Result<(String, ResourcePolicy), Refused> {
+    ident::check_secret_id(&input.secret_id).at("secretId")?;
+    check_policy_name(input.policy_name.as_deref()).at("policyName")?;
+    let parsed = policy::check(&input.resource_policy).map_err(malformed).at("resourcePolicy")?;
     let block_public = input.block_public_policy.unwrap_or(false);
     if block_public && policy::grants_public_access(&parsed) {
-        return Err(api_error!(PublicPolicyException, "This resource policy will grant public access to the secret."));
+        return Err(api_error!(PublicPolicyException, "This resource policy will grant public access to the secret."))
+            .at("resourcePolicy");
     }
-    let stored = ResourcePolicy { document: input.resource_policy, block_public };
-    let (arn, name) = ctx.engine().set_policy(ctx.scope(), &input.secret_id, Some(stored))?;
+    Ok((input.secret_id, ResourcePolicy { document: input.resource_policy, block_public }))
+}
+
+pub fn put_resource_policy(ctx: &Ctx<'_>, input: PutResourcePolicyInput) -> Result<PolicyOutput> {
+    let (secret_id, stored) = prepare_put_resource_policy(input)?;
+    let (arn, name) = ctx.engine().set_policy(ctx.scope(), &secret_id, Some(stored))?;
     Ok(PolicyOutput { arn, name, resource_policy: None, policy_name: DEFAULT_POLICY })
 }
 

@@ -1,7 +1,7 @@
 //! Reading and writing secret values and their staging labels.
 
 use super::shapes::{self, FilterShape};
-use super::{Ctx, require_token};
+use super::{At, Ctx, Refused, require_token};
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::protocol::json::{Blob, Epoch};
@@ -148,13 +148,37 @@ pub struct PutSecretValueOutput {
     version_stages: Vec<String>,
 }
 
+/// A new version as PutSecretValue asks for it, checked.
+#[derive(Debug)]
+pub struct NewValue {
+    pub secret_id: String,
+    pub token: String,
+    pub value: SecretValue,
+    pub stages: Option<Vec<String>>,
+}
+
+/// PutSecretValue's own checks, in the order AWS makes them.
+///
+/// # Errors
+/// The first check that fails, with the member it is about.
+pub fn prepare_put_secret_value(input: PutSecretValueInput) -> std::result::Result<NewValue, Refused> {
+    ident::check_secret_id(&input.secret_id).at("secretId")?;
+    let token =
+        require_token(input.client_request_token, ErrorCode::InvalidRequestException).at("clientRequestToken")?;
+    let value = shapes::secret_value(input.secret_string, input.secret_binary)
+        .and_then(|value| {
+            value.ok_or_else(|| {
+                api_error!(InvalidRequestException, "You must provide either SecretString or SecretBinary.")
+            })
+        })
+        .at("secretString")?;
+    Ok(NewValue { secret_id: input.secret_id, token, value, stages: input.version_stages })
+}
+
 pub fn put_secret_value(ctx: &Ctx<'_>, input: PutSecretValueInput) -> Result<PutSecretValueOutput> {
-    ident::check_secret_id(&input.secret_id)?;
-    let token = require_token(input.client_request_token, ErrorCode::InvalidRequestException)?;
-    let value = shapes::secret_value(input.secret_string, input.secret_binary)?
-        .ok_or_else(|| api_error!(InvalidRequestException, "You must provide either SecretString or SecretBinary."))?;
+    let new = prepare_put_secret_value(input)?;
     let stored =
-        ctx.engine().put_secret_value(ctx.scope(), &input.secret_id, token, value, input.version_stages.as_deref())?;
+        ctx.engine().put_secret_value(ctx.scope(), &new.secret_id, new.token, new.value, new.stages.as_deref())?;
     Ok(PutSecretValueOutput {
         arn: stored.arn,
         name: stored.name,

@@ -194,8 +194,25 @@ impl Model {
     /// [`Invalid::Serialization`] for a body that is not a JSON object or a member
     /// of the wrong JSON type; [`Invalid::Validation`] for constraint violations.
     pub fn validate(&self, op: &str, body: &Value) -> Result<(), Invalid> {
+        let violations = self.violations(op, body)?;
+        let items: Vec<String> = violations.iter().map(Violation::item).collect();
+        match items.len() {
+            0 => Ok(()),
+            1 => Err(Invalid::Validation(format!("1 validation error detected: {}", items[0]))),
+            n => Err(Invalid::Validation(format!("{n} validation errors detected: {}", items.join("; ")))),
+        }
+    }
+
+    /// The constraint violations of a body, one by one, for callers that word their own
+    /// messages (seed files name their own fields). Same walk and order as [`Model::validate`].
+    ///
+    /// # Errors
+    ///
+    /// [`Invalid::Serialization`] for a body that is not a JSON object or a member of the wrong
+    /// JSON type.
+    pub fn violations(&self, op: &str, body: &Value) -> Result<Vec<Violation>, Invalid> {
         let Some(&shape) = self.operations.get(op) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let object = match body {
             Value::Object(object) => object,
@@ -203,15 +220,11 @@ impl Model {
             _ => return Err(Invalid::Serialization(BODY_NOT_OBJECT.to_owned())),
         };
         let Kind::Structure(members) = &self.shapes[shape].kind else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let mut walk = Walk { model: self, errors: Vec::new(), record: true };
         walk.structure(members, object, "").map_err(Invalid::Serialization)?;
-        match walk.errors.len() {
-            0 => Ok(()),
-            1 => Err(Invalid::Validation(format!("1 validation error detected: {}", walk.errors[0]))),
-            n => Err(Invalid::Validation(format!("{n} validation errors detected: {}", walk.errors.join("; ")))),
-        }
+        Ok(walk.errors)
     }
 
     fn parse(text: &str) -> Result<Model, String> {
@@ -362,10 +375,38 @@ fn mark_redacted(shapes: &mut [Shape]) -> Result<(), String> {
     Ok(())
 }
 
+/// One constraint a member fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The member's path, as in the message: `secretString`, `tags.3.member.key`.
+    pub path: String,
+    /// What the member must do, after "Member must": `have length less than or equal to 65536`.
+    pub rule: String,
+    /// The value as the message shows it; `None` for a missing member and for sensitive values.
+    shown: Option<String>,
+}
+
+impl Violation {
+    /// The item as AWS words it inside a `ValidationException` message.
+    fn item(&self) -> String {
+        match &self.shown {
+            Some(shown) => {
+                format!("Value '{shown}' at '{}' failed to satisfy constraint: Member must {}", self.path, self.rule)
+            }
+            None if self.rule == NOT_NULL => {
+                format!("Value null at '{}' failed to satisfy constraint: Member must {}", self.path, self.rule)
+            }
+            None => format!("Value at '{}' failed to satisfy constraint: Member must {}", self.path, self.rule),
+        }
+    }
+}
+
+const NOT_NULL: &str = "not be null";
+
 /// One validation pass. `Err` carries a serialization message and ends the walk.
 struct Walk<'m> {
     model: &'m Model,
-    errors: Vec<String>,
+    errors: Vec<Violation>,
     /// Constraint violations are collected only when set (map entries are type-checked only).
     record: bool,
 }
@@ -379,9 +420,7 @@ impl Walk<'_> {
             match object.get(&member.name) {
                 None | Some(Value::Null) => {
                     if member.required && self.record {
-                        self.errors.push(format!(
-                            "Value null at '{path}' failed to satisfy constraint: Member must not be null"
-                        ));
+                        self.errors.push(Violation { path, rule: NOT_NULL.to_owned(), shown: None });
                     }
                 }
                 Some(value) => self.value(member.shape, value, &path)?,
@@ -510,14 +549,12 @@ impl Walk<'_> {
         if !self.record {
             return;
         }
-        let message = if self.model.shapes[id].redacted {
-            format!("Value at '{path}' failed to satisfy constraint: Member must {rule}")
-        } else {
+        let shown = (!self.model.shapes[id].redacted).then(|| {
             let mut shown = String::new();
             render(self.model, id, value, &mut shown);
-            format!("Value '{shown}' at '{path}' failed to satisfy constraint: Member must {rule}")
-        };
-        self.errors.push(message);
+            shown
+        });
+        self.errors.push(Violation { path: path.to_owned(), rule: rule.to_owned(), shown });
     }
 }
 
@@ -1821,5 +1858,22 @@ mod tests {
         let error = check("GetSecretValue", &json!([])).unwrap_err();
         assert_eq!(error.message(), START_OF_LIST);
         assert_eq!(error.to_string(), format!("SerializationException: {START_OF_LIST}"));
+    }
+
+    #[test]
+    fn violations_are_available_one_by_one() {
+        let body = json!({"Description": "d".repeat(2049), "SecretString": ""});
+        let found = model().violations("CreateSecret", &body).unwrap();
+        let summary: Vec<(&str, &str, Option<usize>)> =
+            found.iter().map(|v| (v.path.as_str(), v.rule.as_str(), v.shown.as_ref().map(String::len))).collect();
+        assert_eq!(
+            summary,
+            [
+                ("name", "not be null", None),
+                ("description", "have length less than or equal to 2048", Some(2049)),
+                ("secretString", "have length greater than or equal to 1", None),
+            ]
+        );
+        assert!(model().violations("CreateSecret", &json!({"Name": 5})).is_err());
     }
 }

@@ -354,7 +354,7 @@ impl Engine {
         secret.description = new.description.filter(|d| !d.is_empty());
         secret.kms_key_id = new.kms_key_id.filter(|k| !k.is_empty());
         secret.secret_type = new.secret_type;
-        secret.upsert_tags(&new.tags);
+        secret.add_tags(&new.tags)?;
         let version_id = new.value.map(|value| {
             let version = new_version(new.token, value, now, secret.kms_key_id.clone());
             let id = version.id.clone();
@@ -534,15 +534,7 @@ impl Engine {
 
     pub fn tag_resource(&self, scope: Scope<'_>, id: &str, tags: &[Tag]) -> Result<()> {
         self.write_live_secret(scope, id, |secret, now| {
-            let new_keys = tags.iter().filter(|t| !secret.tags.iter().any(|e| e.key == t.key)).count();
-            if secret.tags.len() + new_keys > secret::MAX_TAGS {
-                return Err(api_error!(
-                    InvalidParameterException,
-                    "You can't attach more than {} tags to a secret.",
-                    secret::MAX_TAGS
-                ));
-            }
-            secret.upsert_tags(tags);
+            secret.add_tags(tags)?;
             secret.last_changed = now;
             Ok(())
         })
@@ -591,7 +583,7 @@ impl Engine {
         secret.rotation = seed.rotation;
         secret.policy = seed.policy;
         secret.versions = versions;
-        secret.upsert_tags(&seed.tags);
+        secret.add_tags(&seed.tags)?;
         rotation::refresh_next_rotation(&mut secret);
         self.schedule_for(scope.account, scope.region, &secret);
         self.log_put(scope, &secret);

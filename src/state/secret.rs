@@ -3,8 +3,9 @@
 //! Invariant kept here: within one secret a staging label is on at most one version.
 
 use crate::clock::{MILLIS_PER_DAY, Timestamp};
+use crate::error::{ApiError, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
@@ -14,6 +15,7 @@ pub const AWSPENDING: &str = "AWSPENDING";
 pub const MAX_VERSIONS: usize = 100;
 /// Versions younger than a day are never pruned.
 pub const VERSION_MIN_AGE_MS: i64 = MILLIS_PER_DAY;
+/// Tags per secret, as AWS documents for TagResource.
 pub const MAX_TAGS: usize = 50;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -357,7 +359,18 @@ impl Secret {
     }
 
     /// Adds or replaces tags, keeping first-insertion order.
-    pub fn upsert_tags(&mut self, tags: &[Tag]) {
+    /// Merges `tags` in (a key already there only gets the new value), refusing a result over
+    /// [`MAX_TAGS`]; nothing changes when it is refused.
+    ///
+    /// # Errors
+    /// [`ApiError::too_many_tags`].
+    pub fn add_tags(&mut self, tags: &[Tag]) -> Result<()> {
+        check_tag_limit(&self.tags, tags)?;
+        self.upsert_tags(tags);
+        Ok(())
+    }
+
+    fn upsert_tags(&mut self, tags: &[Tag]) {
         for tag in tags {
             match self.tags.iter_mut().find(|t| t.key == tag.key) {
                 Some(existing) => existing.value.clone_from(&tag.value),
@@ -372,9 +385,37 @@ impl Secret {
     }
 }
 
+/// Whether `existing` with `adding` merged in stays within [`MAX_TAGS`]; counts distinct keys,
+/// so re-sending a key that is already there never hits the cap.
+///
+/// # Errors
+/// [`ApiError::too_many_tags`].
+pub fn check_tag_limit(existing: &[Tag], adding: &[Tag]) -> Result<()> {
+    let mut keys: HashSet<&str> = existing.iter().map(|t| t.key.as_str()).collect();
+    for tag in adding {
+        keys.insert(&tag.key);
+        if keys.len() > MAX_TAGS {
+            return Err(ApiError::too_many_tags());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tag_limit_counts_distinct_keys_after_merging() {
+        let tag = |k: usize| Tag { key: format!("k{k}"), value: String::new() };
+        let fifty: Vec<Tag> = (0..50).map(tag).collect();
+        assert!(check_tag_limit(&fifty, &fifty).is_ok());
+        assert!(check_tag_limit(&[], &[tag(1), tag(1), tag(1)]).is_ok());
+        assert_eq!(check_tag_limit(&fifty, &[tag(50)]), Err(ApiError::too_many_tags()));
+        let mut s = secret();
+        assert!(s.add_tags(&(0..51).map(tag).collect::<Vec<_>>()).is_err());
+        assert!(s.tags.is_empty() && !s.ever_tagged, "a refused merge changes nothing");
+    }
 
     fn secret() -> Secret {
         Secret::new(0, "s".into(), "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf".into(), Timestamp(0))
