@@ -1,14 +1,15 @@
 //! Sockets, hyper, graceful shutdown, and the order of the request pipeline.
 
 use crate::App;
+use crate::control::{self, BodyLimit};
 use crate::error::{ApiError, ErrorCode};
 use crate::ops::{self, Ctx, Operation};
 use crate::protocol;
 use crate::sts;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::body::{Body, Incoming};
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -17,14 +18,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
-
-/// State imports through the control API can be far larger than any AWS request.
-const CONTROL_MAX_BODY_BYTES: usize = 1 << 30;
-
-/// A client that trickles its headers in is cut off after this long.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long in-flight requests get to finish once shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,14 +34,17 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             accepted = listener.accept() => {
                 let Ok((stream, _peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
+                let timeout = app.config.client_timeout;
                 let app = app.clone();
                 let service = service_fn(move |req| {
                     let app = app.clone();
                     async move { Ok::<_, Infallible>(handle(&app, req).await) }
                 });
+                // hyper's header timeout also runs while a kept-alive connection waits for its next
+                // request, so an idle client is let go after it too.
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .header_read_timeout(timeout)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -65,17 +64,14 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
 
 /// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let request_id = protocol::request_id();
     let (parts, body) = req.into_parts();
-    if crate::control::owns(parts.uri.path()) {
-        return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
-            Ok(bytes) => crate::control::handle(app, &parts.method, &parts.uri, &bytes).await,
-            Err(err) => protocol::error(&request_id, &err),
-        };
+    if control::owns(parts.uri.path()) {
+        return control_request(app, &parts, body).await;
     }
-    let body = match read_body(body, app.config.max_body_bytes).await {
+    let request_id = protocol::request_id();
+    let body = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
         Ok(body) => body,
-        Err(err) => return protocol::error(&request_id, &err),
+        Err(err) => return closing(protocol::error(&request_id, &err.api_error())),
     };
     if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
         return sts_answer(app, &parts, &body);
@@ -85,6 +81,40 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
         Ok(body) => protocol::success(&request_id, body),
         Err(err) => protocol::error(&request_id, &err),
     }
+}
+
+/// A control request is routed before its body is read, so an unknown path or an oversized body
+/// costs nothing.
+async fn control_request(app: &Arc<App>, parts: &Parts, body: Incoming) -> Response<Full<Bytes>> {
+    let (method, path) = (&parts.method, parts.uri.path());
+    let Some(limit) = control::body_limit(method, path) else {
+        let answer = control::not_found(method, path);
+        return if body.is_end_stream() { answer } else { closing(answer) };
+    };
+    let cap = match limit {
+        BodyLimit::Bytes(n) => n,
+        BodyLimit::StateImport => app.config.max_import_bytes,
+    };
+    match read_body(body, cap, app.config.client_timeout).await {
+        Ok(bytes) => control::handle(app, method, &parts.uri, &bytes).await,
+        Err(err) => {
+            let message = match err {
+                BodyError::TooLarge(_) if limit == BodyLimit::StateImport => format!(
+                    "the state import exceeds the limit of {cap} bytes; start smemu with a larger --max-import-bytes"
+                ),
+                BodyError::TooLarge(0) => format!("{method} {path} takes no request body"),
+                _ => err.api_error().message.into_owned(),
+            };
+            closing(control::error_response(err.status(), &message))
+        }
+    }
+}
+
+/// An answer sent before the request's body was read to its end closes the connection: the rest
+/// of the body cannot be told apart from a next request.
+fn closing(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
@@ -124,14 +154,56 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
     response
 }
 
-async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
+/// Why a request body was not read.
+#[derive(Clone, Copy, Debug)]
+enum BodyError {
+    /// Declared or found to be over this many bytes.
+    TooLarge(usize),
+    /// Not complete within this long.
+    Timeout(Duration),
+    /// Broken framing, or the client went away.
+    Unreadable,
+}
+
+impl BodyError {
+    fn api_error(self) -> ApiError {
+        match self {
+            Self::TooLarge(limit) => ApiError::new(
+                ErrorCode::RequestEntityTooLargeException,
+                format!("Request body exceeds the limit of {limit} bytes."),
+            ),
+            Self::Timeout(timeout) => ApiError::new(
+                ErrorCode::RequestTimeoutException,
+                format!("The request body did not arrive within {timeout:?}."),
+            ),
+            Self::Unreadable => ApiError::new(ErrorCode::SerializationException, "The request body could not be read."),
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        StatusCode::from_u16(self.api_error().code.status()).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+}
+
+/// Reads a body of at most `limit` bytes that arrives within `timeout`.
+async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
+    // A declared Content-Length over the limit is refused before a byte of the body is read;
+    // a chunked body is counted as it arrives.
+    if body.size_hint().lower() > u64::try_from(limit).unwrap_or(u64::MAX) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
+    // A small body usually arrives with its headers and is complete at the first poll; only a
+    // body still on its way costs a timer.
+    let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+    let collected = match first {
+        Poll::Ready(collected) => collected,
+        Poll::Pending => tokio::time::timeout(timeout, collect).await.map_err(|_| BodyError::Timeout(timeout))?,
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            ErrorCode::RequestEntityTooLargeException,
-            format!("Request body exceeds the limit of {limit} bytes."),
-        )),
-        Err(_) => Err(ApiError::new(ErrorCode::SerializationException, "The request body could not be read.")),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
+        Err(_) => Err(BodyError::Unreadable),
     }
 }
 
