@@ -15,50 +15,263 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 
 /// How long in-flight requests get to finish once shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections over the cap that are being answered 503 at once; beyond these, one is just closed.
+const REFUSALS_AT_ONCE: usize = 64;
+
+/// How long a refused connection is kept to read what its client sent: closing on unread bytes
+/// resets the connection, and a reset can destroy the 503 before the client reads it.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// The most a refused connection's client may send before it is closed regardless.
+const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
+
 /// Serves `listener` until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let graceful = GracefulShutdown::new();
+    let max_connections = app.config.max_connections.min(Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let timeout = app.config.client_timeout;
-                let app = app.clone();
-                let service = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
-                });
-                // hyper's header timeout also runs while a kept-alive connection waits for its next
-                // request, so an idle client is let go after it too.
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(timeout)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection closed with an error");
-                    }
-                });
-            }
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                backoff.succeeded();
+                match slots.clone().try_acquire_owned() {
+                    Ok(slot) => serve_connection(&app, &graceful, stream, slot),
+                    Err(_) => refuse(stream, &refusals, max_connections),
+                }
+            }
+            // The connection died in the backlog; the next one may be fine.
+            Err(e) if accept_error_is_transient(&e) => {}
+            // Out of file descriptors or memory: retrying at once would spin on the same error.
+            Err(e) => {
+                let pause = backoff.failed();
+                if pause == AcceptBackoff::FIRST {
+                    tracing::warn!(
+                        error = %e,
+                        "cannot accept connections; retrying with backoff (raise the open-file limit or lower --max-connections)"
+                    );
+                } else {
+                    tracing::debug!(error = %e, ?pause, "accept failed again");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = &mut shutdown => break,
+                }
+            }
         }
     }
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests did not finish in time");
+    }
+}
+
+/// Serves one connection in its own task, which holds `slot` until the connection ends.
+fn serve_connection(app: &Arc<App>, graceful: &GracefulShutdown, stream: TcpStream, slot: OwnedSemaphorePermit) {
+    let _ = stream.set_nodelay(true);
+    let timeout = app.config.client_timeout;
+    let app = app.clone();
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(handle(&app, req).await) }
+    });
+    // hyper's header timeout also runs while a kept-alive connection waits for its next request,
+    // so an idle client is let go after it too.
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .serve_connection(StallGuard::new(TokioIo::new(stream), timeout), service);
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        let _slot = slot;
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "connection closed with an error");
+        }
+    });
+}
+
+/// Answers a connection over the cap with a 503 and closes it, without reading its request.
+fn refuse(stream: TcpStream, refusals: &Arc<Semaphore>, max_connections: usize) {
+    // Under a flood, dropping (closing) the connection is all that stays cheap.
+    let Ok(permit) = refusals.clone().try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let answer = refusal(max_connections).await;
+        let _ = tokio::time::timeout(REFUSAL_LINGER, answer_and_close(stream, &answer)).await;
+    });
+}
+
+async fn refusal(max_connections: usize) -> Vec<u8> {
+    let err = ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        format!("smemu is serving its limit of {max_connections} connections (--max-connections); retry shortly."),
+    );
+    let mut response = protocol::error(&protocol::request_id(), &err);
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+    let mut out = Vec::with_capacity(256 + body.len());
+    let status = parts.status;
+    out.extend_from_slice(
+        format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).as_bytes(),
+    );
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) -> io::Result<()> {
+    stream.write_all(answer).await?;
+    stream.shutdown().await?;
+    // Read what the client sent, so that the close ends in FIN rather than a reset.
+    let mut sink = [0u8; 4096];
+    let mut left = REFUSAL_DRAIN_BYTES;
+    while left > 0 {
+        let n = stream.read(&mut sink).await?;
+        if n == 0 {
+            break;
+        }
+        left = left.saturating_sub(n);
+    }
+    Ok(())
+}
+
+/// `accept()` errors that concern only the connection being accepted.
+fn accept_error_is_transient(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted)
+}
+
+/// The accept loop's pause after a failed `accept()`: doubling from [`Self::FIRST`] to
+/// [`Self::MAX`], and none again once a connection is accepted.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn failed(&mut self) -> Duration {
+        let pause = Self::FIRST.saturating_mul(1 << self.failures.min(16)).min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        pause
+    }
+
+    fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// A connection's socket that fails once a write has waited `timeout` on a client that does not
+/// read its answer; hyper has no such timeout, and a stuck write would hold the slot forever.
+struct StallGuard<T> {
+    io: T,
+    timeout: Duration,
+    /// Allocated the first time a write waits, then reused; most connections never need it.
+    stall: Option<Pin<Box<Sleep>>>,
+    /// Whether the current wait is already timed (the deadline is not moved while it lasts).
+    waiting: bool,
+}
+
+impl<T> StallGuard<T> {
+    fn new(io: T, timeout: Duration) -> Self {
+        Self { io, timeout, stall: None, waiting: false }
+    }
+
+    /// Called when a write must wait: starts the clock on a new wait, fails an expired one.
+    fn check_stall(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if !self.waiting {
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            match &mut self.stall {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.stall = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.waiting = true;
+        }
+        let Some(sleep) = &mut self.stall else { return Ok(()) };
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading the answer"));
+        }
+        Ok(())
+    }
+
+    fn guard<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.waiting = false;
+            return poll;
+        }
+        self.check_stall(cx)?;
+        Poll::Pending
+    }
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for StallGuard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for StallGuard<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.guard(cx, poll)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.guard(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.guard(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.guard(cx, poll)
     }
 }
 
@@ -215,5 +428,32 @@ fn auth_code(code: &str) -> ErrorCode {
         UNRECOGNIZED_CLIENT => ErrorCode::UnrecognizedClientException,
         EXPIRED_TOKEN => ErrorCode::ExpiredTokenException,
         _ => ErrorCode::InvalidSignatureException,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backoff_doubles_to_a_second_and_resets_on_success() {
+        let mut backoff = AcceptBackoff::default();
+        let pauses: Vec<u128> = (0..12).map(|_| backoff.failed().as_millis()).collect();
+        assert_eq!(pauses, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]);
+        for _ in 0..1000 {
+            assert_eq!(backoff.failed(), AcceptBackoff::MAX);
+        }
+        backoff.succeeded();
+        assert_eq!(backoff.failed(), AcceptBackoff::FIRST);
+    }
+
+    #[test]
+    fn only_per_connection_accept_errors_are_retried_at_once() {
+        assert!(accept_error_is_transient(&io::Error::from(io::ErrorKind::ConnectionAborted)));
+        assert!(accept_error_is_transient(&io::Error::from(io::ErrorKind::Interrupted)));
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM: retried only after a pause.
+        for errno in [24, 23, 105, 12] {
+            assert!(!accept_error_is_transient(&io::Error::from_raw_os_error(errno)), "errno {errno}");
+        }
     }
 }
