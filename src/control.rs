@@ -23,6 +23,62 @@ pub fn owns(path: &str) -> bool {
     path.starts_with("/_smemu/") || path.starts_with("/_localstack/") || path.starts_with("/moto-api/")
 }
 
+/// How much body a control endpoint takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// At most this many bytes (0: the endpoint takes no body).
+    Bytes(usize),
+    /// A state import: capped by `Config::max_import_bytes`.
+    StateImport,
+}
+
+/// Enough for any hook registration, reset or clock request.
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+/// The body cap of the endpoint at `method path`, or `None` when no endpoint serves it. Known from
+/// the request line alone, so the server refuses before it reads a byte of the body; it must list
+/// exactly the endpoints [`route`] serves.
+#[must_use]
+pub fn body_limit(method: &Method, path: &str) -> Option<BodyLimit> {
+    let small = Some(BodyLimit::Bytes(SMALL_BODY_BYTES));
+    let none = Some(BodyLimit::Bytes(0));
+    match (method, path.trim_end_matches('/')) {
+        (
+            &Method::GET,
+            "/_smemu/hooks" | "/_smemu/rotations" | "/_smemu/health" | "/_smemu/clock" | "/_smemu/state",
+        )
+        | (&Method::DELETE, "/_smemu/hooks")
+        | (&Method::GET | &Method::HEAD, "/_localstack/health") => none,
+        (&Method::POST, "/_smemu/hooks" | "/_smemu/reset" | "/_smemu/clock" | "/moto-api/reset") => small,
+        (&Method::POST, "/_smemu/state") => Some(BodyLimit::StateImport),
+        _ => None,
+    }
+}
+
+/// The answer for a path no control endpoint serves.
+#[must_use]
+pub fn not_found(method: &Method, path: &str) -> Response<Full<Bytes>> {
+    let (status, message) = no_endpoint(method, path.trim_end_matches('/'));
+    error_response(status, &message)
+}
+
+fn no_endpoint(method: &Method, path: &str) -> (StatusCode, String) {
+    (StatusCode::NOT_FOUND, format!("no control endpoint {method} {path}"))
+}
+
+/// An error in the control API's shape: `{"error": message}`.
+#[must_use]
+pub fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    respond(status, &json!({ "error": message }))
+}
+
+fn respond(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(serde_json::to_vec(value).unwrap_or_default())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 pub async fn handle(app: &Arc<App>, method: &Method, uri: &Uri, body: &[u8]) -> Response<Full<Bytes>> {
     let mut result = route(app, method, uri.path().trim_end_matches('/'), uri.query().unwrap_or(""), body).await;
     if result.is_ok()
@@ -31,14 +87,10 @@ pub async fn handle(app: &Arc<App>, method: &Method, uri: &Uri, body: &[u8]) -> 
     {
         result = Err((StatusCode::INTERNAL_SERVER_ERROR, e.message.into_owned()));
     }
-    let (status, value) = match result {
-        Ok(value) => (StatusCode::OK, value),
-        Err((status, message)) => (status, json!({ "error": message })),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(serde_json::to_vec(&value).unwrap_or_default())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    match result {
+        Ok(value) => respond(StatusCode::OK, &value),
+        Err((status, message)) => error_response(status, &message),
+    }
 }
 
 type Answer = Result<Value, (StatusCode, String)>;
@@ -82,7 +134,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
             app.engine.reset(None, None);
             Ok(json!({ "status": "ok" }))
         }
-        _ => Err((StatusCode::NOT_FOUND, format!("no control endpoint {method} {path}"))),
+        _ => Err(no_endpoint(method, path)),
     }
 }
 
@@ -178,4 +230,41 @@ fn import(app: &App, body: &[u8]) -> Answer {
 
 fn query_param(query: &str, name: &str) -> Option<String> {
     parse_query_pairs(query, true).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::config::Config;
+
+    #[tokio::test]
+    async fn body_limit_knows_exactly_the_endpoints_route_serves() {
+        let app = Arc::new(App::new(Config::default(), Arc::new(Clock::manual(Timestamp::from_secs(0)))));
+        let paths = [
+            "/_smemu/hooks",
+            "/_smemu/rotations",
+            "/_smemu/health",
+            "/_smemu/reset",
+            "/_smemu/clock",
+            "/_smemu/state",
+            "/_localstack/health",
+            "/moto-api/reset",
+            "/_smemu/nothing",
+            "/_localstack/nothing",
+            "/moto-api/nothing",
+        ];
+        let methods = [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE, Method::PATCH];
+        for method in &methods {
+            for path in paths {
+                let routed = route(&app, method, path, "", b"").await;
+                let served =
+                    !matches!(&routed, Err((StatusCode::NOT_FOUND, m)) if m.starts_with("no control endpoint"));
+                assert_eq!(body_limit(method, path).is_some(), served, "{method} {path}");
+                assert_eq!(body_limit(method, &format!("{path}/")), body_limit(method, path), "{method} {path}/");
+            }
+        }
+        assert_eq!(body_limit(&Method::POST, "/_smemu/state"), Some(BodyLimit::StateImport));
+        assert_eq!(body_limit(&Method::GET, "/_smemu/state"), Some(BodyLimit::Bytes(0)));
+    }
 }

@@ -34,6 +34,10 @@ pub enum ErrorCode {
     InvalidSignatureException,
     ExpiredTokenException,
     RequestEntityTooLargeException,
+    /// A body that did not arrive in time (a code the SDKs retry).
+    RequestTimeoutException,
+    /// More connections than smemu serves at once (AWS's common 503 code; the SDKs retry it).
+    ServiceUnavailable,
     /// An operation of the model that smemu does not serve yet.
     NotImplementedException,
 }
@@ -64,6 +68,8 @@ impl ErrorCode {
             Self::InvalidSignatureException => "InvalidSignatureException",
             Self::ExpiredTokenException => "ExpiredTokenException",
             Self::RequestEntityTooLargeException => "RequestEntityTooLargeException",
+            Self::RequestTimeoutException => "RequestTimeoutException",
+            Self::ServiceUnavailable => "ServiceUnavailable",
             Self::NotImplementedException => "NotImplementedException",
         }
     }
@@ -75,6 +81,8 @@ impl ErrorCode {
         match self {
             Self::InternalServiceError => 500,
             Self::RequestEntityTooLargeException => 413,
+            Self::RequestTimeoutException => 408,
+            Self::ServiceUnavailable => 503,
             Self::NotImplementedException => 501,
             Self::ResourceNotFoundException
             | Self::InvalidParameterException
@@ -112,6 +120,8 @@ impl ErrorCode {
             | Self::InvalidSignatureException
             | Self::ExpiredTokenException
             | Self::RequestEntityTooLargeException
+            | Self::RequestTimeoutException
+            | Self::ServiceUnavailable
             | Self::NotImplementedException => "message",
             _ => "Message",
         }

@@ -75,6 +75,18 @@ struct Args {
     /// (for container health checks, where no HTTP client is installed).
     #[arg(long, value_name = "URL")]
     probe: Option<String>,
+    /// How long a client may take to send a request's headers (or, on a kept-alive connection,
+    /// to start its next request), to send the whole body, and to take the answer, before smemu
+    /// closes the connection: e.g. `30s`, `500ms`, `2m`.
+    #[arg(long, env = "SMEMU_CLIENT_TIMEOUT", default_value = "30s", value_parser = smemu::config::parse_timeout)]
+    client_timeout: std::time::Duration,
+    /// Connections served at once; one more is answered 503 ServiceUnavailable and closed.
+    #[arg(long, env = "SMEMU_MAX_CONNECTIONS", default_value_t = smemu::config::DEFAULT_MAX_CONNECTIONS,
+          value_parser = smemu::config::parse_connections)]
+    max_connections: usize,
+    /// The largest state import (`POST /_smemu/state`) in bytes; `KiB`, `MiB` and `GiB` suffixes work.
+    #[arg(long, env = "SMEMU_MAX_IMPORT_BYTES", default_value = "256MiB", value_parser = smemu::config::parse_size)]
+    max_import_bytes: usize,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -136,6 +148,9 @@ async fn main() -> std::process::ExitCode {
         default_region: args.region,
         default_account: args.account_id,
         auth_mode: args.auth,
+        client_timeout: args.client_timeout,
+        max_connections: args.max_connections,
+        max_import_bytes: args.max_import_bytes,
         ..Config::default()
     };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {

@@ -1,60 +1,85 @@
 //! Sockets, hyper, graceful shutdown, and the order of the request pipeline.
 
 use crate::App;
+use crate::control::{self, BodyLimit};
 use crate::error::{ApiError, ErrorCode};
 use crate::ops::{self, Ctx, Operation};
 use crate::protocol;
 use crate::sts;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::body::{Body, Incoming};
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
-use tokio::net::TcpListener;
-
-/// State imports through the control API can be far larger than any AWS request.
-const CONTROL_MAX_BODY_BYTES: usize = 1 << 30;
-
-/// A client that trickles its headers in is cut off after this long.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 
 /// How long in-flight requests get to finish once shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections over the cap that are being answered 503 at once; beyond these, one is just closed.
+const REFUSALS_AT_ONCE: usize = 64;
+
+/// How long a refused connection is kept to read what its client sent: closing on unread bytes
+/// resets the connection, and a reset can destroy the 503 before the client reads it.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// The most a refused connection's client may send before it is closed regardless.
+const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
+
 /// Serves `listener` until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let graceful = GracefulShutdown::new();
+    let max_connections = app.config.max_connections.min(Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection closed with an error");
-                    }
-                });
-            }
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                backoff.succeeded();
+                match slots.clone().try_acquire_owned() {
+                    Ok(slot) => serve_connection(&app, &graceful, stream, slot),
+                    Err(_) => refuse(stream, &refusals, max_connections),
+                }
+            }
+            // The connection died in the backlog; the next one may be fine.
+            Err(e) if accept_error_is_transient(&e) => {}
+            // Out of file descriptors or memory: retrying at once would spin on the same error.
+            Err(e) => {
+                let pause = backoff.failed();
+                if pause == AcceptBackoff::FIRST {
+                    tracing::warn!(
+                        error = %e,
+                        "cannot accept connections; retrying with backoff (raise the open-file limit or lower --max-connections)"
+                    );
+                } else {
+                    tracing::debug!(error = %e, ?pause, "accept failed again");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = &mut shutdown => break,
+                }
+            }
         }
     }
     drop(listener);
@@ -63,19 +88,203 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     }
 }
 
+/// Serves one connection in its own task, which holds `slot` until the connection ends.
+fn serve_connection(app: &Arc<App>, graceful: &GracefulShutdown, stream: TcpStream, slot: OwnedSemaphorePermit) {
+    let _ = stream.set_nodelay(true);
+    let timeout = app.config.client_timeout;
+    let app = app.clone();
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(handle(&app, req).await) }
+    });
+    // hyper's header timeout also runs while a kept-alive connection waits for its next request,
+    // so an idle client is let go after it too.
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .serve_connection(StallGuard::new(TokioIo::new(stream), timeout), service);
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        let _slot = slot;
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "connection closed with an error");
+        }
+    });
+}
+
+/// Answers a connection over the cap with a 503 and closes it, without reading its request.
+fn refuse(stream: TcpStream, refusals: &Arc<Semaphore>, max_connections: usize) {
+    // Under a flood, dropping (closing) the connection is all that stays cheap.
+    let Ok(permit) = refusals.clone().try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let answer = refusal(max_connections).await;
+        let _ = tokio::time::timeout(REFUSAL_LINGER, answer_and_close(stream, &answer)).await;
+    });
+}
+
+async fn refusal(max_connections: usize) -> Vec<u8> {
+    let err = ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        format!("smemu is serving its limit of {max_connections} connections (--max-connections); retry shortly."),
+    );
+    let mut response = protocol::error(&protocol::request_id(), &err);
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+    let mut out = Vec::with_capacity(256 + body.len());
+    let status = parts.status;
+    out.extend_from_slice(
+        format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).as_bytes(),
+    );
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) -> io::Result<()> {
+    stream.write_all(answer).await?;
+    stream.shutdown().await?;
+    // Read what the client sent, so that the close ends in FIN rather than a reset.
+    let mut sink = [0u8; 4096];
+    let mut left = REFUSAL_DRAIN_BYTES;
+    while left > 0 {
+        let n = stream.read(&mut sink).await?;
+        if n == 0 {
+            break;
+        }
+        left = left.saturating_sub(n);
+    }
+    Ok(())
+}
+
+/// `accept()` errors that concern only the connection being accepted.
+fn accept_error_is_transient(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted)
+}
+
+/// The accept loop's pause after a failed `accept()`: doubling from [`Self::FIRST`] to
+/// [`Self::MAX`], and none again once a connection is accepted.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn failed(&mut self) -> Duration {
+        let pause = Self::FIRST.saturating_mul(1 << self.failures.min(16)).min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        pause
+    }
+
+    fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// A connection's socket that fails once a write has waited `timeout` on a client that does not
+/// read its answer; hyper has no such timeout, and a stuck write would hold the slot forever.
+struct StallGuard<T> {
+    io: T,
+    timeout: Duration,
+    /// Allocated the first time a write waits, then reused; most connections never need it.
+    stall: Option<Pin<Box<Sleep>>>,
+    /// Whether the current wait is already timed (the deadline is not moved while it lasts).
+    waiting: bool,
+}
+
+impl<T> StallGuard<T> {
+    fn new(io: T, timeout: Duration) -> Self {
+        Self { io, timeout, stall: None, waiting: false }
+    }
+
+    /// Called when a write must wait: starts the clock on a new wait, fails an expired one.
+    fn check_stall(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if !self.waiting {
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            match &mut self.stall {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.stall = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.waiting = true;
+        }
+        let Some(sleep) = &mut self.stall else { return Ok(()) };
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading the answer"));
+        }
+        Ok(())
+    }
+
+    fn guard<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.waiting = false;
+            return poll;
+        }
+        self.check_stall(cx)?;
+        Poll::Pending
+    }
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for StallGuard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for StallGuard<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.guard(cx, poll)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.guard(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.guard(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.guard(cx, poll)
+    }
+}
+
 /// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let request_id = protocol::request_id();
     let (parts, body) = req.into_parts();
-    if crate::control::owns(parts.uri.path()) {
-        return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
-            Ok(bytes) => crate::control::handle(app, &parts.method, &parts.uri, &bytes).await,
-            Err(err) => protocol::error(&request_id, &err),
-        };
+    if control::owns(parts.uri.path()) {
+        return control_request(app, &parts, body).await;
     }
-    let body = match read_body(body, app.config.max_body_bytes).await {
+    let request_id = protocol::request_id();
+    let body = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
         Ok(body) => body,
-        Err(err) => return protocol::error(&request_id, &err),
+        Err(err) => return closing(protocol::error(&request_id, &err.api_error())),
     };
     if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
         return sts_answer(app, &parts, &body);
@@ -85,6 +294,40 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
         Ok(body) => protocol::success(&request_id, body),
         Err(err) => protocol::error(&request_id, &err),
     }
+}
+
+/// A control request is routed before its body is read, so an unknown path or an oversized body
+/// costs nothing.
+async fn control_request(app: &Arc<App>, parts: &Parts, body: Incoming) -> Response<Full<Bytes>> {
+    let (method, path) = (&parts.method, parts.uri.path());
+    let Some(limit) = control::body_limit(method, path) else {
+        let answer = control::not_found(method, path);
+        return if body.is_end_stream() { answer } else { closing(answer) };
+    };
+    let cap = match limit {
+        BodyLimit::Bytes(n) => n,
+        BodyLimit::StateImport => app.config.max_import_bytes,
+    };
+    match read_body(body, cap, app.config.client_timeout).await {
+        Ok(bytes) => control::handle(app, method, &parts.uri, &bytes).await,
+        Err(err) => {
+            let message = match err {
+                BodyError::TooLarge(_) if limit == BodyLimit::StateImport => format!(
+                    "the state import exceeds the limit of {cap} bytes; start smemu with a larger --max-import-bytes"
+                ),
+                BodyError::TooLarge(0) => format!("{method} {path} takes no request body"),
+                _ => err.api_error().message.into_owned(),
+            };
+            closing(control::error_response(err.status(), &message))
+        }
+    }
+}
+
+/// An answer sent before the request's body was read to its end closes the connection: the rest
+/// of the body cannot be told apart from a next request.
+fn closing(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
@@ -124,14 +367,56 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
     response
 }
 
-async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
+/// Why a request body was not read.
+#[derive(Clone, Copy, Debug)]
+enum BodyError {
+    /// Declared or found to be over this many bytes.
+    TooLarge(usize),
+    /// Not complete within this long.
+    Timeout(Duration),
+    /// Broken framing, or the client went away.
+    Unreadable,
+}
+
+impl BodyError {
+    fn api_error(self) -> ApiError {
+        match self {
+            Self::TooLarge(limit) => ApiError::new(
+                ErrorCode::RequestEntityTooLargeException,
+                format!("Request body exceeds the limit of {limit} bytes."),
+            ),
+            Self::Timeout(timeout) => ApiError::new(
+                ErrorCode::RequestTimeoutException,
+                format!("The request body did not arrive within {timeout:?}."),
+            ),
+            Self::Unreadable => ApiError::new(ErrorCode::SerializationException, "The request body could not be read."),
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        StatusCode::from_u16(self.api_error().code.status()).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+}
+
+/// Reads a body of at most `limit` bytes that arrives within `timeout`.
+async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
+    // A declared Content-Length over the limit is refused before a byte of the body is read;
+    // a chunked body is counted as it arrives.
+    if body.size_hint().lower() > u64::try_from(limit).unwrap_or(u64::MAX) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
+    // A small body usually arrives with its headers and is complete at the first poll; only a
+    // body still on its way costs a timer.
+    let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+    let collected = match first {
+        Poll::Ready(collected) => collected,
+        Poll::Pending => tokio::time::timeout(timeout, collect).await.map_err(|_| BodyError::Timeout(timeout))?,
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            ErrorCode::RequestEntityTooLargeException,
-            format!("Request body exceeds the limit of {limit} bytes."),
-        )),
-        Err(_) => Err(ApiError::new(ErrorCode::SerializationException, "The request body could not be read.")),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
+        Err(_) => Err(BodyError::Unreadable),
     }
 }
 
@@ -143,5 +428,32 @@ fn auth_code(code: &str) -> ErrorCode {
         UNRECOGNIZED_CLIENT => ErrorCode::UnrecognizedClientException,
         EXPIRED_TOKEN => ErrorCode::ExpiredTokenException,
         _ => ErrorCode::InvalidSignatureException,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backoff_doubles_to_a_second_and_resets_on_success() {
+        let mut backoff = AcceptBackoff::default();
+        let pauses: Vec<u128> = (0..12).map(|_| backoff.failed().as_millis()).collect();
+        assert_eq!(pauses, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]);
+        for _ in 0..1000 {
+            assert_eq!(backoff.failed(), AcceptBackoff::MAX);
+        }
+        backoff.succeeded();
+        assert_eq!(backoff.failed(), AcceptBackoff::FIRST);
+    }
+
+    #[test]
+    fn only_per_connection_accept_errors_are_retried_at_once() {
+        assert!(accept_error_is_transient(&io::Error::from(io::ErrorKind::ConnectionAborted)));
+        assert!(accept_error_is_transient(&io::Error::from(io::ErrorKind::Interrupted)));
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM: retried only after a pause.
+        for errno in [24, 23, 105, 12] {
+            assert!(!accept_error_is_transient(&io::Error::from_raw_os_error(errno)), "errno {errno}");
+        }
     }
 }
