@@ -128,32 +128,16 @@ impl Timestamp {
     }
 }
 
-/// Parses a duration such as `7d`, `36h`, `90m`, `30s`, `250ms` or `1d12h` into milliseconds.
+/// Parses a duration such as `7d`, `36h`, `90m`, `30s`, `250ms`, `1d12h` or `1h 30min` into
+/// milliseconds, in humantime's syntax (where `M` is a month of 30.44 days and `y` a year of
+/// 365.25 days). Parts finer than a millisecond are refused: smemu's clock counts milliseconds.
 #[must_use]
 pub fn parse_duration(text: &str) -> Option<i64> {
-    let mut total: i64 = 0;
-    let mut rest = text.trim();
-    if rest.is_empty() {
+    let duration = humantime::parse_duration(text.trim()).ok()?;
+    if duration.subsec_nanos() % 1_000_000 != 0 {
         return None;
     }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => MILLIS_PER_DAY,
-            "w" => 7 * MILLIS_PER_DAY,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
+    i64::try_from(duration.as_millis()).ok()
 }
 
 /// smemu's clock: `base + offset`, where the base is the system clock or a fixed instant.
@@ -263,9 +247,22 @@ mod tests {
         assert_eq!(parse_duration("36h"), Some(36 * 3_600_000));
         assert_eq!(parse_duration("1d12h30m"), Some(MILLIS_PER_DAY + 12 * 3_600_000 + 30 * 60_000));
         assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("90m"), Some(90 * 60_000));
+        assert_eq!(parse_duration("30s"), Some(30_000));
+        assert_eq!(parse_duration("1d12h"), Some(36 * 3_600_000));
+        assert_eq!(parse_duration("2w"), Some(14 * MILLIS_PER_DAY));
+        assert_eq!(parse_duration(" 1h 30min "), Some(90 * 60_000));
+        assert_eq!(parse_duration("1.5s"), Some(1500));
+        assert_eq!(parse_duration("1y"), Some(365 * MILLIS_PER_DAY + MILLIS_PER_DAY / 4));
+        assert_eq!(parse_duration("0"), Some(0));
         assert_eq!(parse_duration("7"), None);
         assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("-1d"), None);
+        assert_eq!(parse_duration("7D"), None);
+        assert_eq!(parse_duration("1500us"), None, "finer than the clock counts");
         assert_eq!(parse_duration("99999999999999999999d"), None);
+        assert_eq!(parse_duration("200000000000d"), None, "past i64 milliseconds");
     }
 
     #[test]
