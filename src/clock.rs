@@ -49,111 +49,112 @@ impl Timestamp {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil-date algorithm).
-#[must_use]
-pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The (year, month, day) of a day count since 1970-01-01.
-#[must_use]
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // month and day are small and positive
-pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if month <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, month, day)
-}
-
-/// Days in a month of the proleptic Gregorian calendar (0 for a month that does not exist).
-#[must_use]
-pub const fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
 impl Timestamp {
+    /// The earliest and latest instants smemu can name: jiff's, in the years -9999 and 9999.
+    const MIN: Self = Self(-377_705_023_201_000);
+    const MAX: Self = Self(253_402_207_200_000);
+
+    /// Whole seconds since the epoch, rounded down.
+    #[must_use]
+    pub const fn secs(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    /// This instant for jiff; instants past the years ±9999 (reachable only by saturating
+    /// arithmetic) are clamped to them.
+    fn jiff(self) -> jiff::Timestamp {
+        let ms = self.0.clamp(Self::MIN.0, Self::MAX.0);
+        jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// Rounds down to the millisecond (jiff's own `as_millisecond` rounds towards 1970).
+    fn from_jiff(t: jiff::Timestamp) -> Self {
+        Self(t.as_second() * 1000 + i64::from(t.subsec_nanosecond()).div_euclid(1_000_000))
+    }
+
+    /// The UTC calendar date of this instant.
+    #[must_use]
+    pub fn date(self) -> jiff::civil::Date {
+        jiff::tz::Offset::UTC.to_datetime(self.jiff()).date()
+    }
+
     /// `2026-01-01T00:00:00.000Z`.
     #[must_use]
     pub fn to_iso8601(self) -> String {
-        let days = self.0.div_euclid(MILLIS_PER_DAY);
-        let ms = self.0.rem_euclid(MILLIS_PER_DAY);
-        let (y, m, d) = civil_from_days(days);
-        let (h, min, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+        format!("{:.3}", self.jiff())
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or `+00:00`), a date alone, or epoch seconds.
+    /// `2026-01-01T00:00:00Z`: whole seconds, as STS prints expirations.
+    #[must_use]
+    pub fn to_iso8601_seconds(self) -> String {
+        format!("{:.0}", self.jiff())
+    }
+
+    /// `20260101T000000Z`: ISO-8601 basic format, as SigV4 signs it.
+    #[must_use]
+    pub fn to_iso8601_basic(self) -> String {
+        let c = jiff::tz::Offset::UTC.to_datetime(self.jiff());
+        let (y, mo, d, h, mi, s) = (c.year(), c.month(), c.day(), c.hour(), c.minute(), c.second());
+        format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    }
+
+    /// Parses an ISO-8601 instant with any UTC offset (`2026-01-01T09:30:00+02:00`, `…Z`, `+0200`;
+    /// seconds, minutes and fractions optional), one without an offset or a date alone (both read
+    /// as UTC), or epoch seconds. Digits finer than a millisecond are dropped.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         if let Ok(secs) = text.parse::<f64>() {
-            #[allow(clippy::cast_possible_truncation)]
-            return secs.is_finite().then(|| Self((secs * 1000.0).round() as i64));
+            let ms = (secs * 1000.0).round();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)] // range checked first
+            return (Self::MIN.0 as f64..=Self::MAX.0 as f64).contains(&ms).then_some(Self(ms as i64));
         }
-        let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00")).unwrap_or(text);
-        let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00"));
-        let mut d = date.splitn(3, '-');
-        let (year, month, day): (i64, u32, u32) =
-            (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
-        if day == 0 || day > days_in_month(year, month) {
+        let instant = match text.parse::<jiff::Timestamp>() {
+            Ok(instant) => instant,
+            Err(_) => jiff::tz::Offset::UTC.to_timestamp(text.parse::<jiff::civil::DateTime>().ok()?).ok()?,
+        };
+        Some(Self::from_jiff(instant))
+    }
+
+    /// Parses exactly `YYYYMMDDTHHMMSSZ`, the form SigV4 signs.
+    #[must_use]
+    pub fn parse_iso8601_basic(text: &str) -> Option<Self> {
+        // On every signed request: fixed-width digits are read directly (jiff's general parser
+        // costs about 150 ns more), and jiff checks the calendar.
+        let b = text.as_bytes();
+        let digit_at = |i: usize| i == 8 || i == 15 || b[i].is_ascii_digit();
+        if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' || !(0..16).all(digit_at) {
             return None;
         }
-        let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-        let mut t = hms.splitn(3, ':');
-        let (h, min, s): (i64, i64, i64) =
-            (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next().unwrap_or("0").parse().ok()?);
-        if h > 23 || min > 59 || s > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
-        let days = days_from_civil(year, month, day);
-        Some(Self(days * MILLIS_PER_DAY + ((h * 60 + min) * 60 + s) * 1000 + millis))
+        #[allow(clippy::cast_possible_wrap)] // two decimal digits: at most 99
+        let n = |at: usize| ((b[at] - b'0') * 10 + (b[at + 1] - b'0')) as i8;
+        let year = i16::from(n(0)) * 100 + i16::from(n(2));
+        let civil = jiff::civil::DateTime::new(year, n(4), n(6), n(9), n(11), n(13), 0).ok()?;
+        jiff::tz::Offset::UTC.to_timestamp(civil).ok().map(Self::from_jiff)
+    }
+
+    /// Parses an HTTP date in any of the three forms HTTP recipients accept (IMF-fixdate
+    /// `Sun, 30 Aug 2015 12:36:00 GMT`, RFC 850, asctime).
+    #[must_use]
+    pub fn parse_http_date(text: &str) -> Option<Self> {
+        httpdate::parse_http_date(text.trim()).ok().map(Self::from_system_time)
+    }
+
+    fn from_system_time(t: SystemTime) -> Self {
+        Self(t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 }
 
-/// Parses a duration such as `7d`, `36h`, `90m`, `30s`, `250ms` or `1d12h` into milliseconds.
+/// Parses a duration such as `7d`, `36h`, `90m`, `30s`, `250ms`, `1d12h` or `1h 30min` into
+/// milliseconds, in humantime's syntax (where `M` is a month of 30.44 days and `y` a year of
+/// 365.25 days). Parts finer than a millisecond are refused: smemu's clock counts milliseconds.
 #[must_use]
 pub fn parse_duration(text: &str) -> Option<i64> {
-    let mut total: i64 = 0;
-    let mut rest = text.trim();
-    if rest.is_empty() {
+    let duration = humantime::parse_duration(text.trim()).ok()?;
+    if duration.subsec_nanos() % 1_000_000 != 0 {
         return None;
     }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => MILLIS_PER_DAY,
-            "w" => 7 * MILLIS_PER_DAY,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
+    i64::try_from(duration.as_millis()).ok()
 }
 
 /// smemu's clock: `base + offset`, where the base is the system clock or a fixed instant.
@@ -213,9 +214,7 @@ impl Clock {
 }
 
 fn system_now() -> Timestamp {
-    let ms =
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    Timestamp(ms)
+    Timestamp::from_system_time(SystemTime::now())
 }
 
 #[cfg(test)]
@@ -255,6 +254,76 @@ mod tests {
         assert!(Timestamp::parse("2026-13-01").is_none());
         assert!(Timestamp::parse("2026-02-29").is_none());
         assert!(Timestamp::parse("soon").is_none());
+        assert_eq!(Timestamp::from_secs(1_440_938_160).to_iso8601_seconds(), "2015-08-30T12:36:00Z");
+        assert_eq!(Timestamp::from_secs(1_440_938_160).to_iso8601_basic(), "20150830T123600Z");
+        assert_eq!(Timestamp::from_secs(-2_203_891_200).to_iso8601_basic(), "19000301T000000Z");
+    }
+
+    #[test]
+    fn instants_with_offsets_are_read_in_utc() {
+        let midnight = Some(Timestamp(1_767_225_600_000)); // 2026-01-01T00:00:00Z
+        for text in [
+            "2026-01-01T02:00:00+02:00",
+            "2026-01-01T02:00:00+0200",
+            "2026-01-01T02:00+02",
+            "2025-12-31T19:00:00-05:00",
+            "2026-01-01T05:30:00.000+05:30",
+            "2026-01-01T00:00:00-00:00",
+            "2026-01-01T00:00:00+00:00",
+            "2026-01-01 00:00:00Z",
+            "2026-01-01T00:00Z",
+            "2026-01-01T00:00:00",
+            " 2026-01-01T01:00:00+01:00\n",
+        ] {
+            assert_eq!(Timestamp::parse(text), midnight, "{text}");
+        }
+        assert_eq!(Timestamp::parse("2026-01-01T02:00:00.1239+02:00"), Some(Timestamp(1_767_225_600_123)));
+        assert_eq!(Timestamp::parse("1969-12-31T23:59:59.9995Z"), Some(Timestamp(-1)), "rounded down");
+        for bad in [
+            "2026-01-01T00:00:00+99:00",
+            "2026-01-01T00:00:00 CET",
+            "2026-01-01T24:00:00Z",
+            "2026-1-1",
+            "10000-01-01",
+            "1e300",
+            "NaN",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn instants_out_of_range_are_clamped_when_printed() {
+        for (edge, outside) in [(Timestamp::MIN, Timestamp::MIN.0 - 1), (Timestamp::MAX, Timestamp::MAX.0 + 1)] {
+            assert!(jiff::Timestamp::from_millisecond(edge.0).is_ok());
+            assert!(jiff::Timestamp::from_millisecond(outside).is_err());
+        }
+        assert_eq!(Timestamp(i64::MAX).to_iso8601(), Timestamp::MAX.to_iso8601());
+        assert_eq!(Timestamp(i64::MAX).to_iso8601(), "9999-12-30T22:00:00.000Z");
+        assert_eq!(Timestamp(i64::MIN).date(), Timestamp::MIN.date());
+    }
+
+    #[test]
+    fn sigv4_and_http_dates() {
+        let t = Some(Timestamp::from_secs(1_440_938_160));
+        assert_eq!(Timestamp::parse_iso8601_basic("20150830T123600Z"), t);
+        for bad in [
+            "20150830T123660Z",
+            "20150830T1236Z",
+            "20150830T123600+0000",
+            "2015-08-30T12:36:00Z",
+            "20150830T12360.Z",
+            "+0150830T123600Z",
+            "20150830t123600z",
+        ] {
+            assert_eq!(Timestamp::parse_iso8601_basic(bad), None, "{bad}");
+        }
+        for text in ["Sun, 30 Aug 2015 12:36:00 GMT", "Sunday, 30-Aug-15 12:36:00 GMT", "Sun Aug 30 12:36:00 2015"] {
+            assert_eq!(Timestamp::parse_http_date(text), t, "{text}");
+        }
+        for bad in ["Sun, 30 Aug 2015 12:36:00 PST", "Mon, 30 Aug 2015 12:36:00 GMT", "30 Aug 2015"] {
+            assert_eq!(Timestamp::parse_http_date(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -263,9 +332,22 @@ mod tests {
         assert_eq!(parse_duration("36h"), Some(36 * 3_600_000));
         assert_eq!(parse_duration("1d12h30m"), Some(MILLIS_PER_DAY + 12 * 3_600_000 + 30 * 60_000));
         assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("90m"), Some(90 * 60_000));
+        assert_eq!(parse_duration("30s"), Some(30_000));
+        assert_eq!(parse_duration("1d12h"), Some(36 * 3_600_000));
+        assert_eq!(parse_duration("2w"), Some(14 * MILLIS_PER_DAY));
+        assert_eq!(parse_duration(" 1h 30min "), Some(90 * 60_000));
+        assert_eq!(parse_duration("1.5s"), Some(1500));
+        assert_eq!(parse_duration("1y"), Some(365 * MILLIS_PER_DAY + MILLIS_PER_DAY / 4));
+        assert_eq!(parse_duration("0"), Some(0));
         assert_eq!(parse_duration("7"), None);
         assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("-1d"), None);
+        assert_eq!(parse_duration("7D"), None);
+        assert_eq!(parse_duration("1500us"), None, "finer than the clock counts");
         assert_eq!(parse_duration("99999999999999999999d"), None);
+        assert_eq!(parse_duration("200000000000d"), None, "past i64 milliseconds");
     }
 
     #[test]

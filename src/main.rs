@@ -55,8 +55,9 @@ struct Args {
     /// readable at once) or `async` (at once, as AWS does).
     #[arg(long, env = "SMEMU_ROTATION_TIMING", value_enum, default_value = "sync")]
     rotation_timing: smemu::config::RotationTiming,
-    /// Start smemu's clock at this instant (ISO-8601 or epoch seconds) for reproducible runs;
-    /// it then runs with the system clock and can be moved forward through `/_smemu/clock`.
+    /// Start smemu's clock at this instant (ISO-8601 with any UTC offset, or epoch seconds) for
+    /// reproducible runs; it then runs with the system clock and can be moved forward through
+    /// `/_smemu/clock`.
     #[arg(long, env = "SMEMU_START_TIME", value_parser = parse_instant)]
     start_time: Option<Timestamp>,
     /// Keep state in this directory (journal + snapshots) so it survives restarts and crashes.

@@ -76,6 +76,19 @@ async fn the_clock_moves_forward_only() {
 }
 
 #[tokio::test]
+async fn the_clock_reads_instants_with_utc_offsets() {
+    let server = TestServer::start().await;
+    let r = server.control("POST", "/_smemu/clock", r#"{"set":"2026-03-01T14:00:00+02:00"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["now"], "2026-03-01T12:00:00.000Z");
+    let r = server.control("POST", "/_smemu/clock", r#"{"set":"2026-03-01T07:30:00.250-05:00"}"#).await;
+    assert_eq!(r.json()["now"], "2026-03-01T12:30:00.250Z");
+    // An earlier instant stays earlier, whatever its offset says on its face.
+    let r = server.control("POST", "/_smemu/clock", r#"{"set":"2026-03-01T13:00:00+01:00"}"#).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
 async fn reset_is_isolated_per_account_and_region() {
     let server = TestServer::start().await;
     let a = server.client_as("111111111111", "us-east-1");

@@ -80,6 +80,14 @@ fn port_zero_prints_the_real_port_and_sigterm_stops_cleanly() {
 }
 
 #[test]
+fn start_time_takes_an_instant_with_a_utc_offset() {
+    let bin = Binary::start(&["--start-time", "2030-01-01T02:00:00+02:00"]).unwrap();
+    let health = bin.get("/_smemu/health");
+    // The clock then runs with the system clock: allow it a few minutes.
+    assert!(health.contains(r#""now":"2030-01-01T00:0"#), "{health}");
+}
+
+#[test]
 fn probe_reports_health() {
     let bin = Binary::start(&[]).unwrap();
     let url = format!("http://127.0.0.1:{}/_smemu/health", bin.port);

@@ -19,6 +19,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::clock::Timestamp;
 use http::{HeaderMap, Method, Uri};
 use ring::{digest, hmac};
 
@@ -132,8 +133,6 @@ pub fn sha256_hex(data: &[u8]) -> String {
 // Time
 // ---------------------------------------------------------------------------
 
-pub use crate::clock::{civil_from_days, days_from_civil, days_in_month};
-
 /// Seconds since the Unix epoch (negative before it).
 pub fn unix_seconds(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
@@ -151,75 +150,24 @@ pub fn system_time_from_unix(secs: i64) -> SystemTime {
     }
 }
 
-fn split_unix(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400) as u32;
-    let (y, mo, d) = civil_from_days(days);
-    (y, mo, d, rem / 3600, (rem / 60) % 60, rem % 60)
-}
-
 /// ISO-8601 basic format as SigV4 uses it: `20150830T123600Z`.
 pub fn format_amz_date(secs: i64) -> String {
-    let (y, mo, d, h, mi, s) = split_unix(secs);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    Timestamp::from_secs(secs).to_iso8601_basic()
 }
 
 /// ISO-8601 extended format, UTC, whole seconds: `2015-08-30T12:36:00Z`.
 pub fn format_iso8601(secs: i64) -> String {
-    let (y, mo, d, h, mi, s) = split_unix(secs);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-}
-
-fn digits(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    s.iter().try_fold(0u32, |acc, &c| acc.checked_mul(10)?.checked_add(u32::from(c - b'0')))
-}
-
-fn unix_from_parts(year: i64, month: u32, day: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    if h > 23 || mi > 59 || s > 59 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + mi * 60 + s))
+    Timestamp::from_secs(secs).to_iso8601_seconds()
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ` into Unix seconds.
 pub fn parse_amz_date(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    unix_from_parts(
-        i64::from(digits(&b[0..4])?),
-        digits(&b[4..6])?,
-        digits(&b[6..8])?,
-        digits(&b[9..11])?,
-        digits(&b[11..13])?,
-        digits(&b[13..15])?,
-    )
+    Timestamp::parse_iso8601_basic(text).map(Timestamp::secs)
 }
 
-/// Parses an HTTP `Date` in the IMF-fixdate form (`Sun, 30 Aug 2015 12:36:00 GMT`).
+/// Parses an HTTP `Date` (`Sun, 30 Aug 2015 12:36:00 GMT`, or the two obsolete forms).
 pub fn parse_http_date(text: &str) -> Option<i64> {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let rest = text.trim().split_once(", ").map(|(_, r)| r)?;
-    let mut parts = rest.split(' ');
-    let day = digits(parts.next()?.as_bytes())?;
-    let month_name = parts.next()?;
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month_name))? as u32 + 1;
-    let year = digits(parts.next()?.as_bytes())?;
-    let mut hms = parts.next()?.split(':');
-    let h = digits(hms.next()?.as_bytes())?;
-    let mi = digits(hms.next()?.as_bytes())?;
-    let s = digits(hms.next()?.as_bytes())?;
-    if hms.next().is_some() || parts.next()? != "GMT" || parts.next().is_some() {
-        return None;
-    }
-    unix_from_parts(i64::from(year), month, day, h, mi, s)
+    Timestamp::parse_http_date(text).map(Timestamp::secs)
 }
 
 // ---------------------------------------------------------------------------
@@ -1106,10 +1054,6 @@ mod tests {
         }
         assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"), Some(1_440_938_160));
         assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 PST"), None);
-        for days in [-800_000i64, -1, 0, 1, 59, 60, 10_957, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
         assert_eq!(unix_seconds(system_time_from_unix(-5)), -5);
     }
 }

@@ -119,17 +119,20 @@ pub fn check_segment_header(data: &[u8], first_seq: u64) -> Result<(), HeaderPro
     Ok(())
 }
 
-/// The CRC state after a payload; cheap to finish once the seq is known.
+/// The CRC-32 (IEEE) state after a payload; cheap to finish once the seq is known.
 pub fn payload_crc(payload: &[u8]) -> Crc32 {
     let mut crc = Crc32::new();
     crc.update(payload);
     crc
 }
 
+/// CRC-32/ISO-HDLC: IEEE 802.3's polynomial, reflected (0xEDB88320), the journal's checksum.
+pub type Crc32 = crc32fast::Hasher;
+
 fn record_crc(mut crc: Crc32, seq: u64, len: u32) -> u32 {
     crc.update(&seq.to_le_bytes());
     crc.update(&len.to_le_bytes());
-    crc.finish()
+    crc.finalize()
 }
 
 /// Appends one framed record to `out`; `crc` must be `payload_crc(payload)`.
@@ -184,7 +187,7 @@ pub fn snapshot_header(covered_seq: u64, payload: &[u8]) -> [u8; SNAPSHOT_HEADER
     header[..8].copy_from_slice(&SNAPSHOT_MAGIC);
     header[8..16].copy_from_slice(&covered_seq.to_le_bytes());
     header[16..24].copy_from_slice(&len.to_le_bytes());
-    header[24..].copy_from_slice(&crc.finish().to_le_bytes());
+    header[24..].copy_from_slice(&crc.finalize().to_le_bytes());
     header
 }
 
@@ -210,7 +213,7 @@ pub fn decode_snapshot(data: &[u8]) -> Result<(u64, Range<usize>), String> {
     let mut crc = payload_crc(payload);
     crc.update(&covered.to_le_bytes());
     crc.update(&len.to_le_bytes());
-    let computed = crc.finish();
+    let computed = crc.finalize();
     if computed != stored {
         return Err(format!("checksum mismatch (stored {stored:08x}, computed {computed:08x})"));
     }
@@ -223,68 +226,4 @@ pub fn le_u32(b: &[u8]) -> u32 {
 
 pub fn le_u64(b: &[u8]) -> u64 {
     u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-}
-
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), eight bytes per step.
-#[derive(Clone, Copy, Debug)]
-pub struct Crc32(u32);
-
-const fn crc_tables() -> [[u32; 256]; 8] {
-    let mut tables = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            bit += 1;
-        }
-        tables[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut t = 1;
-        while t < 8 {
-            let prev = tables[t - 1][i];
-            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xff) as usize];
-            t += 1;
-        }
-        i += 1;
-    }
-    tables
-}
-
-static CRC_TABLES: [[u32; 256]; 8] = crc_tables();
-
-impl Crc32 {
-    pub const fn new() -> Self {
-        Self(!0)
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        let t = &CRC_TABLES;
-        let mut c = self.0;
-        let mut chunks = data.chunks_exact(8);
-        for chunk in &mut chunks {
-            let lo = c ^ le_u32(&chunk[..4]);
-            let hi = le_u32(&chunk[4..]);
-            c = t[7][(lo & 0xff) as usize]
-                ^ t[6][((lo >> 8) & 0xff) as usize]
-                ^ t[5][((lo >> 16) & 0xff) as usize]
-                ^ t[4][(lo >> 24) as usize]
-                ^ t[3][(hi & 0xff) as usize]
-                ^ t[2][((hi >> 8) & 0xff) as usize]
-                ^ t[1][((hi >> 16) & 0xff) as usize]
-                ^ t[0][(hi >> 24) as usize];
-        }
-        for &b in chunks.remainder() {
-            c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-        }
-        self.0 = c;
-    }
-
-    pub const fn finish(self) -> u32 {
-        !self.0
-    }
 }

@@ -1,6 +1,6 @@
 //! The journal on real files: round trips, group commit, torn tails, damage, snapshots, locking.
 
-use super::format::{self, Crc32};
+use super::format;
 use super::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -97,18 +97,29 @@ fn flip(path: &Path, offset: usize) {
 
 #[test]
 fn crc32_matches_the_standard_check_value() {
-    let mut crc = Crc32::new();
-    crc.update(b"123456789");
-    assert_eq!(crc.finish(), 0xCBF4_3926);
-    assert_eq!(Crc32::new().finish(), 0);
+    // CRC-32/ISO-HDLC (IEEE 802.3, reflected 0xEDB88320): the check value of its catalogue entry.
+    assert_eq!(format::payload_crc(b"123456789").finalize(), 0xCBF4_3926);
+    assert_eq!(format::payload_crc(b"").finalize(), 0);
     let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
-    let mut whole = Crc32::new();
-    whole.update(&data);
-    let mut pieces = Crc32::new();
+    let mut pieces = format::payload_crc(&[]);
     for chunk in data.chunks(13) {
         pieces.update(chunk);
     }
-    assert_eq!(whole.finish(), pieces.finish());
+    assert_eq!(format::payload_crc(&data).finalize(), pieces.finalize());
+}
+
+/// A record and a snapshot header as this journal format has always written them: a journal
+/// written before any change to the checksum code must still open.
+#[test]
+fn framing_bytes_are_unchanged() {
+    let payload = br#"{"op":"put","name":"prod/db"}"#;
+    let mut record = Vec::new();
+    format::encode_record(&mut record, 7, payload, format::payload_crc(payload));
+    // Length 29, CRC 0x77fa1d8e (the old table-driven CRC and zlib agree), seq 7.
+    assert_eq!(record[..16], [29, 0, 0, 0, 0x8e, 0x1d, 0xfa, 0x77, 7, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(&record[16..], payload);
+    let header = format::snapshot_header(42, payload);
+    assert_eq!(header[24..], 0x067b_fabb_u32.to_le_bytes());
 }
 
 #[test]
