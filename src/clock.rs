@@ -14,6 +14,14 @@ pub struct Timestamp(pub i64);
 
 pub const MILLIS_PER_DAY: i64 = 86_400_000;
 
+/// The furthest one move of the clock may go: 100 years of 365.25 days. Far enough for any
+/// recovery window or rotation schedule, short of the instants where date arithmetic overflows.
+pub const MAX_MOVE_MS: i64 = 36_525 * MILLIS_PER_DAY;
+
+/// The latest instant smemu's clock may show: 9999-12-31T23:59:59.999Z, the last one that
+/// ISO-8601 and the SDKs' date parsers write with a four-digit year.
+pub const LATEST: Timestamp = Timestamp(253_402_300_799_999);
+
 impl Timestamp {
     #[must_use]
     pub const fn from_secs(secs: i64) -> Self {
@@ -100,12 +108,16 @@ impl Timestamp {
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or `+00:00`), a date alone, or epoch seconds.
+    /// `None` for text that is none of these, or an instant that milliseconds in an `i64` cannot hold.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         if let Ok(secs) = text.parse::<f64>() {
-            #[allow(clippy::cast_possible_truncation)]
-            return secs.is_finite().then(|| Self((secs * 1000.0).round() as i64));
+            let millis = (secs * 1000.0).round();
+            // i64::MAX as f64 rounds up to 2^63, itself out of range: hence the strict bound.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            return (millis.is_finite() && millis >= i64::MIN as f64 && millis < i64::MAX as f64)
+                .then_some(Self(millis as i64));
         }
         let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00")).unwrap_or(text);
         let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00"));
@@ -117,14 +129,22 @@ impl Timestamp {
         }
         let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
         let mut t = hms.splitn(3, ':');
-        let (h, min, s): (i64, i64, i64) =
+        // Unsigned, so "-5" is no hour and nothing below multiplies a huge negative number.
+        let (h, min, s): (u8, u8, u8) =
             (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next().unwrap_or("0").parse().ok()?);
+        let (h, min, s) = (i64::from(h), i64::from(min), i64::from(s));
         if h > 23 || min > 59 || s > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
+        // Past these years an instant no longer fits in i64 milliseconds (nor does the civil-date
+        // arithmetic stay in range).
+        if !(-292_000_000..=292_000_000).contains(&year) {
+            return None;
+        }
         let days = days_from_civil(year, month, day);
-        Some(Self(days * MILLIS_PER_DAY + ((h * 60 + min) * 60 + s) * 1000 + millis))
+        let in_day = ((h * 60 + min) * 60 + s) * 1000 + millis;
+        days.checked_mul(MILLIS_PER_DAY)?.checked_add(in_day).map(Self)
     }
 }
 
@@ -175,7 +195,7 @@ impl Clock {
     #[must_use]
     pub fn starting_at(start: Timestamp) -> Self {
         let clock = Self::system();
-        clock.offset.store(start.0 - system_now().0, Ordering::SeqCst);
+        clock.offset.store(start.0.saturating_sub(system_now().0), Ordering::SeqCst);
         clock
     }
 
@@ -192,8 +212,10 @@ impl Clock {
     }
 
     /// Moves time forward by `ms` (negative values are ignored: time never runs backwards).
+    /// The offset saturates rather than wrapping, so no advance can turn time back.
     pub fn advance(&self, ms: i64) -> Timestamp {
-        self.offset.fetch_add(ms.max(0), Ordering::SeqCst);
+        let step = ms.max(0);
+        let _ = self.offset.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_add(step)));
         self.now()
     }
 
@@ -201,7 +223,7 @@ impl Clock {
     pub fn advance_to(&self, target: Timestamp) -> Timestamp {
         let now = self.now();
         if target > now {
-            self.advance(target.0 - now.0);
+            self.advance(target.0.saturating_sub(now.0));
         }
         self.now()
     }
@@ -210,6 +232,59 @@ impl Clock {
     pub fn is_manual(&self) -> bool {
         self.fixed_base.is_some()
     }
+}
+
+/// Why a requested move of the clock is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MoveError {
+    /// The target is before `now`: smemu's clock never runs backwards.
+    Backwards { now: Timestamp, target: Timestamp },
+    /// More than [`MAX_MOVE_MS`] ahead, or past [`LATEST`], or not representable at all.
+    TooFar,
+}
+
+impl std::fmt::Display for MoveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Backwards { now, target } => write!(
+                f,
+                "smemu's clock never runs backwards: it is {} and {} is earlier",
+                now.to_iso8601(),
+                target.to_iso8601()
+            ),
+            Self::TooFar => write!(
+                f,
+                "one move of smemu's clock goes at most 100 years (36525d) ahead, and never past {}",
+                LATEST.to_iso8601()
+            ),
+        }
+    }
+}
+
+/// Where a move of `ms` milliseconds from `now` lands, if the move is allowed.
+///
+/// # Errors
+/// [`MoveError::TooFar`] past the horizon or on overflow.
+pub fn advance_target(now: Timestamp, ms: i64) -> Result<Timestamp, MoveError> {
+    if ms > MAX_MOVE_MS {
+        return Err(MoveError::TooFar);
+    }
+    let target = now.0.checked_add(ms.max(0)).map(Timestamp).ok_or(MoveError::TooFar)?;
+    set_target(now, target)
+}
+
+/// Checks a move from `now` to the instant `target`.
+///
+/// # Errors
+/// [`MoveError::Backwards`] for an earlier instant, [`MoveError::TooFar`] past the horizon.
+pub fn set_target(now: Timestamp, target: Timestamp) -> Result<Timestamp, MoveError> {
+    if target < now {
+        return Err(MoveError::Backwards { now, target });
+    }
+    if target > LATEST || target.0.checked_sub(now.0).is_none_or(|ms| ms > MAX_MOVE_MS) {
+        return Err(MoveError::TooFar);
+    }
+    Ok(target)
 }
 
 fn system_now() -> Timestamp {
@@ -266,6 +341,41 @@ mod tests {
         assert_eq!(parse_duration("7"), None);
         assert_eq!(parse_duration("d"), None);
         assert_eq!(parse_duration("99999999999999999999d"), None);
+    }
+
+    #[test]
+    fn moves_stop_at_the_horizon() {
+        let now = Timestamp(1_767_225_600_000);
+        assert_eq!(advance_target(now, MAX_MOVE_MS), Ok(Timestamp(now.0 + MAX_MOVE_MS)));
+        assert_eq!(advance_target(now, MAX_MOVE_MS + 1), Err(MoveError::TooFar));
+        assert_eq!(advance_target(now, i64::MAX), Err(MoveError::TooFar));
+        assert_eq!(advance_target(Timestamp(i64::MAX - 1), 10), Err(MoveError::TooFar));
+        assert_eq!(advance_target(LATEST, 1), Err(MoveError::TooFar));
+        assert!(matches!(set_target(now, Timestamp(0)), Err(MoveError::Backwards { .. })));
+        assert_eq!(set_target(Timestamp(i64::MIN), Timestamp(i64::MAX)), Err(MoveError::TooFar));
+        assert_eq!(set_target(now, Timestamp(i64::MAX)), Err(MoveError::TooFar));
+        assert_eq!(set_target(LATEST.plus_days(-1), LATEST), Ok(LATEST));
+        assert_eq!(LATEST.to_iso8601(), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn out_of_range_instants_do_not_parse() {
+        assert_eq!(Timestamp::parse("1e300"), None);
+        assert_eq!(Timestamp::parse("-1e300"), None);
+        assert_eq!(Timestamp::parse("9223372036854775.807"), None);
+        assert_eq!(Timestamp::parse("9223372036854775807-01-01"), None);
+        assert_eq!(Timestamp::parse("-9223372036854775808-01-01"), None);
+        assert_eq!(Timestamp::parse("292300000-01-01"), None);
+        assert_eq!(Timestamp::parse("2026-01-01T-1:00:00Z"), None);
+        assert!(Timestamp::parse("9999-12-31T23:59:59.999Z").is_some());
+    }
+
+    #[test]
+    fn advances_saturate_instead_of_wrapping() {
+        let clock = Clock::manual(Timestamp::from_secs(1_700_000_000));
+        clock.advance(i64::MAX);
+        clock.advance(i64::MAX);
+        assert_eq!(clock.now(), Timestamp(i64::MAX));
     }
 
     #[test]

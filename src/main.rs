@@ -169,7 +169,15 @@ async fn shutdown_signal() {
 }
 
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
-    Timestamp::parse(text).ok_or_else(|| format!("cannot read {text:?}: use an ISO-8601 instant or epoch seconds"))
+    let instant = Timestamp::parse(text)
+        .ok_or_else(|| format!("cannot read {text:?}: use an ISO-8601 instant or epoch seconds"))?;
+    if instant > smemu::clock::LATEST {
+        return Err(format!(
+            "{text:?} is past {}, the latest instant smemu's clock shows",
+            smemu::clock::LATEST.to_iso8601()
+        ));
+    }
+    Ok(instant)
 }
 
 /// `GET url` over plain HTTP; success means a 200 answer.
