@@ -62,6 +62,8 @@ pub struct App {
     pub hooks: rotation::HookRegistry,
     /// Every rotation step's outcome, for `GET /_smemu/rotations`.
     pub rotation_log: rotation::RotationLog,
+    /// The process groups of the `command` hooks running now, killed at shutdown.
+    pub hook_processes: rotation::ProcessGroups,
     /// smemu's own URL, for hooks that call back into it.
     endpoint: std::sync::OnceLock<String>,
 }
@@ -102,6 +104,7 @@ impl App {
             compacting: AtomicBool::new(false),
             hooks: rotation::HookRegistry::new(),
             rotation_log: rotation::RotationLog::default(),
+            hook_processes: rotation::ProcessGroups::new(),
             endpoint: std::sync::OnceLock::new(),
         }
     }
@@ -192,6 +195,9 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         let _ = sweeper_stopped.await;
     }));
     server::serve(listener, app.clone(), shutdown).await;
+    // In-flight requests had their time to finish; hooks still running (a rotation that answered
+    // early, a hook past the drain) are not left behind smemu's exit.
+    app.hook_processes.shut_down();
     let _ = stop_sweeper.send(());
     let _ = sweeper.await;
     app.flush();

@@ -14,6 +14,7 @@
 //! [`HookSpec`] is the JSON form of `POST /_smemu/hooks` and of the seed file, and
 //! [`HookRegistry`] the set of configured hooks.
 
+use super::process::ProcessGroups;
 use crate::password::{self, PasswordSpec};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
@@ -194,6 +195,8 @@ pub struct InvokeContext<'a> {
     /// Environment for `command` hooks, above smemu's own and below the spec's `env`
     /// (for example `AWS_ENDPOINT_URL` pointing at smemu, and credentials for the secret's account).
     pub env: &'a [(String, String)],
+    /// Where `command` hooks' processes are tracked, so shutdown can kill them.
+    pub processes: &'a ProcessGroups,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,7 +460,7 @@ impl HookSpec {
         let started = Instant::now();
         let (ok, output) = match &self.kind {
             HookKind::Http(h) => invoke_http(h, event).await,
-            HookKind::Command(c) => invoke_command(c, event, ctx.env).await,
+            HookKind::Command(c) => invoke_command(c, event, ctx.env, ctx.processes).await,
             HookKind::Lambda(l) => invoke_lambda(l, &self.function_arn, event).await,
             HookKind::Builtin(b) => match run_builtin(b, event, ctx.api) {
                 Ok(report) => (true, report),
@@ -648,7 +651,12 @@ fn capture<R: AsyncRead + Unpin + Send + 'static>(mut reader: R, into: Capture) 
     })
 }
 
-async fn invoke_command(hook: &CommandHook, event: &RotationEvent, context_env: &[(String, String)]) -> (bool, String) {
+async fn invoke_command(
+    hook: &CommandHook,
+    event: &RotationEvent,
+    context_env: &[(String, String)],
+    processes: &ProcessGroups,
+) -> (bool, String) {
     let mut command = tokio::process::Command::new(&hook.program);
     command
         .args(&hook.args)
@@ -666,10 +674,11 @@ async fn invoke_command(hook: &CommandHook, event: &RotationEvent, context_env: 
     if let Some(cwd) = &hook.cwd {
         command.current_dir(cwd);
     }
-    let mut child = match command.spawn() {
-        Ok(child) => child,
+    let mut group = match processes.spawn(&mut command) {
+        Ok(group) => group,
         Err(e) => return (false, format!("[smemu] can't start {}: {e}", hook.program)),
     };
+    let child = &mut group.child;
     if let Some(mut stdin) = child.stdin.take() {
         let payload = event.to_json();
         // A program that doesn't read its stdin must not make the write fail the step.
@@ -687,17 +696,27 @@ async fn invoke_command(hook: &CommandHook, event: &RotationEvent, context_env: 
         readers.push(capture(err, stderr.clone()));
     }
     let timeout = Duration::from_millis(hook.timeout_ms);
-    let (ok, note) = match tokio::time::timeout(timeout, child.wait()).await {
+    let (ok, note) = match tokio::time::timeout(timeout, group.child.wait()).await {
         Ok(Ok(status)) if status.success() => (true, None),
         Ok(Ok(status)) => (false, Some(format!("[smemu] {} exited with {status}", hook.program))),
         Ok(Err(e)) => (false, Some(format!("[smemu] waiting for {} failed: {e}", hook.program))),
         Err(_) => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            (false, Some(format!("[smemu] {} timed out after {} ms and was killed", hook.program, hook.timeout_ms)))
+            group.kill();
+            let _ = group.child.wait().await;
+            (
+                false,
+                Some(format!(
+                    "[smemu] {} timed out after {} ms and was killed with every process it started",
+                    hook.program, hook.timeout_ms
+                )),
+            )
         }
     };
-    // The pipes close when the process exits, unless a process it started still holds them.
+    // The step is over: what the program left running in its group goes with it (and so lets go
+    // of the pipes).
+    drop(group);
+    // The pipes close when the process exits, unless a process it started outside its group
+    // still holds them.
     let deadline = tokio::time::Instant::now() + PIPE_GRACE;
     for reader in readers {
         let abort = reader.abort_handle();

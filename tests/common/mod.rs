@@ -34,6 +34,7 @@ pub struct TestServer {
     pub clock: Arc<Clock>,
     pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -52,10 +53,20 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(smemu::run(listener, app.clone(), async {
+        let task = tokio::spawn(smemu::run(listener, app.clone(), async {
             let _ = rx.await;
         }));
-        Self { addr, clock, app, shutdown: Some(tx) }
+        Self { addr, clock, app, shutdown: Some(tx), task: Some(task) }
+    }
+
+    /// Shuts the server down the way SIGTERM does, and waits until it has stopped.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the server stops cleanly");
+        }
     }
 
     pub fn endpoint(&self) -> String {
