@@ -19,6 +19,8 @@
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
+//! - [`guard`]: who may use the control API (the token), and the browser checks of both planes
+//!   (`Origin`, `Host`, JSON bodies).
 //! - [`config`]: runtime settings.
 
 pub mod auth;
@@ -27,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod filter;
+pub mod guard;
 pub mod ops;
 pub mod password;
 pub mod persist;
@@ -64,6 +67,8 @@ pub struct App {
     pub rotation_log: rotation::RotationLog,
     /// The process groups of the `command` hooks running now, killed at shutdown.
     pub hook_processes: rotation::ProcessGroups,
+    /// The control API's access decisions, fixed once smemu knows where it listens.
+    guard: std::sync::OnceLock<guard::Guard>,
     /// smemu's own URL, for hooks that call back into it.
     endpoint: std::sync::OnceLock<String>,
 }
@@ -105,6 +110,7 @@ impl App {
             hooks: rotation::HookRegistry::new(),
             rotation_log: rotation::RotationLog::default(),
             hook_processes: rotation::ProcessGroups::new(),
+            guard: std::sync::OnceLock::new(),
             endpoint: std::sync::OnceLock::new(),
         }
     }
@@ -160,6 +166,12 @@ impl App {
         self.compacting.store(false, Ordering::SeqCst);
     }
 
+    /// The access decisions for the address smemu listens on. Before [`run`] sets them they
+    /// treat the address as not loopback, so nothing is ever more open than it should be.
+    pub fn guard(&self) -> &guard::Guard {
+        self.guard.get_or_init(|| guard::Guard::new(&self.config, None))
+    }
+
     /// smemu's own base URL once it listens.
     #[must_use]
     pub fn endpoint(&self) -> Option<&str> {
@@ -189,6 +201,7 @@ impl App {
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     if let Ok(addr) = listener.local_addr() {
         let _ = app.endpoint.set(format!("http://{addr}"));
+        let _ = app.guard.set(guard::Guard::new(&app.config, Some(addr.ip())));
     }
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = tokio::spawn(scheduler::sweeper(app.clone(), async {

@@ -3,6 +3,7 @@
 use clap::Parser;
 use smemu::auth::{AuthMode, CredentialStore};
 use smemu::clock::{Clock, Timestamp};
+use smemu::guard::{ControlMode, ControlToken};
 use smemu::{App, config::Config};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,22 @@ struct Args {
     /// (for container health checks, where no HTTP client is installed).
     #[arg(long, value_name = "URL")]
     probe: Option<String>,
+    /// The control token: with it set, every `/_smemu/` endpoint but health needs the header
+    /// `X-Smemu-Control-Token: TOKEN` (or `Authorization: Bearer TOKEN`).
+    #[arg(long, env = "SMEMU_CONTROL_TOKEN", value_name = "TOKEN", value_parser = parse_token, hide_env_values = true)]
+    control_token: Option<ControlToken>,
+    /// `auto`: without a token, the control API is open only on loopback and not with
+    /// `--auth strict`, and locked otherwise. `open`: no token needed, on any address.
+    #[arg(long, env = "SMEMU_CONTROL", value_enum, default_value = "auto")]
+    control: ControlMode,
+    /// Names (comma-separated) that may appear in `Host` and `Origin` besides loopback ones,
+    /// e.g. the compose service name other containers call smemu by.
+    #[arg(long, env = "SMEMU_ALLOWED_HOSTS", value_name = "NAMES", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Let `POST /_smemu/hooks` register `command` hooks, which run programs as smemu's user
+    /// (without it they come only from the seed file).
+    #[arg(long, env = "SMEMU_ALLOW_COMMAND_HOOKS")]
+    allow_command_hooks: bool,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -101,6 +118,10 @@ async fn main() -> std::process::ExitCode {
         default_region: args.region,
         default_account: args.account_id,
         auth_mode: args.auth,
+        control: args.control,
+        control_token: args.control_token,
+        allowed_hosts: args.allowed_hosts,
+        allow_command_hooks: args.allow_command_hooks,
         ..Config::default()
     };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
@@ -144,6 +165,8 @@ async fn main() -> std::process::ExitCode {
         }
         app.set_ready(true);
     }
+    // Before the ready line, so whoever waits for it has been told how to reach the control API.
+    eprintln!("smemu: {}", smemu::guard::Guard::new(&app.config, Some(addr.ip())).describe());
     println!("smemu ready on http://{addr}");
     smemu::run(listener, app, shutdown_signal()).await;
     tracing::info!("smemu stopped");
@@ -178,6 +201,10 @@ fn parse_instant(text: &str) -> Result<Timestamp, String> {
         ));
     }
     Ok(instant)
+}
+
+fn parse_token(text: &str) -> Result<ControlToken, String> {
+    ControlToken::new(text)
 }
 
 /// `GET url` over plain HTTP; success means a 200 answer.

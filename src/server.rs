@@ -68,10 +68,17 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
     let request_id = protocol::request_id();
     let (parts, body) = req.into_parts();
     if crate::control::owns(parts.uri.path()) {
+        let admission = match crate::control::admit(app, &parts) {
+            Ok(admission) => admission,
+            Err(refused) => return *refused,
+        };
         return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
-            Ok(bytes) => crate::control::handle(app, &parts.method, &parts.uri, &bytes).await,
+            Ok(bytes) => crate::control::handle(app, &parts.method, &parts.uri, admission, &bytes).await,
             Err(err) => protocol::error(&request_id, &err),
         };
+    }
+    if let Err(refused) = app.guard().check_origin(&parts.headers) {
+        return crate::guard::refuse_aws_request(&request_id, &refused);
     }
     let body = match read_body(body, app.config.max_body_bytes).await {
         Ok(body) => body,

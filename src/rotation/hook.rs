@@ -454,6 +454,28 @@ impl HookSpec {
         Value::Object(out)
     }
 
+    /// The form `GET /_smemu/hooks` shows: [`Self::to_value`] without what usually carries
+    /// credentials. Header and environment values are left out (the maps become lists of their
+    /// names), and so is the user info of a URL.
+    #[must_use]
+    pub fn to_listing(&self) -> Value {
+        let mut value = self.to_value();
+        if let Value::Object(fields) = &mut value {
+            for key in ["headers", "env"] {
+                if let Some(Value::Object(map)) = fields.get(key) {
+                    let names = map.keys().cloned().map(Value::String).collect();
+                    fields.insert(key.into(), Value::Array(names));
+                }
+            }
+            for key in ["url", "endpoint"] {
+                if let Some(Value::String(url)) = fields.get_mut(key) {
+                    *url = without_userinfo(url);
+                }
+            }
+        }
+        value
+    }
+
     /// Runs one step. Never fails: a hook that can't be reached, times out or errors is an
     /// unsuccessful [`StepOutcome`] whose output says why.
     pub async fn invoke(&self, event: &RotationEvent, ctx: &InvokeContext<'_>) -> StepOutcome {
@@ -482,6 +504,16 @@ impl<'de> Deserialize<'de> for HookSpec {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         Self::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `http://user:password@host/` → `http://…@host/`.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://…{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
