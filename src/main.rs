@@ -165,30 +165,39 @@ async fn main() -> std::process::ExitCode {
         }
         app.set_ready(true);
     }
+    let shutdown = shutdown_signal();
     // Before the ready line, so whoever waits for it has been told how to reach the control API.
     eprintln!("smemu: {}", smemu::guard::Guard::new(&app.config, Some(addr.ip())).describe());
     println!("smemu ready on http://{addr}");
-    smemu::run(listener, app, shutdown_signal()).await;
+    smemu::run(listener, app, shutdown).await;
     tracing::info!("smemu stopped");
     std::process::ExitCode::SUCCESS
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed here, before the ready line: one
+/// installed only when the future is first polled would leave a window after that line in which
+/// SIGTERM still kills at once, skipping the drain, the journal flush and the hooks' cleanup.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (interrupt, terminate) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            let wait = |stream: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { () = wait(interrupt) => {}, () = wait(terminate) => {} }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
