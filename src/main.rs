@@ -118,6 +118,7 @@ async fn main() -> std::process::ExitCode {
         default_region: args.region,
         default_account: args.account_id,
         auth_mode: args.auth,
+        rotation_timing: args.rotation_timing,
         control: args.control,
         control_token: args.control_token,
         allowed_hosts: args.allowed_hosts,
