@@ -11,6 +11,10 @@ FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 --no-create-home smemu
 COPY --from=build /src/target/release/smemu /usr/local/bin/smemu
 USER smemu
+# Listening on every interface locks the control API (/_smemu/..., /moto-api/reset) until smemu
+# gets a token; the AWS API and the health check work without one. smemu says so at start:
+#   docker run -p 4566:4566 -e SMEMU_CONTROL_TOKEN smemu     # with the token in your environment
+# and clients send it as X-Smemu-Control-Token. SMEMU_CONTROL=open opens it to the network instead.
 ENV SMEMU_HOST=0.0.0.0 \
     SMEMU_PORT=4566
 EXPOSE 4566

@@ -14,6 +14,14 @@ pub struct Timestamp(pub i64);
 
 pub const MILLIS_PER_DAY: i64 = 86_400_000;
 
+/// The furthest one move of the clock may go: 100 years of 365.25 days. Far enough for any
+/// recovery window or rotation schedule, short of the instants where date arithmetic overflows.
+pub const MAX_MOVE_MS: i64 = 36_525 * MILLIS_PER_DAY;
+
+/// The latest instant smemu's clock may show: 9999-12-30T22:00:00Z, the last one jiff represents
+/// in every UTC offset (so every instant smemu prints has a four-digit year).
+pub const LATEST: Timestamp = Timestamp::MAX;
+
 impl Timestamp {
     #[must_use]
     pub const fn from_secs(secs: i64) -> Self {
@@ -52,7 +60,7 @@ impl Timestamp {
 impl Timestamp {
     /// The earliest and latest instants smemu can name: jiff's, in the years -9999 and 9999.
     const MIN: Self = Self(-377_705_023_201_000);
-    const MAX: Self = Self(253_402_207_200_000);
+    pub const MAX: Self = Self(253_402_207_200_000);
 
     /// Whole seconds since the epoch, rounded down.
     #[must_use]
@@ -176,7 +184,7 @@ impl Clock {
     #[must_use]
     pub fn starting_at(start: Timestamp) -> Self {
         let clock = Self::system();
-        clock.offset.store(start.0 - system_now().0, Ordering::SeqCst);
+        clock.offset.store(start.0.saturating_sub(system_now().0), Ordering::SeqCst);
         clock
     }
 
@@ -193,8 +201,10 @@ impl Clock {
     }
 
     /// Moves time forward by `ms` (negative values are ignored: time never runs backwards).
+    /// The offset saturates rather than wrapping, so no advance can turn time back.
     pub fn advance(&self, ms: i64) -> Timestamp {
-        self.offset.fetch_add(ms.max(0), Ordering::SeqCst);
+        let step = ms.max(0);
+        let _ = self.offset.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_add(step)));
         self.now()
     }
 
@@ -202,7 +212,7 @@ impl Clock {
     pub fn advance_to(&self, target: Timestamp) -> Timestamp {
         let now = self.now();
         if target > now {
-            self.advance(target.0 - now.0);
+            self.advance(target.0.saturating_sub(now.0));
         }
         self.now()
     }
@@ -211,6 +221,59 @@ impl Clock {
     pub fn is_manual(&self) -> bool {
         self.fixed_base.is_some()
     }
+}
+
+/// Why a requested move of the clock is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MoveError {
+    /// The target is before `now`: smemu's clock never runs backwards.
+    Backwards { now: Timestamp, target: Timestamp },
+    /// More than [`MAX_MOVE_MS`] ahead, or past [`LATEST`], or not representable at all.
+    TooFar,
+}
+
+impl std::fmt::Display for MoveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Backwards { now, target } => write!(
+                f,
+                "smemu's clock never runs backwards: it is {} and {} is earlier",
+                now.to_iso8601(),
+                target.to_iso8601()
+            ),
+            Self::TooFar => write!(
+                f,
+                "one move of smemu's clock goes at most 100 years (36525d) ahead, and never past {}",
+                LATEST.to_iso8601()
+            ),
+        }
+    }
+}
+
+/// Where a move of `ms` milliseconds from `now` lands, if the move is allowed.
+///
+/// # Errors
+/// [`MoveError::TooFar`] past the horizon or on overflow.
+pub fn advance_target(now: Timestamp, ms: i64) -> Result<Timestamp, MoveError> {
+    if ms > MAX_MOVE_MS {
+        return Err(MoveError::TooFar);
+    }
+    let target = now.0.checked_add(ms.max(0)).map(Timestamp).ok_or(MoveError::TooFar)?;
+    set_target(now, target)
+}
+
+/// Checks a move from `now` to the instant `target`.
+///
+/// # Errors
+/// [`MoveError::Backwards`] for an earlier instant, [`MoveError::TooFar`] past the horizon.
+pub fn set_target(now: Timestamp, target: Timestamp) -> Result<Timestamp, MoveError> {
+    if target < now {
+        return Err(MoveError::Backwards { now, target });
+    }
+    if target > LATEST || target.0.checked_sub(now.0).is_none_or(|ms| ms > MAX_MOVE_MS) {
+        return Err(MoveError::TooFar);
+    }
+    Ok(target)
 }
 
 fn system_now() -> Timestamp {
@@ -348,6 +411,42 @@ mod tests {
         assert_eq!(parse_duration("1500us"), None, "finer than the clock counts");
         assert_eq!(parse_duration("99999999999999999999d"), None);
         assert_eq!(parse_duration("200000000000d"), None, "past i64 milliseconds");
+    }
+
+    #[test]
+    fn moves_stop_at_the_horizon() {
+        let now = Timestamp(1_767_225_600_000);
+        assert_eq!(advance_target(now, MAX_MOVE_MS), Ok(Timestamp(now.0 + MAX_MOVE_MS)));
+        assert_eq!(advance_target(now, MAX_MOVE_MS + 1), Err(MoveError::TooFar));
+        assert_eq!(advance_target(now, i64::MAX), Err(MoveError::TooFar));
+        assert_eq!(advance_target(Timestamp(i64::MAX - 1), 10), Err(MoveError::TooFar));
+        assert_eq!(advance_target(LATEST, 1), Err(MoveError::TooFar));
+        assert!(matches!(set_target(now, Timestamp(0)), Err(MoveError::Backwards { .. })));
+        assert_eq!(set_target(Timestamp(i64::MIN), Timestamp(i64::MAX)), Err(MoveError::TooFar));
+        assert_eq!(set_target(now, Timestamp(i64::MAX)), Err(MoveError::TooFar));
+        assert_eq!(set_target(LATEST.plus_days(-1), LATEST), Ok(LATEST));
+        assert_eq!(LATEST.to_iso8601(), "9999-12-30T22:00:00.000Z");
+    }
+
+    #[test]
+    fn out_of_range_instants_do_not_parse() {
+        assert_eq!(Timestamp::parse("1e300"), None);
+        assert_eq!(Timestamp::parse("-1e300"), None);
+        assert_eq!(Timestamp::parse("9223372036854775.807"), None);
+        assert_eq!(Timestamp::parse("9223372036854775807-01-01"), None);
+        assert_eq!(Timestamp::parse("-9223372036854775808-01-01"), None);
+        assert_eq!(Timestamp::parse("292300000-01-01"), None);
+        assert_eq!(Timestamp::parse("2026-01-01T-1:00:00Z"), None);
+        assert!(Timestamp::parse("9999-12-30T22:00:00Z").is_some());
+        assert!(Timestamp::parse("9999-12-31T23:59:59.999Z").is_none());
+    }
+
+    #[test]
+    fn advances_saturate_instead_of_wrapping() {
+        let clock = Clock::manual(Timestamp::from_secs(1_700_000_000));
+        clock.advance(i64::MAX);
+        clock.advance(i64::MAX);
+        assert_eq!(clock.now(), Timestamp(i64::MAX));
     }
 
     #[test]

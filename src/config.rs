@@ -1,6 +1,7 @@
 //! Runtime settings shared by the server and the engine.
 
 use crate::auth::AuthMode;
+use crate::guard::{ControlMode, ControlToken};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -22,6 +23,13 @@ pub struct Config {
     pub max_connections: usize,
     /// The largest state import (`POST /_smemu/state`), far above any AWS request.
     pub max_import_bytes: usize,
+    /// How the control API is guarded; see [`crate::guard`].
+    pub control: ControlMode,
+    pub control_token: Option<ControlToken>,
+    /// Names besides loopback ones that may appear in `Host` and `Origin` (e.g. a compose service).
+    pub allowed_hosts: Vec<String>,
+    /// Whether `POST /_smemu/hooks` may register `command` hooks (programs smemu runs).
+    pub allow_command_hooks: bool,
 }
 
 /// When RotateSecret answers.
@@ -52,6 +60,10 @@ impl Default for Config {
             auth_mode: AuthMode::Open,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             rotation_timing: RotationTiming::Sync,
+            control: ControlMode::Auto,
+            control_token: None,
+            allowed_hosts: Vec::new(),
+            allow_command_hooks: false,
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,

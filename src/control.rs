@@ -1,17 +1,20 @@
 //! The control API under `/_smemu/`: what real AWS cannot give a test suite.
 //!
 //! Plain JSON, not SigV4-signed. Also answers the health and reset paths that existing setups
-//! call on other emulators (`/_localstack/health`, `/moto-api/reset`).
+//! call on other emulators (`/_localstack/health`, `/moto-api/reset`). Who may call it is
+//! [`crate::guard`]'s decision, taken by [`admit`] before the body is read.
 
 use crate::App;
 use crate::auth::sigv4::parse_query_pairs;
 use crate::clock::{self, Timestamp};
-use crate::rotation::HookSpec;
+use crate::guard::Admission;
+use crate::rotation::{HookKind, HookSpec};
 use crate::scheduler;
 use crate::state::StateDump;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -48,7 +51,7 @@ pub fn body_limit(method: &Method, path: &str) -> Option<BodyLimit> {
             "/_smemu/hooks" | "/_smemu/rotations" | "/_smemu/health" | "/_smemu/clock" | "/_smemu/state",
         )
         | (&Method::DELETE, "/_smemu/hooks")
-        | (&Method::GET | &Method::HEAD, "/_localstack/health") => none,
+        | (&Method::GET | &Method::HEAD, "/_localstack/health" | "/_smemu/health") => none,
         (&Method::POST, "/_smemu/hooks" | "/_smemu/reset" | "/_smemu/clock" | "/moto-api/reset") => small,
         (&Method::POST, "/_smemu/state") => Some(BodyLimit::StateImport),
         _ => None,
@@ -79,8 +82,35 @@ fn respond(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
     response
 }
 
-pub async fn handle(app: &Arc<App>, method: &Method, uri: &Uri, body: &[u8]) -> Response<Full<Bytes>> {
-    let mut result = route(app, method, uri.path().trim_end_matches('/'), uri.query().unwrap_or(""), body).await;
+/// The endpoints anyone may call, which show only status and version without full access.
+fn is_health(method: &Method, path: &str) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+        && matches!(path.trim_end_matches('/'), "/_smemu/health" | "/_localstack/health")
+}
+
+/// Screens a control request before its body is read.
+///
+/// # Errors
+/// The refusal to send instead: the control token is missing or wrong, or the request looks like
+/// it comes from a web page (a foreign `Origin` or `Host`, a body that is not JSON).
+pub fn admit(app: &App, parts: &Parts) -> Result<Admission, Box<Response<Full<Bytes>>>> {
+    app.guard()
+        .admit_control(is_health(&parts.method, parts.uri.path()), &parts.headers)
+        .map_err(|refusal| Box::new(error_response(refusal.status, &refusal.message)))
+}
+
+pub async fn handle(
+    app: &Arc<App>,
+    method: &Method,
+    uri: &Uri,
+    admission: Admission,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let path = uri.path().trim_end_matches('/');
+    let mut result = match admission {
+        Admission::Full => route(app, method, path, uri.query().unwrap_or(""), body).await,
+        Admission::HealthOnly => health_only(app, path),
+    };
     if result.is_ok()
         && method != Method::GET
         && let Err(e) = app.durable().await
@@ -101,9 +131,17 @@ fn bad(message: impl Into<String>) -> (StatusCode, String) {
 
 async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &[u8]) -> Answer {
     match (method, path) {
-        (&Method::GET, "/_smemu/hooks") => Ok(Value::Array(app.hooks.list().iter().map(|h| h.to_value()).collect())),
+        (&Method::GET, "/_smemu/hooks") => Ok(Value::Array(app.hooks.list().iter().map(|h| h.to_listing()).collect())),
         (&Method::POST, "/_smemu/hooks") => {
             let spec = HookSpec::from_json(body).map_err(|e| bad(e.to_string()))?;
+            if matches!(spec.kind, HookKind::Command(_)) && !app.config.allow_command_hooks {
+                return Err((
+                    StatusCode::FORBIDDEN,
+                    "command hooks run programs, so they come from the seed file; registering one over HTTP needs \
+                     smemu started with --allow-command-hooks (or SMEMU_ALLOW_COMMAND_HOOKS=true)"
+                        .into(),
+                ));
+            }
             let arn = spec.function_arn.clone();
             let replaced = app.hooks.register(spec).is_some();
             Ok(json!({ "functionArn": arn, "replaced": replaced }))
@@ -119,17 +157,13 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
             let secret = query_param(query, "secretId");
             serde_json::to_value(app.rotation_log.entries(secret.as_deref())).map_err(|e| bad(e.to_string()))
         }
-        (&Method::GET, "/_smemu/health") => health(app),
+        (&Method::GET | &Method::HEAD, "/_smemu/health") => health(app, true),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
         (&Method::GET, "/_smemu/clock") => Ok(clock_view(app)),
         (&Method::POST, "/_smemu/clock") => move_clock(app, body).await,
         (&Method::GET, "/_smemu/state") => serde_json::to_value(app.engine.export()).map_err(|e| bad(e.to_string())),
         (&Method::POST, "/_smemu/state") => import(app, body),
-        (&Method::GET | &Method::HEAD, "/_localstack/health") => Ok(json!({
-            "services": { "secretsmanager": if app.is_ready() { "available" } else { "initializing" } },
-            "edition": "community",
-            "version": env!("CARGO_PKG_VERSION"),
-        })),
+        (&Method::GET | &Method::HEAD, "/_localstack/health") => Ok(localstack_health(app)),
         (&Method::POST, "/moto-api/reset") => {
             app.engine.reset(None, None);
             Ok(json!({ "status": "ok" }))
@@ -138,14 +172,27 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
     }
 }
 
-fn health(app: &App) -> Answer {
-    let ready = app.is_ready();
-    let body = json!({
-        "status": if ready { "ready" } else { "starting" },
+/// Health for a caller without full access: whether smemu is up, and nothing about its state.
+fn health_only(app: &App, path: &str) -> Answer {
+    if path == "/_localstack/health" { Ok(localstack_health(app)) } else { health(app, false) }
+}
+
+fn localstack_health(app: &App) -> Value {
+    json!({
+        "services": { "secretsmanager": if app.is_ready() { "available" } else { "initializing" } },
+        "edition": "community",
         "version": env!("CARGO_PKG_VERSION"),
-        "secrets": app.engine.secret_count(),
-        "now": app.engine.now().to_iso8601(),
-    });
+    })
+}
+
+/// `/_smemu/health`; the secret count and smemu's time only for callers with full access.
+fn health(app: &App, full: bool) -> Answer {
+    let ready = app.is_ready();
+    let mut body = json!({ "status": if ready { "ready" } else { "starting" }, "version": env!("CARGO_PKG_VERSION") });
+    if full {
+        body["secrets"] = json!(app.engine.secret_count());
+        body["now"] = json!(app.engine.now().to_iso8601());
+    }
     if ready { Ok(body) } else { Err((StatusCode::SERVICE_UNAVAILABLE, "starting: the seed is still loading".into())) }
 }
 
@@ -194,10 +241,13 @@ async fn move_clock(app: &App, body: &[u8]) -> Answer {
     let now = app.engine.now();
     let target = match (req.advance, req.set) {
         (Some(text), None) => {
+            // parse_duration is None both for junk and for durations past i64 milliseconds.
             let ms = clock::parse_duration(&text).ok_or_else(|| {
-                bad(format!("cannot read the duration {text:?}; use forms like 7d, 36h, 90m, 30s, 1d12h"))
+                bad(format!(
+                    "cannot read the duration {text:?}; use forms like 7d, 36h, 90m, 30s, 1d12h (at most 36525d)"
+                ))
             })?;
-            now.plus_millis(ms)
+            clock::advance_target(now, ms).map_err(|e| bad(e.to_string()))?
         }
         (None, Some(value)) => {
             let text = match &value {
@@ -205,15 +255,12 @@ async fn move_clock(app: &App, body: &[u8]) -> Answer {
                 Value::Number(n) => n.to_string(),
                 _ => return Err(bad("\"set\" takes an ISO-8601 instant or epoch seconds")),
             };
-            let target = Timestamp::parse(&text).ok_or_else(|| bad(format!("cannot read the instant {text:?}")))?;
-            if target < now {
-                return Err(bad(format!(
-                    "smemu's clock never runs backwards: it is {} and {} is earlier",
-                    now.to_iso8601(),
-                    target.to_iso8601()
-                )));
-            }
-            target
+            let target = Timestamp::parse(&text).ok_or_else(|| match &value {
+                // A number always reads; one that parses to nothing is past what the clock can hold.
+                Value::Number(_) => bad(clock::MoveError::TooFar.to_string()),
+                _ => bad(format!("cannot read the instant {text:?}: use an ISO-8601 instant or epoch seconds")),
+            })?;
+            clock::set_target(now, target).map_err(|e| bad(e.to_string()))?
         }
         _ => return Err(bad("give exactly one of \"advance\" and \"set\"")),
     };

@@ -19,6 +19,8 @@
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
+//! - [`guard`]: who may use the control API (the token), and the browser checks of both planes
+//!   (`Origin`, `Host`, JSON bodies).
 //! - [`config`]: runtime settings.
 
 pub mod auth;
@@ -27,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod filter;
+pub mod guard;
 pub mod ops;
 pub mod password;
 pub mod persist;
@@ -62,6 +65,10 @@ pub struct App {
     pub hooks: rotation::HookRegistry,
     /// Every rotation step's outcome, for `GET /_smemu/rotations`.
     pub rotation_log: rotation::RotationLog,
+    /// The process groups of the `command` hooks running now, killed at shutdown.
+    pub hook_processes: rotation::ProcessGroups,
+    /// The control API's access decisions, fixed once smemu knows where it listens.
+    guard: std::sync::OnceLock<guard::Guard>,
     /// smemu's own URL, for hooks that call back into it.
     endpoint: std::sync::OnceLock<String>,
 }
@@ -102,6 +109,8 @@ impl App {
             compacting: AtomicBool::new(false),
             hooks: rotation::HookRegistry::new(),
             rotation_log: rotation::RotationLog::default(),
+            hook_processes: rotation::ProcessGroups::new(),
+            guard: std::sync::OnceLock::new(),
             endpoint: std::sync::OnceLock::new(),
         }
     }
@@ -157,6 +166,12 @@ impl App {
         self.compacting.store(false, Ordering::SeqCst);
     }
 
+    /// The access decisions for the address smemu listens on. Before [`run`] sets them they
+    /// treat the address as not loopback, so nothing is ever more open than it should be.
+    pub fn guard(&self) -> &guard::Guard {
+        self.guard.get_or_init(|| guard::Guard::new(&self.config, None))
+    }
+
     /// smemu's own base URL once it listens.
     #[must_use]
     pub fn endpoint(&self) -> Option<&str> {
@@ -186,12 +201,16 @@ impl App {
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     if let Ok(addr) = listener.local_addr() {
         let _ = app.endpoint.set(format!("http://{addr}"));
+        let _ = app.guard.set(guard::Guard::new(&app.config, Some(addr.ip())));
     }
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = tokio::spawn(scheduler::sweeper(app.clone(), async {
         let _ = sweeper_stopped.await;
     }));
     server::serve(listener, app.clone(), shutdown).await;
+    // In-flight requests had their time to finish; hooks still running (a rotation that answered
+    // early, a hook past the drain) are not left behind smemu's exit.
+    app.hook_processes.shut_down();
     let _ = stop_sweeper.send(());
     let _ = sweeper.await;
     app.flush();

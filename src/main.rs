@@ -4,6 +4,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use smemu::auth::{AuthMode, CredentialStore};
 use smemu::clock::{Clock, Timestamp};
+use smemu::guard::{ControlMode, ControlToken};
 use smemu::{App, config::Config};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,6 +89,22 @@ struct Args {
     /// The largest state import (`POST /_smemu/state`) in bytes; `KiB`, `MiB` and `GiB` suffixes work.
     #[arg(long, env = "SMEMU_MAX_IMPORT_BYTES", default_value = "256MiB", value_parser = smemu::config::parse_size)]
     max_import_bytes: usize,
+    /// The control token: with it set, every `/_smemu/` endpoint but health needs the header
+    /// `X-Smemu-Control-Token: TOKEN` (or `Authorization: Bearer TOKEN`).
+    #[arg(long, env = "SMEMU_CONTROL_TOKEN", value_name = "TOKEN", value_parser = parse_token, hide_env_values = true)]
+    control_token: Option<ControlToken>,
+    /// `auto`: without a token, the control API is open only on loopback and not with
+    /// `--auth strict`, and locked otherwise. `open`: no token needed, on any address.
+    #[arg(long, env = "SMEMU_CONTROL", value_enum, default_value = "auto")]
+    control: ControlMode,
+    /// Names (comma-separated) that may appear in `Host` and `Origin` besides loopback ones,
+    /// e.g. the compose service name other containers call smemu by.
+    #[arg(long, env = "SMEMU_ALLOWED_HOSTS", value_name = "NAMES", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Let `POST /_smemu/hooks` register `command` hooks, which run programs as smemu's user
+    /// (without it they come only from the seed file).
+    #[arg(long, env = "SMEMU_ALLOW_COMMAND_HOOKS")]
+    allow_command_hooks: bool,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -152,6 +169,11 @@ async fn main() -> std::process::ExitCode {
         client_timeout: args.client_timeout,
         max_connections: args.max_connections,
         max_import_bytes: args.max_import_bytes,
+        rotation_timing: args.rotation_timing,
+        control: args.control,
+        control_token: args.control_token,
+        allowed_hosts: args.allowed_hosts,
+        allow_command_hooks: args.allow_command_hooks,
         ..Config::default()
     };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
@@ -195,8 +217,11 @@ async fn main() -> std::process::ExitCode {
         }
         app.set_ready(true);
     }
+    let shutdown = shutdown_signal();
+    // Before the ready line, so whoever waits for it has been told how to reach the control API.
+    eprintln!("smemu: {}", smemu::guard::Guard::new(&app.config, Some(addr.ip())).describe());
     println!("smemu ready on http://{addr}");
-    smemu::run(listener, app, shutdown_signal()).await;
+    smemu::run(listener, app, shutdown).await;
     tracing::info!("smemu stopped");
     std::process::ExitCode::SUCCESS
 }
@@ -225,26 +250,46 @@ fn static_secret(args: &Args) -> Result<Option<String>, String> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed here, before the ready line: one
+/// installed only when the future is first polled would leave a window after that line in which
+/// SIGTERM still kills at once, skipping the drain, the journal flush and the hooks' cleanup.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (interrupt, terminate) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            let wait = |stream: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { () = wait(interrupt) => {}, () = wait(terminate) => {} }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
-    Timestamp::parse(text).ok_or_else(|| format!("cannot read {text:?}: use an ISO-8601 instant or epoch seconds"))
+    let instant = Timestamp::parse(text)
+        .ok_or_else(|| format!("cannot read {text:?}: use an ISO-8601 instant or epoch seconds"))?;
+    if instant > smemu::clock::LATEST {
+        return Err(format!(
+            "{text:?} is past {}, the latest instant smemu's clock shows",
+            smemu::clock::LATEST.to_iso8601()
+        ));
+    }
+    Ok(instant)
+}
+
+fn parse_token(text: &str) -> Result<ControlToken, String> {
+    ControlToken::new(text)
 }
 
 /// `GET url` over plain HTTP; success means a 200 answer.

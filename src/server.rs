@@ -282,6 +282,9 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
         return control_request(app, &parts, body).await;
     }
     let request_id = protocol::request_id();
+    if let Err(refused) = app.guard().check_origin(&parts.headers) {
+        return crate::guard::refuse_aws_request(&request_id, &refused);
+    }
     let body = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
         Ok(body) => body,
         Err(err) => return closing(protocol::error(&request_id, &err.api_error())),
@@ -299,6 +302,10 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
 /// A control request is routed before its body is read, so an unknown path or an oversized body
 /// costs nothing.
 async fn control_request(app: &Arc<App>, parts: &Parts, body: Incoming) -> Response<Full<Bytes>> {
+    let admission = match control::admit(app, parts) {
+        Ok(admission) => admission,
+        Err(refused) => return if body.is_end_stream() { *refused } else { closing(*refused) },
+    };
     let (method, path) = (&parts.method, parts.uri.path());
     let Some(limit) = control::body_limit(method, path) else {
         let answer = control::not_found(method, path);
@@ -309,7 +316,7 @@ async fn control_request(app: &Arc<App>, parts: &Parts, body: Incoming) -> Respo
         BodyLimit::StateImport => app.config.max_import_bytes,
     };
     match read_body(body, cap, app.config.client_timeout).await {
-        Ok(bytes) => control::handle(app, method, &parts.uri, &bytes).await,
+        Ok(bytes) => control::handle(app, method, &parts.uri, admission, &bytes).await,
         Err(err) => {
             let message = match err {
                 BodyError::TooLarge(_) if limit == BodyLimit::StateImport => format!(

@@ -6,12 +6,18 @@ mod common;
 use aws_sdk_secretsmanager::types::RotationRulesType;
 use common::{DAY, START, TestServer, err_of};
 use serde_json::{Value, json};
+use smemu::config::Config;
 use std::collections::BTreeMap;
 
 const FN: &str = "arn:aws:lambda:us-east-1:000000000000:function:rotator";
 const TOKEN_R1: &str = "11111111-aaaa-4aaa-8aaa-000000000001";
 const TOKEN_R2: &str = "11111111-aaaa-4aaa-8aaa-000000000002";
 const TOKEN_R3: &str = "11111111-aaaa-4aaa-8aaa-000000000003";
+
+/// For the tests that register command hooks over HTTP, which smemu allows only when told to.
+async fn server_allowing_command_hooks() -> TestServer {
+    TestServer::start_with(Config { allow_command_hooks: true, ..Config::default() }).await
+}
 
 async fn register(server: &TestServer, hook: Value) {
     let r = server.control("POST", "/_smemu/hooks", &hook.to_string()).await;
@@ -152,7 +158,7 @@ async fn rotate_errors() {
 
 #[tokio::test]
 async fn a_command_hook_rotates_through_the_api() {
-    let server = TestServer::start().await;
+    let server = server_allowing_command_hooks().await;
     let sm = server.client();
     register(&server, python_hook("none", true)).await;
     let v1 = sm.create_secret().name("c").secret_string("v1").send().await.unwrap().version_id().unwrap().to_owned();
@@ -170,7 +176,7 @@ async fn a_command_hook_rotates_through_the_api() {
 
 #[tokio::test]
 async fn a_hook_failing_at_set_secret_leaves_pending_and_blocks_the_next_rotation() {
-    let server = TestServer::start().await;
+    let server = server_allowing_command_hooks().await;
     let sm = server.client();
     register(&server, python_hook("setSecret", true)).await;
     let v1 = sm.create_secret().name("f").secret_string("v1").send().await.unwrap().version_id().unwrap().to_owned();
@@ -213,7 +219,7 @@ async fn a_hook_failing_at_set_secret_leaves_pending_and_blocks_the_next_rotatio
 
 #[tokio::test]
 async fn a_hook_that_never_stores_the_value_fails_create_secret() {
-    let server = TestServer::start().await;
+    let server = server_allowing_command_hooks().await;
     let sm = server.client();
     register(&server, python_hook("none", false)).await;
     sm.create_secret().name("n").secret_string("v1").send().await.unwrap();
@@ -229,7 +235,7 @@ async fn a_hook_that_never_stores_the_value_fails_create_secret() {
 
 #[tokio::test]
 async fn a_hook_that_hangs_is_killed_at_its_timeout() {
-    let server = TestServer::start().await;
+    let server = server_allowing_command_hooks().await;
     let sm = server.client();
     register(
         &server,

@@ -36,7 +36,7 @@ impl Binary {
 
     fn get(&self, path: &str) -> String {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
         let mut out = String::new();
         std::io::Read::read_to_string(&mut s, &mut out).unwrap();
         out

@@ -94,10 +94,13 @@ def test_requests_need_the_ssrf_token(agent, sm, name):
 def test_serves_a_rotated_secret_after_refresh(agent, sm, name):
     # smemu has no Lambda: its control API binds the rotation function to a built-in rotation.
     fn = f"arn:aws:lambda:us-east-1:000000000000:function:compat-agent-{name.split('/')[2]}"
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("SMEMU_CONTROL_TOKEN"):
+        headers["X-Smemu-Control-Token"] = os.environ["SMEMU_CONTROL_TOKEN"]
     request = urllib.request.Request(
         os.environ["SMEMU_ENDPOINT"] + "/_smemu/hooks",
         data=json.dumps({"functionArn": fn, "kind": "builtin"}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=headers,
     )
     urllib.request.urlopen(request, timeout=10).close()
     sm.create_secret(Name=name, SecretString="before")

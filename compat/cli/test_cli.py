@@ -308,10 +308,13 @@ def random_password():
 def bind_rotation_function(**hook):
     """smemu has no Lambda: its control API binds a function ARN to a rotation hook."""
     arn = f"arn:aws:lambda:us-east-1:000000000000:function:compat-cli-{uuid.uuid4().hex[:8]}"
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("SMEMU_CONTROL_TOKEN"):
+        headers["X-Smemu-Control-Token"] = os.environ["SMEMU_CONTROL_TOKEN"]
     request = urllib.request.Request(
         os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] + "/_smemu/hooks",
         data=json.dumps({"functionArn": arn, **hook}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=headers,
     )
     urllib.request.urlopen(request, timeout=10).close()
     return arn

@@ -23,6 +23,13 @@ export function uniqueName(label) {
   return `compat/js/${run}/${label}${counter}`;
 }
 
+/** Headers for smemu's control API: JSON, and the control token when the environment has one. */
+export function controlHeaders() {
+  const headers = { "content-type": "application/json" };
+  if (process.env.SMEMU_CONTROL_TOKEN) headers["x-smemu-control-token"] = process.env.SMEMU_CONTROL_TOKEN;
+  return headers;
+}
+
 /** A client configured by the environment alone, checking every response's request id. */
 export function makeClient(config = {}) {
   const client = new SecretsManagerClient(config);

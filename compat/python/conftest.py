@@ -44,6 +44,15 @@ def endpoint():
     return url
 
 
+def control_headers():
+    """Headers for smemu's control API: JSON, and the control token when the environment has one."""
+    headers = {"Content-Type": "application/json"}
+    token = os.environ.get("SMEMU_CONTROL_TOKEN")
+    if token:
+        headers["X-Smemu-Control-Token"] = token
+    return headers
+
+
 def make_client(region=REGION, access_key=ACCESS_KEY, **kwargs):
     return boto3.client(
         "secretsmanager",

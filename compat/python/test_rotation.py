@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
 
-from conftest import MARKED, NOT_FOUND, TOKEN_REQUIRED, endpoint, expect_error, make_client, token
+from conftest import MARKED, NOT_FOUND, TOKEN_REQUIRED, control_headers, endpoint, expect_error, make_client, token
 
 ROTATOR = Path(__file__).resolve().parent.parent / "rotation" / "rotate_user_password.py"
 NO_INVOKE = (
@@ -31,7 +31,7 @@ def control(method, path, body=None):
         endpoint() + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=control_headers(),
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")

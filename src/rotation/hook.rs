@@ -14,6 +14,7 @@
 //! [`HookSpec`] is the JSON form of `POST /_smemu/hooks` and of the seed file, and
 //! [`HookRegistry`] the set of configured hooks.
 
+use super::process::ProcessGroups;
 use crate::password::{self, PasswordSpec};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
@@ -194,6 +195,8 @@ pub struct InvokeContext<'a> {
     /// Environment for `command` hooks, above smemu's own and below the spec's `env`
     /// (for example `AWS_ENDPOINT_URL` pointing at smemu, and credentials for the secret's account).
     pub env: &'a [(String, String)],
+    /// Where `command` hooks' processes are tracked, so shutdown can kill them.
+    pub processes: &'a ProcessGroups,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,13 +454,35 @@ impl HookSpec {
         Value::Object(out)
     }
 
+    /// The form `GET /_smemu/hooks` shows: [`Self::to_value`] without what usually carries
+    /// credentials. Header and environment values are left out (the maps become lists of their
+    /// names), and so is the user info of a URL.
+    #[must_use]
+    pub fn to_listing(&self) -> Value {
+        let mut value = self.to_value();
+        if let Value::Object(fields) = &mut value {
+            for key in ["headers", "env"] {
+                if let Some(Value::Object(map)) = fields.get(key) {
+                    let names = map.keys().cloned().map(Value::String).collect();
+                    fields.insert(key.into(), Value::Array(names));
+                }
+            }
+            for key in ["url", "endpoint"] {
+                if let Some(Value::String(url)) = fields.get_mut(key) {
+                    *url = without_userinfo(url);
+                }
+            }
+        }
+        value
+    }
+
     /// Runs one step. Never fails: a hook that can't be reached, times out or errors is an
     /// unsuccessful [`StepOutcome`] whose output says why.
     pub async fn invoke(&self, event: &RotationEvent, ctx: &InvokeContext<'_>) -> StepOutcome {
         let started = Instant::now();
         let (ok, output) = match &self.kind {
             HookKind::Http(h) => invoke_http(h, event).await,
-            HookKind::Command(c) => invoke_command(c, event, ctx.env).await,
+            HookKind::Command(c) => invoke_command(c, event, ctx.env, ctx.processes).await,
             HookKind::Lambda(l) => invoke_lambda(l, &self.function_arn, event).await,
             HookKind::Builtin(b) => match run_builtin(b, event, ctx.api) {
                 Ok(report) => (true, report),
@@ -479,6 +504,16 @@ impl<'de> Deserialize<'de> for HookSpec {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         Self::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `http://user:password@host/` → `http://…@host/`.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://…{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -648,7 +683,12 @@ fn capture<R: AsyncRead + Unpin + Send + 'static>(mut reader: R, into: Capture) 
     })
 }
 
-async fn invoke_command(hook: &CommandHook, event: &RotationEvent, context_env: &[(String, String)]) -> (bool, String) {
+async fn invoke_command(
+    hook: &CommandHook,
+    event: &RotationEvent,
+    context_env: &[(String, String)],
+    processes: &ProcessGroups,
+) -> (bool, String) {
     let mut command = tokio::process::Command::new(&hook.program);
     command
         .args(&hook.args)
@@ -666,10 +706,11 @@ async fn invoke_command(hook: &CommandHook, event: &RotationEvent, context_env: 
     if let Some(cwd) = &hook.cwd {
         command.current_dir(cwd);
     }
-    let mut child = match command.spawn() {
-        Ok(child) => child,
+    let mut group = match processes.spawn(&mut command) {
+        Ok(group) => group,
         Err(e) => return (false, format!("[smemu] can't start {}: {e}", hook.program)),
     };
+    let child = &mut group.child;
     if let Some(mut stdin) = child.stdin.take() {
         let payload = event.to_json();
         // A program that doesn't read its stdin must not make the write fail the step.
@@ -687,17 +728,27 @@ async fn invoke_command(hook: &CommandHook, event: &RotationEvent, context_env: 
         readers.push(capture(err, stderr.clone()));
     }
     let timeout = Duration::from_millis(hook.timeout_ms);
-    let (ok, note) = match tokio::time::timeout(timeout, child.wait()).await {
+    let (ok, note) = match tokio::time::timeout(timeout, group.child.wait()).await {
         Ok(Ok(status)) if status.success() => (true, None),
         Ok(Ok(status)) => (false, Some(format!("[smemu] {} exited with {status}", hook.program))),
         Ok(Err(e)) => (false, Some(format!("[smemu] waiting for {} failed: {e}", hook.program))),
         Err(_) => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            (false, Some(format!("[smemu] {} timed out after {} ms and was killed", hook.program, hook.timeout_ms)))
+            group.kill();
+            let _ = group.child.wait().await;
+            (
+                false,
+                Some(format!(
+                    "[smemu] {} timed out after {} ms and was killed with every process it started",
+                    hook.program, hook.timeout_ms
+                )),
+            )
         }
     };
-    // The pipes close when the process exits, unless a process it started still holds them.
+    // The step is over: what the program left running in its group goes with it (and so lets go
+    // of the pipes).
+    drop(group);
+    // The pipes close when the process exits, unless a process it started outside its group
+    // still holds them.
     let deadline = tokio::time::Instant::now() + PIPE_GRACE;
     for reader in readers {
         let abort = reader.abort_handle();

@@ -27,6 +27,7 @@
 //!   operations the builtin rotator needs.
 //! * [`schedule`]: `RotationRules` validation and the next rotation window.
 //! * [`log`]: the rotation log.
+//! * [`process`]: `command` hooks' process groups, killed as a whole.
 //! * [`drive`] (here): runs the steps of one rotation. The engine implements [`RotationHost`], makes
 //!   the placeholder (or the temporary copy) under its lock, releases it, and then awaits [`drive`]
 //!   (before answering RotateSecret, or in a spawned task for `--rotation-timing async`). No lock is
@@ -34,6 +35,7 @@
 
 pub mod hook;
 pub mod log;
+pub mod process;
 pub mod run;
 pub mod schedule;
 
@@ -45,6 +47,7 @@ pub use hook::{
     StoredValue, ValueSelector,
 };
 pub use log::{LogEntry, RotationLog, RotationMode, StepStatus, Trigger};
+pub use process::ProcessGroups;
 pub use schedule::{RotationSchedule, ScheduleError, Window};
 
 use crate::clock::Timestamp;
@@ -76,6 +79,9 @@ pub trait RotationHost: Send + Sync {
 
     /// Where step outcomes go.
     fn log(&self) -> &RotationLog;
+
+    /// Where `command` hooks' process groups are tracked, so shutdown can kill them.
+    fn processes(&self) -> &ProcessGroups;
 
     /// Environment for `command` hooks (above smemu's own environment, below the hook's `env`):
     /// suggested `AWS_ENDPOINT_URL` = smemu's URL, `AWS_REGION`/`AWS_DEFAULT_REGION` = the secret's
@@ -136,7 +142,8 @@ pub async fn drive<H: RotationHost + ?Sized>(host: &H, job: &RotationJob) -> Rot
             client_request_token: job.version_id.clone(),
             rotation_token: job.rotation_token.clone(),
         };
-        let outcome = job.hook.invoke(&event, &InvokeContext { api: host.api(), env: &env }).await;
+        let outcome =
+            job.hook.invoke(&event, &InvokeContext { api: host.api(), env: &env, processes: host.processes() }).await;
         let mut ok = outcome.ok;
         let mut output = outcome.output;
         let problem = match (ok, step, job.mode) {

@@ -127,6 +127,10 @@ impl RotationHost for Host<'_> {
         &self.app.rotation_log
     }
 
+    fn processes(&self) -> &super::ProcessGroups {
+        &self.app.hook_processes
+    }
+
     fn hook_env(&self, _job: &RotationJob) -> Vec<(String, String)> {
         let mut env = vec![
             ("AWS_REGION".to_owned(), self.scope_region.to_owned()),

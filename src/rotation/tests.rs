@@ -10,6 +10,7 @@ const TOKEN: &str = "5f0c2b7e-1d7a-4c8e-9b1f-3a2d4e6f8a01";
 struct Host {
     secrets: FakeSecrets,
     log: RotationLog,
+    processes: ProcessGroups,
     clock: Clock,
     finished: Mutex<Vec<(String, Timestamp)>>,
     discarded: Mutex<Vec<String>>,
@@ -20,6 +21,7 @@ impl Host {
         Self {
             secrets: FakeSecrets::with_current(current),
             log: RotationLog::default(),
+            processes: ProcessGroups::new(),
             clock: Clock::manual(Timestamp::from_secs(1_700_000_000)),
             finished: Mutex::default(),
             discarded: Mutex::default(),
@@ -42,6 +44,10 @@ impl RotationHost for Host {
 
     fn log(&self) -> &RotationLog {
         &self.log
+    }
+
+    fn processes(&self) -> &ProcessGroups {
+        &self.processes
     }
 
     fn hook_env(&self, _job: &RotationJob) -> Vec<(String, String)> {

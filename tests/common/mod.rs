@@ -34,6 +34,7 @@ pub struct TestServer {
     pub clock: Arc<Clock>,
     pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -52,10 +53,20 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(smemu::run(listener, app.clone(), async {
+        let task = tokio::spawn(smemu::run(listener, app.clone(), async {
             let _ = rx.await;
         }));
-        Self { addr, clock, app, shutdown: Some(tx) }
+        Self { addr, clock, app, shutdown: Some(tx), task: Some(task) }
+    }
+
+    /// Shuts the server down the way SIGTERM does, and waits until it has stopped.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the server stops cleanly");
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -185,6 +196,26 @@ pub const TOKEN_B: &str = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
 pub const TOKEN_C: &str = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
 
 impl TestServer {
+    /// A request with exactly these header lines (and `Host`, `Connection` and `Content-Length`
+    /// unless given), for the control API's checks of headers.
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Raw {
+        let mut head = format!("{method} {path} HTTP/1.1\r\n");
+        let given = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        if !given("host") {
+            head.push_str(&format!("Host: {}\r\n", self.addr));
+        }
+        if !given("content-length") && !given("transfer-encoding") {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("Connection: close\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        head.push_str(body);
+        self.raw_bytes(head.as_bytes()).await
+    }
+
     /// A request to the control API.
     pub async fn control(&self, method: &str, path: &str, body: &str) -> Raw {
         let head = format!(
@@ -204,9 +235,14 @@ pub const ACCOUNT: &str = "111122223333";
 impl TestServer {
     /// A server that verifies every signature against one known key in [`ACCOUNT`].
     pub async fn start_strict() -> Self {
+        Self::start_strict_with(Config::default()).await
+    }
+
+    /// Like [`Self::start_strict`], with the rest of `config`.
+    pub async fn start_strict_with(config: Config) -> Self {
         let credentials = smemu::auth::CredentialStore::default();
         credentials.add_static(KEY_ID, SECRET_KEY, ACCOUNT, None, None).expect("credentials");
-        let config = Config { auth_mode: smemu::auth::AuthMode::Strict, ..Config::default() };
+        let config = Config { auth_mode: smemu::auth::AuthMode::Strict, ..config };
         Self::serve(config, credentials).await
     }
 

@@ -10,7 +10,7 @@ import {
   GetSecretValueCommand,
   RotateSecretCommand,
 } from "@aws-sdk/client-secrets-manager";
-import { expectError, makeClient, uniqueName } from "../helpers.js";
+import { controlHeaders, expectError, makeClient, uniqueName } from "../helpers.js";
 
 const sm = makeClient();
 const send = (command) => sm.send(command);
@@ -20,7 +20,7 @@ async function bindFunction(hook) {
   const functionArn = `arn:aws:lambda:us-east-1:000000000000:function:compat-js-${randomUUID().slice(0, 8)}`;
   const response = await fetch(`${process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER}/_smemu/hooks`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: controlHeaders(),
     body: JSON.stringify({ functionArn, ...hook }),
   });
   assert.equal(response.status, 200, await response.text());
