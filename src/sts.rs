@@ -299,7 +299,7 @@ mod tests {
     /// Authenticates and serves a request the way the server will.
     fn call(auth: &Authenticator, req: &http::Request<Vec<u8>>) -> StsResponse {
         assert!(is_sts_request(req.headers(), req.uri(), req.body()));
-        match auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(T0)) {
+        match auth.authenticate(crate::auth::STS, req.method(), req.uri(), req.headers(), req.body(), at(T0)) {
             Ok(caller) => handle(auth, &caller, req.method(), req.uri(), req.body(), at(T0)),
             Err(e) => auth_error_response(&e),
         }
@@ -375,7 +375,7 @@ mod tests {
         form.insert("content-type", FORM.1.parse().unwrap());
         let uri: Uri = "/".parse().unwrap();
         let body = b"Action=GetCallerIdentity&Version=2011-06-15";
-        let caller = auth.authenticate(&Method::POST, &uri, &form, body, at(T0)).unwrap();
+        let caller = auth.authenticate(crate::auth::STS, &Method::POST, &uri, &form, body, at(T0)).unwrap();
         let resp = handle(&auth, &caller, &Method::POST, &uri, body, at(T0));
         assert_eq!(element(&resp.body, "Account"), "000000000000");
     }
@@ -426,14 +426,17 @@ mod tests {
             &[("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "secretsmanager.ListSecrets")],
             b"{}",
         );
-        let caller = auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(T0)).unwrap();
+        let caller = auth
+            .authenticate(crate::auth::SECRETS_MANAGER, req.method(), req.uri(), req.headers(), req.body(), at(T0))
+            .unwrap();
         assert_eq!(caller.account_id, "333333333333");
         assert_eq!(caller.principal_arn, "arn:aws:sts::333333333333:assumed-role/deployer/ci-run");
     }
 
     fn form_call(auth: &Authenticator, body: &str) -> StsResponse {
-        let caller =
-            auth.authenticate(&Method::POST, &"/".parse().unwrap(), &http::HeaderMap::new(), b"", at(T0)).unwrap();
+        let caller = auth
+            .authenticate(crate::auth::STS, &Method::POST, &"/".parse().unwrap(), &http::HeaderMap::new(), b"", at(T0))
+            .unwrap();
         handle(auth, &caller, &Method::POST, &"/".parse().unwrap(), body.as_bytes(), at(T0))
     }
 
