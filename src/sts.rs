@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Method, Uri};
 
 use crate::auth::sigv4;
-use crate::auth::{AuthError, Authenticator, Caller, RoleArn, user_id_for};
+use crate::auth::{AuthError, Authenticator, Caller, RoleArn};
 
 /// XML namespace of every STS response.
 pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -152,7 +152,7 @@ pub fn handle(
         );
     }
     match action {
-        "GetCallerIdentity" => get_caller_identity(auth, caller, request_id),
+        "GetCallerIdentity" => get_caller_identity(caller, request_id),
         "AssumeRole" => assume_role(auth, &params, now, request_id),
         _ => error_with_id(
             400,
@@ -163,18 +163,12 @@ pub fn handle(
     }
 }
 
-fn get_caller_identity(auth: &Authenticator, caller: &Caller, request_id: String) -> StsResponse {
-    let user_id = caller
-        .access_key_id
-        .as_deref()
-        .and_then(|key| auth.credentials().lookup(key))
-        .filter(|c| c.principal_arn == caller.principal_arn)
-        .map(|c| c.user_id.clone())
-        .unwrap_or_else(|| user_id_for(&caller.principal_arn, &caller.account_id));
+fn get_caller_identity(caller: &Caller, request_id: String) -> StsResponse {
+    let user_id = &caller.user_id;
     let body = format!(
         "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
         xml_escape(&caller.principal_arn),
-        xml_escape(&user_id),
+        xml_escape(user_id),
         xml_escape(&caller.account_id)
     );
     StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id }

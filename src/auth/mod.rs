@@ -25,6 +25,7 @@
 //! services' bodies, presigned URLs too (with the empty body's hash).
 
 pub mod credentials;
+pub mod session;
 pub mod sigv4;
 
 use std::collections::HashMap;
@@ -37,8 +38,8 @@ use http::{HeaderMap, Method, Uri};
 use parking_lot::RwLock;
 
 pub use credentials::{
-    Credential, CredentialSource, CredentialStore, CredentialsError, RoleArn, TemporaryCredentials, is_account_id,
-    root_arn, user_id_for,
+    Credential, CredentialSource, CredentialStore, CredentialsError, Refusal, RoleArn, TemporaryCredentials,
+    is_account_id, root_arn, user_id_for,
 };
 
 /// Largest difference between the request's signing time and the clock.
@@ -99,6 +100,9 @@ pub struct Caller {
     pub region: String,
     pub access_key_id: Option<String>,
     pub principal_arn: String,
+    /// GetCallerIdentity's `UserId`: the account id for root, `AIDA…` for a
+    /// user, `AROA…:<session>` for a role session.
+    pub user_id: String,
 }
 
 /// An authentication failure. Every one is HTTP 400 on the Secrets Manager
@@ -118,6 +122,7 @@ pub const EXPIRED_TOKEN: &str = "ExpiredTokenException";
 
 const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+const EXPIRED_TOKEN_TEXT: &str = "The security token included in the request is expired";
 const HOST_NOT_SIGNED: &str = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.";
 
 /// The IncompleteSignatureException text for a header that is present but
@@ -201,6 +206,7 @@ impl Authenticator {
             region: self.default_region.clone(),
             access_key_id: None,
             principal_arn: root_arn(&self.default_account),
+            user_id: self.default_account.clone(),
         }
     }
 
@@ -230,17 +236,26 @@ impl Authenticator {
         credential_field: &str,
         scope: &sigv4::CredentialScope,
     ) -> ring::hmac::Key {
+        let derive = || {
+            sigv4::hmac_key(&sigv4::signing_key(
+                &credential.secret_access_key,
+                &scope.date,
+                &scope.region,
+                &scope.service,
+            ))
+        };
+        // Temporary credentials are rebuilt from their token on every request,
+        // so a cache keyed by the credential would only miss; deriving costs
+        // four HMACs and keeps their path free of any shared lock.
+        if credential.source == CredentialSource::AssumeRole {
+            return derive();
+        }
         if let Some((owner, key)) = self.signing_keys.read().get(credential_field)
             && Arc::ptr_eq(owner, credential)
         {
             return key.clone();
         }
-        let key = sigv4::hmac_key(&sigv4::signing_key(
-            &credential.secret_access_key,
-            &scope.date,
-            &scope.region,
-            &scope.service,
-        ));
+        let key = derive();
         let mut cache = self.signing_keys.write();
         if cache.len() >= SIGNING_KEY_CACHE_LIMIT {
             cache.clear();
@@ -256,17 +271,20 @@ impl Authenticator {
         };
         let region = if is_region_like(&scope.region) { scope.region.clone() } else { self.default_region.clone() };
         let key = scope.access_key_id;
-        if let Some(known) = self.credentials.lookup(&key) {
+        let token = sigv4::peek_security_token(headers, uri);
+        if let Some(known) = self.credentials.identify(&key, token.as_deref()) {
             return Caller {
                 account_id: known.account_id.clone(),
                 region,
                 access_key_id: Some(key),
                 principal_arn: known.principal_arn.clone(),
+                user_id: known.user_id.clone(),
             };
         }
         let account_id = if is_account_id(&key) { key.clone() } else { self.default_account.clone() };
         Caller {
             principal_arn: root_arn(&account_id),
+            user_id: account_id.clone(),
             account_id,
             region,
             access_key_id: if key.is_empty() { None } else { Some(key) },
@@ -293,19 +311,11 @@ impl Authenticator {
 
         let credential = self
             .credentials
-            .lookup(&scope.access_key_id)
-            .ok_or_else(|| AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN))?;
-        let token_ok = match (&credential.session_token, &request.security_token) {
-            (Some(expected), Some(given)) => sigv4::secure_eq(expected.as_bytes(), given.as_bytes()),
-            (None, None) => true,
-            _ => false,
-        };
-        if !token_ok {
-            return Err(AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN));
-        }
-        if credential.expiration.is_some_and(|expiry| now >= expiry) {
-            return Err(AuthError::new(EXPIRED_TOKEN, "The security token included in the request is expired"));
-        }
+            .resolve(&scope.access_key_id, request.security_token.as_deref(), now)
+            .map_err(|refusal| match refusal {
+                Refusal::Unknown => AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN),
+                Refusal::Expired => AuthError::new(EXPIRED_TOKEN, EXPIRED_TOKEN_TEXT),
+            })?;
 
         let canonical = sigv4::canonical_request(
             method,
@@ -330,6 +340,7 @@ impl Authenticator {
             region: scope.region,
             access_key_id: Some(scope.access_key_id),
             principal_arn: credential.principal_arn.clone(),
+            user_id: credential.user_id.clone(),
         })
     }
 }
@@ -631,6 +642,7 @@ mod tests {
                 region: "us-east-1".into(),
                 access_key_id: None,
                 principal_arn: "arn:aws:iam::000000000000:root".into(),
+                user_id: "000000000000".into(),
             }
         );
     }
@@ -671,6 +683,7 @@ mod tests {
                 region: "eu-west-2".into(),
                 access_key_id: Some(KEY.into()),
                 principal_arn: "arn:aws:iam::111111111111:user/alice".into(),
+                user_id: auth.credentials().lookup(KEY).unwrap().user_id.clone(),
             }
         );
     }
@@ -890,6 +903,35 @@ mod tests {
         // The body's hash verifies, with or without the header saying so.
         let hash = sigv4::sha256_hex(BODY);
         assert!(hand_signed(&auth, &[("x-amz-content-sha256", &hash), host, date, target], &[], &hash, BODY).is_ok());
+    }
+
+    /// The lookup path of a temporary credential shares no lock: it completes
+    /// while another thread holds both the signing-key cache and the static
+    /// credentials for writing.
+    #[test]
+    fn strict_temporary_credentials_take_no_lock() {
+        let auth = Arc::new(authenticator(AuthMode::Strict));
+        let temp = auth
+            .credentials()
+            .issue_temporary("arn:aws:iam::333333333333:role/r", "s", Duration::from_secs(900), at(T0))
+            .unwrap();
+        let mut s = signer(&temp.access_key_id, &temp.secret_access_key);
+        s.session_token = Some(&temp.session_token);
+        let req = sm_request(&s);
+        let keys = auth.signing_keys.write();
+        let statics = auth.credentials().lookup_guard_for_tests();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = {
+            let auth = auth.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(run(&auth, &req, T0).map(|c| c.account_id));
+            })
+        };
+        // A real timeout, not a sleep: it only matters when the test fails.
+        let answer = rx.recv_timeout(Duration::from_secs(10));
+        drop((keys, statics));
+        worker.join().unwrap();
+        assert_eq!(answer.expect("authentication waited for a lock"), Ok("333333333333".to_string()));
     }
 
     #[test]
