@@ -21,6 +21,10 @@
 //!         stages: [AWSPREVIOUS]
 //!       - secretBinary: AwQF
 //!         stages: [AWSCURRENT]
+//! iam:                         # roles AssumeRole may enter: see `auth::authorization_details`
+//!   RoleDetailList:
+//!     - RoleName: deployer
+//!       AssumeRolePolicyDocument: { Statement: [{ Effect: Allow, Principal: { AWS: "111122223333" }, Action: sts:AssumeRole }] }
 //! ```
 
 use crate::App;
@@ -57,6 +61,8 @@ struct SeedFile {
     /// Rotation hooks, in the JSON form of `POST /_smemu/hooks`.
     #[serde(default)]
     hooks: Vec<serde_json::Value>,
+    /// IAM roles, in the shape of `GetAccountAuthorizationDetails` (read by `auth`).
+    iam: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +146,7 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
         (&app.engine, &app.config.default_account, &app.config.default_region);
     let mut planned = Vec::new();
     let mut hooks = Vec::new();
+    let mut roles = Vec::new();
     for file in files(path)? {
         let text =
             std::fs::read_to_string(&file).map_err(|e| SeedError(format!("seed file {}: {e}", file.display())))?;
@@ -157,6 +164,11 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
         }
         let account = parsed.account.clone().unwrap_or_else(|| default_account.to_owned());
         let region = parsed.region.clone().unwrap_or_else(|| default_region.to_owned());
+        if let Some(iam) = &parsed.iam {
+            let details = crate::auth::AuthorizationDetails::parse(iam, &account)
+                .map_err(|e| SeedError(format!("seed file {}: iam: {e}", file.display())))?;
+            roles.extend(details.roles);
+        }
         for (index, entry) in parsed.secrets.into_iter().enumerate() {
             let name = entry.name.clone();
             let at = |field: &str, problem: &str| {
@@ -168,6 +180,7 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
             planned.push(check(entry, &account, &region, at)?);
         }
     }
+    app.auth.credentials().roles().declare(roles).map_err(|e| SeedError(format!("seed: iam: {e}")))?;
     for spec in hooks {
         app.hooks.register(spec);
     }

@@ -153,7 +153,7 @@ pub fn handle(
     }
     match action {
         "GetCallerIdentity" => get_caller_identity(caller, request_id),
-        "AssumeRole" => assume_role(auth, &params, now, request_id),
+        "AssumeRole" => assume_role(auth, caller, &params, now, request_id),
         _ => error_with_id(
             400,
             "InvalidAction",
@@ -181,7 +181,21 @@ fn validation_error(problems: &[String], request_id: String) -> StsResponse {
     error_with_id(400, "ValidationError", &message, request_id)
 }
 
-fn assume_role(auth: &Authenticator, params: &[(String, String)], now: SystemTime, request_id: String) -> StsResponse {
+/// STS's refusal of an AssumeRole the caller may not make: the same for a role
+/// that does not exist as for one whose trust does not name the caller.
+fn assume_role_denied(caller: &Caller, role_arn: &str, request_id: String) -> StsResponse {
+    let message =
+        format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", caller.principal_arn);
+    error_with_id(403, "AccessDenied", &message, request_id)
+}
+
+fn assume_role(
+    auth: &Authenticator,
+    caller: &Caller,
+    params: &[(String, String)],
+    now: SystemTime,
+    request_id: String,
+) -> StsResponse {
     let role_arn = param(params, "RoleArn");
     let session_name = param(params, "RoleSessionName");
     let duration = param(params, "DurationSeconds");
@@ -237,6 +251,9 @@ fn assume_role(auth: &Authenticator, params: &[(String, String)], now: SystemTim
     if RoleArn::parse(role_arn).is_none() {
         return error_with_id(400, "ValidationError", &format!("{role_arn} is invalid"), request_id);
     }
+    if !auth.may_assume_role(caller, role_arn) {
+        return assume_role_denied(caller, role_arn, request_id);
+    }
     let issued = match auth.credentials().issue_temporary(role_arn, session_name, Duration::from_secs(seconds), now) {
         Ok(issued) => issued,
         Err(e) => return error_with_id(400, "ValidationError", &e.message, request_id),
@@ -275,6 +292,14 @@ mod tests {
     fn authenticator(mode: AuthMode) -> Authenticator {
         let store = CredentialStore::new();
         store.add_static(KEY, SECRET, "111111111111", Some("arn:aws:iam::111111111111:user/alice"), None).unwrap();
+        let trust = serde_json::json!({"Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:user/alice"}, "Action": "sts:AssumeRole"
+        }]});
+        let roles = serde_json::json!({"roles": [
+            {"arn": "arn:aws:iam::333333333333:role/deployer", "trust_policy": trust},
+            {"arn": "arn:aws:iam::333333333333:role/locked", "trust_policy": {"Statement": []}},
+        ]});
+        store.load_document("test roles", &roles).unwrap();
         Authenticator::new(mode, "000000000000".into(), "us-east-1".into(), store)
     }
 
@@ -425,6 +450,49 @@ mod tests {
             .unwrap();
         assert_eq!(caller.account_id, "333333333333");
         assert_eq!(caller.principal_arn, "arn:aws:sts::333333333333:assumed-role/deployer/ci-run");
+    }
+
+    fn assume(auth: &Authenticator, role_arn: &str) -> StsResponse {
+        let s = signer(KEY, SECRET, None);
+        let body = format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=ci",
+            sigv4::uri_encode(role_arn.as_bytes(), false)
+        );
+        call(auth, &s.sign("POST", "http://localhost:4566/", &[FORM], body.as_bytes()))
+    }
+
+    #[test]
+    fn assume_role_needs_a_declared_role_that_trusts_the_caller() {
+        let auth = authenticator(AuthMode::Strict);
+        for role in ["arn:aws:iam::333333333333:role/undeclared", "arn:aws:iam::333333333333:role/locked"] {
+            let resp = assume(&auth, role);
+            assert_eq!(
+                resp.body,
+                format!(
+                    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>AccessDenied</Code>\n    <Message>User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: {role}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
+                    resp.request_id
+                )
+            );
+            assert_eq!(resp.status, 403);
+        }
+        assert_eq!(assume(&auth, "arn:aws:iam::333333333333:role/deployer").status, 200);
+
+        // Open mode trusts every caller already: any role, declared or not.
+        let open = authenticator(AuthMode::Open);
+        for role in ["arn:aws:iam::333333333333:role/undeclared", "arn:aws:iam::333333333333:role/locked"] {
+            assert_eq!(assume(&open, role).status, 200, "{role}");
+        }
+        // And open mode knows the credentials it issued, by their token.
+        let resp = assume(&open, "arn:aws:iam::333333333333:role/undeclared");
+        let (key, token) = (element(&resp.body, "AccessKeyId"), element(&resp.body, "SessionToken"));
+        let req = signer(key, "unchecked", Some(token)).sign(
+            "POST",
+            "http://localhost:4566/",
+            &[FORM],
+            b"Action=GetCallerIdentity&Version=2011-06-15",
+        );
+        let resp = call(&open, &req);
+        assert_eq!(element(&resp.body, "Arn"), "arn:aws:sts::333333333333:assumed-role/undeclared/ci");
     }
 
     fn form_call(auth: &Authenticator, body: &str) -> StsResponse {

@@ -1,5 +1,6 @@
 //! Known credentials: static ones from a file or flags, temporary ones issued
-//! by STS AssumeRole (see [`super::session`]: those are checked, not stored).
+//! by STS AssumeRole (see [`super::session`]: those are checked, not stored),
+//! and the roles AssumeRole may issue them for.
 //!
 //! Credentials file (TOML when the name ends in `.toml`, JSON otherwise):
 //!
@@ -11,11 +12,18 @@
 //! principal_arn = "arn:aws:iam::111111111111:user/alice"   # optional, default <account> root
 //! session_token = "..."                                     # optional
 //! user_id = "AIDAEXAMPLEUSERID0001"                        # optional, GetCallerIdentity UserId
+//!
+//! [[roles]]
+//! arn = "arn:aws:iam::222222222222:role/deployer"
+//! role_id = "AROAEXAMPLEDEPLOYER01"                        # optional
+//! trust_policy = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+//!   "Principal": {"AWS": "arn:aws:iam::111111111111:user/alice"}, "Action": "sts:AssumeRole"}]}'''
 //! ```
 //!
-//! JSON takes the same fields: `{"credentials": [{...}, ...]}` or a bare
-//! array `[{...}, ...]`. A file holding a single entry may also give its
-//! fields at the top level.
+//! `trust_policy` may also be a table (`[roles.trust_policy]`). JSON takes the
+//! same fields: `{"credentials": [{...}], "roles": [{...}]}`, or a bare array
+//! of credentials `[{...}, ...]`. A file holding a single credential may also
+//! give its fields at the top level.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +36,7 @@ use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
+use super::roles::{self, RoleRegistry};
 use super::session::{Claims, SessionKeys};
 
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -156,7 +165,7 @@ pub fn root_arn(account_id: &str) -> String {
 
 /// A stable IAM-style unique id: `prefix` followed by 17 characters derived
 /// from `seed`.
-fn derived_id(prefix: &str, seed: &str) -> String {
+pub(crate) fn derived_id(prefix: &str, seed: &str) -> String {
     let hash = digest::digest(&digest::SHA256, seed.as_bytes());
     let mut out = String::with_capacity(prefix.len() + 17);
     out.push_str(prefix);
@@ -174,14 +183,14 @@ pub fn user_id_for(principal_arn: &str, account_id: &str) -> String {
         && let Some((role, session)) = rest.rsplit_once('/')
     {
         let partition = head.split(':').nth(1).unwrap_or("aws");
-        let role_arn = format!("arn:{partition}:iam::{account_id}:role/{role}");
-        return format!("{}:{session}", role_id(&role_arn));
+        let role = RoleArn {
+            partition: partition.to_string(),
+            account_id: account_id.to_string(),
+            role_name: role.to_string(),
+        };
+        return format!("{}:{session}", roles::default_role_id(&role));
     }
     derived_id("AIDA", principal_arn)
-}
-
-fn role_id(role_arn: &str) -> String {
-    derived_id("AROA", role_arn)
 }
 
 fn random_string(alphabet: &[u8], len: usize) -> String {
@@ -210,6 +219,7 @@ pub struct CredentialStore {
     by_key: RwLock<HashMap<String, Arc<Credential>>>,
     /// Temporary credentials: sealed into their own session tokens.
     sessions: SessionKeys,
+    roles: RoleRegistry,
 }
 
 /// One entry's fields before validation.
@@ -237,9 +247,9 @@ impl CredentialStore {
         Ok(store)
     }
 
-    /// Adds the entries of a credentials file; returns how many. Nothing is
-    /// added when any entry is wrong. Errors name the file, the entry and the
-    /// field.
+    /// Adds the credentials and roles of a credentials file; returns how
+    /// many. Nothing is added when any entry is wrong. Errors name the file,
+    /// the entry and the field.
     pub fn load_file(&self, path: &Path) -> Result<usize, CredentialsError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path)
@@ -258,25 +268,44 @@ impl CredentialStore {
     /// Adds the entries of an already parsed credentials document; `label`
     /// names it in errors.
     pub fn load_document(&self, label: &str, document: &Value) -> Result<usize, CredentialsError> {
-        let entries: Vec<&Value> = match document {
-            Value::Array(items) => items.iter().collect(),
-            Value::Object(map) if map.contains_key("credentials") => match &map["credentials"] {
-                Value::Array(items) => items.iter().collect(),
-                _ => {
+        let list = |name: &str, value: Option<&'_ Value>| -> Result<Vec<Value>, CredentialsError> {
+            match value {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) => Ok(items.clone()),
+                Some(_) => Err(CredentialsError::new(format!(
+                    "credentials file {label}: `{name}` must be a list of entries (in TOML: [[{name}]] tables)"
+                ))),
+            }
+        };
+        let (entries, role_entries) = match document {
+            Value::Array(items) => (items.clone(), Vec::new()),
+            Value::Object(map) if map.contains_key("credentials") || map.contains_key("roles") => {
+                if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "credentials" | "roles")) {
                     return Err(CredentialsError::new(format!(
-                        "credentials file {label}: `credentials` must be a list of entries (in TOML: [[credentials]] tables)"
+                        "credentials file {label}: unknown top-level key `{unknown}` (expected credentials, roles)"
                     )));
                 }
-            },
-            Value::Object(map) if map.contains_key("access_key_id") => vec![document],
+                (list("credentials", map.get("credentials"))?, list("roles", map.get("roles"))?)
+            }
+            Value::Object(map) if map.contains_key("access_key_id") => (vec![document.clone()], Vec::new()),
             _ => {
                 return Err(CredentialsError::new(format!(
                     "credentials file {label}: expected a `credentials` list of entries (in TOML: [[credentials]] tables)"
                 )));
             }
         };
+        let mut declared = Vec::with_capacity(role_entries.len());
+        for (index, value) in role_entries.iter().enumerate() {
+            let context = match value.get("arn").and_then(Value::as_str) {
+                Some(arn) => format!("credentials file {label}: role {} ({arn})", index + 1),
+                None => format!("credentials file {label}: role {}", index + 1),
+            };
+            declared.push(
+                roles::from_credentials_entry(value).map_err(|m| CredentialsError::new(format!("{context}: {m}")))?,
+            );
+        }
         let mut parsed = Vec::with_capacity(entries.len());
-        for (index, value) in entries.into_iter().enumerate() {
+        for (index, value) in entries.iter().enumerate() {
             let context = entry_label(label, index, value);
             parsed.push(parse_entry(value).map_err(|message| CredentialsError::new(format!("{context}: {message}")))?);
         }
@@ -301,12 +330,16 @@ impl CredentialStore {
                 credentials.push(entry.into_credential(source.clone()));
             }
         }
+        let roles = self
+            .roles
+            .declare(declared)
+            .map_err(|m| CredentialsError::new(format!("credentials file {label}: {m}")))?;
         let count = credentials.len();
         let mut map = self.by_key.write();
         for c in credentials {
             map.insert(c.access_key_id.clone(), Arc::new(c));
         }
-        Ok(count)
+        Ok(count + roles)
     }
 
     /// Adds one static pair (from flags). `principal_arn` defaults to the
@@ -341,6 +374,11 @@ impl CredentialStore {
     /// The static credential for an access key id.
     pub fn lookup(&self, access_key_id: &str) -> Option<Arc<Credential>> {
         self.by_key.read().get(access_key_id).cloned()
+    }
+
+    /// The roles AssumeRole may issue credentials for.
+    pub fn roles(&self) -> &RoleRegistry {
+        &self.roles
     }
 
     /// The credential a request signed with `access_key_id` (and
@@ -420,6 +458,7 @@ impl CredentialStore {
     /// secret and a session token, valid for `duration` from `now`, whose
     /// principal is `arn:aws:sts::<role account>:assumed-role/<role name>/<session name>`
     /// in the role's account. Nothing is stored: the token carries it all.
+    /// A declared role's own role id is used; otherwise one derived from the ARN.
     pub fn issue_temporary(
         &self,
         role_arn: &str,
@@ -430,7 +469,10 @@ impl CredentialStore {
         let role = RoleArn::parse(role_arn).ok_or_else(|| CredentialsError::new(format!("{role_arn} is invalid")))?;
         let expires =
             super::sigv4::unix_seconds(now).saturating_add(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX));
-        let role_id = role_id(&format!("arn:{}:iam::{}:role/{}", role.partition, role.account_id, role.role_name));
+        let role_id = match self.roles.get(role_arn) {
+            Some(declared) => declared.role_id.clone(),
+            None => roles::default_role_id(&role),
+        };
         let claims = Claims {
             access_key_id: format!("ASIA{}", random_string(BASE32, 16)),
             account_id: role.account_id.clone(),
@@ -573,6 +615,19 @@ access_key_id = "AKIAROOT00000000002"
 secret_access_key = "root-secret"
 account_id = "222222222222"
 session_token = "tok"
+
+[[roles]]
+arn = "arn:aws:iam::222222222222:role/deployer"
+trust_policy = '''{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"}}'''
+
+[[roles]]
+arn = "arn:aws:iam::222222222222:role/ci/reader"
+[roles.trust_policy]
+Version = "2012-10-17"
+[[roles.trust_policy.Statement]]
+Effect = "Allow"
+Principal = { AWS = "arn:aws:iam::111111111111:user/alice" }
+Action = "sts:AssumeRole"
 "#;
 
     #[test]
@@ -592,6 +647,15 @@ session_token = "tok"
         assert_eq!(root.user_id, "222222222222");
         assert_eq!(root.session_token.as_deref(), Some("tok"));
         assert!(store.lookup("AKIAUNKNOWN").is_none());
+        assert_eq!(store.roles().len(), 2);
+        let alice = ("arn:aws:iam::111111111111:user/alice", "111111111111");
+        assert!(store.roles().may_assume(alice.0, alice.1, "arn:aws:iam::222222222222:role/deployer"));
+        assert!(store.roles().may_assume(alice.0, alice.1, "arn:aws:iam::222222222222:role/ci/reader"));
+        assert!(!store.roles().may_assume(
+            "arn:aws:iam::111111111111:root",
+            alice.1,
+            "arn:aws:iam::222222222222:role/ci/reader"
+        ));
     }
 
     #[test]
@@ -640,6 +704,22 @@ session_token = "tok"
                 "entry 2: access_key_id \"AKIA1\" appears twice in the file",
             ),
             ("json", r#"{"users": []}"#, "expected a `credentials` list of entries"),
+            (
+                "json",
+                r#"{"credentials": [], "role": []}"#,
+                "unknown top-level key `role` (expected credentials, roles)",
+            ),
+            ("json", r#"{"roles": {}}"#, "`roles` must be a list of entries (in TOML: [[roles]] tables)"),
+            (
+                "json",
+                r#"{"roles": [{"arn": "arn:aws:iam::222222222222:role/r"}]}"#,
+                "role 1 (arn:aws:iam::222222222222:role/r): missing field `trust_policy`",
+            ),
+            (
+                "json",
+                r#"{"roles": [{"arn": "arn:aws:iam::222222222222:role/r", "trust_policy": {"Statement": []}}, {"arn": "arn:aws:iam::222222222222:role/r", "trust_policy": {"Statement": []}}]}"#,
+                "role arn:aws:iam::222222222222:role/r is declared twice",
+            ),
             ("json", "{not json", "not valid JSON"),
             ("toml", "credentials = [", "not valid TOML"),
         ];
@@ -650,7 +730,7 @@ session_token = "tok"
             let prefix = format!("credentials file {}: ", file.name());
             assert!(err.starts_with(&prefix), "{err}");
             assert!(err.contains(expected), "{err}\n  does not contain\n{expected}");
-            assert!(store.is_empty(), "nothing is added from a bad file");
+            assert!(store.is_empty() && store.roles().is_empty(), "nothing is added from a bad file");
         }
         let missing = CredentialStore::new().load_file(Path::new("/nonexistent/creds.toml")).unwrap_err();
         assert!(missing.message.starts_with("credentials file /nonexistent/creds.toml: cannot read it: "));
@@ -737,6 +817,28 @@ session_token = "tok"
 
         let err = store.issue_temporary("arn:aws:iam::1:role/r", "s", Duration::from_secs(900), now).unwrap_err();
         assert_eq!(err.message, "arn:aws:iam::1:role/r is invalid");
+    }
+
+    #[test]
+    fn declared_roles_keep_their_role_id() {
+        let store = CredentialStore::new();
+        let document = serde_json::json!({"roles": [{
+            "arn": "arn:aws:iam::555555555555:role/app/reader",
+            "role_id": "AROAREADERROLEID0001",
+            "trust_policy": {"Statement": {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"}},
+        }]});
+        assert_eq!(store.load_document("roles.json", &document).unwrap(), 1);
+        let now = UNIX_EPOCH + Duration::from_secs(1_735_689_600);
+        let t = store
+            .issue_temporary("arn:aws:iam::555555555555:role/app/reader", "s1", Duration::from_secs(900), now)
+            .unwrap();
+        assert_eq!(t.assumed_role_id, "AROAREADERROLEID0001:s1");
+        assert_eq!(store.resolve(&t.access_key_id, Some(&t.session_token), now).unwrap().user_id, t.assumed_role_id);
+        assert!(store.roles().may_assume(
+            "arn:aws:iam::111111111111:root",
+            "111111111111",
+            "arn:aws:iam::555555555555:role/app/reader"
+        ));
     }
 
     /// Issuing costs no memory and no lock: a burst of AssumeRole calls leaves

@@ -24,9 +24,12 @@
 //! escape hatch, presigned URLs included) never verifies. The SDKs sign these
 //! services' bodies, presigned URLs too (with the empty body's hash).
 
+pub mod authorization_details;
 pub mod credentials;
+pub mod roles;
 pub mod session;
 pub mod sigv4;
+pub mod trust;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -37,10 +40,12 @@ use std::time::SystemTime;
 use http::{HeaderMap, Method, Uri};
 use parking_lot::RwLock;
 
+pub use authorization_details::AuthorizationDetails;
 pub use credentials::{
     Credential, CredentialSource, CredentialStore, CredentialsError, Refusal, RoleArn, TemporaryCredentials,
     is_account_id, root_arn, user_id_for,
 };
+pub use roles::{Role, RoleRegistry};
 
 /// Largest difference between the request's signing time and the clock.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
@@ -228,6 +233,14 @@ impl Authenticator {
             AuthMode::Open => Ok(self.open(uri, headers)),
             AuthMode::Strict => self.strict(service, method, uri, headers, body, now),
         }
+    }
+
+    /// Whether `caller` may assume `role_arn`. Strict mode: only a declared
+    /// role whose trust policy allows the caller. Open and off modes: any
+    /// role, because they already let every caller be whoever it claims.
+    pub fn may_assume_role(&self, caller: &Caller, role_arn: &str) -> bool {
+        self.mode != AuthMode::Strict
+            || self.credentials.roles().may_assume(&caller.principal_arn, &caller.account_id, role_arn)
     }
 
     fn signing_key(

@@ -4,7 +4,7 @@
 //! smemu's own SigV4 functions when a request needs what no signer produces,
 //! then altered the way an attacker holding a signed request would.
 
-use crate::common::{KEY_ID, Raw, SECRET_KEY, TestServer};
+use crate::common::{ACCOUNT, KEY_ID, Raw, SECRET_KEY, TestServer};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime};
 
 const JSON: (&str, &str) = ("content-type", "application/x-amz-json-1.1");
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded; charset=utf-8");
+const ROLE_ACCOUNT: &str = "444455556666";
+const DEPLOYER: &str = "arn:aws:iam::444455556666:role/deployer";
 
 /// How a request is signed.
 #[derive(Clone, Copy)]
@@ -257,4 +259,90 @@ async fn a_region_aws_does_not_have_is_refused() {
             &format!("Credential should be scoped to a valid region, not '{region}'. "),
         );
     }
+}
+
+/// Roles for the AssumeRole tests: `deployer` trusts [`ACCOUNT`]; `locked`
+/// trusts only a user that is not the caller. A key of the roles' own account
+/// comes along, to show that being there is not enough.
+fn roles() -> serde_json::Value {
+    let trust = |principal: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+        ]})
+    };
+    serde_json::json!({
+        "credentials": [{"access_key_id": "AKIDROLEACCOUNTROOT1", "secret_access_key": SECRET_KEY, "account_id": ROLE_ACCOUNT}],
+        "roles": [
+            {"arn": DEPLOYER, "trust_policy": trust(ACCOUNT)},
+            {"arn": "arn:aws:iam::444455556666:role/locked", "trust_policy": trust(&format!("arn:aws:iam::{ACCOUNT}:user/someone-else"))},
+        ]
+    })
+}
+
+async fn assume_role(server: &TestServer, how: How<'_>, role_arn: &str) -> Raw {
+    let body = format!(
+        "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=attacker",
+        smemu::auth::sigv4::uri_encode(role_arn.as_bytes(), false)
+    );
+    Signed::new(server, how, "/", &[FORM], body.as_bytes()).send(server, body.as_bytes()).await
+}
+
+fn assert_access_denied(r: &Raw, caller: &str, role_arn: &str) {
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), Some("text/xml"));
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"), "{body}");
+    assert_eq!(xml_element(r, "Type"), "Sender");
+    assert_eq!(xml_element(r, "Code"), "AccessDenied");
+    assert_eq!(
+        xml_element(r, "Message"),
+        format!("User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+    );
+}
+
+#[tokio::test]
+async fn assume_role_into_an_undeclared_role_is_denied() {
+    let server = TestServer::start_strict_with(roles()).await;
+    let caller = format!("arn:aws:iam::{ACCOUNT}:root");
+    for role in ["arn:aws:iam::999988887777:role/anything", "arn:aws:iam::444455556666:role/Deployer"] {
+        assert_access_denied(&assume_role(&server, STS, role).await, &caller, role);
+    }
+}
+
+#[tokio::test]
+async fn assume_role_without_the_roles_trust_is_denied() {
+    let server = TestServer::start_strict_with(roles()).await;
+    let locked = "arn:aws:iam::444455556666:role/locked";
+    assert_access_denied(&assume_role(&server, STS, locked).await, &format!("arn:aws:iam::{ACCOUNT}:root"), locked);
+    // The root of the role's own account gets no more than trust says.
+    let own_root = How { key: "AKIDROLEACCOUNTROOT1", ..STS };
+    let caller = format!("arn:aws:iam::{ROLE_ACCOUNT}:root");
+    assert_access_denied(&assume_role(&server, own_root, DEPLOYER).await, &caller, DEPLOYER);
+}
+
+#[tokio::test]
+async fn a_trusted_caller_assumes_the_role_and_acts_in_its_account_but_no_further() {
+    let server = TestServer::start_strict_with(roles()).await;
+    let assumed = server
+        .sts_with(KEY_ID, SECRET_KEY, None)
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("ci")
+        .send()
+        .await
+        .unwrap();
+    let creds = assumed.credentials().unwrap();
+    let (key, secret, token) = (creds.access_key_id(), creds.secret_access_key(), creds.session_token());
+    let sm = server.client_with(key, secret, Some(token));
+    let arn = sm.create_secret().name("from-role").secret_string("x").send().await.unwrap().arn().unwrap().to_owned();
+    assert!(arn.starts_with(&format!("arn:aws:secretsmanager:us-east-1:{ROLE_ACCOUNT}:secret:from-role-")), "{arn}");
+    let who = server.sts_with(key, secret, Some(token)).get_caller_identity().send().await.unwrap();
+    assert_eq!(who.arn(), Some("arn:aws:sts::444455556666:assumed-role/deployer/ci"));
+    assert_eq!(who.account(), Some(ROLE_ACCOUNT));
+
+    // The session is trusted by nothing: it cannot hop on to another role.
+    let session = How { key, secret, token: Some(token), ..STS };
+    let locked = "arn:aws:iam::444455556666:role/locked";
+    let r = assume_role(&server, session, locked).await;
+    assert_access_denied(&r, "arn:aws:sts::444455556666:assumed-role/deployer/ci", locked);
 }
