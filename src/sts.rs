@@ -8,6 +8,10 @@
 //! scope names another service, none; when there is no readable scope (an
 //! unsigned request), one with an `Action` parameter in a form-encoded body or
 //! in the query string.
+//!
+//! AssumeRole asks [`Authenticator::may_assume_role`] first: in strict mode
+//! only declared roles whose trust policy allows the caller (see
+//! [`crate::auth::roles`]); refusals are STS's `AccessDenied`.
 
 use std::time::{Duration, SystemTime};
 
