@@ -142,7 +142,14 @@ async fn handle(auth: Option<&Authenticator>, answer_body: Bytes, req: Request<I
         Err(_) => return answer(StatusCode::PAYLOAD_TOO_LARGE, Bytes::from_static(b"{}")),
     };
     if let Some(auth) = auth
-        && let Err(e) = auth.authenticate(&parts.method, &parts.uri, &parts.headers, &body, SystemTime::now())
+        && let Err(e) = auth.authenticate(
+            smemu::auth::SECRETS_MANAGER,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+            SystemTime::now(),
+        )
     {
         return answer(StatusCode::BAD_REQUEST, Bytes::from(e.to_json()));
     }

@@ -21,6 +21,10 @@
 //!         stages: [AWSPREVIOUS]
 //!       - secretBinary: AwQF
 //!         stages: [AWSCURRENT]
+//! iam:                         # roles AssumeRole may enter: see `auth::authorization_details`
+//!   RoleDetailList:
+//!     - RoleName: deployer
+//!       AssumeRolePolicyDocument: { Statement: [{ Effect: Allow, Principal: { AWS: "111122223333" }, Action: sts:AssumeRole }] }
 //! ```
 //!
 //! An entry is checked exactly as the API would check it: it becomes the CreateSecret,
@@ -59,7 +63,7 @@ impl std::error::Error for SeedError {}
 /// Stands in for the `ClientRequestToken` the API asks for: seeded versions get ids of their own.
 const TOKEN: &str = "00000000-0000-4000-8000-000000000000";
 
-const FILE_FIELDS: &[&str] = &["account", "region", "secrets", "hooks"];
+const FILE_FIELDS: &[&str] = &["account", "region", "secrets", "hooks", "iam"];
 const ENTRY_FIELDS: &[&str] = &[
     "name",
     "account",
@@ -101,6 +105,7 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
     let mut hooks = Vec::new();
     // Where each (account, region, name) was first seeded, so a second entry for it is refused.
     let mut seen: HashMap<(String, String, String), String> = HashMap::new();
+    let mut roles = Vec::new();
     for file in files(path)? {
         let shown = file.display().to_string();
         let text = std::fs::read_to_string(&file).map_err(|e| SeedError(format!("seed file {shown}: {e}")))?;
@@ -114,6 +119,11 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
         }
         let account = top.string("account").map_err(in_file)?.unwrap_or_else(|| app.config.default_account.clone());
         let region = top.string("region").map_err(in_file)?.unwrap_or_else(|| app.config.default_region.clone());
+        if let Some(iam) = top.get("iam") {
+            let details = crate::auth::AuthorizationDetails::parse(iam, &account)
+                .map_err(|e| SeedError(format!("seed file {shown}: iam: {e}")))?;
+            roles.extend(details.roles);
+        }
         for (index, entry) in top.list("secrets").map_err(in_file)?.iter().enumerate() {
             let label = match entry.get("name") {
                 Some(Value::String(name)) => format!("secret #{} ({name:?})", index + 1),
@@ -129,6 +139,7 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
             planned.push((account, region, secret, label, shown.clone()));
         }
     }
+    app.auth.credentials().roles().declare(roles).map_err(|e| SeedError(format!("seed: iam: {e}")))?;
     for spec in hooks {
         app.hooks.register(spec);
     }

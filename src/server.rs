@@ -346,7 +346,7 @@ async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<O
     let op = Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
     let caller = app
         .auth
-        .authenticate(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
+        .authenticate(crate::auth::SECRETS_MANAGER, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
         .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
     let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
     let outcome = ops::dispatch(&ctx, op, json).await;
@@ -360,7 +360,7 @@ async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<O
 
 fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
     let now = SystemTime::now();
-    let answer = match app.auth.authenticate(&parts.method, &parts.uri, &parts.headers, body, now) {
+    let answer = match app.auth.authenticate(crate::auth::STS, &parts.method, &parts.uri, &parts.headers, body, now) {
         Ok(caller) => sts::handle(&app.auth, &caller, &parts.method, &parts.uri, body, now),
         Err(e) => sts::auth_error_response(&e),
     };

@@ -8,13 +8,17 @@
 //! scope names another service, none; when there is no readable scope (an
 //! unsigned request), one with an `Action` parameter in a form-encoded body or
 //! in the query string.
+//!
+//! AssumeRole asks [`Authenticator::may_assume_role`] first: in strict mode
+//! only declared roles whose trust policy allows the caller (see
+//! [`crate::auth::roles`]); refusals are STS's `AccessDenied`.
 
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, Uri};
 
 use crate::auth::sigv4;
-use crate::auth::{AuthError, Authenticator, Caller, RoleArn, user_id_for};
+use crate::auth::{AuthError, Authenticator, Caller, RoleArn};
 
 /// XML namespace of every STS response.
 pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -152,8 +156,8 @@ pub fn handle(
         );
     }
     match action {
-        "GetCallerIdentity" => get_caller_identity(auth, caller, request_id),
-        "AssumeRole" => assume_role(auth, &params, now, request_id),
+        "GetCallerIdentity" => get_caller_identity(caller, request_id),
+        "AssumeRole" => assume_role(auth, caller, &params, now, request_id),
         _ => error_with_id(
             400,
             "InvalidAction",
@@ -163,18 +167,12 @@ pub fn handle(
     }
 }
 
-fn get_caller_identity(auth: &Authenticator, caller: &Caller, request_id: String) -> StsResponse {
-    let user_id = caller
-        .access_key_id
-        .as_deref()
-        .and_then(|key| auth.credentials().lookup(key))
-        .filter(|c| c.principal_arn == caller.principal_arn)
-        .map(|c| c.user_id.clone())
-        .unwrap_or_else(|| user_id_for(&caller.principal_arn, &caller.account_id));
+fn get_caller_identity(caller: &Caller, request_id: String) -> StsResponse {
+    let user_id = &caller.user_id;
     let body = format!(
         "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
         xml_escape(&caller.principal_arn),
-        xml_escape(&user_id),
+        xml_escape(user_id),
         xml_escape(&caller.account_id)
     );
     StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id }
@@ -187,7 +185,21 @@ fn validation_error(problems: &[String], request_id: String) -> StsResponse {
     error_with_id(400, "ValidationError", &message, request_id)
 }
 
-fn assume_role(auth: &Authenticator, params: &[(String, String)], now: SystemTime, request_id: String) -> StsResponse {
+/// STS's refusal of an AssumeRole the caller may not make: the same for a role
+/// that does not exist as for one whose trust does not name the caller.
+fn assume_role_denied(caller: &Caller, role_arn: &str, request_id: String) -> StsResponse {
+    let message =
+        format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", caller.principal_arn);
+    error_with_id(403, "AccessDenied", &message, request_id)
+}
+
+fn assume_role(
+    auth: &Authenticator,
+    caller: &Caller,
+    params: &[(String, String)],
+    now: SystemTime,
+    request_id: String,
+) -> StsResponse {
     let role_arn = param(params, "RoleArn");
     let session_name = param(params, "RoleSessionName");
     let duration = param(params, "DurationSeconds");
@@ -243,6 +255,9 @@ fn assume_role(auth: &Authenticator, params: &[(String, String)], now: SystemTim
     if RoleArn::parse(role_arn).is_none() {
         return error_with_id(400, "ValidationError", &format!("{role_arn} is invalid"), request_id);
     }
+    if !auth.may_assume_role(caller, role_arn) {
+        return assume_role_denied(caller, role_arn, request_id);
+    }
     let issued = match auth.credentials().issue_temporary(role_arn, session_name, Duration::from_secs(seconds), now) {
         Ok(issued) => issued,
         Err(e) => return error_with_id(400, "ValidationError", &e.message, request_id),
@@ -281,6 +296,14 @@ mod tests {
     fn authenticator(mode: AuthMode) -> Authenticator {
         let store = CredentialStore::new();
         store.add_static(KEY, SECRET, "111111111111", Some("arn:aws:iam::111111111111:user/alice"), None).unwrap();
+        let trust = serde_json::json!({"Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:user/alice"}, "Action": "sts:AssumeRole"
+        }]});
+        let roles = serde_json::json!({"roles": [
+            {"arn": "arn:aws:iam::333333333333:role/deployer", "trust_policy": trust},
+            {"arn": "arn:aws:iam::333333333333:role/locked", "trust_policy": {"Statement": []}},
+        ]});
+        store.load_document("test roles", &roles).unwrap();
         Authenticator::new(mode, "000000000000".into(), "us-east-1".into(), store)
     }
 
@@ -299,7 +322,7 @@ mod tests {
     /// Authenticates and serves a request the way the server will.
     fn call(auth: &Authenticator, req: &http::Request<Vec<u8>>) -> StsResponse {
         assert!(is_sts_request(req.headers(), req.uri(), req.body()));
-        match auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(T0)) {
+        match auth.authenticate(crate::auth::STS, req.method(), req.uri(), req.headers(), req.body(), at(T0)) {
             Ok(caller) => handle(auth, &caller, req.method(), req.uri(), req.body(), at(T0)),
             Err(e) => auth_error_response(&e),
         }
@@ -375,7 +398,7 @@ mod tests {
         form.insert("content-type", FORM.1.parse().unwrap());
         let uri: Uri = "/".parse().unwrap();
         let body = b"Action=GetCallerIdentity&Version=2011-06-15";
-        let caller = auth.authenticate(&Method::POST, &uri, &form, body, at(T0)).unwrap();
+        let caller = auth.authenticate(crate::auth::STS, &Method::POST, &uri, &form, body, at(T0)).unwrap();
         let resp = handle(&auth, &caller, &Method::POST, &uri, body, at(T0));
         assert_eq!(element(&resp.body, "Account"), "000000000000");
     }
@@ -426,14 +449,60 @@ mod tests {
             &[("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "secretsmanager.ListSecrets")],
             b"{}",
         );
-        let caller = auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(T0)).unwrap();
+        let caller = auth
+            .authenticate(crate::auth::SECRETS_MANAGER, req.method(), req.uri(), req.headers(), req.body(), at(T0))
+            .unwrap();
         assert_eq!(caller.account_id, "333333333333");
         assert_eq!(caller.principal_arn, "arn:aws:sts::333333333333:assumed-role/deployer/ci-run");
     }
 
+    fn assume(auth: &Authenticator, role_arn: &str) -> StsResponse {
+        let s = signer(KEY, SECRET, None);
+        let body = format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=ci",
+            sigv4::uri_encode(role_arn.as_bytes(), false)
+        );
+        call(auth, &s.sign("POST", "http://localhost:4566/", &[FORM], body.as_bytes()))
+    }
+
+    #[test]
+    fn assume_role_needs_a_declared_role_that_trusts_the_caller() {
+        let auth = authenticator(AuthMode::Strict);
+        for role in ["arn:aws:iam::333333333333:role/undeclared", "arn:aws:iam::333333333333:role/locked"] {
+            let resp = assume(&auth, role);
+            assert_eq!(
+                resp.body,
+                format!(
+                    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>AccessDenied</Code>\n    <Message>User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: {role}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
+                    resp.request_id
+                )
+            );
+            assert_eq!(resp.status, 403);
+        }
+        assert_eq!(assume(&auth, "arn:aws:iam::333333333333:role/deployer").status, 200);
+
+        // Open mode trusts every caller already: any role, declared or not.
+        let open = authenticator(AuthMode::Open);
+        for role in ["arn:aws:iam::333333333333:role/undeclared", "arn:aws:iam::333333333333:role/locked"] {
+            assert_eq!(assume(&open, role).status, 200, "{role}");
+        }
+        // And open mode knows the credentials it issued, by their token.
+        let resp = assume(&open, "arn:aws:iam::333333333333:role/undeclared");
+        let (key, token) = (element(&resp.body, "AccessKeyId"), element(&resp.body, "SessionToken"));
+        let req = signer(key, "unchecked", Some(token)).sign(
+            "POST",
+            "http://localhost:4566/",
+            &[FORM],
+            b"Action=GetCallerIdentity&Version=2011-06-15",
+        );
+        let resp = call(&open, &req);
+        assert_eq!(element(&resp.body, "Arn"), "arn:aws:sts::333333333333:assumed-role/undeclared/ci");
+    }
+
     fn form_call(auth: &Authenticator, body: &str) -> StsResponse {
-        let caller =
-            auth.authenticate(&Method::POST, &"/".parse().unwrap(), &http::HeaderMap::new(), b"", at(T0)).unwrap();
+        let caller = auth
+            .authenticate(crate::auth::STS, &Method::POST, &"/".parse().unwrap(), &http::HeaderMap::new(), b"", at(T0))
+            .unwrap();
         handle(auth, &caller, &Method::POST, &"/".parse().unwrap(), body.as_bytes(), at(T0))
     }
 

@@ -94,9 +94,20 @@ async fn get_caller_identity_in_both_modes() {
     assert_eq!(who.account(), Some("000000000000"));
 }
 
+/// A credentials document declaring `arn:aws:iam::444455556666:role/deployer`, trusting [`ACCOUNT`].
+fn deployer_role() -> serde_json::Value {
+    serde_json::json!({"roles": [{
+        "arn": "arn:aws:iam::444455556666:role/deployer",
+        "trust_policy": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]
+        }
+    }]})
+}
+
 #[tokio::test]
 async fn assumed_role_credentials_act_in_the_role_account() {
-    let server = TestServer::start_strict().await;
+    let server = TestServer::start_strict_with_credentials(deployer_role()).await;
     let sts = server.sts_with(KEY_ID, SECRET_KEY, None);
     let assumed = sts
         .assume_role()
@@ -124,6 +135,72 @@ async fn assumed_role_credentials_act_in_the_role_account() {
             .unwrap_err(),
     );
     assert_eq!(code, "UnrecognizedClientException");
+}
+
+#[tokio::test]
+async fn assume_role_is_refused_unless_declared_and_trusted() {
+    let server = TestServer::start_strict_with_credentials(deployer_role()).await;
+    let sts = server.sts_with(KEY_ID, SECRET_KEY, None);
+    for role in ["arn:aws:iam::444455556666:role/undeclared", "arn:aws:iam::999988887777:role/deployer"] {
+        let err = sts.assume_role().role_arn(role).role_session_name("ci").send().await.unwrap_err();
+        let meta = aws_sdk_sts::error::ProvideErrorMetadata::meta(&err).clone();
+        assert_eq!(meta.code(), Some("AccessDenied"), "{role}");
+        assert_eq!(
+            meta.message(),
+            Some(
+                format!(
+                    "User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: sts:AssumeRole on resource: {role}"
+                )
+                .as_str()
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn roles_from_a_seed_file_can_be_assumed() {
+    let server = TestServer::start_strict().await;
+    let dir = std::env::temp_dir().join(format!("smemu-seed-roles-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed = dir.join("iam.yaml");
+    std::fs::write(
+        &seed,
+        format!(
+            r#"account: "444455556666"
+iam:
+  RoleDetailList:
+    - RoleName: reader
+      Path: /apps/
+      RoleId: AROASEEDEDREADER0001
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{ AWS: "{ACCOUNT}" }}
+            Action: sts:AssumeRole
+"#
+        ),
+    )
+    .unwrap();
+    let loaded = smemu::seed::load(&server.app, &seed);
+    std::fs::remove_dir_all(&dir).unwrap();
+    loaded.unwrap();
+    let assumed = server
+        .sts_with(KEY_ID, SECRET_KEY, None)
+        .assume_role()
+        .role_arn("arn:aws:iam::444455556666:role/apps/reader")
+        .role_session_name("job")
+        .send()
+        .await
+        .unwrap();
+    let user = assumed.assumed_role_user().unwrap();
+    assert_eq!(user.arn(), "arn:aws:sts::444455556666:assumed-role/reader/job");
+    assert_eq!(user.assumed_role_id(), "AROASEEDEDREADER0001:job");
+    let creds = assumed.credentials().unwrap();
+    let who = server.sts_with(creds.access_key_id(), creds.secret_access_key(), Some(creds.session_token()));
+    let who = who.get_caller_identity().send().await.unwrap();
+    assert_eq!(who.user_id(), Some("AROASEEDEDREADER0001:job"));
+    assert_eq!(who.account(), Some("444455556666"));
 }
 
 /// Signs a Secrets Manager request with the `aws-sigv4` crate, as the SDKs do.

@@ -1,5 +1,6 @@
 //! Known credentials: static ones from a file or flags, temporary ones issued
-//! by STS AssumeRole.
+//! by STS AssumeRole (see [`super::session`]: those are checked, not stored),
+//! and the roles AssumeRole may issue them for.
 //!
 //! Credentials file (TOML when the name ends in `.toml`, JSON otherwise):
 //!
@@ -11,11 +12,18 @@
 //! principal_arn = "arn:aws:iam::111111111111:user/alice"   # optional, default <account> root
 //! session_token = "..."                                     # optional
 //! user_id = "AIDAEXAMPLEUSERID0001"                        # optional, GetCallerIdentity UserId
+//!
+//! [[roles]]
+//! arn = "arn:aws:iam::222222222222:role/deployer"
+//! role_id = "AROAEXAMPLEDEPLOYER01"                        # optional
+//! trust_policy = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+//!   "Principal": {"AWS": "arn:aws:iam::111111111111:user/alice"}, "Action": "sts:AssumeRole"}]}'''
 //! ```
 //!
-//! JSON takes the same fields: `{"credentials": [{...}, ...]}` or a bare
-//! array `[{...}, ...]`. A file holding a single entry may also give its
-//! fields at the top level.
+//! `trust_policy` may also be a table (`[roles.trust_policy]`). JSON takes the
+//! same fields: `{"credentials": [{...}], "roles": [{...}]}`, or a bare array
+//! of credentials `[{...}, ...]`. A file holding a single credential may also
+//! give its fields at the top level.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,12 +36,10 @@ use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
-/// How long an expired temporary credential is still remembered, so that
-/// requests using it get ExpiredTokenException rather than "unknown key".
-const EXPIRED_RETENTION: Duration = Duration::from_secs(12 * 3600);
+use super::roles::{self, RoleRegistry};
+use super::session::{Claims, SessionKeys};
 
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Where a credential came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +165,7 @@ pub fn root_arn(account_id: &str) -> String {
 
 /// A stable IAM-style unique id: `prefix` followed by 17 characters derived
 /// from `seed`.
-fn derived_id(prefix: &str, seed: &str) -> String {
+pub(crate) fn derived_id(prefix: &str, seed: &str) -> String {
     let hash = digest::digest(&digest::SHA256, seed.as_bytes());
     let mut out = String::with_capacity(prefix.len() + 17);
     out.push_str(prefix);
@@ -177,14 +183,14 @@ pub fn user_id_for(principal_arn: &str, account_id: &str) -> String {
         && let Some((role, session)) = rest.rsplit_once('/')
     {
         let partition = head.split(':').nth(1).unwrap_or("aws");
-        let role_arn = format!("arn:{partition}:iam::{account_id}:role/{role}");
-        return format!("{}:{session}", role_id(&role_arn));
+        let role = RoleArn {
+            partition: partition.to_string(),
+            account_id: account_id.to_string(),
+            role_name: role.to_string(),
+        };
+        return format!("{}:{session}", roles::default_role_id(&role));
     }
     derived_id("AIDA", principal_arn)
-}
-
-fn role_id(role_arn: &str) -> String {
-    derived_id("AROA", role_arn)
 }
 
 fn random_string(alphabet: &[u8], len: usize) -> String {
@@ -195,11 +201,25 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
     bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
 }
 
+/// Why a credential is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown access key, or the wrong session token for it.
+    Unknown,
+    /// A temporary credential past its expiry.
+    Expired,
+}
+
 /// The credentials smemu accepts. Thread-safe; share it behind an `Arc` (or
 /// inside an [`crate::auth::Authenticator`]).
 #[derive(Debug, Default)]
 pub struct CredentialStore {
+    /// Static credentials only: written while the credentials file and flags
+    /// load, so readers never wait in practice.
     by_key: RwLock<HashMap<String, Arc<Credential>>>,
+    /// Temporary credentials: sealed into their own session tokens.
+    sessions: SessionKeys,
+    roles: RoleRegistry,
 }
 
 /// One entry's fields before validation.
@@ -227,9 +247,9 @@ impl CredentialStore {
         Ok(store)
     }
 
-    /// Adds the entries of a credentials file; returns how many. Nothing is
-    /// added when any entry is wrong. Errors name the file, the entry and the
-    /// field.
+    /// Adds the credentials and roles of a credentials file; returns how
+    /// many. Nothing is added when any entry is wrong. Errors name the file,
+    /// the entry and the field.
     pub fn load_file(&self, path: &Path) -> Result<usize, CredentialsError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path)
@@ -249,25 +269,44 @@ impl CredentialStore {
     /// Adds the entries of an already parsed credentials document; `label`
     /// names it in errors.
     pub fn load_document(&self, label: &str, document: &Value) -> Result<usize, CredentialsError> {
-        let entries: Vec<&Value> = match document {
-            Value::Array(items) => items.iter().collect(),
-            Value::Object(map) if map.contains_key("credentials") => match &map["credentials"] {
-                Value::Array(items) => items.iter().collect(),
-                _ => {
+        let list = |name: &str, value: Option<&'_ Value>| -> Result<Vec<Value>, CredentialsError> {
+            match value {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) => Ok(items.clone()),
+                Some(_) => Err(CredentialsError::new(format!(
+                    "credentials file {label}: `{name}` must be a list of entries (in TOML: [[{name}]] tables)"
+                ))),
+            }
+        };
+        let (entries, role_entries) = match document {
+            Value::Array(items) => (items.clone(), Vec::new()),
+            Value::Object(map) if map.contains_key("credentials") || map.contains_key("roles") => {
+                if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "credentials" | "roles")) {
                     return Err(CredentialsError::new(format!(
-                        "credentials file {label}: `credentials` must be a list of entries (in TOML: [[credentials]] tables)"
+                        "credentials file {label}: unknown top-level key `{unknown}` (expected credentials, roles)"
                     )));
                 }
-            },
-            Value::Object(map) if map.contains_key("access_key_id") => vec![document],
+                (list("credentials", map.get("credentials"))?, list("roles", map.get("roles"))?)
+            }
+            Value::Object(map) if map.contains_key("access_key_id") => (vec![document.clone()], Vec::new()),
             _ => {
                 return Err(CredentialsError::new(format!(
                     "credentials file {label}: expected a `credentials` list of entries (in TOML: [[credentials]] tables)"
                 )));
             }
         };
+        let mut declared = Vec::with_capacity(role_entries.len());
+        for (index, value) in role_entries.iter().enumerate() {
+            let context = match value.get("arn").and_then(Value::as_str) {
+                Some(arn) => format!("credentials file {label}: role {} ({arn})", index + 1),
+                None => format!("credentials file {label}: role {}", index + 1),
+            };
+            declared.push(
+                roles::from_credentials_entry(value).map_err(|m| CredentialsError::new(format!("{context}: {m}")))?,
+            );
+        }
         let mut parsed = Vec::with_capacity(entries.len());
-        for (index, value) in entries.into_iter().enumerate() {
+        for (index, value) in entries.iter().enumerate() {
             let context = entry_label(label, index, value);
             parsed.push(parse_entry(value).map_err(|message| CredentialsError::new(format!("{context}: {message}")))?);
         }
@@ -292,12 +331,16 @@ impl CredentialStore {
                 credentials.push(entry.into_credential(source.clone()));
             }
         }
+        let roles = self
+            .roles
+            .declare(declared)
+            .map_err(|m| CredentialsError::new(format!("credentials file {label}: {m}")))?;
         let count = credentials.len();
         let mut map = self.by_key.write();
         for c in credentials {
             map.insert(c.access_key_id.clone(), Arc::new(c));
         }
-        Ok(count)
+        Ok(count + roles)
     }
 
     /// Adds one static pair (from flags). `principal_arn` defaults to the
@@ -329,12 +372,81 @@ impl CredentialStore {
         Ok(())
     }
 
-    /// The credential for an access key id.
+    /// The static credential for an access key id.
     pub fn lookup(&self, access_key_id: &str) -> Option<Arc<Credential>> {
         self.by_key.read().get(access_key_id).cloned()
     }
 
-    /// Number of known access keys (temporary ones included).
+    /// The roles AssumeRole may issue credentials for.
+    pub fn roles(&self) -> &RoleRegistry {
+        &self.roles
+    }
+
+    /// The credential a request signed with `access_key_id` (and
+    /// `session_token`, when it carries one) runs as, checked: the key is
+    /// known, the token is the key's own, and a temporary credential has not
+    /// expired at `now`.
+    ///
+    /// A temporary credential is recognised by opening its token, which
+    /// touches no shared state: no lock is taken, whatever the number of
+    /// credentials issued.
+    pub fn resolve(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Arc<Credential>, Refusal> {
+        if let Some(claims) = session_token.and_then(|t| self.open_session(access_key_id, t)) {
+            if SessionKeys::expired(&claims, now) {
+                return Err(Refusal::Expired);
+            }
+            return Ok(Arc::new(self.temporary(claims, session_token.unwrap_or_default())));
+        }
+        let credential = self.lookup(access_key_id).ok_or(Refusal::Unknown)?;
+        let token_ok = match (&credential.session_token, session_token) {
+            (Some(expected), Some(given)) => super::sigv4::secure_eq(expected.as_bytes(), given.as_bytes()),
+            (None, None) => true,
+            _ => false,
+        };
+        if token_ok { Ok(credential) } else { Err(Refusal::Unknown) }
+    }
+
+    /// Who a request claims to be, unchecked (open mode): a temporary
+    /// credential by its token, expired or not; a static one by its key alone.
+    pub fn identify(&self, access_key_id: &str, session_token: Option<&str>) -> Option<Arc<Credential>> {
+        if let Some(token) = session_token
+            && let Some(claims) = self.open_session(access_key_id, token)
+        {
+            return Some(Arc::new(self.temporary(claims, token)));
+        }
+        self.lookup(access_key_id)
+    }
+
+    fn open_session(&self, access_key_id: &str, token: &str) -> Option<Claims> {
+        self.sessions.open(token).filter(|c| c.access_key_id == access_key_id)
+    }
+
+    fn temporary(&self, claims: Claims, token: &str) -> Credential {
+        Credential {
+            secret_access_key: self.sessions.secret_for(&claims.access_key_id),
+            expiration: Some(claims.expiration()),
+            access_key_id: claims.access_key_id,
+            account_id: claims.account_id,
+            principal_arn: claims.principal_arn,
+            user_id: claims.user_id,
+            session_token: Some(token.to_string()),
+            source: CredentialSource::AssumeRole,
+        }
+    }
+
+    /// Holds the static credentials for writing, so a test can show a path
+    /// that never waits for them.
+    #[cfg(test)]
+    pub(crate) fn lookup_guard_for_tests(&self) -> parking_lot::RwLockWriteGuard<'_, HashMap<String, Arc<Credential>>> {
+        self.by_key.write()
+    }
+
+    /// Number of static credentials (temporary ones are not stored).
     pub fn len(&self) -> usize {
         self.by_key.read().len()
     }
@@ -343,10 +455,11 @@ impl CredentialStore {
         self.len() == 0
     }
 
-    /// Issues temporary credentials for AssumeRole: an `ASIA…` key, a random
-    /// secret and session token, valid for `duration` from `now`, whose
+    /// Issues temporary credentials for AssumeRole: an `ASIA…` key, its
+    /// secret and a session token, valid for `duration` from `now`, whose
     /// principal is `arn:aws:sts::<role account>:assumed-role/<role name>/<session name>`
-    /// in the role's account. Long-expired temporary keys are forgotten here.
+    /// in the role's account. Nothing is stored: the token carries it all.
+    /// A declared role's own role id is used; otherwise one derived from the ARN.
     pub fn issue_temporary(
         &self,
         role_arn: &str,
@@ -355,46 +468,30 @@ impl CredentialStore {
         now: SystemTime,
     ) -> Result<TemporaryCredentials, CredentialsError> {
         let role = RoleArn::parse(role_arn).ok_or_else(|| CredentialsError::new(format!("{role_arn} is invalid")))?;
-        let expiration = now + duration;
-        let assumed_role_arn =
-            format!("arn:{}:sts::{}:assumed-role/{}/{session_name}", role.partition, role.account_id, role.role_name);
-        let assumed_role_id = format!(
-            "{}:{session_name}",
-            role_id(&format!("arn:{}:iam::{}:role/{}", role.partition, role.account_id, role.role_name))
-        );
-        let secret_access_key = random_string(BASE64, 40);
-        let session_token = format!("smemu/{}", random_string(BASE64, 300));
-        let mut map = self.by_key.write();
-        map.retain(|_, c| {
-            c.source != CredentialSource::AssumeRole || c.expiration.is_none_or(|e| e + EXPIRED_RETENTION > now)
-        });
-        let access_key_id = loop {
-            let candidate = format!("ASIA{}", random_string(BASE32, 16));
-            if !map.contains_key(&candidate) {
-                break candidate;
-            }
+        let expires =
+            super::sigv4::unix_seconds(now).saturating_add(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX));
+        let role_id = match self.roles.get(role_arn) {
+            Some(declared) => declared.role_id.clone(),
+            None => roles::default_role_id(&role),
         };
-        map.insert(
-            access_key_id.clone(),
-            Arc::new(Credential {
-                access_key_id: access_key_id.clone(),
-                secret_access_key: secret_access_key.clone(),
-                account_id: role.account_id.clone(),
-                principal_arn: assumed_role_arn.clone(),
-                user_id: assumed_role_id.clone(),
-                session_token: Some(session_token.clone()),
-                expiration: Some(expiration),
-                source: CredentialSource::AssumeRole,
-            }),
-        );
+        let claims = Claims {
+            access_key_id: format!("ASIA{}", random_string(BASE32, 16)),
+            account_id: role.account_id.clone(),
+            principal_arn: format!(
+                "arn:{}:sts::{}:assumed-role/{}/{session_name}",
+                role.partition, role.account_id, role.role_name
+            ),
+            user_id: format!("{role_id}:{session_name}"),
+            expires,
+        };
         Ok(TemporaryCredentials {
-            access_key_id,
-            secret_access_key,
-            session_token,
-            expiration,
-            account_id: role.account_id,
-            assumed_role_arn,
-            assumed_role_id,
+            secret_access_key: self.sessions.secret_for(&claims.access_key_id),
+            session_token: self.sessions.seal(&claims),
+            expiration: claims.expiration(),
+            access_key_id: claims.access_key_id,
+            account_id: claims.account_id,
+            assumed_role_arn: claims.principal_arn,
+            assumed_role_id: claims.user_id,
         })
     }
 }
@@ -542,6 +639,19 @@ access_key_id = "AKIAROOT00000000002"
 secret_access_key = "root-secret"
 account_id = "222222222222"
 session_token = "tok"
+
+[[roles]]
+arn = "arn:aws:iam::222222222222:role/deployer"
+trust_policy = '''{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"}}'''
+
+[[roles]]
+arn = "arn:aws:iam::222222222222:role/ci/reader"
+[roles.trust_policy]
+Version = "2012-10-17"
+[[roles.trust_policy.Statement]]
+Effect = "Allow"
+Principal = { AWS = "arn:aws:iam::111111111111:user/alice" }
+Action = "sts:AssumeRole"
 "#;
 
     #[test]
@@ -561,6 +671,15 @@ session_token = "tok"
         assert_eq!(root.user_id, "222222222222");
         assert_eq!(root.session_token.as_deref(), Some("tok"));
         assert!(store.lookup("AKIAUNKNOWN").is_none());
+        assert_eq!(store.roles().len(), 2);
+        let alice = ("arn:aws:iam::111111111111:user/alice", "111111111111");
+        assert!(store.roles().may_assume(alice.0, alice.1, "arn:aws:iam::222222222222:role/deployer"));
+        assert!(store.roles().may_assume(alice.0, alice.1, "arn:aws:iam::222222222222:role/ci/reader"));
+        assert!(!store.roles().may_assume(
+            "arn:aws:iam::111111111111:root",
+            alice.1,
+            "arn:aws:iam::222222222222:role/ci/reader"
+        ));
     }
 
     #[test]
@@ -609,6 +728,22 @@ session_token = "tok"
                 "entry 2: access_key_id \"AKIA1\" appears twice in the file",
             ),
             ("json", r#"{"users": []}"#, "expected a `credentials` list of entries"),
+            (
+                "json",
+                r#"{"credentials": [], "role": []}"#,
+                "unknown top-level key `role` (expected credentials, roles)",
+            ),
+            ("json", r#"{"roles": {}}"#, "`roles` must be a list of entries (in TOML: [[roles]] tables)"),
+            (
+                "json",
+                r#"{"roles": [{"arn": "arn:aws:iam::222222222222:role/r"}]}"#,
+                "role 1 (arn:aws:iam::222222222222:role/r): missing field `trust_policy`",
+            ),
+            (
+                "json",
+                r#"{"roles": [{"arn": "arn:aws:iam::222222222222:role/r", "trust_policy": {"Statement": []}}, {"arn": "arn:aws:iam::222222222222:role/r", "trust_policy": {"Statement": []}}]}"#,
+                "role arn:aws:iam::222222222222:role/r is declared twice",
+            ),
             ("json", "{not json", "not valid JSON"),
             ("toml", "credentials = [", "not valid TOML at line 1, column 16"),
             (
@@ -624,7 +759,7 @@ session_token = "tok"
             let prefix = format!("credentials file {}: ", file.name());
             assert!(err.starts_with(&prefix), "{err}");
             assert!(err.contains(expected), "{err}\n  does not contain\n{expected}");
-            assert!(store.is_empty(), "nothing is added from a bad file");
+            assert!(store.is_empty() && store.roles().is_empty(), "nothing is added from a bad file");
             assert!(!err.contains("wJalr"), "a value is quoted: {err}");
         }
         let missing = CredentialStore::new().load_file(Path::new("/nonexistent/creds.toml")).unwrap_err();
@@ -686,21 +821,100 @@ session_token = "tok"
         assert_ne!(again.access_key_id, t.access_key_id);
         assert_ne!(again.secret_access_key, t.secret_access_key);
 
-        let stored = store.lookup(&t.access_key_id).unwrap();
-        assert_eq!(stored.session_token.as_deref(), Some(t.session_token.as_str()));
-        assert_eq!(stored.expiration, Some(t.expiration));
-        assert_eq!(stored.principal_arn, t.assumed_role_arn);
-        assert_eq!(stored.source, CredentialSource::AssumeRole);
+        let resolved = store.resolve(&t.access_key_id, Some(&t.session_token), now).unwrap();
+        assert_eq!(resolved.secret_access_key, t.secret_access_key);
+        assert_eq!(resolved.session_token.as_deref(), Some(t.session_token.as_str()));
+        assert_eq!(resolved.expiration, Some(t.expiration));
+        assert_eq!(resolved.principal_arn, t.assumed_role_arn);
+        assert_eq!(resolved.user_id, t.assumed_role_id);
+        assert_eq!(resolved.account_id, "555555555555");
+        assert_eq!(resolved.source, CredentialSource::AssumeRole);
+        assert!(store.lookup(&t.access_key_id).is_none(), "temporary credentials are not stored");
 
-        // Long after expiry, issuing again forgets the old keys.
-        let later = now + Duration::from_secs(3600) + EXPIRED_RETENTION + Duration::from_secs(1);
-        store.issue_temporary("arn:aws:iam::555555555555:role/r", "s3", Duration::from_secs(900), later).unwrap();
-        assert!(store.lookup(&t.access_key_id).is_none());
-        assert!(store.lookup(&again.access_key_id).is_none());
-        assert_eq!(store.len(), 1);
+        // The token belongs to its key; expiry is exact.
+        assert_eq!(store.resolve(&t.access_key_id, None, now).unwrap_err(), Refusal::Unknown);
+        assert_eq!(store.resolve(&again.access_key_id, Some(&t.session_token), now).unwrap_err(), Refusal::Unknown);
+        let expiry = now + Duration::from_secs(3600);
+        assert!(store.resolve(&t.access_key_id, Some(&t.session_token), expiry - Duration::from_secs(1)).is_ok());
+        assert_eq!(store.resolve(&t.access_key_id, Some(&t.session_token), expiry).unwrap_err(), Refusal::Expired);
+        // Open mode identifies it even when expired.
+        assert_eq!(store.identify(&t.access_key_id, Some(&t.session_token)).unwrap().principal_arn, t.assumed_role_arn);
+        // Another instance never accepts it.
+        assert_eq!(
+            CredentialStore::new().resolve(&t.access_key_id, Some(&t.session_token), now).unwrap_err(),
+            Refusal::Unknown
+        );
 
         let err = store.issue_temporary("arn:aws:iam::1:role/r", "s", Duration::from_secs(900), now).unwrap_err();
         assert_eq!(err.message, "arn:aws:iam::1:role/r is invalid");
+    }
+
+    #[test]
+    fn declared_roles_keep_their_role_id() {
+        let store = CredentialStore::new();
+        let document = serde_json::json!({"roles": [{
+            "arn": "arn:aws:iam::555555555555:role/app/reader",
+            "role_id": "AROAREADERROLEID0001",
+            "trust_policy": {"Statement": {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"}},
+        }]});
+        assert_eq!(store.load_document("roles.json", &document).unwrap(), 1);
+        let now = UNIX_EPOCH + Duration::from_secs(1_735_689_600);
+        let t = store
+            .issue_temporary("arn:aws:iam::555555555555:role/app/reader", "s1", Duration::from_secs(900), now)
+            .unwrap();
+        assert_eq!(t.assumed_role_id, "AROAREADERROLEID0001:s1");
+        assert_eq!(store.resolve(&t.access_key_id, Some(&t.session_token), now).unwrap().user_id, t.assumed_role_id);
+        assert!(store.roles().may_assume(
+            "arn:aws:iam::111111111111:root",
+            "111111111111",
+            "arn:aws:iam::555555555555:role/app/reader"
+        ));
+    }
+
+    /// Issuing costs no memory and no lock: a burst of AssumeRole calls leaves
+    /// the store as it was, and every credential still checks out.
+    #[test]
+    fn issuing_does_not_grow_the_store() {
+        let store = CredentialStore::new();
+        store.add_static("AKIASTATIC", "s", "111111111111", None, None).unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_735_689_600);
+        let mut last = None;
+        for i in 0..100_000 {
+            let t = store
+                .issue_temporary("arn:aws:iam::555555555555:role/r", &format!("s{i}"), Duration::from_secs(900), now)
+                .unwrap();
+            last = Some(t);
+        }
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.by_key.read().len(), 1);
+        let last = last.unwrap();
+        assert_eq!(
+            store.resolve(&last.access_key_id, Some(&last.session_token), now).unwrap().principal_arn,
+            "arn:aws:sts::555555555555:assumed-role/r/s99999"
+        );
+    }
+
+    /// Checking a temporary credential takes no lock: it succeeds while the
+    /// static map is locked for writing by another thread.
+    #[test]
+    fn resolving_a_temporary_credential_takes_no_lock() {
+        let store = Arc::new(CredentialStore::new());
+        let now = UNIX_EPOCH + Duration::from_secs(1_735_689_600);
+        let t = store.issue_temporary("arn:aws:iam::555555555555:role/r", "s", Duration::from_secs(900), now).unwrap();
+        let guard = store.by_key.write();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let _ =
+                    tx.send(store.resolve(&t.access_key_id, Some(&t.session_token), now).map(|c| c.account_id.clone()));
+            })
+        };
+        // A real timeout, not a sleep: it only matters when the test fails.
+        let answer = rx.recv_timeout(Duration::from_secs(10));
+        drop(guard);
+        worker.join().unwrap();
+        assert_eq!(answer.expect("resolve waited for the lock"), Ok("555555555555".to_string()));
     }
 
     #[test]

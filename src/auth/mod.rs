@@ -14,12 +14,22 @@
 //!   with the right session token; failures are the errors AWS returns.
 //!
 //! Order of the strict checks: signature present → fields complete →
-//! credential scope well formed → `host` signed → scope terminator, service,
-//! region and date → clock window → access key known → session token →
-//! token expiry → signature.
+//! credential scope well formed → `host`, the date header and `x-amz-target`
+//! signed → scope terminator, service, region and date → clock window →
+//! access key known → session token → token expiry → signature.
+//!
+//! Every service smemu answers speaks JSON or the query protocol, so the
+//! payload hash in the canonical request is always the SHA-256 of the body
+//! received, whatever `x-amz-content-sha256` says: `UNSIGNED-PAYLOAD` (S3's
+//! escape hatch, presigned URLs included) never verifies. The SDKs sign these
+//! services' bodies, presigned URLs too (with the empty body's hash).
 
+pub mod authorization_details;
 pub mod credentials;
+pub mod roles;
+pub mod session;
 pub mod sigv4;
+pub mod trust;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -30,10 +40,12 @@ use std::time::SystemTime;
 use http::{HeaderMap, Method, Uri};
 use parking_lot::RwLock;
 
+pub use authorization_details::AuthorizationDetails;
 pub use credentials::{
-    Credential, CredentialSource, CredentialStore, CredentialsError, RoleArn, TemporaryCredentials, is_account_id,
-    root_arn, user_id_for,
+    Credential, CredentialSource, CredentialStore, CredentialsError, Refusal, RoleArn, TemporaryCredentials,
+    is_account_id, root_arn, user_id_for,
 };
+pub use roles::{Role, RoleRegistry};
 
 /// Largest difference between the request's signing time and the clock.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
@@ -41,8 +53,10 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 /// Derived signing keys kept at most (the cache is emptied when full).
 const SIGNING_KEY_CACHE_LIMIT: usize = 4096;
 
-/// Services a credential scope may name in strict mode.
-pub const SIGNING_SERVICES: [&str; 2] = ["secretsmanager", "sts"];
+/// Signing names of the services the pipeline routes to, for
+/// [`Authenticator::authenticate`].
+pub const SECRETS_MANAGER: &str = "secretsmanager";
+pub const STS: &str = "sts";
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -91,6 +105,9 @@ pub struct Caller {
     pub region: String,
     pub access_key_id: Option<String>,
     pub principal_arn: String,
+    /// GetCallerIdentity's `UserId`: the account id for root, `AIDA…` for a
+    /// user, `AROA…:<session>` for a role session.
+    pub user_id: String,
 }
 
 /// An authentication failure. Every one is HTTP 400 on the Secrets Manager
@@ -110,6 +127,15 @@ pub const EXPIRED_TOKEN: &str = "ExpiredTokenException";
 
 const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+const EXPIRED_TOKEN_TEXT: &str = "The security token included in the request is expired";
+const HOST_NOT_SIGNED: &str = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.";
+
+/// The IncompleteSignatureException text for a header that is present but
+/// not signed. AWS's wording is confirmed for `host` only ([`HOST_NOT_SIGNED`]);
+/// this follows it for the date header and `x-amz-target`.
+fn not_signed(header: &str) -> String {
+    format!("'{header}' must be a 'SignedHeader' in the AWS Authorization.")
+}
 
 impl AuthError {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
@@ -185,13 +211,17 @@ impl Authenticator {
             region: self.default_region.clone(),
             access_key_id: None,
             principal_arn: root_arn(&self.default_account),
+            user_id: self.default_account.clone(),
         }
     }
 
-    /// Decides who a request runs as. `now` is the real wall-clock time, used
-    /// for the clock-skew and expiry checks.
+    /// Decides who a request runs as. `service` is the signing name of the
+    /// service the request was routed to ([`SECRETS_MANAGER`], [`STS`], ...):
+    /// in strict mode the credential scope must name it. `now` is the real
+    /// wall-clock time, used for the clock-skew and expiry checks.
     pub fn authenticate(
         &self,
+        service: &str,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
@@ -201,8 +231,16 @@ impl Authenticator {
         match self.mode {
             AuthMode::Off => Ok(self.default_caller()),
             AuthMode::Open => Ok(self.open(uri, headers)),
-            AuthMode::Strict => self.strict(method, uri, headers, body, now),
+            AuthMode::Strict => self.strict(service, method, uri, headers, body, now),
         }
+    }
+
+    /// Whether `caller` may assume `role_arn`. Strict mode: only a declared
+    /// role whose trust policy allows the caller. Open and off modes: any
+    /// role, because they already let every caller be whoever it claims.
+    pub fn may_assume_role(&self, caller: &Caller, role_arn: &str) -> bool {
+        self.mode != AuthMode::Strict
+            || self.credentials.roles().may_assume(&caller.principal_arn, &caller.account_id, role_arn)
     }
 
     fn signing_key(
@@ -211,17 +249,26 @@ impl Authenticator {
         credential_field: &str,
         scope: &sigv4::CredentialScope,
     ) -> ring::hmac::Key {
+        let derive = || {
+            sigv4::hmac_key(&sigv4::signing_key(
+                &credential.secret_access_key,
+                &scope.date,
+                &scope.region,
+                &scope.service,
+            ))
+        };
+        // Temporary credentials are rebuilt from their token on every request,
+        // so a cache keyed by the credential would only miss; deriving costs
+        // four HMACs and keeps their path free of any shared lock.
+        if credential.source == CredentialSource::AssumeRole {
+            return derive();
+        }
         if let Some((owner, key)) = self.signing_keys.read().get(credential_field)
             && Arc::ptr_eq(owner, credential)
         {
             return key.clone();
         }
-        let key = sigv4::hmac_key(&sigv4::signing_key(
-            &credential.secret_access_key,
-            &scope.date,
-            &scope.region,
-            &scope.service,
-        ));
+        let key = derive();
         let mut cache = self.signing_keys.write();
         if cache.len() >= SIGNING_KEY_CACHE_LIMIT {
             cache.clear();
@@ -237,17 +284,20 @@ impl Authenticator {
         };
         let region = if is_region_like(&scope.region) { scope.region.clone() } else { self.default_region.clone() };
         let key = scope.access_key_id;
-        if let Some(known) = self.credentials.lookup(&key) {
+        let token = sigv4::peek_security_token(headers, uri);
+        if let Some(known) = self.credentials.identify(&key, token.as_deref()) {
             return Caller {
                 account_id: known.account_id.clone(),
                 region,
                 access_key_id: Some(key),
                 principal_arn: known.principal_arn.clone(),
+                user_id: known.user_id.clone(),
             };
         }
         let account_id = if is_account_id(&key) { key.clone() } else { self.default_account.clone() };
         Caller {
             principal_arn: root_arn(&account_id),
+            user_id: account_id.clone(),
             account_id,
             region,
             access_key_id: if key.is_empty() { None } else { Some(key) },
@@ -256,6 +306,7 @@ impl Authenticator {
 
     fn strict(
         &self,
+        service: &str,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
@@ -267,37 +318,24 @@ impl Authenticator {
             .ok_or_else(|| AuthError::new(MISSING_AUTHENTICATION_TOKEN, "Request is missing Authentication Token"))?;
         let scope =
             sigv4::CredentialScope::parse(&request.credential).map_err(|m| AuthError::new(INCOMPLETE_SIGNATURE, m))?;
-        if !request.signed_headers.iter().any(|h| h == "host" || h == ":authority") {
-            return Err(AuthError::new(
-                INCOMPLETE_SIGNATURE,
-                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
-            ));
-        }
-        check_scope(&scope, &request)?;
+        check_signed_headers(&request, headers)?;
+        check_scope(&scope, &request, service)?;
         check_clock(&request, sigv4::unix_seconds(now))?;
 
         let credential = self
             .credentials
-            .lookup(&scope.access_key_id)
-            .ok_or_else(|| AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN))?;
-        let token_ok = match (&credential.session_token, &request.security_token) {
-            (Some(expected), Some(given)) => sigv4::secure_eq(expected.as_bytes(), given.as_bytes()),
-            (None, None) => true,
-            _ => false,
-        };
-        if !token_ok {
-            return Err(AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN));
-        }
-        if credential.expiration.is_some_and(|expiry| now >= expiry) {
-            return Err(AuthError::new(EXPIRED_TOKEN, "The security token included in the request is expired"));
-        }
+            .resolve(&scope.access_key_id, request.security_token.as_deref(), now)
+            .map_err(|refusal| match refusal {
+                Refusal::Unknown => AuthError::new(UNRECOGNIZED_CLIENT, INVALID_TOKEN),
+                Refusal::Expired => AuthError::new(EXPIRED_TOKEN, EXPIRED_TOKEN_TEXT),
+            })?;
 
         let canonical = sigv4::canonical_request(
             method,
             uri,
             headers,
             &request.signed_headers,
-            &payload_hash(headers, body),
+            &payload_hash(body),
             request.location == sigv4::SignatureLocation::QueryString,
         );
         let string_to_sign = sigv4::string_to_sign(&request.amz_date, &scope.scope(), &canonical);
@@ -315,21 +353,54 @@ impl Authenticator {
             region: scope.region,
             access_key_id: Some(scope.access_key_id),
             principal_arn: credential.principal_arn.clone(),
+            user_id: credential.user_id.clone(),
         })
     }
 }
 
-/// Hash of the body; a signed-for `UNSIGNED-PAYLOAD` declared in
-/// `x-amz-content-sha256` is taken at its word.
-fn payload_hash(headers: &HeaderMap, body: &[u8]) -> String {
-    match headers.get("x-amz-content-sha256").map(|v| v.as_bytes()) {
-        Some(b"UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
-        _ if body.is_empty() => sigv4::EMPTY_PAYLOAD_SHA256.to_string(),
-        _ => sigv4::sha256_hex(body),
-    }
+/// The payload hash of the canonical request: always the body's own (see the
+/// module documentation), so a body cannot change after signing.
+fn payload_hash(body: &[u8]) -> String {
+    if body.is_empty() { sigv4::EMPTY_PAYLOAD_SHA256.to_string() } else { sigv4::sha256_hex(body) }
 }
 
-fn check_scope(scope: &sigv4::CredentialScope, request: &sigv4::SignedRequest) -> Result<(), AuthError> {
+/// What must be signed when present: `host` always; for a signature in the
+/// `Authorization` header, the header the signing time came from (a
+/// presigned URL's `X-Amz-Date` is in the signed query string); and
+/// `x-amz-target`, which names the operation of a JSON request.
+fn check_signed_headers(request: &sigv4::SignedRequest, headers: &HeaderMap) -> Result<(), AuthError> {
+    let signed = |name: &str| request.signed_headers.iter().any(|h| h == name);
+    if !signed("host") && !signed(":authority") {
+        return Err(AuthError::new(INCOMPLETE_SIGNATURE, HOST_NOT_SIGNED));
+    }
+    if request.location == sigv4::SignatureLocation::Header {
+        let (name, display) = match request.date_source {
+            sigv4::DateSource::XAmzDate => ("x-amz-date", "X-Amz-Date"),
+            sigv4::DateSource::Date => ("date", "Date"),
+        };
+        if !signed(name) {
+            return Err(AuthError::new(INCOMPLETE_SIGNATURE, not_signed(display)));
+        }
+    }
+    if headers.contains_key("x-amz-target") && !signed("x-amz-target") {
+        return Err(AuthError::new(INCOMPLETE_SIGNATURE, not_signed("X-Amz-Target")));
+    }
+    Ok(())
+}
+
+/// A region as AWS names them: lower-case words and a number, joined by
+/// hyphens (`us-east-1`, `us-gov-west-1`, `eusc-de-east-1`).
+fn is_aws_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let Some((number, words)) = parts.split_last() else { return false };
+    words.len() >= 2
+        && words[0].len() >= 2
+        && words.iter().all(|w| !w.is_empty() && w.len() <= 16 && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn check_scope(scope: &sigv4::CredentialScope, request: &sigv4::SignedRequest, service: &str) -> Result<(), AuthError> {
     let invalid = |m: String| Err(AuthError::new(INVALID_SIGNATURE, m));
     if scope.terminator != sigv4::TERMINATOR {
         return invalid(format!(
@@ -337,10 +408,10 @@ fn check_scope(scope: &sigv4::CredentialScope, request: &sigv4::SignedRequest) -
             scope.terminator
         ));
     }
-    if !SIGNING_SERVICES.contains(&scope.service.as_str()) {
-        return invalid("Credential should be scoped to correct service: 'secretsmanager'. ".to_string());
+    if scope.service != service {
+        return invalid(format!("Credential should be scoped to correct service: '{service}'. "));
     }
-    if !is_region_like(&scope.region) {
+    if !is_aws_region(&scope.region) {
         return invalid(format!("Credential should be scoped to a valid region, not '{}'. ", scope.region));
     }
     let request_day = &request.amz_date[..8];
@@ -535,8 +606,11 @@ mod tests {
         )
     }
 
+    /// Authenticates as the pipeline would route it: JSON requests to Secrets
+    /// Manager, the rest to STS.
     fn run(auth: &Authenticator, req: &http::Request<Vec<u8>>, now: i64) -> Result<Caller, AuthError> {
-        auth.authenticate(req.method(), req.uri(), req.headers(), req.body(), at(now))
+        let service = if req.headers().contains_key("x-amz-target") { SECRETS_MANAGER } else { STS };
+        auth.authenticate(service, req.method(), req.uri(), req.headers(), req.body(), at(now))
     }
 
     #[test]
@@ -581,6 +655,7 @@ mod tests {
                 region: "us-east-1".into(),
                 access_key_id: None,
                 principal_arn: "arn:aws:iam::000000000000:root".into(),
+                user_id: "000000000000".into(),
             }
         );
     }
@@ -621,6 +696,7 @@ mod tests {
                 region: "eu-west-2".into(),
                 access_key_id: Some(KEY.into()),
                 principal_arn: "arn:aws:iam::111111111111:user/alice".into(),
+                user_id: auth.credentials().lookup(KEY).unwrap().user_id.clone(),
             }
         );
     }
@@ -714,6 +790,33 @@ mod tests {
             ("InvalidSignatureException", "Credential should be scoped to correct service: 'secretsmanager'. ")
         );
 
+        // A credential for STS is not one for Secrets Manager.
+        let mut s = signer(KEY, SECRET);
+        s.service = "sts";
+        let err = run(&auth, &sm_request(&s), T0).unwrap_err();
+        assert_eq!(err.message, "Credential should be scoped to correct service: 'secretsmanager'. ");
+        let form = signer(KEY, SECRET).sign("GET", "http://localhost:4566/?Action=GetCallerIdentity", &[], b"");
+        let err = run(&auth, &form, T0).unwrap_err();
+        assert_eq!(err.message, "Credential should be scoped to correct service: 'sts'. ");
+
+        for region in ["us-east-1a", "local", "US-EAST-1", "x-east-1", "us--1", "us-east-100"] {
+            let mut s = signer(KEY, SECRET);
+            s.region = region;
+            let err = run(&auth, &sm_request(&s), T0).unwrap_err();
+            assert_eq!(
+                (err.code, err.message),
+                (
+                    "InvalidSignatureException",
+                    format!("Credential should be scoped to a valid region, not '{region}'. ")
+                )
+            );
+        }
+        for region in ["us-gov-west-1", "eusc-de-east-1", "ap-southeast-5", "il-central-1"] {
+            let mut s = signer(KEY, SECRET);
+            s.region = region;
+            assert_eq!(run(&auth, &sm_request(&s), T0).unwrap().region, region);
+        }
+
         let mut req = sm_request(&signer(KEY, SECRET));
         let auth_value = req.headers()["authorization"].to_str().unwrap().replace("/20250101/", "/20241231/");
         req.headers_mut().insert("authorization", auth_value.parse().unwrap());
@@ -730,6 +833,118 @@ mod tests {
             err.message,
             "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. "
         );
+    }
+
+    /// Signs `headers` (names as given) of a GetSecretValue call with this
+    /// module's own signer, sends `sent` in addition, and authenticates it.
+    fn hand_signed(
+        auth: &Authenticator,
+        signed: &[(&str, &str)],
+        sent: &[(&str, &str)],
+        payload: &str,
+        body: &[u8],
+    ) -> Result<Caller, AuthError> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in signed.iter().chain(sent) {
+            headers.append(http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        let mut names: Vec<String> = signed.iter().map(|(k, _)| k.to_string()).collect();
+        names.sort();
+        let uri: Uri = "/".parse().unwrap();
+        let canonical = sigv4::canonical_request(&Method::POST, &uri, &headers, &names, payload, false);
+        let scope = "20250101/eu-west-2/secretsmanager/aws4_request";
+        let sts = sigv4::string_to_sign("20250101T000000Z", scope, &canonical);
+        let signature = sigv4::sign(&sigv4::signing_key(SECRET, "20250101", "eu-west-2", "secretsmanager"), &sts);
+        let value = format!(
+            "AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={}, Signature={signature}",
+            names.join(";")
+        );
+        headers.insert("authorization", value.parse().unwrap());
+        auth.authenticate(SECRETS_MANAGER, &Method::POST, &uri, &headers, body, at(T0))
+    }
+
+    #[test]
+    fn strict_host_date_and_target_must_be_signed() {
+        let auth = authenticator(AuthMode::Strict);
+        let hash = sigv4::sha256_hex(BODY);
+        let host = ("host", "localhost:4566");
+        let date = ("x-amz-date", "20250101T000000Z");
+        let target = ("x-amz-target", "secretsmanager.GetSecretValue");
+        assert!(hand_signed(&auth, &[host, date, target], &[], &hash, BODY).is_ok());
+        for (signed, sent, message) in [
+            (vec![host, date], vec![target], "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."),
+            (vec![host, target], vec![date], "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."),
+            (
+                vec![host, target],
+                vec![date, ("date", "Wed, 01 Jan 2025 00:00:00 GMT")],
+                "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.",
+            ),
+            (
+                vec![host, target],
+                vec![("date", "Wed, 01 Jan 2025 00:00:00 GMT")],
+                "'Date' must be a 'SignedHeader' in the AWS Authorization.",
+            ),
+            (
+                vec![date, target],
+                vec![host],
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+            ),
+        ] {
+            let err = hand_signed(&auth, &signed, &sent, &hash, BODY).unwrap_err();
+            assert_eq!((err.code, err.message.as_str()), ("IncompleteSignatureException", message), "{signed:?}");
+        }
+        // A signed `Date` stands in for X-Amz-Date.
+        let date_header = ("date", "Wed, 01 Jan 2025 00:00:00 GMT");
+        assert!(hand_signed(&auth, &[date_header, host, target], &[], &hash, BODY).is_ok());
+    }
+
+    #[test]
+    fn strict_payload_hash_is_always_the_body() {
+        let auth = authenticator(AuthMode::Strict);
+        let host = ("host", "localhost:4566");
+        let date = ("x-amz-date", "20250101T000000Z");
+        let target = ("x-amz-target", "secretsmanager.GetSecretValue");
+        let unsigned = ("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+        // Signed for UNSIGNED-PAYLOAD, declared signed or not: never verifies.
+        for signed in [vec![unsigned, host, date, target], vec![host, date, target]] {
+            let sent = if signed.len() == 4 { vec![] } else { vec![unsigned] };
+            let err = hand_signed(&auth, &signed, &sent, "UNSIGNED-PAYLOAD", BODY).unwrap_err();
+            assert_eq!(err.code, "InvalidSignatureException");
+            let expected = format!("\n{}'\n\nThe String-to-Sign should have been\n", sigv4::sha256_hex(BODY));
+            assert!(err.message.contains(&expected), "{}", err.message);
+        }
+        // The body's hash verifies, with or without the header saying so.
+        let hash = sigv4::sha256_hex(BODY);
+        assert!(hand_signed(&auth, &[("x-amz-content-sha256", &hash), host, date, target], &[], &hash, BODY).is_ok());
+    }
+
+    /// The lookup path of a temporary credential shares no lock: it completes
+    /// while another thread holds both the signing-key cache and the static
+    /// credentials for writing.
+    #[test]
+    fn strict_temporary_credentials_take_no_lock() {
+        let auth = Arc::new(authenticator(AuthMode::Strict));
+        let temp = auth
+            .credentials()
+            .issue_temporary("arn:aws:iam::333333333333:role/r", "s", Duration::from_secs(900), at(T0))
+            .unwrap();
+        let mut s = signer(&temp.access_key_id, &temp.secret_access_key);
+        s.session_token = Some(&temp.session_token);
+        let req = sm_request(&s);
+        let keys = auth.signing_keys.write();
+        let statics = auth.credentials().lookup_guard_for_tests();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = {
+            let auth = auth.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(run(&auth, &req, T0).map(|c| c.account_id));
+            })
+        };
+        // A real timeout, not a sleep: it only matters when the test fails.
+        let answer = rx.recv_timeout(Duration::from_secs(10));
+        drop((keys, statics));
+        worker.join().unwrap();
+        assert_eq!(answer.expect("authentication waited for a lock"), Ok("333333333333".to_string()));
     }
 
     #[test]
@@ -772,7 +987,7 @@ mod tests {
         );
 
         let tampered_uri: http::Uri = req.uri().to_string().replace("GetCallerIdentity", "AssumeRole").parse().unwrap();
-        let err = auth.authenticate(req.method(), &tampered_uri, req.headers(), b"", at(T0)).unwrap_err();
+        let err = auth.authenticate(STS, req.method(), &tampered_uri, req.headers(), b"", at(T0)).unwrap_err();
         assert_eq!(err.code, "InvalidSignatureException");
         assert!(err.message.contains("\nAction=AssumeRole&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&"));
     }
@@ -801,6 +1016,7 @@ mod tests {
         let mut s = signer(TOKEN_KEY, SECRET);
         s.session_token = Some(TOKEN);
         s.presign = Some(Duration::from_secs(900));
+        s.service = "sts";
         let req = s.sign("GET", "http://localhost:4566/?Action=GetCallerIdentity", &[], b"");
         assert!(req.uri().query().unwrap().contains("X-Amz-Security-Token="));
         assert_eq!(run(&auth, &req, T0).unwrap().account_id, "222222222222");

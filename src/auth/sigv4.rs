@@ -467,6 +467,18 @@ pub fn peek_credential_scope(headers: &HeaderMap, uri: &Uri) -> Option<Credentia
     CredentialScope::parse(&credential).ok()
 }
 
+/// The session token a request carries (`X-Amz-Security-Token` header, else
+/// query parameter), read without other checks.
+pub fn peek_security_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    if let Some(token) = header_str(headers, "x-amz-security-token") {
+        return Some(token.to_string());
+    }
+    parse_query_pairs(uri.query()?, false)
+        .into_iter()
+        .find(|(k, v)| k == "X-Amz-Security-Token" && !v.is_empty())
+        .map(|(_, v)| v)
+}
+
 // ---------------------------------------------------------------------------
 // Canonical request and string to sign
 // ---------------------------------------------------------------------------

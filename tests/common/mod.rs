@@ -246,6 +246,16 @@ impl TestServer {
         Self::serve(config, credentials).await
     }
 
+    /// A strict server, as [`Self::start_strict`], that also loads `document`
+    /// as a credentials file, e.g. `{"roles": [...]}`.
+    pub async fn start_strict_with_credentials(document: serde_json::Value) -> Self {
+        let credentials = smemu::auth::CredentialStore::default();
+        credentials.add_static(KEY_ID, SECRET_KEY, ACCOUNT, None, None).expect("credentials");
+        credentials.load_document("test credentials", &document).expect("credentials document");
+        let config = Config { auth_mode: smemu::auth::AuthMode::Strict, ..Config::default() };
+        Self::serve(config, credentials).await
+    }
+
     pub fn client_with(&self, key: &str, secret: &str, token: Option<&str>) -> Client {
         let config = aws_sdk_secretsmanager::Config::builder()
             .behavior_version(BehaviorVersion::latest())
