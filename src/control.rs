@@ -89,7 +89,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
 fn health(app: &App) -> Answer {
     let ready = app.is_ready();
     let body = json!({
-        "status": if ready { "ready" } else { "starting" },
+        "status": if !ready { "starting" } else if app.is_degraded() { "degraded" } else { "ready" },
         "version": env!("CARGO_PKG_VERSION"),
         "secrets": app.engine.secret_count(),
         "now": app.engine.now().to_iso8601(),

@@ -69,7 +69,7 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
     let (parts, body) = req.into_parts();
     if crate::control::owns(parts.uri.path()) {
         return match read_body(body, CONTROL_MAX_BODY_BYTES).await {
-            Ok(bytes) => crate::control::handle(app, &parts.method, &parts.uri, &bytes).await,
+            Ok(bytes) => app.observing(crate::control::handle(app, &parts.method, &parts.uri, &bytes)).await,
             Err(err) => protocol::error(&request_id, &err),
         };
     }
@@ -99,13 +99,9 @@ async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<O
         .authenticate(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
         .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
     let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
-    let outcome = ops::dispatch(&ctx, op, json).await;
+    let outcome = app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await;
     tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
-    let body = outcome?;
-    if op.is_mutating() {
-        app.durable().await?;
-    }
-    Ok(body)
+    outcome
 }
 
 fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
