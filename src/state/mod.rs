@@ -5,6 +5,9 @@
 //! upgrades to a write only when the day-granular `LastAccessedDate` has to move.
 //!
 //! # Changes are all-or-nothing, and journalled in the order they are applied
+//! - Every operation checks everything that can fail before it changes anything, so an error
+//!   leaves the state exactly as it was (`tests/hostile/state.rs` and the property test in
+//!   `state::atomic_tests` hold every operation to that).
 //! - A change appends its journal record under the lock that orders it: a secret's own lock for
 //!   changes to one secret, its store's map lock for creations and removals. Reset and import,
 //!   which replace whole stores, hold the engine's `order` gate exclusively, while every other
@@ -521,6 +524,15 @@ impl Engine {
 
     pub fn update_secret(&self, scope: Scope<'_>, id: &str, update: SecretUpdate) -> Result<Updated> {
         self.write_live_secret(scope, id, |secret, now| {
+            let value = match (update.value, update.token) {
+                (Some(value), Some(token)) => {
+                    // The one check that can fail comes before any change: a token already used
+                    // for another value leaves description and key as they were.
+                    check_token_free(secret, &token, &value)?;
+                    Some((value, token))
+                }
+                _ => None,
+            };
             if let Some(description) = update.description {
                 secret.description = Some(description).filter(|d| !d.is_empty());
             }
@@ -530,9 +542,9 @@ impl Engine {
             if let Some(secret_type) = update.secret_type {
                 secret.secret_type = Some(secret_type);
             }
-            let version_id = match (update.value, update.token) {
-                (Some(value), Some(token)) => Some(store_value(secret, token, value, None, now)?),
-                _ => None,
+            let version_id = match value {
+                Some((value, token)) => Some(store_value(secret, token, value, None, now)?),
+                None => None,
             };
             secret.last_changed = now;
             Ok(Updated { arn: secret.arn.clone(), name: secret.name.clone(), version_id })
@@ -542,16 +554,21 @@ impl Engine {
     /// Schedules deletion, or purges at once with `force`. `window_days` is already range-checked.
     pub fn delete_secret(&self, scope: Scope<'_>, id: &str, window_days: Option<i64>, force: bool) -> Result<Deleted> {
         let order = self.begin_change()?;
-        let store = self.store(scope);
-        let mut inner = store.inner.write();
         let now = self.now();
+        // AWS answers a forced delete of an unknown secret as if it had existed.
+        let phantom = || {
+            if force {
+                Ok(Deleted { arn: self.phantom_arn(scope, id)?, name: id.to_owned(), deletion_date: now })
+            } else {
+                Err(ApiError::secret_not_found())
+            }
+        };
+        // Never `self.store`: a delete that finds nothing must not leave an empty store behind.
+        let Some(store) = self.store_to_read(scope) else { return phantom() };
+        let mut inner = store.inner.write();
         let Some(name) = inner.resolve(scope, id, now).map(|s| s.read().name.clone()) else {
             self.observe(store.changed.load(Ordering::Acquire));
-            if force {
-                // AWS answers a forced delete of an unknown secret as if it had existed.
-                return Ok(Deleted { arn: self.phantom_arn(scope, id)?, name: id.to_owned(), deletion_date: now });
-            }
-            return Err(ApiError::secret_not_found());
+            return phantom();
         };
         if force {
             let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
@@ -1106,6 +1123,14 @@ fn check_same_value(version: &Version, value: &SecretValue, token: &str, arn: &s
     if version.value.as_ref() == Some(value) { Ok(()) } else { Err(token_in_use(token, arn)) }
 }
 
+/// What [`store_value`] would refuse: `token` already names a version with another value.
+fn check_token_free(secret: &Secret, token: &str, value: &SecretValue) -> Result<()> {
+    match secret.version(token) {
+        Some(existing) if existing.value.is_some() => check_same_value(existing, value, token, &secret.arn),
+        _ => Ok(()),
+    }
+}
+
 /// Stores `value` under `token`: a new version, an idempotent repeat, or the rotation
 /// placeholder getting its value. Returns the version id.
 fn store_value(
@@ -1203,5 +1228,7 @@ fn check_stage_move(secret: &Secret, stage: &str, remove_from: Option<&str>, mov
     }
 }
 
+#[cfg(test)]
+mod atomic_tests;
 #[cfg(test)]
 mod tests;
