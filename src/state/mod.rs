@@ -850,10 +850,12 @@ impl Engine {
     #[must_use]
     pub fn export(&self) -> StateDump {
         let accounts = self.accounts.read();
+        self.observe(self.reset_ticket.load(Ordering::Acquire));
         let mut stores = Vec::new();
         for (account, regions) in accounts.iter() {
             for (region, store) in regions {
                 let inner = store.inner.read();
+                self.observe(store.changed.load(Ordering::Acquire));
                 let secrets =
                     inner.by_created.values().filter_map(|n| inner.secrets.get(n)).map(|c| c.read().clone()).collect();
                 stores.push(StoreDump { account: account.clone(), region: region.clone(), secrets });
