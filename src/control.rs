@@ -188,7 +188,14 @@ fn localstack_health(app: &App) -> Value {
 /// `/_smemu/health`; the secret count and smemu's time only for callers with full access.
 fn health(app: &App, full: bool) -> Answer {
     let ready = app.is_ready();
-    let mut body = json!({ "status": if ready { "ready" } else { "starting" }, "version": env!("CARGO_PKG_VERSION") });
+    let status = if !ready {
+        "starting"
+    } else if app.is_degraded() {
+        "degraded"
+    } else {
+        "ready"
+    };
+    let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION") });
     if full {
         body["secrets"] = json!(app.engine.secret_count());
         body["now"] = json!(app.engine.now().to_iso8601());

@@ -42,10 +42,17 @@ pub mod server;
 pub mod state;
 pub mod sts;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
+
+tokio::task_local! {
+    /// The newest journal ticket the current request's answer depends on: changes it looked at
+    /// or made (see [`App::settled`]).
+    static OBSERVED: Cell<u64>;
+}
 
 /// Everything a request needs, shared by all connections.
 pub struct App {
@@ -61,6 +68,8 @@ pub struct App {
     journal: std::sync::OnceLock<Arc<persist::Journal>>,
     /// Set while a snapshot is being written, so only one runs at a time.
     compacting: AtomicBool,
+    /// Held while the state is rolled back after a failed journal write, so it happens once.
+    rolling_back: tokio::sync::Mutex<()>,
     /// Rotation functions by ARN: what RotateSecret runs instead of a Lambda function.
     pub hooks: rotation::HookRegistry,
     /// Every rotation step's outcome, for `GET /_smemu/rotations`.
@@ -76,6 +85,16 @@ pub struct App {
 impl state::ChangeLog for persist::Journal {
     fn append(&self, record: &[u8]) -> u64 {
         persist::Journal::append(self, record)
+    }
+
+    fn check_writable(&self) -> error::Result<()> {
+        persist::Journal::check_writable(self)
+            .map_err(|e| error::ApiError::internal(&format!("change refused, the journal cannot write: {e}")))
+    }
+
+    fn observed(&self, ticket: u64) {
+        // Outside a request (a rotation step, the sweeper) there is no answer to hold back.
+        let _ = OBSERVED.try_with(|seen| seen.set(seen.get().max(ticket)));
     }
 }
 
@@ -107,6 +126,7 @@ impl App {
             advancing: tokio::sync::Mutex::new(()),
             journal: std::sync::OnceLock::new(),
             compacting: AtomicBool::new(false),
+            rolling_back: tokio::sync::Mutex::new(()),
             hooks: rotation::HookRegistry::new(),
             rotation_log: rotation::RotationLog::default(),
             hook_processes: rotation::ProcessGroups::new(),
@@ -121,46 +141,213 @@ impl App {
     /// # Errors
     /// A message naming the file and what is wrong with it.
     pub fn open_data_dir(&self, dir: &std::path::Path, repair: bool) -> Result<Vec<String>, String> {
-        let options = persist::JournalOptions { repair, ..persist::JournalOptions::default() };
-        let (journal, recovered) = persist::Journal::open_with(dir, &options).map_err(|e| e.to_string())?;
-        if let Some(snapshot) = recovered.snapshot {
-            let state: state::StateDump = serde_json::from_slice(&snapshot)
-                .map_err(|e| format!("the snapshot in {} cannot be read: {e}", dir.display()))?;
-            self.engine.apply_change(state::Change::Import { state });
-        }
-        for (i, record) in recovered.records.iter().enumerate() {
-            let change: state::Change<'_> = serde_json::from_slice(record)
-                .map_err(|e| format!("journal record {i} in {} cannot be read: {e}", dir.display()))?;
-            self.engine.apply_change(change);
-        }
+        self.open_data_dir_with(dir, &persist::JournalOptions { repair, ..persist::JournalOptions::default() })
+    }
+
+    /// [`Self::open_data_dir`] with every journal option (tests inject write failures this way).
+    ///
+    /// # Errors
+    /// A message naming the file and what is wrong with it.
+    pub fn open_data_dir_with(
+        &self,
+        dir: &std::path::Path,
+        options: &persist::JournalOptions,
+    ) -> Result<Vec<String>, String> {
+        let (journal, recovered) = persist::Journal::open_with(dir, options).map_err(|e| e.to_string())?;
+        self.engine.adopt(Self::replay(&self.engine, &recovered, dir)?);
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
         Ok(recovered.warnings)
     }
 
-    /// Waits until every change made so far is on disk (at once when state is in memory only);
-    /// then, if the journal has grown enough, starts writing a snapshot in the background.
+    /// Rebuilds, beside `engine`, the state a data directory holds: everything is decoded first,
+    /// so a bad record builds nothing.
+    fn replay(
+        engine: &state::Engine,
+        recovered: &persist::Recovered,
+        dir: &std::path::Path,
+    ) -> Result<state::Engine, String> {
+        let snapshot: Option<state::StateDump> = match &recovered.snapshot {
+            Some(bytes) => Some(
+                serde_json::from_slice(bytes)
+                    .map_err(|e| format!("the snapshot in {} cannot be read: {e}", dir.display()))?,
+            ),
+            None => None,
+        };
+        let changes = recovered
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, record)| {
+                serde_json::from_slice::<state::Change<'_>>(record)
+                    .map_err(|e| format!("journal record {i} in {} cannot be read: {e}", dir.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let rebuilt = engine.sibling();
+        if let Some(state) = snapshot {
+            rebuilt.apply_change(state::Change::Import { state: std::borrow::Cow::Owned(state) });
+        }
+        for change in changes {
+            rebuilt.apply_change(change);
+        }
+        Ok(rebuilt)
+    }
+
+    /// Runs one request's `work`, then holds its answer back until everything the answer
+    /// depends on is durable, success or error alike: the changes it made, and the newest change
+    /// to anything it looked at (the engine reports both). So a change is acknowledged only once
+    /// it is on disk, and no one is ever told of a change that a failed write later takes back
+    /// (a "phantom" secret), not even by an error such as ResourceExistsException.
+    ///
+    /// When that wait fails, the state is rolled back to what the disk holds before the answer
+    /// (InternalServiceError) goes out, so a retry meets exactly the state a restart would.
+    ///
+    /// Reads pay for this only in durable mode, and there with a task-local cell and two atomic
+    /// loads when what they read is already durable.
     ///
     /// # Errors
-    /// `InternalServiceError` when the journal cannot write: the change is not acknowledged.
+    /// `work`'s own error, or `InternalServiceError` when the journal lost what the answer
+    /// depends on.
+    pub(crate) async fn settled<T>(
+        self: &Arc<Self>,
+        mutating: bool,
+        work: impl Future<Output = Result<T, error::ApiError>>,
+    ) -> Result<T, error::ApiError> {
+        let Some(journal) = self.journal.get() else { return work.await };
+        let (outcome, observed) = OBSERVED
+            .scope(Cell::new(0), async move {
+                let outcome = work.await;
+                (outcome, OBSERVED.with(Cell::get))
+            })
+            .await;
+        self.settle(journal, observed).await?;
+        if mutating {
+            self.maybe_compact(journal);
+        }
+        outcome
+    }
+
+    /// Runs `work` (a control request) so that [`Self::durable`] inside it waits for exactly
+    /// what it depends on.
+    pub(crate) async fn observing<F: Future>(&self, work: F) -> F::Output {
+        if self.journal.get().is_some() { OBSERVED.scope(Cell::new(0), work).await } else { work.await }
+    }
+
+    /// Waits until the changes the current request made or looked at are on disk (inside
+    /// [`Self::observing`]; elsewhere every change made so far; at once when state is in memory
+    /// only); then, if the journal has grown enough, starts writing a snapshot in the background.
+    ///
+    /// # Errors
+    /// `InternalServiceError` when the journal cannot write: the change is not acknowledged, and
+    /// the state has been rolled back to what the disk holds.
     pub async fn durable(self: &Arc<Self>) -> Result<(), error::ApiError> {
         let Some(journal) = self.journal.get() else { return Ok(()) };
-        journal.wait_durable(journal.last_seq()).await.map_err(|e| error::ApiError::internal(&e.to_string()))?;
+        let ticket = OBSERVED.try_with(Cell::get).unwrap_or_else(|_| journal.last_ticket());
+        self.settle(journal, ticket).await?;
+        self.maybe_compact(journal);
+        Ok(())
+    }
+
+    fn maybe_compact(self: &Arc<Self>, journal: &persist::Journal) {
         if journal.should_compact() && !self.compacting.swap(true, Ordering::SeqCst) {
             let app = self.clone();
-            tokio::task::spawn_blocking(move || app.compact());
+            tokio::spawn(async move { app.compact().await });
+        }
+    }
+
+    async fn settle(self: &Arc<Self>, journal: &persist::Journal, ticket: u64) -> Result<(), error::ApiError> {
+        if ticket == 0 || journal.is_durable(ticket) {
+            return Ok(());
+        }
+        if let Err(e) = journal.wait_durable(ticket).await {
+            self.roll_back().await;
+            return Err(error::ApiError::internal(&format!("not acknowledged: {e}")));
         }
         Ok(())
     }
 
-    fn compact(&self) {
-        if let Some(journal) = self.journal.get() {
-            // Read the sequence first: the export then covers at least every record up to it.
-            let covered = journal.last_seq();
-            let snapshot = serde_json::to_vec(&self.engine.export()).unwrap_or_default();
-            if let Err(e) = journal.write_snapshot(covered, &snapshot) {
-                tracing::error!(error = %e, "snapshot failed; the journal keeps every record");
+    /// After a failed journal write: puts the state back to what the disk holds.
+    ///
+    /// Why this design: keeping each change invisible until its record is synced would need a
+    /// second copy of every changed secret (or versioned state) on the hot path. Instead a change
+    /// is applied at once, and two rules keep a lost change from ever being seen:
+    /// - no answer goes out before the records it depends on are durable ([`Self::settled`]), so
+    ///   whoever could have seen a lost change is still waiting, and gets InternalServiceError;
+    /// - before that error goes out, the state is rebuilt from the data directory (the journal
+    ///   cut back to its last good sync, see `persist`) and swapped in whole while the engine's
+    ///   order gate holds every change off, so what is served is again exactly what a restart
+    ///   would find.
+    ///
+    /// The journal then stays degraded, refusing changes before they are made, until a probe
+    /// write succeeds; the first record on disk makes it healthy again.
+    async fn roll_back(self: &Arc<Self>) {
+        let _once = self.rolling_back.lock().await;
+        let app = self.clone();
+        let _ = tokio::task::spawn_blocking(move || app.roll_back_blocking()).await;
+    }
+
+    fn roll_back_blocking(&self) {
+        let Some(journal) = self.journal.get() else { return };
+        self.engine.exclusive(|| match journal.roll_back() {
+            Ok(None) => {}
+            Ok(Some(recovered)) => match Self::replay(&self.engine, &recovered, journal.dir()) {
+                Ok(rebuilt) => {
+                    self.engine.adopt(rebuilt);
+                    for warning in &recovered.warnings {
+                        tracing::warn!("{warning}");
+                    }
+                    tracing::warn!(
+                        secrets = self.engine.secret_count(),
+                        "a journal write failed: changes not yet on disk were undone; \
+                         writes resume once the disk takes data again"
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the state cannot be rebuilt from the journal");
+                    journal.stop(&e);
+                }
+            },
+            Err(e) => tracing::error!(error = %e, "a journal write failed and cannot be rolled back yet"),
+        });
+    }
+
+    /// Whether the journal is failing or recovering from a failed write: `/_smemu/health`
+    /// reports "degraded" meanwhile. While degraded, each call probes the disk once, so a health
+    /// check that polls sees the journal recover without waiting for the next change.
+    #[must_use]
+    pub fn is_degraded(&self) -> bool {
+        self.journal.get().is_some_and(|j| j.is_degraded() && j.check_writable().is_err())
+    }
+
+    /// Whether a snapshot is being written in the background.
+    #[must_use]
+    pub fn is_compacting(&self) -> bool {
+        self.compacting.load(Ordering::SeqCst)
+    }
+
+    async fn compact(self: Arc<Self>) {
+        if let Some(journal) = self.journal.get().cloned() {
+            let app = self.clone();
+            let journal_for_export = journal.clone();
+            // The sequence is read first: the export then covers at least every record up to it.
+            // Both are read with no reset, import or rollback in between.
+            let taken = tokio::task::spawn_blocking(move || {
+                let (covered, state, upto) = app
+                    .engine
+                    .shared(|| (journal_for_export.last_seq(), app.engine.export(), journal_for_export.last_ticket()));
+                (covered, serde_json::to_vec(&state), upto)
+            })
+            .await;
+            // The export may hold changes still on their way to disk: it is written only once
+            // they are all there, so a snapshot never holds a change a failed write took back.
+            if let Ok((covered, Ok(snapshot), upto)) = taken
+                && journal.wait_durable(upto).await.is_ok()
+            {
+                let written = tokio::task::spawn_blocking(move || journal.write_snapshot(covered, &snapshot)).await;
+                if let Ok(Err(e)) = written {
+                    tracing::error!(error = %e, "snapshot failed; the journal keeps every record");
+                }
             }
         }
         self.compacting.store(false, Ordering::SeqCst);

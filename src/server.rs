@@ -316,7 +316,7 @@ async fn control_request(app: &Arc<App>, parts: &Parts, body: Incoming) -> Respo
         BodyLimit::StateImport => app.config.max_import_bytes,
     };
     match read_body(body, cap, app.config.client_timeout).await {
-        Ok(bytes) => control::handle(app, method, &parts.uri, admission, &bytes).await,
+        Ok(bytes) => app.observing(control::handle(app, method, &parts.uri, admission, &bytes)).await,
         Err(err) => {
             let message = match err {
                 BodyError::TooLarge(_) if limit == BodyLimit::StateImport => format!(
@@ -349,13 +349,9 @@ async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<O
         .authenticate(crate::auth::SECRETS_MANAGER, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
         .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
     let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
-    let outcome = ops::dispatch(&ctx, op, json).await;
+    let outcome = app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await;
     tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
-    let body = outcome?;
-    if op.is_mutating() {
-        app.durable().await?;
-    }
-    Ok(body)
+    outcome
 }
 
 fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {

@@ -240,3 +240,293 @@ async fn seeding_with_a_data_dir_is_idempotent() {
     assert_eq!(sm.get_secret_value().secret_id("seeded").send().await.unwrap().secret_string(), Some("two"));
     assert_eq!(sm.list_secret_version_ids().secret_id("seeded").send().await.unwrap().versions().len(), 2);
 }
+
+// --- kill -9 during a storm of writers, resets and imports ------------------------------------
+
+/// What a secret holds after a write: its current value and description, or nothing.
+#[derive(Clone, Debug, PartialEq)]
+enum Expect {
+    Absent,
+    Present { value: String, description: Option<String> },
+}
+
+/// One writer's secret: the state after each acknowledged write, in order.
+#[derive(Debug)]
+struct History {
+    region: &'static str,
+    name: String,
+    /// When its creation was sent, on the storm's tick counter.
+    created_at: u64,
+    acked: Vec<Expect>,
+    /// The state the write in flight at the kill would leave.
+    in_flight: Option<Expect>,
+    /// A write failed while smemu was up (a reset or import took the secret away): not checked.
+    broken: bool,
+}
+
+/// A reset or an import: when it was sent and answered, and whether it touched only eu-west-1.
+#[derive(Clone, Copy, Debug)]
+struct Replacement {
+    answered: u64,
+    only_eu: bool,
+}
+
+struct Storm {
+    ticks: std::sync::atomic::AtomicU64,
+    acked: tokio::sync::watch::Sender<usize>,
+    /// Set just before the kill (or the quiet stop): writers start nothing new.
+    stopping: std::sync::atomic::AtomicBool,
+    killing: bool,
+}
+
+impl Storm {
+    fn tick(&self) -> u64 {
+        self.ticks.fetch_add(1, Ordering::SeqCst)
+    }
+
+    async fn acked_at_least(&self, n: usize) {
+        let _ = self.acked.subscribe().wait_for(|&a| a >= n).await;
+    }
+}
+
+/// A small seeded generator, so a failing run can be told by its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A control-API request; the status and the JSON answer.
+async fn control(endpoint: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = endpoint.trim_start_matches("http://");
+    let token = std::env::var("SMEMU_CONTROL_TOKEN").map(|t| format!("X-Smemu-Control-Token: {t}\r\n"));
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\n\r\n{body}",
+        token.unwrap_or_default(),
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&answer[9..12]).parse().unwrap();
+    (status, serde_json::from_slice(&answer[split + 4..]).unwrap_or_default())
+}
+
+/// One writer: create, put, update and sometimes delete secret after secret, recording each
+/// acknowledged state.
+async fn writer(endpoint: String, storm: Arc<Storm>, id: usize, phase: usize) -> Vec<History> {
+    let region = if id % 4 == 3 { "eu-west-1" } else { "us-east-1" };
+    let sm = common::client_for(&endpoint, "AKIDDURABLE", region);
+    let mut histories: Vec<History> = Vec::new();
+    for i in 0.. {
+        let name = format!("p{phase}/w{id}/s{i}");
+        histories.push(History {
+            region,
+            name: name.clone(),
+            created_at: storm.tick(),
+            acked: Vec::new(),
+            in_flight: None,
+            broken: false,
+        });
+        for step in 0..4 {
+            if storm.stopping.load(Ordering::SeqCst) {
+                return histories;
+            }
+            let value = format!("{name}#{step}");
+            let description = Some(format!("d{step}")).filter(|_| step == 2);
+            let (result, next) = match step {
+                0 => {
+                    let sent = sm.create_secret().name(&name).secret_string(&value).send().await;
+                    (sent.map(|_| ()).map_err(|e| format!("{e:?}")), Expect::Present { value, description: None })
+                }
+                1 => {
+                    let sent = sm.put_secret_value().secret_id(&name).secret_string(&value).send().await;
+                    let before = histories.last().and_then(|h| h.acked.last().cloned());
+                    let description = match before {
+                        Some(Expect::Present { description, .. }) => description,
+                        _ => None,
+                    };
+                    (sent.map(|_| ()).map_err(|e| format!("{e:?}")), Expect::Present { value, description })
+                }
+                2 => {
+                    let sent = sm
+                        .update_secret()
+                        .secret_id(&name)
+                        .description(description.clone().unwrap_or_default())
+                        .secret_string(&value)
+                        .send()
+                        .await;
+                    (sent.map(|_| ()).map_err(|e| format!("{e:?}")), Expect::Present { value, description })
+                }
+                _ if i % 4 == 0 => {
+                    let sent = sm.delete_secret().secret_id(&name).force_delete_without_recovery(true).send().await;
+                    (sent.map(|_| ()).map_err(|e| format!("{e:?}")), Expect::Absent)
+                }
+                _ => break,
+            };
+            let history = histories.last_mut().unwrap();
+            match result {
+                Ok(()) => {
+                    history.acked.push(next);
+                    storm.acked.send_modify(|n| *n += 1);
+                }
+                Err(_) if storm.killing && storm.stopping.load(Ordering::SeqCst) => {
+                    history.in_flight = Some(next);
+                    return histories;
+                }
+                Err(_) => {
+                    history.broken = true;
+                    break;
+                }
+            }
+        }
+    }
+    histories
+}
+
+/// Resets of eu-west-1 and imports of the whole state (exported moments before, so writes in
+/// between are taken back), each once the writers have acknowledged `at[i]` writes.
+async fn replacer(endpoint: String, storm: Arc<Storm>, at: Vec<usize>) -> Vec<Replacement> {
+    let mut done = Vec::new();
+    for (i, &n) in at.iter().enumerate() {
+        storm.acked_at_least(n).await;
+        let only_eu = i % 2 == 0;
+        if only_eu {
+            let (status, _) =
+                control(&endpoint, "POST", "/_smemu/reset", r#"{"account":"000000000000","region":"eu-west-1"}"#).await;
+            assert_eq!(status, 200);
+        } else {
+            let (status, state) = control(&endpoint, "GET", "/_smemu/state", "").await;
+            assert_eq!(status, 200);
+            let (status, answer) = control(&endpoint, "POST", "/_smemu/state", &state.to_string()).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+        done.push(Replacement { answered: storm.tick(), only_eu });
+    }
+    done
+}
+
+/// A secret's current value and description in an export, or `Absent`.
+fn exported(state: &serde_json::Value, region: &str, name: &str) -> Expect {
+    let stores = state["stores"].as_array().unwrap();
+    let secret = stores
+        .iter()
+        .filter(|s| s["region"] == region)
+        .flat_map(|s| s["secrets"].as_array().unwrap())
+        .find(|s| s["name"] == name);
+    let Some(secret) = secret else { return Expect::Absent };
+    let current = secret["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["stages"].as_array().unwrap().iter().any(|s| s == "AWSCURRENT"));
+    Expect::Present {
+        value: current.and_then(|v| v["value"]["String"].as_str()).unwrap_or_default().to_owned(),
+        description: secret["description"].as_str().map(str::to_owned),
+    }
+}
+
+/// Runs 32 writers, with two resets and two imports among their first writes, until `after`
+/// more writes are acknowledged once the last of those was answered; then either kills smemu
+/// mid-storm (`kill`) or stops the writers first. Returns the writers' histories and the
+/// replacements made.
+async fn storm(
+    smemu: &Smemu,
+    phase: usize,
+    rng: &mut Rng,
+    after: usize,
+    kill: bool,
+) -> (Vec<History>, Vec<Replacement>) {
+    let storm = Arc::new(Storm {
+        ticks: std::sync::atomic::AtomicU64::new(0),
+        acked: tokio::sync::watch::Sender::new(0),
+        stopping: std::sync::atomic::AtomicBool::new(false),
+        killing: kill,
+    });
+    let writers: Vec<_> =
+        (0..32).map(|id| tokio::spawn(writer(smemu.endpoint.clone(), storm.clone(), id, phase))).collect();
+    let mut at: Vec<usize> = (0..4).map(|_| rng.below(150) as usize).collect();
+    at.sort_unstable();
+    let replacements = tokio::spawn(replacer(smemu.endpoint.clone(), storm.clone(), at)).await.unwrap();
+    let so_far = *storm.acked.borrow();
+    storm.acked_at_least(so_far + after).await;
+    storm.stopping.store(true, Ordering::SeqCst);
+    if kill {
+        Command::new("kill").args(["-KILL", &smemu.child.id().to_string()]).status().unwrap();
+    }
+    let mut histories = Vec::new();
+    for w in writers {
+        histories.extend(w.await.unwrap());
+    }
+    (histories, replacements)
+}
+
+/// Checks every acknowledged write whose secret no reset or import could touch; returns how
+/// many writes that covered.
+fn check_acknowledged(state: &serde_json::Value, histories: &[History], replacements: &[Replacement]) -> usize {
+    let mut checked = 0;
+    for h in histories.iter().filter(|h| !h.broken) {
+        let untouched =
+            replacements.iter().filter(|r| !r.only_eu || h.region == "eu-west-1").all(|r| r.answered < h.created_at);
+        let Some(last) = h.acked.last() else { continue };
+        if !untouched {
+            continue;
+        }
+        let found = exported(state, h.region, &h.name);
+        assert!(
+            &found == last || h.in_flight.as_ref() == Some(&found),
+            "{} in {}: after a restart it holds {found:?}, but {last:?} was acknowledged (in flight: {:?})",
+            h.name,
+            h.region,
+            h.in_flight
+        );
+        checked += h.acked.len();
+    }
+    checked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_storm_of_writers_resets_and_imports_restarts_to_the_state_served() {
+    let seed = u64::try_from(uuid::Uuid::new_v4().as_u128() >> 64).unwrap() | 1;
+    println!("seed {seed}");
+    let mut rng = Rng(seed);
+    let (mut checked, mut compared) = (0, 0);
+    for round in 0..5 {
+        // A fresh directory per round keeps each restart's replay short.
+        let dir = data_dir("storm");
+        let mut smemu = Smemu::start(&dir, &[]).unwrap();
+        // Mid-storm: every write acknowledged before the kill is there after the restart.
+        let after = 150 + rng.below(150) as usize;
+        let (histories, replacements) = storm(&smemu, round * 2, &mut rng, after, true).await;
+        smemu.kill_9();
+        smemu = Smemu::start(&dir, &[]).unwrap();
+        let (_, state) = control(&smemu.endpoint, "GET", "/_smemu/state", "").await;
+        checked += check_acknowledged(&state, &histories, &replacements);
+
+        // Quiet point: what was served just before the kill is exactly what the restart serves.
+        let after = 150 + rng.below(150) as usize;
+        let (histories, replacements) = storm(&smemu, round * 2 + 1, &mut rng, after, false).await;
+        let (_, served) = control(&smemu.endpoint, "GET", "/_smemu/state", "").await;
+        checked += check_acknowledged(&served, &histories, &replacements);
+        smemu.kill_9();
+        smemu = Smemu::start(&dir, &[]).unwrap();
+        let (_, restarted) = control(&smemu.endpoint, "GET", "/_smemu/state", "").await;
+        assert!(restarted == served, "round {round} (seed {seed}): the restart serves another state");
+        compared +=
+            served["stores"].as_array().unwrap().iter().map(|s| s["secrets"].as_array().unwrap().len()).sum::<usize>();
+        smemu.kill_9();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!(
+        "10 kills in 5 rounds: {checked} acknowledged writes checked one by one, {compared} secrets compared exactly"
+    );
+    assert!(checked > 500, "too few writes could be checked: {checked}");
+}

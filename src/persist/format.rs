@@ -26,6 +26,8 @@ pub const SNAPSHOT_HEADER_LEN: usize = 28;
 pub const MAX_RECORD_LEN: usize = 1 << 30;
 
 pub const LOCK_FILE: &str = "LOCK";
+/// Written and deleted again to test whether the disk takes data (see `Journal::check_writable`).
+pub const PROBE_FILE: &str = "PROBE";
 const SEGMENT_PREFIX: &str = "journal-";
 const SEGMENT_SUFFIX: &str = ".log";
 const SNAPSHOT_PREFIX: &str = "snapshot-";

@@ -381,5 +381,5 @@ fn set_aside(path: &Path) -> Result<(), PersistError> {
 }
 
 fn write_synced(path: &Path, data: &[u8]) -> Result<(), PersistError> {
-    super::write_file_synced(path, &[data])
+    super::write_file_synced(path, &[data], None)
 }

@@ -628,3 +628,66 @@ async fn a_failed_write_fails_the_waiters_and_stops_the_journal() {
     let (_journal, recovered) = open(dir.path());
     assert_eq!(recovered.records, records(1..=1));
 }
+
+#[tokio::test]
+async fn a_rollback_cuts_a_failed_write_off_and_the_journal_carries_on_once_the_disk_has_space() {
+    let dir = TempDir::new("rollback");
+    let faults = Arc::new(Faults::default());
+    let options = JournalOptions { faults: Some(faults.clone()), ..JournalOptions::default() };
+    let (journal, _) = Journal::open_with(dir.path(), &options).unwrap();
+    write(&journal, 1..=3);
+    assert!(!journal.is_degraded() && journal.roll_back().unwrap().is_none());
+
+    faults.set_disk_full(true);
+    let four = journal.append(&record(4));
+    assert!(journal.wait_durable(four).await.is_err());
+    // Appended after the failure: lost as well, and never written.
+    let five = journal.append(&record(5));
+    assert!(journal.is_degraded());
+    assert!(journal.check_writable().is_err(), "no change is accepted before the rollback");
+
+    let recovered = journal.roll_back().unwrap().expect("a failed journal rolls back");
+    assert_eq!(recovered.records, records(1..=3), "the durable state, without the half-written record");
+    assert!(journal.roll_back().unwrap().is_none(), "a second rollback has nothing to do");
+    assert!(journal.wait_durable(five).await.is_err() && journal.wait_durable(four).await.is_err());
+    journal.wait_durable(3).await.unwrap();
+    assert!(!journal.is_durable(four), "lost, so never durable");
+    assert!(journal.check_writable().is_err(), "the probe fails while the disk is still full");
+
+    faults.set_disk_full(false);
+    assert!(journal.is_degraded());
+    journal.check_writable().unwrap();
+    assert!(!journal.is_degraded(), "the probe showed the disk takes data again");
+    // Seq 4 is given out again; its ticket is new, so the lost fourth record's waiters stay failed.
+    let six = journal.append(&record(4));
+    assert_eq!((six, journal.last_seq()), (6, 4));
+    journal.wait_durable(six).await.unwrap();
+    assert!(!journal.is_degraded() && journal.is_durable(six));
+    assert!(journal.wait_durable(four).await.is_err());
+    journal.write_snapshot(4, b"four").unwrap();
+    let seven = journal.append(&record(5));
+    journal.wait_durable(seven).await.unwrap();
+    drop(journal);
+
+    let (_journal, recovered) = open(dir.path());
+    assert!(recovered.warnings.is_empty(), "no torn tail was left behind: {:?}", recovered.warnings);
+    assert_eq!(recovered.snapshot.as_deref(), Some(&b"four"[..]));
+    assert_eq!(recovered.records, records(5..=5));
+}
+
+#[tokio::test]
+async fn a_failed_snapshot_or_segment_leaves_the_journal_healthy() {
+    let dir = TempDir::new("snapfail");
+    let faults = Arc::new(Faults::default());
+    let options = JournalOptions { faults: Some(faults.clone()), ..JournalOptions::default() };
+    let (journal, _) = Journal::open_with(dir.path(), &options).unwrap();
+    write(&journal, 1..=2);
+    faults.set_disk_full(true);
+    assert!(journal.write_snapshot(2, b"two").is_err());
+    assert!(files(dir.path(), ".tmp").is_empty(), "the unfinished snapshot is removed");
+    faults.set_disk_full(false);
+    assert!(!journal.is_degraded());
+    write(&journal, 3..=3);
+    drop(journal);
+    assert_eq!(open(dir.path()).1.records, records(1..=3));
+}

@@ -3,6 +3,22 @@
 //! No HTTP and no wire names in here. Each account+region pair has its own [`Store`] behind its
 //! own lock, so traffic in one never waits on another. Reads take a read lock; a GetSecretValue
 //! upgrades to a write only when the day-granular `LastAccessedDate` has to move.
+//!
+//! # Changes are all-or-nothing, and journalled in the order they are applied
+//! - Every operation checks everything that can fail before it changes anything, so an error
+//!   leaves the state exactly as it was (`tests/hostile/state.rs` and the property test in
+//!   `state::atomic_tests` hold every operation to that).
+//! - A change appends its journal record under the lock that orders it: a secret's own lock for
+//!   changes to one secret, its store's map lock for creations and removals. Reset and import,
+//!   which replace whole stores, hold the engine's `order` gate exclusively, while every other
+//!   change holds it shared for as long as it runs; so no change can land in a store that a reset
+//!   has already dropped, and the journal's order is the order in which changes were applied.
+//!   Reads never touch the gate.
+//! - Each secret (and each store, for what a listing or a miss reveals) remembers the journal
+//!   *ticket* of the last change to it. Every operation reports to the [`ChangeLog`] the tickets
+//!   of what it looked at and of the changes it made, so whoever answers can hold the answer
+//!   back until those are durable: no one is ever shown a change that a failed write later takes
+//!   back, not even as an error such as "already exists" (see `App::settled`).
 
 pub mod ident;
 pub mod listing;
@@ -13,7 +29,7 @@ use crate::api_error;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{ApiError, Result};
 use ident::SecretRef;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
 use secret::{AWSCURRENT, Deletion, Rotation, Secret, SecretValue, Tag, Version};
 use serde::{Deserialize, Serialize};
@@ -22,6 +38,7 @@ use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use listing::{Cursor, ListQuery, SortBy};
 
@@ -115,6 +132,11 @@ pub struct VersionSelector<'a> {
 
 pub struct Engine {
     clock: Arc<Clock>,
+    /// Held shared by every change for as long as it runs, and exclusively by the changes that
+    /// replace whole stores (reset, import, a rollback), so those never interleave with others.
+    order: RwLock<()>,
+    /// The ticket of the last reset or import: what a request that finds no store has seen.
+    reset_ticket: AtomicU64,
     accounts: RwLock<HashMap<String, HashMap<String, Arc<Store>>>>,
     rng: SystemRandom,
     /// Receives the after-image of every change, when state is durable.
@@ -127,8 +149,13 @@ pub struct Engine {
 
 /// Where the engine writes each change, as bytes, under the lock that made it.
 pub trait ChangeLog: Send + Sync {
-    /// Appends a record; returns its sequence number.
+    /// Appends a record; returns its ticket, a number above every earlier record's.
     fn append(&self, record: &[u8]) -> u64;
+    /// Whether a change may be made now; an error refuses it before anything is changed.
+    fn check_writable(&self) -> Result<()>;
+    /// The current operation looked at, or made, the change with `ticket` (or earlier ones): its
+    /// answer must wait until that record is durable.
+    fn observed(&self, ticket: u64);
 }
 
 /// One change, as journalled: replaying changes in order over a snapshot rebuilds the state.
@@ -161,7 +188,7 @@ pub enum Change<'a> {
         region: Option<String>,
     },
     Import {
-        state: StateDump,
+        state: Cow<'a, StateDump>,
     },
 }
 
@@ -201,6 +228,17 @@ pub struct Due {
 #[derive(Default)]
 pub struct Store {
     inner: RwLock<StoreInner>,
+    /// The ticket of the newest change to any of its secrets: what a listing, or a lookup that
+    /// finds nothing, has seen.
+    changed: AtomicU64,
+}
+
+impl Store {
+    fn note(&self, ticket: u64) {
+        if ticket != 0 {
+            self.changed.fetch_max(ticket, Ordering::AcqRel);
+        }
+    }
 }
 
 /// One secret behind its own lock: writes to a secret never make readers of another wait.
@@ -222,6 +260,8 @@ impl Engine {
     pub fn new(clock: Arc<Clock>) -> Self {
         Self {
             clock,
+            order: RwLock::new(()),
+            reset_ticket: AtomicU64::new(0),
             accounts: RwLock::new(HashMap::new()),
             rng: SystemRandom::new(),
             changelog: OnceLock::new(),
@@ -274,31 +314,79 @@ impl Engine {
         Ok(out)
     }
 
+    /// Tells the change log what a reader was shown (nothing to tell while state is in memory).
+    fn observe(&self, ticket: u64) {
+        if ticket != 0
+            && let Some(log) = self.changelog.get()
+        {
+            log.observed(ticket);
+        }
+    }
+
+    /// Notes a change the current operation made in `store`: readers of the store see it, and
+    /// the operation's answer depends on it.
+    fn changed(&self, store: &Store, ticket: u64) {
+        store.note(ticket);
+        self.observe(ticket);
+    }
+
+    /// The store a read looks in; a miss has seen the last reset or import.
+    fn store_to_read(&self, scope: Scope<'_>) -> Option<Arc<Store>> {
+        let store = self.existing_store(scope);
+        if store.is_none() {
+            self.observe(self.reset_ticket.load(Ordering::Acquire));
+        }
+        store
+    }
+
+    /// Admits one change: refused while the journal cannot take it, then ordered against
+    /// resets and imports by the shared gate, held until the change is journalled.
+    fn begin_change(&self) -> Result<RwLockReadGuard<'_, ()>> {
+        if let Some(log) = self.changelog.get() {
+            log.check_writable()?;
+        }
+        Ok(self.order.read())
+    }
+
     /// Runs `f` on the secret `id` names, under a read lock.
     pub fn read_secret<R>(&self, scope: Scope<'_>, id: &str, f: impl FnOnce(&Secret) -> Result<R>) -> Result<R> {
-        let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
+        let store = self.store_to_read(scope).ok_or_else(ApiError::secret_not_found)?;
         let inner = store.inner.read();
-        let cell = inner.resolve(scope, id, self.now()).ok_or_else(ApiError::secret_not_found)?;
+        let Some(cell) = inner.resolve(scope, id, self.now()) else {
+            self.observe(store.changed.load(Ordering::Acquire));
+            return Err(ApiError::secret_not_found());
+        };
         let secret = cell.read();
+        self.observe(secret.ticket);
         f(&secret)
     }
 
     /// Runs `f` on the secret `id` names, under that secret's write lock, and journals the result.
+    /// `f` must check everything that can fail before it changes anything: an error leaves the
+    /// secret as it was, unjournalled.
     fn write_secret<R>(
         &self,
         scope: Scope<'_>,
         id: &str,
         f: impl FnOnce(&mut Secret, Timestamp) -> Result<R>,
     ) -> Result<R> {
-        let store = self.existing_store(scope).ok_or_else(ApiError::secret_not_found)?;
+        let _order = self.begin_change()?;
+        let store = self.store_to_read(scope).ok_or_else(ApiError::secret_not_found)?;
         let inner = store.inner.read();
         let now = self.now();
-        let mut secret = inner.resolve(scope, id, now).ok_or_else(ApiError::secret_not_found)?.write();
+        let Some(cell) = inner.resolve(scope, id, now) else {
+            self.observe(store.changed.load(Ordering::Acquire));
+            return Err(ApiError::secret_not_found());
+        };
+        let mut secret = cell.write();
+        // An error below tells what the secret looks like (deleted, a token in use, ...).
+        self.observe(secret.ticket);
         if is_due(&secret, now) {
             return Err(ApiError::secret_not_found());
         }
         let result = f(&mut secret, now)?;
-        self.log_update(scope, &mut secret);
+        let ticket = self.log_update(scope, &mut secret);
+        self.changed(&store, ticket);
         Ok(result)
     }
 
@@ -319,11 +407,14 @@ impl Engine {
 
     pub fn create_secret(&self, scope: Scope<'_>, new: NewSecret) -> Result<Created> {
         let suffix = self.random_suffix()?;
+        let _order = self.begin_change()?;
         let store = self.store(scope);
         let mut inner = store.inner.write();
+        // Whether the name is taken is an answer too.
+        self.observe(store.changed.load(Ordering::Acquire));
         let now = self.now();
         if inner.purge_if_due(&new.name, now) {
-            self.log_remove(scope, &new.name);
+            self.changed(&store, self.log_remove(scope, &new.name));
         }
         if let Some(existing) = inner.secrets.get(&new.name) {
             let existing = existing.read();
@@ -362,7 +453,8 @@ impl Engine {
             id
         });
         let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id };
-        self.log_put(scope, &secret);
+        secret.ticket = self.log_put(scope, &secret);
+        self.changed(&store, secret.ticket);
         inner.insert(secret);
         Ok(created)
     }
@@ -396,7 +488,10 @@ impl Engine {
         Ok(result)
     }
 
+    /// Moves the access dates; skipped (they are only dates) while the journal refuses changes.
+    /// The read's answer does not depend on them, so it does not wait for their record.
     fn record_access(&self, scope: Scope<'_>, name: &str, version_id: &str, today: Timestamp) {
+        let Ok(_order) = self.begin_change() else { return };
         let Some(store) = self.existing_store(scope) else {
             return;
         };
@@ -407,7 +502,7 @@ impl Engine {
             if let Some(version) = secret.version_mut_by_id(version_id) {
                 version.last_accessed = Some(today);
             }
-            self.log_update(scope, &mut secret);
+            store.note(self.log_update(scope, &mut secret));
         }
     }
 
@@ -429,6 +524,15 @@ impl Engine {
 
     pub fn update_secret(&self, scope: Scope<'_>, id: &str, update: SecretUpdate) -> Result<Updated> {
         self.write_live_secret(scope, id, |secret, now| {
+            let value = match (update.value, update.token) {
+                (Some(value), Some(token)) => {
+                    // The one check that can fail comes before any change: a token already used
+                    // for another value leaves description and key as they were.
+                    check_token_free(secret, &token, &value)?;
+                    Some((value, token))
+                }
+                _ => None,
+            };
             if let Some(description) = update.description {
                 secret.description = Some(description).filter(|d| !d.is_empty());
             }
@@ -438,9 +542,9 @@ impl Engine {
             if let Some(secret_type) = update.secret_type {
                 secret.secret_type = Some(secret_type);
             }
-            let version_id = match (update.value, update.token) {
-                (Some(value), Some(token)) => Some(store_value(secret, token, value, None, now)?),
-                _ => None,
+            let version_id = match value {
+                Some((value, token)) => Some(store_value(secret, token, value, None, now)?),
+                None => None,
             };
             secret.last_changed = now;
             Ok(Updated { arn: secret.arn.clone(), name: secret.name.clone(), version_id })
@@ -449,23 +553,31 @@ impl Engine {
 
     /// Schedules deletion, or purges at once with `force`. `window_days` is already range-checked.
     pub fn delete_secret(&self, scope: Scope<'_>, id: &str, window_days: Option<i64>, force: bool) -> Result<Deleted> {
-        let store = self.store(scope);
-        let mut inner = store.inner.write();
+        let order = self.begin_change()?;
         let now = self.now();
-        let Some(name) = inner.resolve(scope, id, now).map(|s| s.read().name.clone()) else {
+        // AWS answers a forced delete of an unknown secret as if it had existed.
+        let phantom = || {
             if force {
-                // AWS answers a forced delete of an unknown secret as if it had existed.
-                return Ok(Deleted { arn: self.phantom_arn(scope, id)?, name: id.to_owned(), deletion_date: now });
+                Ok(Deleted { arn: self.phantom_arn(scope, id)?, name: id.to_owned(), deletion_date: now })
+            } else {
+                Err(ApiError::secret_not_found())
             }
-            return Err(ApiError::secret_not_found());
+        };
+        // Never `self.store`: a delete that finds nothing must not leave an empty store behind.
+        let Some(store) = self.store_to_read(scope) else { return phantom() };
+        let mut inner = store.inner.write();
+        let Some(name) = inner.resolve(scope, id, now).map(|s| s.read().name.clone()) else {
+            self.observe(store.changed.load(Ordering::Acquire));
+            return phantom();
         };
         if force {
             let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
-            self.log_remove(scope, &secret.name);
+            self.changed(&store, self.log_remove(scope, &secret.name));
             return Ok(Deleted { arn: secret.arn, name: secret.name, deletion_date: now });
         }
         let cell = inner.secrets.get(&name).ok_or_else(ApiError::secret_not_found)?.clone();
         let mut secret = cell.write();
+        self.observe(secret.ticket);
         if secret.is_deleted() {
             return Err(api_error!(
                 InvalidRequestException,
@@ -474,10 +586,12 @@ impl Engine {
         }
         let purge_at = now.plus_days(window_days.unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS));
         secret.deletion = Some(Deletion { deleted_at: now, purge_at });
-        self.log_update(scope, &mut secret);
+        let ticket = self.log_update(scope, &mut secret);
+        self.changed(&store, ticket);
         let deleted = Deleted { arn: secret.arn.clone(), name: secret.name.clone(), deletion_date: purge_at };
         drop(secret);
         drop(inner);
+        drop(order);
         self.schedule(Due {
             at: purge_at,
             kind: DueKind::Purge,
@@ -552,8 +666,10 @@ impl Engine {
     /// Returns whether it was created.
     pub fn seed_secret(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
         let suffix = self.random_suffix()?;
+        let _order = self.begin_change()?;
         let store = self.store(scope);
         let mut inner = store.inner.write();
+        self.observe(store.changed.load(Ordering::Acquire));
         if inner.secrets.contains_key(&seed.name) {
             return Ok(false);
         }
@@ -586,7 +702,8 @@ impl Engine {
         secret.add_tags(&seed.tags)?;
         rotation::refresh_next_rotation(&mut secret);
         self.schedule_for(scope.account, scope.region, &secret);
-        self.log_put(scope, &secret);
+        secret.ticket = self.log_put(scope, &secret);
+        self.changed(&store, secret.ticket);
         inner.insert(secret);
         Ok(true)
     }
@@ -596,55 +713,70 @@ impl Engine {
         let _ = self.changelog.set(log);
     }
 
-    fn log(&self, change: &Change<'_>) {
-        if let Some(log) = self.changelog.get() {
-            match serde_json::to_vec(change) {
-                Ok(bytes) => {
-                    log.append(&bytes);
-                }
-                Err(e) => tracing::error!(error = %e, "a change could not be encoded for the journal"),
+    /// Journals one change; returns its ticket (0 while state is in memory only).
+    fn log(&self, change: &Change<'_>) -> u64 {
+        self.append(self.encode(change).as_deref())
+    }
+
+    /// A change's record, when state is durable.
+    fn encode(&self, change: &Change<'_>) -> Option<Vec<u8>> {
+        self.changelog.get()?;
+        match serde_json::to_vec(change) {
+            Ok(bytes) => Some(bytes),
+            // Every part of a change is a string, a number or a list of them: encoding cannot fail.
+            Err(e) => {
+                tracing::error!(error = %e, "a change could not be encoded for the journal");
+                None
             }
         }
     }
 
-    fn log_put(&self, scope: Scope<'_>, secret: &Secret) {
-        if self.changelog.get().is_some() {
-            self.log(&Change::Put {
-                account: Cow::Borrowed(scope.account),
-                region: Cow::Borrowed(scope.region),
-                secret: Cow::Borrowed(secret),
-            });
+    fn append(&self, record: Option<&[u8]>) -> u64 {
+        match (self.changelog.get(), record) {
+            (Some(log), Some(record)) => log.append(record),
+            _ => 0,
         }
     }
 
-    /// What the secret's versions look like before a change, when a journal will want the diff.
+    fn log_put(&self, scope: Scope<'_>, secret: &Secret) -> u64 {
+        if self.changelog.get().is_none() {
+            return 0;
+        }
+        self.log(&Change::Put {
+            account: Cow::Borrowed(scope.account),
+            region: Cow::Borrowed(scope.region),
+            secret: Cow::Borrowed(secret),
+        })
+    }
+
     /// Journals a change to an existing secret: its head, the versions it added or changed, and
     /// the ids of those it removed — never the untouched versions, so a record's size does not
-    /// grow with the secret's history.
-    fn log_update(&self, scope: Scope<'_>, secret: &mut Secret) {
+    /// grow with the secret's history. Returns the record's ticket, which the secret keeps.
+    fn log_update(&self, scope: Scope<'_>, secret: &mut Secret) -> u64 {
         let removed = std::mem::take(&mut secret.removed_versions);
         let touched = std::mem::take(&mut secret.touched_versions);
         if self.changelog.get().is_none() {
-            return;
+            return 0;
         }
         let mut patch = secret.clone_head();
         let mut indexes: Vec<usize> = touched.iter().filter_map(|id| secret.version_index(id)).collect();
         indexes.sort_unstable();
         patch.versions = indexes.into_iter().map(|i| secret.versions[i].clone()).collect();
-        self.log(&Change::Update {
+        secret.ticket = self.log(&Change::Update {
             account: Cow::Borrowed(scope.account),
             region: Cow::Borrowed(scope.region),
             secret: patch,
             removed,
         });
+        secret.ticket
     }
 
-    fn log_remove(&self, scope: Scope<'_>, name: &str) {
+    fn log_remove(&self, scope: Scope<'_>, name: &str) -> u64 {
         self.log(&Change::Remove {
             account: Cow::Borrowed(scope.account),
             region: Cow::Borrowed(scope.region),
             name: Cow::Borrowed(name),
-        });
+        })
     }
 
     /// Adds scheduled work and wakes whoever sleeps until the earliest entry.
@@ -677,43 +809,45 @@ impl Engine {
 
     /// Purges the secret of a `Purge` entry if its recovery window has really ended.
     /// Returns whether a secret was removed.
+    /// While the journal refuses changes nothing is purged; a secret past its window already
+    /// reads as gone, a CreateSecret of its name purges it, and a restart schedules it again.
     pub fn purge(&self, due: &Due) -> bool {
+        let Ok(_order) = self.begin_change() else { return false };
         let scope = Scope { account: &due.account, region: &due.region };
         let Some(store) = self.existing_store(scope) else { return false };
         let mut inner = store.inner.write();
         let removed = inner.purge_if_due(&due.name, self.now());
         if removed {
-            self.log_remove(scope, &due.name);
+            self.changed(&store, self.log_remove(scope, &due.name));
             tracing::debug!(name = %due.name, "recovery window ended; secret purged");
         }
         removed
     }
 
     /// Forgets every secret, or those of one account, or of one account and region.
+    ///
+    /// Never refused up front: if its record cannot be written, the journal fails and the
+    /// rollback that follows puts the secrets back before anyone is told of the reset.
     pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
+        let _order = self.order.write();
         let mut accounts = self.accounts.write();
-        match (account, region) {
-            (None, _) => accounts.clear(),
-            (Some(a), None) => {
-                accounts.remove(a);
-            }
-            (Some(a), Some(r)) => {
-                if let Some(regions) = accounts.get_mut(a) {
-                    regions.remove(r);
-                }
-            }
-        }
-        self.log(&Change::Reset { account: account.map(str::to_owned), region: region.map(str::to_owned) });
+        drop_stores(&mut accounts, account, region);
+        let ticket =
+            self.log(&Change::Reset { account: account.map(str::to_owned), region: region.map(str::to_owned) });
+        self.reset_ticket.store(ticket, Ordering::Release);
+        self.observe(ticket);
     }
 
     /// A copy of the whole state.
     #[must_use]
     pub fn export(&self) -> StateDump {
         let accounts = self.accounts.read();
+        self.observe(self.reset_ticket.load(Ordering::Acquire));
         let mut stores = Vec::new();
         for (account, regions) in accounts.iter() {
             for (region, store) in regions {
                 let inner = store.inner.read();
+                self.observe(store.changed.load(Ordering::Acquire));
                 let secrets =
                     inner.by_created.values().filter_map(|n| inner.secrets.get(n)).map(|c| c.read().clone()).collect();
                 stores.push(StoreDump { account: account.clone(), region: region.clone(), secrets });
@@ -723,23 +857,49 @@ impl Engine {
         StateDump { stores }
     }
 
-    /// Replaces the whole state with `state`.
+    /// Replaces the whole state with `state`. Like [`Self::reset`], never refused up front.
     pub fn import(&self, state: StateDump) {
-        if self.changelog.get().is_some() {
-            self.log(&Change::Import { state: state.clone() });
-        }
-        self.load(state);
+        // Encoded before any lock: a large state takes a while, and readers need not wait for it.
+        let record = self.encode(&Change::Import { state: Cow::Borrowed(&state) });
+        let _order = self.order.write();
+        let ticket = self.append(record.as_deref());
+        let mut accounts = self.accounts.write();
+        Self::load_into(&mut accounts, state, ticket, |account, region, secret| {
+            self.schedule_for(account, region, secret);
+        });
+        self.reset_ticket.store(ticket, Ordering::Release);
+        self.observe(ticket);
     }
 
-    fn load(&self, state: StateDump) {
-        let mut accounts = self.accounts.write();
+    /// Runs `f` while no change is being made and none can start (a rollback swaps the state in
+    /// it). Reads go on meanwhile.
+    pub fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _order = self.order.write();
+        f()
+    }
+
+    /// Runs `f` while no reset, import or rollback can run: changes to single secrets go on, so
+    /// a journal position read in `f` and state exported in `f` describe the same history.
+    pub fn shared<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _order = self.order.read();
+        f()
+    }
+
+    /// Replaces every store with those of `state`; each secret remembers `ticket`.
+    fn load_into(
+        accounts: &mut HashMap<String, HashMap<String, Arc<Store>>>,
+        state: StateDump,
+        ticket: u64,
+        mut schedule: impl FnMut(&str, &str, &Secret),
+    ) {
         accounts.clear();
         for dump in state.stores {
-            let store = Arc::new(Store::default());
+            let store = Arc::new(Store { changed: AtomicU64::new(ticket), ..Store::default() });
             {
                 let mut inner = store.inner.write();
-                for secret in dump.secrets {
-                    self.schedule_for(&dump.account, &dump.region, &secret);
+                for mut secret in dump.secrets {
+                    schedule(&dump.account, &dump.region, &secret);
+                    secret.ticket = ticket;
                     inner.put(secret);
                 }
             }
@@ -747,7 +907,26 @@ impl Engine {
         }
     }
 
-    /// Replays one journalled change (recovery). Nothing is journalled again.
+    /// An empty engine on the same clock, to rebuild a state in before [`Self::adopt`] swaps it in.
+    #[must_use]
+    pub fn sibling(&self) -> Engine {
+        Engine::new(self.clock.clone())
+    }
+
+    /// Takes over every store and the scheduled work of `other` at once, so readers see the old
+    /// state or the new one, never one half rebuilt.
+    pub fn adopt(&self, other: Engine) {
+        let stores = std::mem::take(&mut *other.accounts.write());
+        let due = std::mem::take(&mut *other.due.lock());
+        *self.accounts.write() = stores;
+        self.reset_ticket.store(0, Ordering::Release);
+        // Entries for secrets that are gone now are harmless: each is checked when it runs.
+        self.due.lock().extend(due);
+        self.due_changed.notify_waiters();
+    }
+
+    /// Replays one journalled change (recovery, and the rollback after a failed write). Nothing
+    /// is journalled again.
     pub fn apply_change(&self, change: Change<'_>) {
         match change {
             Change::Put { account, region, secret } => {
@@ -782,21 +961,17 @@ impl Engine {
                     store.inner.write().remove(&name);
                 }
             }
+            // What replay rebuilds is on disk already: nothing in it waits for a ticket.
             Change::Reset { account, region } => {
-                let mut accounts = self.accounts.write();
-                match (account, region) {
-                    (None, _) => accounts.clear(),
-                    (Some(a), None) => {
-                        accounts.remove(&a);
-                    }
-                    (Some(a), Some(r)) => {
-                        if let Some(regions) = accounts.get_mut(&a) {
-                            regions.remove(&r);
-                        }
-                    }
-                }
+                drop_stores(&mut self.accounts.write(), account.as_deref(), region.as_deref());
+                self.reset_ticket.store(0, Ordering::Release);
             }
-            Change::Import { state } => self.load(state),
+            Change::Import { state } => {
+                Self::load_into(&mut self.accounts.write(), state.into_owned(), 0, |account, region, secret| {
+                    self.schedule_for(account, region, secret);
+                });
+                self.reset_ticket.store(0, Ordering::Release);
+            }
         }
     }
 
@@ -835,10 +1010,11 @@ impl Engine {
         query: &ListQuery,
         f: impl FnMut(&Secret) -> R,
     ) -> (Vec<R>, Option<Cursor>) {
-        let Some(store) = self.existing_store(scope) else {
+        let Some(store) = self.store_to_read(scope) else {
             return (Vec::new(), None);
         };
         let inner = store.inner.read();
+        self.observe(store.changed.load(Ordering::Acquire));
         listing::page(&inner.secrets, &inner.by_created, query, self.now(), f)
     }
 }
@@ -892,6 +1068,25 @@ impl StoreInner {
     }
 }
 
+/// What a reset removes: every store, one account's, or one account and region's.
+fn drop_stores(
+    accounts: &mut HashMap<String, HashMap<String, Arc<Store>>>,
+    account: Option<&str>,
+    region: Option<&str>,
+) {
+    match (account, region) {
+        (None, _) => accounts.clear(),
+        (Some(a), None) => {
+            accounts.remove(a);
+        }
+        (Some(a), Some(r)) => {
+            if let Some(regions) = accounts.get_mut(a) {
+                regions.remove(r);
+            }
+        }
+    }
+}
+
 /// A UUID-shaped version id derived from where a seeded version sits.
 fn stable_version_id(scope: Scope<'_>, name: &str, index: usize) -> String {
     let digest = ring::digest::digest(
@@ -920,6 +1115,14 @@ fn token_in_use(token: &str, arn: &str) -> ApiError {
 /// Repeating a request with the same token is harmless only when it carries the same value.
 fn check_same_value(version: &Version, value: &SecretValue, token: &str, arn: &str) -> Result<()> {
     if version.value.as_ref() == Some(value) { Ok(()) } else { Err(token_in_use(token, arn)) }
+}
+
+/// What [`store_value`] would refuse: `token` already names a version with another value.
+fn check_token_free(secret: &Secret, token: &str, value: &SecretValue) -> Result<()> {
+    match secret.version(token) {
+        Some(existing) if existing.value.is_some() => check_same_value(existing, value, token, &secret.arn),
+        _ => Ok(()),
+    }
 }
 
 /// Stores `value` under `token`: a new version, an idempotent repeat, or the rotation
@@ -1019,5 +1222,7 @@ fn check_stage_move(secret: &Secret, stage: &str, remove_from: Option<&str>, mov
     }
 }
 
+#[cfg(test)]
+mod atomic_tests;
 #[cfg(test)]
 mod tests;

@@ -129,6 +129,10 @@ pub struct Secret {
     /// [`Secret::reindex`] whenever versions are removed or the secret is loaded.
     #[serde(skip)]
     pub id_index: HashMap<String, usize>,
+    /// The journal ticket of the last change to the secret (0 when durable at load, or in
+    /// memory-only state): a reader of the secret has seen that change.
+    #[serde(skip)]
+    pub ticket: u64,
 }
 
 impl Secret {
@@ -155,6 +159,7 @@ impl Secret {
             removed_versions: Vec::new(),
             touched_versions: Vec::new(),
             id_index: HashMap::new(),
+            ticket: 0,
         }
     }
 
@@ -181,6 +186,7 @@ impl Secret {
             removed_versions: Vec::new(),
             touched_versions: Vec::new(),
             id_index: HashMap::new(),
+            ticket: 0,
         }
     }
 

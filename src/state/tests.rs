@@ -116,6 +116,12 @@ impl ChangeLog for Recorder {
         records.push(record.to_vec());
         records.len() as u64
     }
+
+    fn check_writable(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn observed(&self, _ticket: u64) {}
 }
 
 #[test]
