@@ -121,7 +121,7 @@ fn step(engine: &Engine, journal: &Journal, rng: &mut Rng) -> (String, bool) {
                 kms_key_id: rng.chance(20).then(|| "alias/mine".to_owned()),
                 secret_type: None,
                 value: rng.chance(80).then(|| value(rng)),
-                tags: tags(rng, 3),
+                tags: if rng.chance(10) { tags(rng, 200) } else { tags(rng, 3) },
             };
             ("create", engine.create_secret(scope, new).is_err())
         }

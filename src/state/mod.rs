@@ -406,6 +406,8 @@ impl Engine {
     }
 
     pub fn create_secret(&self, scope: Scope<'_>, new: NewSecret) -> Result<Created> {
+        // Before anything below changes state (a due purge, the creation counter).
+        secret::check_tag_limit(&[], &new.tags)?;
         let suffix = self.random_suffix()?;
         let _order = self.begin_change()?;
         let store = self.store(scope);
