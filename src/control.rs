@@ -131,7 +131,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
             "version": env!("CARGO_PKG_VERSION"),
         })),
         (&Method::POST, "/moto-api/reset") => {
-            app.engine.reset(None, None);
+            crate::reset::reset(app, crate::reset::Worlds::all());
             Ok(json!({ "status": "ok" }))
         }
         _ => Err(no_endpoint(method, path)),
@@ -165,10 +165,8 @@ struct ResetRequest {
 
 fn reset(app: &App, body: &[u8]) -> Answer {
     let req: ResetRequest = parse(body)?;
-    if req.region.is_some() && req.account.is_none() {
-        return Err(bad("a region can only be reset together with its account"));
-    }
-    app.engine.reset(req.account.as_deref(), req.region.as_deref());
+    let worlds = crate::reset::Worlds::named(req.account.as_deref(), req.region.as_deref()).map_err(bad)?;
+    crate::reset::reset(app, worlds);
     Ok(json!({ "reset": { "account": req.account, "region": req.region } }))
 }
 

@@ -18,6 +18,7 @@
 //! - [`rotation`]: the four-step rotation protocol, hooks, schedules and the rotation log.
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
+//! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
 //! - [`config`]: runtime settings.
 
@@ -32,6 +33,7 @@ pub mod password;
 pub mod persist;
 pub mod policy;
 pub mod protocol;
+pub mod reset;
 pub mod rotation;
 pub mod scheduler;
 pub mod seed;

@@ -115,6 +115,76 @@ async fn reset_is_isolated_per_account_and_region() {
 }
 
 #[tokio::test]
+async fn reset_forgets_the_schedules_and_rotation_log_of_its_worlds_and_keeps_hooks() {
+    use aws_sdk_secretsmanager::types::RotationRulesType;
+    const FN: &str = "arn:aws:lambda:us-east-1:000000000000:function:rotate";
+    let server = TestServer::start().await;
+    let hook = json!({ "functionArn": FN, "kind": "builtin", "jsonKey": "password" });
+    assert_eq!(server.control("POST", "/_smemu/hooks", &hook.to_string()).await.status, 200);
+    let a = server.client_as("111111111111", "us-east-1");
+    let b = server.client_as("222222222222", "us-east-1");
+    for (sm, days) in [(&a, 10), (&b, 20)] {
+        sm.create_secret().name("db").secret_string(r#"{"password":"old"}"#).send().await.unwrap();
+        let rules = RotationRulesType::builder().automatically_after_days(days).build();
+        sm.rotate_secret().secret_id("db").rotation_lambda_arn(FN).rotation_rules(rules).send().await.unwrap();
+    }
+    a.create_secret().name("gone").secret_string("x").send().await.unwrap();
+    a.delete_secret().secret_id("gone").recovery_window_in_days(7).send().await.unwrap();
+    let next_due = || async { server.control("GET", "/_smemu/clock", "").await.json()["nextDue"].clone() };
+    assert_eq!(next_due().await, "2026-01-08T00:00:00.000Z", "the purge in account 1111…");
+    let log = || async {
+        let entries = server.control("GET", "/_smemu/rotations", "").await.json();
+        entries.as_array().unwrap().iter().map(|e| e["secretArn"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(log().await.len(), 8);
+
+    let r = server.control("POST", "/_smemu/reset", r#"{"account":"111111111111"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let left = log().await;
+    assert_eq!(left.len(), 4);
+    assert!(left.iter().all(|arn| arn.contains(":222222222222:")), "{left:?}");
+    // Neither the purge nor the rotation of the reset account is still due: the next due work is
+    // account 2222…'s rotation, whose window opens 20 days after its last rotation.
+    assert_eq!(next_due().await, "2026-01-21T00:00:00.000Z");
+    let r = server.control("POST", "/_smemu/clock", r#"{"advance":"30d"}"#).await;
+    assert_eq!(r.status, 200);
+    let after = log().await;
+    assert_eq!(after.len(), 8, "account 2222… rotated on schedule, account 1111… not at all");
+    assert!(after.iter().all(|arn| arn.contains(":222222222222:")), "{after:?}");
+    // Hooks are configuration, not state: they survive every reset.
+    server.control("POST", "/_smemu/reset", "").await;
+    assert!(log().await.is_empty());
+    assert_eq!(next_due().await, serde_json::Value::Null);
+    let hooks = server.control("GET", "/_smemu/hooks", "").await.json();
+    assert_eq!(hooks[0]["functionArn"], FN);
+    b.create_secret().name("db").secret_string(r#"{"password":"old"}"#).send().await.unwrap();
+    b.rotate_secret().secret_id("db").rotation_lambda_arn(FN).send().await.unwrap();
+    assert_eq!(log().await.len(), 4);
+    assert_eq!(server.control("POST", "/moto-api/reset", "").await.status, 200);
+    assert!(log().await.is_empty());
+}
+
+#[tokio::test]
+async fn reset_refuses_an_invalid_account_or_region() {
+    let server = TestServer::start().await;
+    server.client().create_secret().name("kept").secret_string("x").send().await.unwrap();
+    for (body, message) in [
+        (r#"{"account":"abc"}"#, r#""account" must be a 12-digit account id, not "abc""#),
+        (r#"{"account":"00000000000"}"#, r#""account" must be a 12-digit account id, not "00000000000""#),
+        (
+            r#"{"account":"000000000000","region":"US-EAST-1"}"#,
+            r#""region" must be a region name such as us-east-1, not "US-EAST-1""#,
+        ),
+        (r#"{"account":"000000000000","region":""}"#, r#""region" must be a region name such as us-east-1, not """#),
+        (r#"{"region":"us-east-1"}"#, "a region can only be reset together with its account"),
+    ] {
+        let r = server.control("POST", "/_smemu/reset", body).await;
+        assert_eq!((r.status, r.json()["error"].as_str()), (400, Some(message)), "{body}");
+    }
+    assert_eq!(server.app.engine.secret_count(), 1, "a refused reset forgets nothing");
+}
+
+#[tokio::test]
 async fn export_then_import_round_trips() {
     let server = TestServer::start().await;
     let sm = server.client();

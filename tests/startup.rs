@@ -146,6 +146,11 @@ fn a_bad_seed_stops_startup_naming_file_entry_and_field() {
             "secret #1 (\"x\"): versions: one version must carry AWSCURRENT",
         ),
         (
+            "f.yaml",
+            "secrets:\n  - name: x\n    region: EU\n    secretString: a\n",
+            "secret #1 (\"x\"): region: must be a region name",
+        ),
+        (
             "e.yaml",
             "secrets:\n  - name: x\n    secretString: a\n  - name: x\n    secretString: b\n",
             "secret #2 (\"x\"): name: already seeded by secret #1 (\"x\")",

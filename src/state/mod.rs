@@ -689,8 +689,10 @@ impl Engine {
         removed
     }
 
-    /// Forgets every secret, or those of one account, or of one account and region.
+    /// Forgets every secret, or those of one account, or of one account and region, with the
+    /// work scheduled for them (purges, rotations).
     pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
+        self.unschedule(account, region);
         let mut accounts = self.accounts.write();
         match (account, region) {
             (None, _) => accounts.clear(),
@@ -704,6 +706,16 @@ impl Engine {
             }
         }
         self.log(&Change::Reset { account: account.map(str::to_owned), region: region.map(str::to_owned) });
+    }
+
+    /// Drops the scheduled work of every world, of one account, or of one account and region:
+    /// a reset world has nothing left to purge or rotate, and its old due times must not show
+    /// in `nextDue` or stop a clock advance.
+    fn unschedule(&self, account: Option<&str>, region: Option<&str>) {
+        // As in `reset`: without an account, every world.
+        let in_world = |d: &Due| account.is_none_or(|a| d.account == a && region.is_none_or(|r| d.region == r));
+        self.due.lock().retain(|d| !in_world(d));
+        self.due_changed.notify_waiters();
     }
 
     /// A copy of the whole state.
@@ -732,6 +744,7 @@ impl Engine {
     }
 
     fn load(&self, state: StateDump) {
+        self.unschedule(None, None);
         let mut accounts = self.accounts.write();
         accounts.clear();
         for dump in state.stores {
@@ -783,6 +796,7 @@ impl Engine {
                 }
             }
             Change::Reset { account, region } => {
+                self.unschedule(account.as_deref(), region.as_deref());
                 let mut accounts = self.accounts.write();
                 match (account, region) {
                     (None, _) => accounts.clear(),
