@@ -116,19 +116,33 @@ impl App {
     pub fn open_data_dir(&self, dir: &std::path::Path, repair: bool) -> Result<Vec<String>, String> {
         let options = persist::JournalOptions { repair, ..persist::JournalOptions::default() };
         let (journal, recovered) = persist::Journal::open_with(dir, &options).map_err(|e| e.to_string())?;
+        // The clock offset recovered, if any was kept: the snapshot's, raised by later records.
+        let mut clock_offset = None;
         if let Some(snapshot) = recovered.snapshot {
-            let state: state::StateDump = serde_json::from_slice(&snapshot)
-                .map_err(|e| format!("the snapshot in {} cannot be read: {e}", dir.display()))?;
+            let unreadable = |e: serde_json::Error| format!("the snapshot in {} cannot be read: {e}", dir.display());
+            let state: state::StateDump = serde_json::from_slice(&snapshot).map_err(unreadable)?;
+            clock_offset = serde_json::from_slice::<SnapshotClock>(&snapshot).map_err(unreadable)?.clock_offset;
             self.engine.apply_change(state::Change::Import { state });
         }
         for (i, record) in recovered.records.iter().enumerate() {
             let change: state::Change<'_> = serde_json::from_slice(record)
                 .map_err(|e| format!("journal record {i} in {} cannot be read: {e}", dir.display()))?;
+            if let state::Change::Clock { offset } = change {
+                clock_offset = clock_offset.max(Some(offset));
+            }
             self.engine.apply_change(change);
+        }
+        if let Some(offset) = clock_offset {
+            self.engine.clock().raise_offset(offset);
         }
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
+        // A clock that starts further ahead (`--start-time`) is kept from now on as well.
+        let offset = self.engine.clock().offset();
+        if clock_offset != Some(offset) {
+            self.engine.journal_clock(offset);
+        }
         Ok(recovered.warnings)
     }
 
@@ -151,7 +165,9 @@ impl App {
         if let Some(journal) = self.journal.get() {
             // Read the sequence first: the export then covers at least every record up to it.
             let covered = journal.last_seq();
-            let snapshot = serde_json::to_vec(&self.engine.export()).unwrap_or_default();
+            let state = self.engine.export();
+            let snapshot = Snapshot { state: &state, clock_offset: self.engine.clock().offset() };
+            let snapshot = serde_json::to_vec(&snapshot).unwrap_or_default();
             if let Err(e) = journal.write_snapshot(covered, &snapshot) {
                 tracing::error!(error = %e, "snapshot failed; the journal keeps every record");
             }
@@ -184,6 +200,23 @@ impl App {
     }
 }
 
+/// A snapshot: the state export, and the clock's offset so a restart keeps smemu's time.
+#[derive(serde::Serialize)]
+struct Snapshot<'a> {
+    #[serde(flatten)]
+    state: &'a state::StateDump,
+    #[serde(rename = "clockOffset")]
+    clock_offset: i64,
+}
+
+/// The clock of a snapshot, read on its own: the state is read as a plain export, which ignores
+/// it. Snapshots written before the clock was kept have none.
+#[derive(serde::Deserialize)]
+struct SnapshotClock {
+    #[serde(rename = "clockOffset", default)]
+    clock_offset: Option<i64>,
+}
+
 /// Serves `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     if let Ok(addr) = listener.local_addr() {
@@ -197,4 +230,41 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     let _ = stop_sweeper.send(());
     let _ = sweeper.await;
     app.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clock::{Clock, MILLIS_PER_DAY, Timestamp};
+
+    fn app_in(dir: &std::path::Path) -> App {
+        let app = App::new(config::Config::default(), Arc::new(Clock::manual(Timestamp::from_secs(1_767_225_600))));
+        app.open_data_dir(dir, false).unwrap();
+        app
+    }
+
+    #[tokio::test]
+    async fn the_clock_offset_survives_a_restart_from_the_journal_and_from_a_snapshot() {
+        let dir = std::env::temp_dir().join(format!("smemu-clock-{}", uuid::Uuid::new_v4()));
+        let app = app_in(&dir);
+        scheduler::advance_to(&app, app.engine.now().plus_days(3)).await;
+        drop(app);
+        let app = app_in(&dir);
+        assert_eq!(app.engine.clock().offset(), 3 * MILLIS_PER_DAY, "replayed from the journal");
+        scheduler::advance_to(&app, app.engine.now().plus_days(4)).await;
+        app.compact();
+        drop(app);
+        let snapshots: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+            .collect();
+        assert_eq!(snapshots.len(), 1);
+        let snapshot = std::fs::read(&snapshots[0]).unwrap();
+        assert!(snapshot.windows(13).any(|w| w == b"\"clockOffset\""), "the snapshot keeps the clock");
+        let app = app_in(&dir);
+        assert_eq!(app.engine.clock().offset(), 7 * MILLIS_PER_DAY, "read from the snapshot");
+        drop(app);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

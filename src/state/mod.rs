@@ -163,6 +163,11 @@ pub enum Change<'a> {
     Import {
         state: StateDump,
     },
+    /// smemu's clock moved forward: its offset from its base (see [`Clock::offset`]). Journalled
+    /// before the move, so every change made at the new time comes after it.
+    Clock {
+        offset: i64,
+    },
 }
 
 /// The whole state, for export, import and snapshots.
@@ -607,6 +612,11 @@ impl Engine {
         }
     }
 
+    /// Journals the clock's offset (see [`Change::Clock`]).
+    pub fn journal_clock(&self, offset: i64) {
+        self.log(&Change::Clock { offset });
+    }
+
     fn log_put(&self, scope: Scope<'_>, secret: &Secret) {
         if self.changelog.get().is_some() {
             self.log(&Change::Put {
@@ -811,6 +821,9 @@ impl Engine {
                 }
             }
             Change::Import { state } => self.load(state),
+            Change::Clock { offset } => {
+                self.clock.raise_offset(offset);
+            }
         }
     }
 
