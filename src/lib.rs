@@ -20,6 +20,7 @@
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
 //! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
+//! - [`init`]: the operator's init scripts (`--init-dir`), run once smemu is ready.
 //! - [`config`]: runtime settings.
 
 pub mod auth;
@@ -28,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod filter;
+pub mod init;
 pub mod ops;
 pub mod password;
 pub mod persist;
@@ -52,8 +54,11 @@ pub struct App {
     pub engine: state::Engine,
     pub model: protocol::validate::Model,
     pub auth: auth::Authenticator,
-    /// False while a seed is loading; `/_smemu/health` reports ready only after it.
+    /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
+    /// control endpoints answer, everything else is 503.
     ready: AtomicBool,
+    /// Woken when `ready` changes.
+    ready_changed: tokio::sync::Notify,
     /// Clock advances run one at a time, so due work runs once and in order.
     advancing: tokio::sync::Mutex<()>,
     /// The journal behind `--data-dir`; absent when smemu keeps state in memory only.
@@ -66,6 +71,8 @@ pub struct App {
     pub rotation_log: rotation::RotationLog,
     /// smemu's own URL, for hooks that call back into it.
     endpoint: std::sync::OnceLock<String>,
+    /// The init scripts' states, for `GET /_localstack/init`.
+    pub init: init::InitStatus,
 }
 
 impl state::ChangeLog for persist::Journal {
@@ -99,12 +106,14 @@ impl App {
             auth,
             config,
             ready: AtomicBool::new(true),
+            ready_changed: tokio::sync::Notify::new(),
             advancing: tokio::sync::Mutex::new(()),
             journal: std::sync::OnceLock::new(),
             compacting: AtomicBool::new(false),
             hooks: rotation::HookRegistry::new(),
             rotation_log: rotation::RotationLog::default(),
             endpoint: std::sync::OnceLock::new(),
+            init: init::InitStatus::default(),
         }
     }
 
@@ -197,6 +206,20 @@ impl App {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
+        self.ready_changed.notify_waiters();
+    }
+
+    /// Returns once smemu is ready.
+    pub async fn wait_ready(&self) {
+        loop {
+            let changed = self.ready_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.is_ready() {
+                return;
+            }
+            changed.await;
+        }
     }
 }
 
@@ -217,10 +240,22 @@ struct SnapshotClock {
     clock_offset: Option<i64>,
 }
 
+/// The URL smemu's own clients (hooks, init scripts) reach it at when it listens on `addr`:
+/// bound to every interface (0.0.0.0, ::), that is loopback.
+#[must_use]
+pub fn endpoint_of(mut addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let loopback: std::net::IpAddr =
+            if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() };
+        addr.set_ip(loopback);
+    }
+    format!("http://{addr}")
+}
+
 /// Serves `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     if let Ok(addr) = listener.local_addr() {
-        let _ = app.endpoint.set(format!("http://{addr}"));
+        let _ = app.endpoint.set(endpoint_of(addr));
     }
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = tokio::spawn(scheduler::sweeper(app.clone(), async {

@@ -64,6 +64,11 @@ pub async fn sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>) {
         return;
     }
     tokio::pin!(shutdown);
+    // While state loads, purging or rotating would race with recovery and the seed.
+    tokio::select! {
+        () = app.wait_ready() => {}
+        () = &mut shutdown => return,
+    }
     loop {
         let changed = app.engine.due_notify().notified();
         tokio::pin!(changed);

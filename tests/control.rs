@@ -242,3 +242,82 @@ async fn health_and_aliases() {
     assert_eq!(server.control("GET", "/_smemu/nope", "").await.status, 404);
     let _ = (START, DAY);
 }
+
+#[tokio::test]
+async fn while_state_loads_only_health_and_listings_answer() {
+    let server = TestServer::start().await;
+    server.app.set_ready(false);
+    let r = server.control("GET", "/_smemu/health", "").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json(), json!({ "status": "loading", "version": env!("CARGO_PKG_VERSION") }));
+    let r = server.call("ListSecrets", "{}").await;
+    r.assert_error(503, "ServiceUnavailable", "smemu is still loading its state (--data-dir, --seed); retry shortly.");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    for (method, path) in [("POST", "/_smemu/reset"), ("GET", "/_smemu/state"), ("POST", "/_smemu/clock")] {
+        let r = server.control(method, path, "{}").await;
+        assert_eq!(r.status, 503, "{method} {path}");
+        assert!(r.json()["error"].as_str().unwrap().contains("still loading"), "{method} {path}");
+    }
+    assert_eq!(server.control("GET", "/_smemu/", "").await.status, 200);
+    let r = server.control("GET", "/_localstack/health", "").await;
+    assert_eq!(r.json()["services"]["secretsmanager"], "initializing");
+    let r = server.control("GET", "/_localstack/init", "").await;
+    assert_eq!(r.json()["completed"]["READY"], false);
+    assert_eq!(server.control("GET", "/_smemu/nope", "").await.status, 404, "unknown paths stay 404");
+
+    server.app.set_ready(true);
+    assert_eq!(server.control("GET", "/_smemu/health", "").await.json()["status"], "ready");
+    assert_eq!(server.call("ListSecrets", "{}").await.status, 200);
+    let r = server.control("GET", "/_localstack/init", "").await;
+    assert_eq!(
+        r.json(),
+        json!({ "completed": { "BOOT": true, "START": true, "READY": true, "SHUTDOWN": false }, "scripts": [] })
+    );
+    assert_eq!(
+        server.control("GET", "/_localstack/init/ready", "").await.json(),
+        json!({ "completed": true, "scripts": [] })
+    );
+    let r = server.control("GET", "/_localstack/init/later", "").await;
+    assert_eq!((r.status, r.json()["error"].as_str()), (404, Some("no init stage \"later\"")));
+}
+
+#[tokio::test]
+async fn the_control_api_lists_its_endpoints() {
+    let server = TestServer::start().await;
+    let listed = server.control("GET", "/_smemu", "").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(server.control("GET", "/_smemu/", "").await.json(), listed.json());
+    let endpoints = listed.json()["endpoints"].as_array().unwrap().clone();
+    let names: Vec<String> = endpoints
+        .iter()
+        .map(|e| format!("{} {}", e["method"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        "GET /_smemu",
+        "GET /_smemu/health",
+        "POST /_smemu/reset",
+        "GET /_smemu/clock",
+        "POST /_smemu/clock",
+        "GET /_smemu/state",
+        "POST /_smemu/state",
+        "GET /_smemu/hooks",
+        "POST /_smemu/hooks",
+        "DELETE /_smemu/hooks",
+        "GET /_smemu/rotations",
+        "GET /_localstack/health",
+        "HEAD /_localstack/health",
+        "GET /_localstack/init",
+        "GET /_localstack/init/{stage}",
+        "POST /moto-api/reset",
+    ] {
+        assert!(names.contains(&expected.to_owned()), "{expected} missing from {names:?}");
+    }
+    assert!(endpoints.iter().all(|e| !e["description"].as_str().unwrap().is_empty()));
+    // Every listed endpoint is served (the library's tests check the converse).
+    for (method, path) in names.iter().map(|n| n.split_once(' ').unwrap()) {
+        let path = path.replace("{stage}", "ready");
+        let r = server.control(method, &path, "").await;
+        let error = if r.body.is_empty() { None } else { r.json()["error"].as_str().map(str::to_owned) };
+        assert!(!error.is_some_and(|e| e.starts_with("no control endpoint")), "{method} {path}");
+    }
+}
