@@ -19,7 +19,8 @@
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
 //! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
-//! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
+//! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations), its
+//!   endpoints in one table ([`control::endpoints`]), and LocalStack's and moto's paths.
 //! - [`init`]: the operator's init scripts (`--init-dir`), run once smemu is ready.
 //! - [`config`]: runtime settings.
 
