@@ -42,7 +42,7 @@ pub const SMALL_BODY_BYTES: usize = 64 * 1024;
 
 /// The body cap of the endpoint at `method path`, or `None` when no endpoint serves it. Known from
 /// the request line alone, so the server refuses before it reads a byte of the body; it comes
-/// from [`endpoints::ENDPOINTS`], which lists exactly the endpoints [`route`] serves.
+/// from [`endpoints::ENDPOINTS`], which lists exactly the endpoints `route` serves.
 #[must_use]
 pub fn body_limit(method: &Method, path: &str) -> Option<BodyLimit> {
     endpoints::find(method, path).map(|e| e.body)

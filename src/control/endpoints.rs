@@ -1,6 +1,6 @@
 //! The control endpoints, in one table: the server finds an endpoint's body cap in it before
 //! reading a body, `GET /_smemu/` lists it, and loading consults it. A test checks that
-//! [`super::route`] serves exactly these.
+//! `route` serves exactly these.
 
 use super::{BodyLimit, SMALL_BODY_BYTES};
 use hyper::Method;
