@@ -221,6 +221,20 @@ impl Clock {
     pub fn is_manual(&self) -> bool {
         self.fixed_base.is_some()
     }
+
+    /// How far this clock is ahead of its base (behind it, for a `--start-time` in the past): the
+    /// part of smemu's time that `--data-dir` keeps across restarts.
+    #[must_use]
+    pub fn offset(&self) -> i64 {
+        self.offset.load(Ordering::SeqCst)
+    }
+
+    /// Raises the offset to `offset` unless it is already further: time never runs backwards, so
+    /// a restored offset only ever moves the clock forward.
+    pub fn raise_offset(&self, offset: i64) -> Timestamp {
+        self.offset.fetch_max(offset, Ordering::SeqCst);
+        self.now()
+    }
 }
 
 /// Why a requested move of the clock is refused.
@@ -296,6 +310,18 @@ mod tests {
         assert_eq!(clock.now().millis(), 1_700_000_001_500);
         clock.advance_to(Timestamp::from_secs(1_800_000_000));
         assert_eq!(clock.now(), Timestamp::from_secs(1_800_000_000));
+    }
+
+    #[test]
+    fn a_raised_offset_never_moves_the_clock_back() {
+        let clock = Clock::manual(Timestamp::from_secs(1_000));
+        assert_eq!(clock.raise_offset(5_000), Timestamp::from_secs(1_005));
+        assert_eq!(clock.offset(), 5_000);
+        assert_eq!(clock.raise_offset(2_000), Timestamp::from_secs(1_005));
+        clock.advance(1_000);
+        assert_eq!(clock.offset(), 6_000);
+        let started = Clock::starting_at(Timestamp::from_secs(0));
+        assert!(started.offset() < 0, "a start in the past is behind the system clock");
     }
 
     #[test]

@@ -20,10 +20,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+pub mod endpoints;
+
 /// Whether `path` belongs to the control API rather than to the AWS protocol.
 #[must_use]
 pub fn owns(path: &str) -> bool {
-    path.starts_with("/_smemu/") || path.starts_with("/_localstack/") || path.starts_with("/moto-api/")
+    path == "/_smemu"
+        || path.starts_with("/_smemu/")
+        || path.starts_with("/_localstack/")
+        || path.starts_with("/moto-api/")
 }
 
 /// How much body a control endpoint takes.
@@ -39,24 +44,25 @@ pub enum BodyLimit {
 pub const SMALL_BODY_BYTES: usize = 64 * 1024;
 
 /// The body cap of the endpoint at `method path`, or `None` when no endpoint serves it. Known from
-/// the request line alone, so the server refuses before it reads a byte of the body; it must list
-/// exactly the endpoints [`route`] serves.
+/// the request line alone, so the server refuses before it reads a byte of the body; it comes
+/// from [`endpoints::ENDPOINTS`], which lists exactly the endpoints `route` serves.
 #[must_use]
 pub fn body_limit(method: &Method, path: &str) -> Option<BodyLimit> {
-    let small = Some(BodyLimit::Bytes(SMALL_BODY_BYTES));
-    let none = Some(BodyLimit::Bytes(0));
-    match (method, path.trim_end_matches('/')) {
-        (
-            &Method::GET,
-            "/_smemu/hooks" | "/_smemu/rotations" | "/_smemu/health" | "/_smemu/clock" | "/_smemu/state",
-        )
-        | (&Method::DELETE, "/_smemu/hooks")
-        | (&Method::GET | &Method::HEAD, "/_localstack/health" | "/_smemu/health") => none,
-        (&Method::POST, "/_smemu/hooks" | "/_smemu/reset" | "/_smemu/clock" | "/moto-api/reset") => small,
-        (&Method::POST, "/_smemu/state") => Some(BodyLimit::StateImport),
-        _ => None,
-    }
+    endpoints::find(method, path).map(|e| e.body)
 }
+
+/// The answer while smemu loads its state, for an endpoint that does not serve then (`None`:
+/// it does). The health endpoint says `loading`; the others are refused with 503.
+#[must_use]
+pub fn while_loading(method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
+    let endpoint = endpoints::find(method, path)?;
+    if endpoint.path == "/_smemu/health" {
+        return Some(loading_health());
+    }
+    (!endpoint.while_loading).then(|| error_response(StatusCode::SERVICE_UNAVAILABLE, LOADING))
+}
+
+const LOADING: &str = "smemu is still loading its state (--data-dir, --seed); retry once /_smemu/health says ready";
 
 /// The answer for a path no control endpoint serves.
 #[must_use]
@@ -157,6 +163,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
             let secret = query_param(query, "secretId");
             serde_json::to_value(app.rotation_log.entries(secret.as_deref())).map_err(|e| bad(e.to_string()))
         }
+        (&Method::GET, "/_smemu") => Ok(listing()),
         (&Method::GET | &Method::HEAD, "/_smemu/health") => health(app, true),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
         (&Method::GET, "/_smemu/clock") => Ok(clock_view(app)),
@@ -164,8 +171,15 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
         (&Method::GET, "/_smemu/state") => serde_json::to_value(app.engine.export()).map_err(|e| bad(e.to_string())),
         (&Method::POST, "/_smemu/state") => import(app, body),
         (&Method::GET | &Method::HEAD, "/_localstack/health") => Ok(localstack_health(app)),
+        (&Method::GET, "/_localstack/init") => Ok(app.init.report(app.is_ready())),
+        (&Method::GET, _) if path.starts_with("/_localstack/init/") => {
+            let stage = &path["/_localstack/init/".len()..];
+            app.init
+                .stage(stage, app.is_ready())
+                .ok_or_else(|| (StatusCode::NOT_FOUND, format!("no init stage {stage:?}")))
+        }
         (&Method::POST, "/moto-api/reset") => {
-            app.engine.reset(None, None);
+            crate::reset::reset(app, crate::reset::Worlds::all());
             Ok(json!({ "status": "ok" }))
         }
         _ => Err(no_endpoint(method, path)),
@@ -189,7 +203,7 @@ fn localstack_health(app: &App) -> Value {
 fn health(app: &App, full: bool) -> Answer {
     let ready = app.is_ready();
     let status = if !ready {
-        "starting"
+        "loading"
     } else if app.is_degraded() {
         "degraded"
     } else {
@@ -200,7 +214,20 @@ fn health(app: &App, full: bool) -> Answer {
         body["secrets"] = json!(app.engine.secret_count());
         body["now"] = json!(app.engine.now().to_iso8601());
     }
-    if ready { Ok(body) } else { Err((StatusCode::SERVICE_UNAVAILABLE, "starting: the seed is still loading".into())) }
+    if ready { Ok(body) } else { Err((StatusCode::SERVICE_UNAVAILABLE, LOADING.into())) }
+}
+
+/// `/_smemu/health` while state loads: 503, and only what is known before it has loaded.
+fn loading_health() -> Response<Full<Bytes>> {
+    respond(StatusCode::SERVICE_UNAVAILABLE, &json!({ "status": "loading", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+fn listing() -> Value {
+    let endpoints: Vec<Value> = endpoints::ENDPOINTS
+        .iter()
+        .map(|e| json!({ "method": e.method, "path": e.path, "description": e.description }))
+        .collect();
+    json!({ "version": env!("CARGO_PKG_VERSION"), "endpoints": endpoints })
 }
 
 fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<T, (StatusCode, String)> {
@@ -219,10 +246,8 @@ struct ResetRequest {
 
 fn reset(app: &App, body: &[u8]) -> Answer {
     let req: ResetRequest = parse(body)?;
-    if req.region.is_some() && req.account.is_none() {
-        return Err(bad("a region can only be reset together with its account"));
-    }
-    app.engine.reset(req.account.as_deref(), req.region.as_deref());
+    let worlds = crate::reset::Worlds::named(req.account.as_deref(), req.region.as_deref()).map_err(bad)?;
+    crate::reset::reset(app, worlds);
     Ok(json!({ "reset": { "account": req.account, "region": req.region } }))
 }
 
@@ -296,6 +321,10 @@ mod tests {
     async fn body_limit_knows_exactly_the_endpoints_route_serves() {
         let app = Arc::new(App::new(Config::default(), Arc::new(Clock::manual(Timestamp::from_secs(0)))));
         let paths = [
+            "/_smemu",
+            "/_localstack/init",
+            "/_localstack/init/ready",
+            "/_localstack/init/nope",
             "/_smemu/hooks",
             "/_smemu/rotations",
             "/_smemu/health",
@@ -317,6 +346,15 @@ mod tests {
                 assert_eq!(body_limit(method, path).is_some(), served, "{method} {path}");
                 assert_eq!(body_limit(method, &format!("{path}/")), body_limit(method, path), "{method} {path}/");
             }
+        }
+        for endpoint in endpoints::ENDPOINTS {
+            let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap();
+            let path = endpoint.path.replace("{stage}", "ready");
+            let routed = route(&app, &method, &path, "", b"").await;
+            assert!(
+                !matches!(&routed, Err((StatusCode::NOT_FOUND, m)) if m.starts_with("no control endpoint")),
+                "{method} {path} is listed but not routed"
+            );
         }
         assert_eq!(body_limit(&Method::POST, "/_smemu/state"), Some(BodyLimit::StateImport));
         assert_eq!(body_limit(&Method::GET, "/_smemu/state"), Some(BodyLimit::Bytes(0)));

@@ -21,6 +21,10 @@
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
 //! - [`guard`]: who may use the control API (the token), and the browser checks of both planes
 //!   (`Origin`, `Host`, JSON bodies).
+//! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
+//! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations), its
+//!   endpoints in one table ([`control::endpoints`]), and LocalStack's and moto's paths.
+//! - [`init`]: the operator's init scripts (`--init-dir`), run once smemu is ready.
 //! - [`config`]: runtime settings.
 
 pub mod auth;
@@ -30,11 +34,13 @@ pub mod control;
 pub mod error;
 pub mod filter;
 pub mod guard;
+pub mod init;
 pub mod ops;
 pub mod password;
 pub mod persist;
 pub mod policy;
 pub mod protocol;
+pub mod reset;
 pub mod rotation;
 pub mod scheduler;
 pub mod seed;
@@ -60,8 +66,11 @@ pub struct App {
     pub engine: state::Engine,
     pub model: protocol::validate::Model,
     pub auth: auth::Authenticator,
-    /// False while a seed is loading; `/_smemu/health` reports ready only after it.
+    /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
+    /// control endpoints answer, everything else is 503.
     ready: AtomicBool,
+    /// Woken when `ready` changes.
+    ready_changed: tokio::sync::Notify,
     /// Clock advances run one at a time, so due work runs once and in order.
     advancing: tokio::sync::Mutex<()>,
     /// The journal behind `--data-dir`; absent when smemu keeps state in memory only.
@@ -80,6 +89,8 @@ pub struct App {
     guard: std::sync::OnceLock<guard::Guard>,
     /// smemu's own URL, for hooks that call back into it.
     endpoint: std::sync::OnceLock<String>,
+    /// The init scripts' states, for `GET /_localstack/init`.
+    pub init: init::InitStatus,
 }
 
 impl state::ChangeLog for persist::Journal {
@@ -123,6 +134,7 @@ impl App {
             auth,
             config,
             ready: AtomicBool::new(true),
+            ready_changed: tokio::sync::Notify::new(),
             advancing: tokio::sync::Mutex::new(()),
             journal: std::sync::OnceLock::new(),
             compacting: AtomicBool::new(false),
@@ -132,6 +144,7 @@ impl App {
             hook_processes: rotation::ProcessGroups::new(),
             guard: std::sync::OnceLock::new(),
             endpoint: std::sync::OnceLock::new(),
+            init: init::InitStatus::default(),
         }
     }
 
@@ -154,10 +167,16 @@ impl App {
         options: &persist::JournalOptions,
     ) -> Result<Vec<String>, String> {
         let (journal, recovered) = persist::Journal::open_with(dir, options).map_err(|e| e.to_string())?;
-        self.engine.adopt(Self::replay(&self.engine, &recovered, dir)?);
+        let (rebuilt, clock_offset) = Self::replay(&self.engine, &recovered, dir)?;
+        self.engine.adopt(rebuilt);
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
+        // A clock that starts further ahead (`--start-time`) is kept from now on as well.
+        let offset = self.engine.clock().offset();
+        if clock_offset != Some(offset) {
+            self.engine.journal_clock(offset);
+        }
         Ok(recovered.warnings)
     }
 
@@ -167,13 +186,14 @@ impl App {
         engine: &state::Engine,
         recovered: &persist::Recovered,
         dir: &std::path::Path,
-    ) -> Result<state::Engine, String> {
-        let snapshot: Option<state::StateDump> = match &recovered.snapshot {
-            Some(bytes) => Some(
-                serde_json::from_slice(bytes)
-                    .map_err(|e| format!("the snapshot in {} cannot be read: {e}", dir.display()))?,
+    ) -> Result<(state::Engine, Option<i64>), String> {
+        let unreadable = |e: serde_json::Error| format!("the snapshot in {} cannot be read: {e}", dir.display());
+        let (snapshot, clock_offset): (Option<state::StateDump>, Option<i64>) = match &recovered.snapshot {
+            Some(bytes) => (
+                Some(serde_json::from_slice(bytes).map_err(unreadable)?),
+                serde_json::from_slice::<SnapshotClock>(bytes).map_err(unreadable)?.clock_offset,
             ),
-            None => None,
+            None => (None, None),
         };
         let changes = recovered
             .records
@@ -184,14 +204,22 @@ impl App {
                     .map_err(|e| format!("journal record {i} in {} cannot be read: {e}", dir.display()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // The clock offset kept: the snapshot's, raised by later records.
+        let clock_offset = changes
+            .iter()
+            .filter_map(|c| if let state::Change::Clock { offset } = c { Some(*offset) } else { None })
+            .fold(clock_offset, |kept, offset| kept.max(Some(offset)));
         let rebuilt = engine.sibling();
+        if let Some(offset) = clock_offset {
+            rebuilt.clock().raise_offset(offset);
+        }
         if let Some(state) = snapshot {
             rebuilt.apply_change(state::Change::Import { state: std::borrow::Cow::Owned(state) });
         }
         for change in changes {
             rebuilt.apply_change(change);
         }
-        Ok(rebuilt)
+        Ok((rebuilt, clock_offset))
     }
 
     /// Runs one request's `work`, then holds its answer back until everything the answer
@@ -292,7 +320,7 @@ impl App {
         self.engine.exclusive(|| match journal.roll_back() {
             Ok(None) => {}
             Ok(Some(recovered)) => match Self::replay(&self.engine, &recovered, journal.dir()) {
-                Ok(rebuilt) => {
+                Ok((rebuilt, _)) => {
                     self.engine.adopt(rebuilt);
                     for warning in &recovered.warnings {
                         tracing::warn!("{warning}");
@@ -336,7 +364,8 @@ impl App {
                 let (covered, state, upto) = app
                     .engine
                     .shared(|| (journal_for_export.last_seq(), app.engine.export(), journal_for_export.last_ticket()));
-                (covered, serde_json::to_vec(&state), upto)
+                let snapshot = Snapshot { state: &state, clock_offset: app.engine.clock().offset() };
+                (covered, serde_json::to_vec(&snapshot), upto)
             })
             .await;
             // The export may hold changes still on their way to disk: it is written only once
@@ -381,13 +410,56 @@ impl App {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
+        self.ready_changed.notify_waiters();
     }
+
+    /// Returns once smemu is ready.
+    pub async fn wait_ready(&self) {
+        loop {
+            let changed = self.ready_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.is_ready() {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+/// A snapshot: the state export, and the clock's offset so a restart keeps smemu's time.
+#[derive(serde::Serialize)]
+struct Snapshot<'a> {
+    #[serde(flatten)]
+    state: &'a state::StateDump,
+    #[serde(rename = "clockOffset")]
+    clock_offset: i64,
+}
+
+/// The clock of a snapshot, read on its own: the state is read as a plain export, which ignores
+/// it. Snapshots written before the clock was kept have none.
+#[derive(serde::Deserialize)]
+struct SnapshotClock {
+    #[serde(rename = "clockOffset", default)]
+    clock_offset: Option<i64>,
+}
+
+/// The URL smemu's own clients (hooks, init scripts) reach it at when it listens on `addr`:
+/// bound to every interface (0.0.0.0, ::), that is loopback.
+#[must_use]
+pub fn endpoint_of(mut addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let loopback: std::net::IpAddr =
+            if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() };
+        addr.set_ip(loopback);
+    }
+    format!("http://{addr}")
 }
 
 /// Serves `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     if let Ok(addr) = listener.local_addr() {
-        let _ = app.endpoint.set(format!("http://{addr}"));
+        let _ = app.endpoint.set(endpoint_of(addr));
         let _ = app.guard.set(guard::Guard::new(&app.config, Some(addr.ip())));
     }
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -401,4 +473,41 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     let _ = stop_sweeper.send(());
     let _ = sweeper.await;
     app.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clock::{Clock, MILLIS_PER_DAY, Timestamp};
+
+    fn app_in(dir: &std::path::Path) -> App {
+        let app = App::new(config::Config::default(), Arc::new(Clock::manual(Timestamp::from_secs(1_767_225_600))));
+        app.open_data_dir(dir, false).unwrap();
+        app
+    }
+
+    #[tokio::test]
+    async fn the_clock_offset_survives_a_restart_from_the_journal_and_from_a_snapshot() {
+        let dir = std::env::temp_dir().join(format!("smemu-clock-{}", uuid::Uuid::new_v4()));
+        let app = app_in(&dir);
+        scheduler::advance_to(&app, app.engine.now().plus_days(3)).await;
+        drop(app);
+        let app = Arc::new(app_in(&dir));
+        assert_eq!(app.engine.clock().offset(), 3 * MILLIS_PER_DAY, "replayed from the journal");
+        scheduler::advance_to(&app, app.engine.now().plus_days(4)).await;
+        app.clone().compact().await;
+        drop(app);
+        let snapshots: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+            .collect();
+        assert_eq!(snapshots.len(), 1);
+        let snapshot = std::fs::read(&snapshots[0]).unwrap();
+        assert!(snapshot.windows(13).any(|w| w == b"\"clockOffset\""), "the snapshot keeps the clock");
+        let app = app_in(&dir);
+        assert_eq!(app.engine.clock().offset(), 7 * MILLIS_PER_DAY, "read from the snapshot");
+        drop(app);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -73,6 +73,13 @@ struct Args {
     /// already exist (for example restored from --data-dir) are left as they are.
     #[arg(long, env = "SMEMU_SEED")]
     seed: Option<std::path::PathBuf>,
+    /// Scripts to run once smemu is ready, one at a time, with AWS_ENDPOINT_URL pointing at it: the
+    /// directory's `ready.d` subfolder if it has one (LocalStack's layout), else the directory.
+    #[arg(long, env = "SMEMU_INIT_DIR", value_name = "DIR")]
+    init_dir: Option<std::path::PathBuf>,
+    /// How long one init script may run before it is killed: e.g. `5m`, `30s`.
+    #[arg(long, env = "SMEMU_INIT_TIMEOUT", default_value = "5m", value_parser = smemu::config::parse_timeout)]
+    init_timeout: std::time::Duration,
     /// Check the health endpoint of a running smemu at this URL and exit 0 if it is ready
     /// (for container health checks, where no HTTP client is installed).
     #[arg(long, value_name = "URL")]
@@ -190,40 +197,97 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
-    let app = Arc::new(App::with_credentials(config, Arc::new(clock), credentials));
-    if let Some(dir) = &args.data_dir {
-        match app.open_data_dir(dir, args.repair_journal) {
-            Ok(warnings) => {
-                for warning in warnings {
+    let scripts = match &args.init_dir {
+        Some(dir) => match smemu::init::discover(dir) {
+            Ok(found) => {
+                for warning in &found.warnings {
                     tracing::warn!("{warning}");
                 }
-                tracing::info!(dir = %dir.display(), secrets = app.engine.secret_count(), "state recovered");
+                found.scripts
             }
             Err(e) => {
                 eprintln!("smemu: {e}");
                 return std::process::ExitCode::from(2);
             }
-        }
+        },
+        None => Vec::new(),
+    };
+    let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
+    let app = Arc::new(App::with_credentials(config, Arc::new(clock), credentials));
+    app.init.expect(&scripts);
+    // Serve at once, so health can say "loading" while a large journal or seed loads; the AWS
+    // APIs answer 503 until then, and the ready line comes only once smemu is ready.
+    app.set_ready(false);
+    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(smemu::run(listener, app.clone(), async {
+        let _ = serving_stopped.await;
+    }));
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    if args.data_dir.is_some() || args.seed.is_some() {
+        tracing::info!("listening on http://{addr}; loading state");
     }
-    if let Some(seed) = &args.seed {
-        app.set_ready(false);
-        match smemu::seed::load(&app, seed) {
-            Ok(created) => tracing::info!(created, path = %seed.display(), "seed loaded"),
-            Err(e) => {
-                eprintln!("smemu: {e}");
-                return std::process::ExitCode::from(2);
-            }
+    let loader = {
+        let app = app.clone();
+        let (data_dir, repair, seed) = (args.data_dir.clone(), args.repair_journal, args.seed.clone());
+        tokio::task::spawn_blocking(move || load(&app, data_dir.as_deref(), repair, seed.as_deref()))
+    };
+    let loaded = tokio::select! {
+        loaded = loader => loaded.unwrap_or_else(|e| Err(format!("loading state failed: {e}"))),
+        () = &mut signal => {
+            let _ = stop_serving.send(());
+            let _ = server.await;
+            tracing::info!("smemu stopped while loading");
+            // The loader cannot be interrupted, and nothing it did was acknowledged: do not wait.
+            std::process::exit(0);
         }
-        app.set_ready(true);
+    };
+    if let Err(e) = loaded {
+        eprintln!("smemu: {e}");
+        let _ = stop_serving.send(());
+        let _ = server.await;
+        return std::process::ExitCode::from(2);
     }
-    let shutdown = shutdown_signal();
     // Before the ready line, so whoever waits for it has been told how to reach the control API.
     eprintln!("smemu: {}", smemu::guard::Guard::new(&app.config, Some(addr.ip())).describe());
+    app.set_ready(true);
     println!("smemu ready on http://{addr}");
-    smemu::run(listener, app, shutdown).await;
+    let running = (!scripts.is_empty()).then(|| {
+        let settings = smemu::init::Settings {
+            endpoint: smemu::endpoint_of(addr),
+            region: app.config.default_region.clone(),
+            timeout: args.init_timeout,
+        };
+        smemu::init::start(app.clone(), scripts, settings)
+    });
+    signal.await;
+    if let Some(running) = running {
+        running.stop().await;
+    }
+    let _ = stop_serving.send(());
+    let _ = server.await;
     tracing::info!("smemu stopped");
     std::process::ExitCode::SUCCESS
+}
+
+/// Recovers `--data-dir` and loads `--seed` (blocking work, off the async workers).
+fn load(
+    app: &App,
+    data_dir: Option<&std::path::Path>,
+    repair: bool,
+    seed: Option<&std::path::Path>,
+) -> Result<(), String> {
+    if let Some(dir) = data_dir {
+        for warning in app.open_data_dir(dir, repair)? {
+            tracing::warn!("{warning}");
+        }
+        tracing::info!(dir = %dir.display(), secrets = app.engine.secret_count(), "state recovered");
+    }
+    if let Some(seed) = seed {
+        let created = smemu::seed::load(app, seed).map_err(|e| e.to_string())?;
+        tracing::info!(created, path = %seed.display(), "seed loaded");
+    }
+    Ok(())
 }
 
 /// The secret of `--access-key-id`, from the environment or a file; it and the key come together.

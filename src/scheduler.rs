@@ -34,14 +34,27 @@ async fn run_one(app: &App, due: &Due) {
 pub async fn advance_to(app: &App, target: Timestamp) -> Timestamp {
     let _serial = app.advancing.lock().await;
     while let Some(at) = app.engine.next_due().filter(|&at| at <= target) {
-        app.engine.clock().advance_to(at);
+        move_clock(app, at);
         for due in app.engine.take_due(at) {
             run_one(app, &due).await;
         }
     }
-    let now = app.engine.clock().advance_to(target);
+    let now = move_clock(app, target);
     app.engine.due_notify().notify_waiters();
     now
+}
+
+/// Moves the clock forward to `to`. The new offset is journalled first: a change made at the new
+/// time is then journalled after it, so recovery never finds a secret dated past its clock.
+fn move_clock(app: &App, to: Timestamp) -> Timestamp {
+    let clock = app.engine.clock();
+    let ahead = to.millis().saturating_sub(clock.now().millis());
+    if ahead <= 0 {
+        return clock.now();
+    }
+    let offset = clock.offset().saturating_add(ahead);
+    app.engine.journal_clock(offset);
+    clock.raise_offset(offset)
 }
 
 /// Sleeps until work falls due on the real-time clock, runs it, and repeats until `shutdown`.
@@ -51,6 +64,11 @@ pub async fn sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>) {
         return;
     }
     tokio::pin!(shutdown);
+    // While state loads, purging or rotating would race with recovery and the seed.
+    tokio::select! {
+        () = app.wait_ready() => {}
+        () = &mut shutdown => return,
+    }
     loop {
         let changed = app.engine.due_notify().notified();
         tokio::pin!(changed);

@@ -356,6 +356,9 @@ fn check(model: &Model, entry: &Value, account: &str, region: &str) -> Result<(S
     if !crate::auth::is_account_id(&account) {
         return Err(Problem::new("account", "must be 12 digits"));
     }
+    if !crate::auth::is_region_like(&region) {
+        return Err(Problem::new("region", "must be a region name such as us-east-1"));
+    }
     let name = fields.string("name")?;
 
     // CreateSecret: name, description, key, tags, and the value when there are no versions.

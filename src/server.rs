@@ -285,6 +285,9 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
     if let Err(refused) = app.guard().check_origin(&parts.headers) {
         return crate::guard::refuse_aws_request(&request_id, &refused);
     }
+    if !app.is_ready() {
+        return unread(body, loading(&request_id));
+    }
     let body = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
         Ok(body) => body,
         Err(err) => return closing(protocol::error(&request_id, &err.api_error())),
@@ -308,9 +311,13 @@ async fn control_request(app: &Arc<App>, parts: &Parts, body: Incoming) -> Respo
     };
     let (method, path) = (&parts.method, parts.uri.path());
     let Some(limit) = control::body_limit(method, path) else {
-        let answer = control::not_found(method, path);
-        return if body.is_end_stream() { answer } else { closing(answer) };
+        return unread(body, control::not_found(method, path));
     };
+    if !app.is_ready()
+        && let Some(answer) = control::while_loading(method, path)
+    {
+        return unread(body, answer);
+    }
     let cap = match limit {
         BodyLimit::Bytes(n) => n,
         BodyLimit::StateImport => app.config.max_import_bytes,
@@ -328,6 +335,24 @@ async fn control_request(app: &Arc<App>, parts: &Parts, body: Incoming) -> Respo
             closing(control::error_response(err.status(), &message))
         }
     }
+}
+
+/// An answer to a request whose body is left unread: it closes the connection when there is a
+/// body, which could not be told apart from a next request.
+fn unread(body: Incoming, answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    if body.is_end_stream() { answer } else { closing(answer) }
+}
+
+/// What the AWS APIs answer while smemu loads its state: clients retry a 503 on their own, and
+/// none sees a half-loaded state.
+fn loading(request_id: &str) -> Response<Full<Bytes>> {
+    let err = ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        "smemu is still loading its state (--data-dir, --seed); retry shortly.",
+    );
+    let mut response = protocol::error(request_id, &err);
+    response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// An answer sent before the request's body was read to its end closes the connection: the rest

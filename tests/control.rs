@@ -115,6 +115,76 @@ async fn reset_is_isolated_per_account_and_region() {
 }
 
 #[tokio::test]
+async fn reset_forgets_the_schedules_and_rotation_log_of_its_worlds_and_keeps_hooks() {
+    use aws_sdk_secretsmanager::types::RotationRulesType;
+    const FN: &str = "arn:aws:lambda:us-east-1:000000000000:function:rotate";
+    let server = TestServer::start().await;
+    let hook = json!({ "functionArn": FN, "kind": "builtin", "jsonKey": "password" });
+    assert_eq!(server.control("POST", "/_smemu/hooks", &hook.to_string()).await.status, 200);
+    let a = server.client_as("111111111111", "us-east-1");
+    let b = server.client_as("222222222222", "us-east-1");
+    for (sm, days) in [(&a, 10), (&b, 20)] {
+        sm.create_secret().name("db").secret_string(r#"{"password":"old"}"#).send().await.unwrap();
+        let rules = RotationRulesType::builder().automatically_after_days(days).build();
+        sm.rotate_secret().secret_id("db").rotation_lambda_arn(FN).rotation_rules(rules).send().await.unwrap();
+    }
+    a.create_secret().name("gone").secret_string("x").send().await.unwrap();
+    a.delete_secret().secret_id("gone").recovery_window_in_days(7).send().await.unwrap();
+    let next_due = || async { server.control("GET", "/_smemu/clock", "").await.json()["nextDue"].clone() };
+    assert_eq!(next_due().await, "2026-01-08T00:00:00.000Z", "the purge in account 1111…");
+    let log = || async {
+        let entries = server.control("GET", "/_smemu/rotations", "").await.json();
+        entries.as_array().unwrap().iter().map(|e| e["secretArn"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(log().await.len(), 8);
+
+    let r = server.control("POST", "/_smemu/reset", r#"{"account":"111111111111"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let left = log().await;
+    assert_eq!(left.len(), 4);
+    assert!(left.iter().all(|arn| arn.contains(":222222222222:")), "{left:?}");
+    // Neither the purge nor the rotation of the reset account is still due: the next due work is
+    // account 2222…'s rotation, whose window opens 20 days after its last rotation.
+    assert_eq!(next_due().await, "2026-01-21T00:00:00.000Z");
+    let r = server.control("POST", "/_smemu/clock", r#"{"advance":"30d"}"#).await;
+    assert_eq!(r.status, 200);
+    let after = log().await;
+    assert_eq!(after.len(), 8, "account 2222… rotated on schedule, account 1111… not at all");
+    assert!(after.iter().all(|arn| arn.contains(":222222222222:")), "{after:?}");
+    // Hooks are configuration, not state: they survive every reset.
+    server.control("POST", "/_smemu/reset", "").await;
+    assert!(log().await.is_empty());
+    assert_eq!(next_due().await, serde_json::Value::Null);
+    let hooks = server.control("GET", "/_smemu/hooks", "").await.json();
+    assert_eq!(hooks[0]["functionArn"], FN);
+    b.create_secret().name("db").secret_string(r#"{"password":"old"}"#).send().await.unwrap();
+    b.rotate_secret().secret_id("db").rotation_lambda_arn(FN).send().await.unwrap();
+    assert_eq!(log().await.len(), 4);
+    assert_eq!(server.control("POST", "/moto-api/reset", "").await.status, 200);
+    assert!(log().await.is_empty());
+}
+
+#[tokio::test]
+async fn reset_refuses_an_invalid_account_or_region() {
+    let server = TestServer::start().await;
+    server.client().create_secret().name("kept").secret_string("x").send().await.unwrap();
+    for (body, message) in [
+        (r#"{"account":"abc"}"#, r#""account" must be a 12-digit account id, not "abc""#),
+        (r#"{"account":"00000000000"}"#, r#""account" must be a 12-digit account id, not "00000000000""#),
+        (
+            r#"{"account":"000000000000","region":"US-EAST-1"}"#,
+            r#""region" must be a region name such as us-east-1, not "US-EAST-1""#,
+        ),
+        (r#"{"account":"000000000000","region":""}"#, r#""region" must be a region name such as us-east-1, not """#),
+        (r#"{"region":"us-east-1"}"#, "a region can only be reset together with its account"),
+    ] {
+        let r = server.control("POST", "/_smemu/reset", body).await;
+        assert_eq!((r.status, r.json()["error"].as_str()), (400, Some(message)), "{body}");
+    }
+    assert_eq!(server.app.engine.secret_count(), 1, "a refused reset forgets nothing");
+}
+
+#[tokio::test]
 async fn export_then_import_round_trips() {
     let server = TestServer::start().await;
     let sm = server.client();
@@ -171,4 +241,83 @@ async fn health_and_aliases() {
     assert_eq!(server.control("GET", "/_smemu/health", "").await.status, 503);
     assert_eq!(server.control("GET", "/_smemu/nope", "").await.status, 404);
     let _ = (START, DAY);
+}
+
+#[tokio::test]
+async fn while_state_loads_only_health_and_listings_answer() {
+    let server = TestServer::start().await;
+    server.app.set_ready(false);
+    let r = server.control("GET", "/_smemu/health", "").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json(), json!({ "status": "loading", "version": env!("CARGO_PKG_VERSION") }));
+    let r = server.call("ListSecrets", "{}").await;
+    r.assert_error(503, "ServiceUnavailable", "smemu is still loading its state (--data-dir, --seed); retry shortly.");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    for (method, path) in [("POST", "/_smemu/reset"), ("GET", "/_smemu/state"), ("POST", "/_smemu/clock")] {
+        let r = server.control(method, path, "{}").await;
+        assert_eq!(r.status, 503, "{method} {path}");
+        assert!(r.json()["error"].as_str().unwrap().contains("still loading"), "{method} {path}");
+    }
+    assert_eq!(server.control("GET", "/_smemu/", "").await.status, 200);
+    let r = server.control("GET", "/_localstack/health", "").await;
+    assert_eq!(r.json()["services"]["secretsmanager"], "initializing");
+    let r = server.control("GET", "/_localstack/init", "").await;
+    assert_eq!(r.json()["completed"]["READY"], false);
+    assert_eq!(server.control("GET", "/_smemu/nope", "").await.status, 404, "unknown paths stay 404");
+
+    server.app.set_ready(true);
+    assert_eq!(server.control("GET", "/_smemu/health", "").await.json()["status"], "ready");
+    assert_eq!(server.call("ListSecrets", "{}").await.status, 200);
+    let r = server.control("GET", "/_localstack/init", "").await;
+    assert_eq!(
+        r.json(),
+        json!({ "completed": { "BOOT": true, "START": true, "READY": true, "SHUTDOWN": false }, "scripts": [] })
+    );
+    assert_eq!(
+        server.control("GET", "/_localstack/init/ready", "").await.json(),
+        json!({ "completed": true, "scripts": [] })
+    );
+    let r = server.control("GET", "/_localstack/init/later", "").await;
+    assert_eq!((r.status, r.json()["error"].as_str()), (404, Some("no init stage \"later\"")));
+}
+
+#[tokio::test]
+async fn the_control_api_lists_its_endpoints() {
+    let server = TestServer::start().await;
+    let listed = server.control("GET", "/_smemu", "").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(server.control("GET", "/_smemu/", "").await.json(), listed.json());
+    let endpoints = listed.json()["endpoints"].as_array().unwrap().clone();
+    let names: Vec<String> = endpoints
+        .iter()
+        .map(|e| format!("{} {}", e["method"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        "GET /_smemu",
+        "GET /_smemu/health",
+        "POST /_smemu/reset",
+        "GET /_smemu/clock",
+        "POST /_smemu/clock",
+        "GET /_smemu/state",
+        "POST /_smemu/state",
+        "GET /_smemu/hooks",
+        "POST /_smemu/hooks",
+        "DELETE /_smemu/hooks",
+        "GET /_smemu/rotations",
+        "GET /_localstack/health",
+        "HEAD /_localstack/health",
+        "GET /_localstack/init",
+        "GET /_localstack/init/{stage}",
+        "POST /moto-api/reset",
+    ] {
+        assert!(names.contains(&expected.to_owned()), "{expected} missing from {names:?}");
+    }
+    assert!(endpoints.iter().all(|e| !e["description"].as_str().unwrap().is_empty()));
+    // Every listed endpoint is served (the library's tests check the converse).
+    for (method, path) in names.iter().map(|n| n.split_once(' ').unwrap()) {
+        let path = path.replace("{stage}", "ready");
+        let r = server.control(method, &path, "").await;
+        let error = if r.body.is_empty() { None } else { r.json()["error"].as_str().map(str::to_owned) };
+        assert!(!error.is_some_and(|e| e.starts_with("no control endpoint")), "{method} {path}");
+    }
 }

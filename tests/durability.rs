@@ -530,3 +530,58 @@ async fn kill_9_during_a_storm_of_writers_resets_and_imports_restarts_to_the_sta
     );
     assert!(checked > 500, "too few writes could be checked: {checked}");
 }
+
+/// smemu's clock as `GET /_smemu/clock` reports it, in epoch seconds.
+fn clock_of(endpoint: &str) -> f64 {
+    use std::io::Read;
+    let authority = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(authority).unwrap();
+    write!(s, "GET /_smemu/clock HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
+    let view: serde_json::Value = serde_json::from_str(body).unwrap();
+    view["epochSeconds"].as_f64().unwrap()
+}
+
+fn advance(endpoint: &str, by: &str) {
+    use std::io::Read;
+    let authority = endpoint.trim_start_matches("http://");
+    let body = format!(r#"{{"advance":"{by}"}}"#);
+    let mut s = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        s,
+        "POST /_smemu/clock HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_clock_so_no_secret_is_dated_in_the_future() {
+    let dir = data_dir("clock");
+    let created = |sm: aws_sdk_secretsmanager::Client, name: &'static str| async move {
+        sm.create_secret().name(name).secret_string("x").send().await.unwrap();
+        let d = sm.describe_secret().secret_id(name).send().await.unwrap();
+        d.created_date().unwrap().as_secs_f64()
+    };
+    // A start in the future is kept even when the clock never moved.
+    let smemu = Smemu::start(&dir, &["--start-time", "2040-01-01T00:00:00Z"]).unwrap();
+    let a = created(smemu.client(), "a").await;
+    assert!(a >= 2_208_988_800.0, "{a}");
+    smemu.kill_9();
+
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    assert!(clock_of(&smemu.endpoint) >= a, "after restart smemu's clock is past secret a");
+    advance(&smemu.endpoint, "30d");
+    let b = created(smemu.client(), "b").await;
+    smemu.kill_9();
+
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let now = clock_of(&smemu.endpoint);
+    assert!(now >= b, "{now} < {b}: secret b would be dated in the future");
+    assert!(now < b + 3600.0, "the clock resumes where it was, not further: {now} vs {b}");
+}

@@ -146,6 +146,11 @@ fn a_bad_seed_stops_startup_naming_file_entry_and_field() {
             "secret #1 (\"x\"): versions: one version must carry AWSCURRENT",
         ),
         (
+            "f.yaml",
+            "secrets:\n  - name: x\n    region: EU\n    secretString: a\n",
+            "secret #1 (\"x\"): region: must be a region name",
+        ),
+        (
             "e.yaml",
             "secrets:\n  - name: x\n    secretString: a\n  - name: x\n    secretString: b\n",
             "secret #2 (\"x\"): name: already seeded by secret #1 (\"x\")",
@@ -207,4 +212,209 @@ async fn the_static_secret_comes_from_a_file_or_the_environment() {
     signed_client(bin.port, key, "env-secret").list_secrets().send().await.unwrap();
     let both = Binary::start_with_env(&from_file, &[("SMEMU_SECRET_ACCESS_KEY", "env-secret")]).err().unwrap();
     assert!(both.starts_with("2|smemu: give the secret access key once"), "{both}");
+}
+
+#[test]
+fn health_says_loading_until_the_seed_has_loaded_and_only_then_comes_the_ready_line() {
+    let dir = temp_dir("loading");
+    // A seed that is a FIFO: loading blocks until the test writes it, so the test knows smemu is
+    // still loading without any timing.
+    let seed = dir.join("seed.yaml");
+    assert!(Command::new("mkfifo").arg(&seed).status().unwrap().success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smemu"))
+        .args(["--port", "0", "--log-level", "info", "--seed", seed.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let port: u16 = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "smemu exited before listening");
+        if let Some((_, rest)) = line.split_once("listening on http://127.0.0.1:") {
+            break rest.split(';').next().unwrap().parse().unwrap();
+        }
+    };
+    let mut bin = Binary { child, port };
+    let health = bin.get("/_smemu/health");
+    assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+    assert!(
+        health.ends_with(&format!(r#"{{"status":"loading","version":"{}"}}"#, env!("CARGO_PKG_VERSION"))),
+        "{health}"
+    );
+    let listed = bin.post("ListSecrets", "{}");
+    assert!(listed.starts_with("HTTP/1.1 503") && listed.contains(r#""__type":"ServiceUnavailable""#), "{listed}");
+    let probe = format!("http://127.0.0.1:{port}/_smemu/health");
+    assert!(!Command::new(env!("CARGO_BIN_EXE_smemu")).args(["--probe", &probe]).status().unwrap().success());
+
+    std::fs::write(&seed, "secrets:\n  - name: seeded\n    secretString: v\n").unwrap();
+    let mut ready = String::new();
+    BufReader::new(bin.child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(ready, format!("smemu ready on http://127.0.0.1:{port}\n"));
+    assert!(bin.get("/_smemu/health").contains(r#""status":"ready""#));
+    assert!(bin.post("GetSecretValue", r#"{"SecretId":"seeded"}"#).contains(r#""SecretString":"v""#));
+    assert!(Command::new(env!("CARGO_BIN_EXE_smemu")).args(["--probe", &probe]).status().unwrap().success());
+    drop(stderr);
+}
+
+#[test]
+fn sigterm_while_loading_stops_at_once() {
+    let dir = temp_dir("loading-stop");
+    let seed = dir.join("seed.yaml");
+    assert!(Command::new("mkfifo").arg(&seed).status().unwrap().success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smemu"))
+        .args(["--port", "0", "--log-level", "info", "--seed", seed.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("loading state") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "smemu exited before listening");
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    // The seed is never written: smemu must not wait for it.
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.is_empty(), "no ready line: {out}");
+}
+
+#[cfg(unix)]
+fn executable(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Whether the process `pid` is gone (or a zombie waiting to be reaped: it runs no more).
+fn gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+}
+
+/// Whether `pid` ends soon: a signal is delivered asynchronously, so a process killed a moment ago
+/// may still be on its way out. Waits on /proc, not on a timer, up to a generous deadline.
+fn dies(pid: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gone(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
+/// Starts smemu with `--init-dir`; returns it and its stderr, read up to its ready line.
+fn start_with_init(
+    dir: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Binary, BufReader<std::process::ChildStdout>, BufReader<std::process::ChildStderr>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_smemu"));
+    command.args(["--port", "0", "--log-level", "info", "--init-dir", dir.to_str().unwrap()]).args(extra);
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL"] {
+        command.env_remove(name);
+    }
+    let mut child = command.envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().parse().expect("the ready line");
+    (Binary { child, port }, stdout, stderr)
+}
+
+#[cfg(unix)]
+#[test]
+fn init_scripts_run_in_order_against_smemu_and_are_reported() {
+    let dir = temp_dir("init");
+    let ready = dir.join("ready.d");
+    std::fs::create_dir_all(ready.join("sub")).unwrap();
+    let marker = dir.join("marker");
+    std::fs::write(
+        ready.join("01-env.sh"),
+        r#"echo "01 $AWS_ENDPOINT_URL $AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY $AWS_DEFAULT_REGION $AWS_REGION" >> "$MARKER""#,
+    )
+    .unwrap();
+    executable(&ready.join("02-fails"), "#!/bin/sh\necho 02 >> \"$MARKER\"\nexit 3\n");
+    std::fs::write(
+        ready.join("03-api.py"),
+        r#"
+import json, os, urllib.request, uuid
+body = {"Name": "from-init", "SecretString": "v", "ClientRequestToken": str(uuid.uuid4())}
+req = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], json.dumps(body).encode(),
+    {"X-Amz-Target": "secretsmanager.CreateSecret", "Content-Type": "application/x-amz-json-1.1"})
+status = urllib.request.urlopen(req).status
+with open(os.environ["MARKER"], "a") as f:
+    f.write(f"03 {status}\n")
+"#,
+    )
+    .unwrap();
+    std::fs::write(ready.join("notes.txt"), "not a script").unwrap();
+    std::fs::write(ready.join("sub/04-nested.sh"), "echo 04 >> \"$MARKER\"").unwrap();
+    // Hangs, with a child of its own: past the timeout its whole process group is killed.
+    std::fs::write(ready.join("sub/05-hangs.sh"), "sleep 60 &\necho $! > \"$MARKER.child\"\nwait\n").unwrap();
+    let marker_env = marker.to_str().unwrap().to_owned();
+    let (bin, _stdout, mut stderr) = start_with_init(
+        &dir,
+        &["--init-timeout", "3s", "--region", "eu-west-3"],
+        &[("MARKER", &marker_env), ("AWS_REGION", "ap-south-2")],
+    );
+    let mut log = String::new();
+    while !log.contains("init scripts finished") {
+        assert!(stderr.read_line(&mut log).unwrap() > 0, "smemu stopped: {log}");
+    }
+    assert!(log.contains("notes.txt skipped"), "{log}");
+    let lines = std::fs::read_to_string(&marker).unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", bin.port);
+    assert_eq!(lines, format!("01 {endpoint} test test eu-west-3 ap-south-2\n02\n03 200\n04\n"), "{log}");
+    let child = std::fs::read_to_string(format!("{marker_env}.child")).unwrap();
+    assert!(dies(child.trim()), "the hanging script's child was killed with it");
+    assert!(bin.post("GetSecretValue", r#"{"SecretId":"from-init"}"#).contains(r#""SecretString":"v""#));
+    let report = bin.get("/_localstack/init");
+    let body: serde_json::Value = serde_json::from_str(&report[report.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    let state = |name: &str, state: &str| serde_json::json!({ "stage": "READY", "name": name, "state": state });
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "completed": { "BOOT": true, "START": true, "READY": true, "SHUTDOWN": false },
+            "scripts": [
+                state("01-env.sh", "SUCCESSFUL"),
+                state("02-fails", "ERROR"),
+                state("03-api.py", "SUCCESSFUL"),
+                state("sub/04-nested.sh", "SUCCESSFUL"),
+                state("sub/05-hangs.sh", "ERROR"),
+            ]
+        })
+    );
+    assert!(bin.get("/_localstack/init/ready").contains(r#""completed":true"#));
+    assert!(bin.get("/_localstack/init/nope").starts_with("HTTP/1.1 404"));
+}
+
+#[cfg(unix)]
+#[test]
+fn stopping_smemu_stops_the_running_init_script_and_what_it_started() {
+    let dir = temp_dir("init-stop");
+    std::fs::write(dir.join("hangs.sh"), "sleep 60 &\necho \"child $!\"\nwait\n").unwrap();
+    std::fs::write(dir.join("never.sh"), "echo never ran").unwrap();
+    let (mut bin, mut stdout, _stderr) = start_with_init(&dir, &[], &[]);
+    // The script's output is smemu's own: its line says it runs.
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let child = line.trim().strip_prefix("child ").expect("the script's line").to_owned();
+    assert!(!gone(&child));
+    let running = bin.get("/_localstack/init");
+    assert!(running.contains(r#""READY":false"#) && running.contains(r#""state":"RUNNING""#), "{running}");
+    assert!(Command::new("kill").args(["-TERM", &bin.child.id().to_string()]).status().unwrap().success());
+    assert!(bin.child.wait().unwrap().success());
+    assert!(dies(&child), "the script's child was stopped with smemu");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(!rest.contains("never ran"), "{rest}");
 }

@@ -180,7 +180,10 @@ pub struct Authenticator {
     signing_keys: RwLock<HashMap<String, (Arc<Credential>, ring::hmac::Key)>>,
 }
 
-fn is_region_like(s: &str) -> bool {
+/// Whether `s` can name a region (a world of secrets): requests in open mode whose credential
+/// scope names anything else run in the default region, and seeds and resets refuse it.
+#[must_use]
+pub fn is_region_like(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 

@@ -138,6 +138,20 @@ impl RotationLog {
     pub fn clear(&self) {
         self.inner.lock().entries.clear();
     }
+
+    /// Drops the entries of every world, of one account, or of one account and region (a reset).
+    /// Ids keep counting, so a reader that remembers the last id it saw is never confused.
+    pub fn forget(&self, account: Option<&str>, region: Option<&str>) {
+        let Some(account) = account else {
+            self.clear();
+            return;
+        };
+        let in_world = |e: &LogEntry| {
+            super::run::scope_of(&e.secret_arn)
+                .is_some_and(|(a, r)| a == account && region.is_none_or(|region| r == region))
+        };
+        self.inner.lock().entries.retain(|e| !in_world(e));
+    }
 }
 
 #[cfg(test)]
@@ -207,6 +221,29 @@ mod tests {
         log.clear();
         assert!(log.is_empty());
         assert_eq!(log.push(entry("a", Step::CreateSecret, StepStatus::Succeeded)), 5, "ids keep counting");
+    }
+
+    #[test]
+    fn forget_drops_the_entries_of_one_world() {
+        let log = RotationLog::default();
+        let at = |account: &str, region: &str| {
+            let mut e = entry("s", Step::CreateSecret, StepStatus::Succeeded);
+            e.secret_arn = format!("arn:aws:secretsmanager:{region}:{account}:secret:s-AbCdEf");
+            e
+        };
+        for (account, region) in
+            [("111111111111", "us-east-1"), ("111111111111", "eu-west-1"), ("222222222222", "us-east-1")]
+        {
+            log.push(at(account, region));
+        }
+        let world = |e: LogEntry| e.secret_arn.split(':').skip(3).take(2).collect::<Vec<_>>().join(":");
+        let worlds = |log: &RotationLog| log.entries(None).into_iter().map(world).collect::<Vec<_>>();
+        log.forget(Some("111111111111"), Some("eu-west-1"));
+        assert_eq!(worlds(&log), ["us-east-1:111111111111", "us-east-1:222222222222"]);
+        log.forget(Some("111111111111"), None);
+        assert_eq!(worlds(&log), ["us-east-1:222222222222"]);
+        log.forget(None, None);
+        assert!(log.is_empty());
     }
 
     #[test]

@@ -190,6 +190,11 @@ pub enum Change<'a> {
     Import {
         state: Cow<'a, StateDump>,
     },
+    /// smemu's clock moved forward: its offset from its base (see [`Clock::offset`]). Journalled
+    /// before the move, so every change made at the new time comes after it.
+    Clock {
+        offset: i64,
+    },
 }
 
 /// The whole state, for export, import and snapshots.
@@ -740,6 +745,12 @@ impl Engine {
         }
     }
 
+    /// Journals the clock's offset (see [`Change::Clock`]); the answer to the move waits for it.
+    pub fn journal_clock(&self, offset: i64) {
+        let ticket = self.log(&Change::Clock { offset });
+        self.observe(ticket);
+    }
+
     fn log_put(&self, scope: Scope<'_>, secret: &Secret) -> u64 {
         if self.changelog.get().is_none() {
             return 0;
@@ -832,12 +843,23 @@ impl Engine {
     /// rollback that follows puts the secrets back before anyone is told of the reset.
     pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
         let _order = self.order.write();
+        self.unschedule(account, region);
         let mut accounts = self.accounts.write();
         drop_stores(&mut accounts, account, region);
         let ticket =
             self.log(&Change::Reset { account: account.map(str::to_owned), region: region.map(str::to_owned) });
         self.reset_ticket.store(ticket, Ordering::Release);
         self.observe(ticket);
+    }
+
+    /// Drops the scheduled work of every world, of one account, or of one account and region:
+    /// a reset world has nothing left to purge or rotate, and its old due times must not show
+    /// in `nextDue` or stop a clock advance.
+    fn unschedule(&self, account: Option<&str>, region: Option<&str>) {
+        // As in `reset`: without an account, every world.
+        let in_world = |d: &Due| account.is_none_or(|a| d.account == a && region.is_none_or(|r| d.region == r));
+        self.due.lock().retain(|d| !in_world(d));
+        self.due_changed.notify_waiters();
     }
 
     /// A copy of the whole state.
@@ -865,6 +887,7 @@ impl Engine {
         let record = self.encode(&Change::Import { state: Cow::Borrowed(&state) });
         let _order = self.order.write();
         let ticket = self.append(record.as_deref());
+        self.unschedule(None, None);
         let mut accounts = self.accounts.write();
         Self::load_into(&mut accounts, state, ticket, |account, region, secret| {
             self.schedule_for(account, region, secret);
@@ -965,14 +988,19 @@ impl Engine {
             }
             // What replay rebuilds is on disk already: nothing in it waits for a ticket.
             Change::Reset { account, region } => {
+                self.unschedule(account.as_deref(), region.as_deref());
                 drop_stores(&mut self.accounts.write(), account.as_deref(), region.as_deref());
                 self.reset_ticket.store(0, Ordering::Release);
             }
             Change::Import { state } => {
+                self.unschedule(None, None);
                 Self::load_into(&mut self.accounts.write(), state.into_owned(), 0, |account, region, secret| {
                     self.schedule_for(account, region, secret);
                 });
                 self.reset_ticket.store(0, Ordering::Release);
+            }
+            Change::Clock { offset } => {
+                self.clock.raise_offset(offset);
             }
         }
     }

@@ -8,5 +8,6 @@ mod common;
 mod auth;
 mod control;
 mod input;
+mod lifecycle;
 mod server;
 mod state;
