@@ -127,8 +127,8 @@ class Workspace:
         for scenario, args in modules.items():
             lines = [
                 f'module "{scenario}" {{',
-                f'  source   = "{SCENARIOS / scenario}"',
-                f'  prefix   = "{prefix(scenario)}"',
+                f"  source   = {json.dumps(str(SCENARIOS / scenario))}",
+                f"  prefix   = {json.dumps(prefix(scenario))}",
                 "  modified = var.modified",
             ]
             lines += [f"  {key} = {json.dumps(value)}" for key, value in args.items()]
