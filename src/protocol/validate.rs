@@ -1,8 +1,9 @@
-//! Model-driven validation of Secrets Manager request bodies.
+//! Model-driven validation of request bodies, for every JSON service smemu answers.
 //!
-//! The compact model in `model/secretsmanager.json` (built by `model/strip.py`
-//! from the botocore `service-2.json`) is embedded at compile time and parsed
-//! once by [`Model::embedded`]. [`Model::validate`] then checks a decoded JSON
+//! Each service's compact model (`model/secretsmanager.json`, `model/kms.json`,
+//! built by `model/strip.py` from the botocore `service-2.json`) is embedded at
+//! compile time and parsed once, by [`Model::embedded`] (Secrets Manager) or
+//! [`Model::kms`]. [`Model::validate`] then checks a decoded JSON
 //! body against the input shape of an operation in two phases, as AWS's Coral
 //! framework does:
 //!
@@ -21,7 +22,7 @@
 //!
 //! # Serialization messages (chosen family)
 //!
-//! AWS's exact Secrets Manager wording is unconfirmed. smemu uses the Coral
+//! AWS's exact wording is unconfirmed. smemu uses the Coral
 //! family of messages, named after the JSON token that was found:
 //!
 //! | expected            | found            | message |
@@ -68,11 +69,12 @@
 //!
 //! The model's patterns are Java regular expressions matched against the whole
 //! value (`String.matches`). A compact matcher handles the subset this model
-//! uses: literals, escaped punctuation, `\d \D \w \W \s \S`, character classes
-//! with ranges, `.`, groups, `|`, the quantifiers `? * +`, and the anchors `^`
-//! and `$`. It simulates the automaton without backtracking, so its run time
-//! is linear in the input. Anything else is rejected when the model is parsed;
-//! a unit test lists every pattern the model contains.
+//! uses: literals, escaped punctuation, `\uXXXX`, `\d \D \w \W \s \S`,
+//! character classes with ranges, `.`, groups, `|`, the quantifiers `? * +`,
+//! bounded repetition `{n}`, `{n,}`, `{n,m}` (up to [`MAX_REPEAT`]), and the
+//! anchors `^` and `$`. It simulates the automaton without backtracking, so its
+//! run time is linear in the input. Anything else is rejected when the model is
+//! parsed; a unit test lists every pattern each model contains.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -80,8 +82,12 @@ use std::fmt;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-/// The compact model, relative to this file: `<repo>/model/secretsmanager.json`.
-const EMBEDDED_MODEL: &str = include_str!("../../model/secretsmanager.json");
+/// The compact models, relative to this file: `<repo>/model/<endpoint prefix>.json`.
+const SECRETS_MANAGER_MODEL: &str = include_str!("../../model/secretsmanager.json");
+const KMS_MODEL: &str = include_str!("../../model/kms.json");
+
+/// The most a bounded repetition (`{n,m}`) may ask for: each repeat is compiled out.
+const MAX_REPEAT: u32 = 64;
 
 const START_OF_LIST: &str = "Start of list found where not expected";
 const START_OF_MAP: &str = "Start of structure or map found where not expected.";
@@ -165,16 +171,30 @@ struct Member {
 }
 
 impl Model {
-    /// Parses the embedded model once; call at startup.
+    /// Parses the embedded Secrets Manager model once; call at startup.
     ///
     /// # Panics
     ///
     /// Only if the embedded model file is malformed, which the unit tests rule out.
     #[must_use]
     pub fn embedded() -> Model {
-        match Model::parse(EMBEDDED_MODEL) {
+        Model::from_embedded(SECRETS_MANAGER_MODEL, "secretsmanager")
+    }
+
+    /// Parses the embedded KMS model once; call at startup.
+    ///
+    /// # Panics
+    ///
+    /// Only if the embedded model file is malformed, which the unit tests rule out.
+    #[must_use]
+    pub fn kms() -> Model {
+        Model::from_embedded(KMS_MODEL, "kms")
+    }
+
+    fn from_embedded(text: &str, name: &str) -> Model {
+        match Model::parse(text) {
             Ok(model) => model,
-            Err(error) => panic!("embedded validation model is invalid: {error}"),
+            Err(error) => panic!("embedded validation model {name} is invalid: {error}"),
         }
     }
 
@@ -657,7 +677,7 @@ impl CharSet {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Node {
     Set(CharSet),
     Start,
@@ -672,6 +692,8 @@ enum Repeat {
     ZeroOrOne,
     ZeroOrMore,
     OneOrMore,
+    /// `{min}`, `{min,}` (no max) or `{min,max}`.
+    Bounded(u32, Option<u32>),
 }
 
 #[derive(Debug)]
@@ -812,6 +834,27 @@ fn compile(node: &Node, program: &mut Vec<Inst>) {
             compile(inner, program);
             program.push(Inst::Split(start, program.len() + 1));
         }
+        Node::Repeat(inner, Repeat::Bounded(min, max)) => {
+            for _ in 0..*min {
+                compile(inner, program);
+            }
+            match max {
+                None => compile(&Node::Repeat(inner.clone(), Repeat::ZeroOrMore), program),
+                Some(max) => {
+                    // `a{1,3}` is `a(a(a)?)?`: each optional copy is tried only after the one before.
+                    let mut splits = Vec::new();
+                    for _ in *min..*max {
+                        splits.push(program.len());
+                        program.push(Inst::Split(0, 0));
+                        compile(inner, program);
+                    }
+                    let end = program.len();
+                    for split in splits {
+                        program[split] = Inst::Split(split + 1, end);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -882,10 +925,12 @@ impl PatternParser {
             Some('?') => Repeat::ZeroOrOne,
             Some('*') => Repeat::ZeroOrMore,
             Some('+') => Repeat::OneOrMore,
-            Some('{') => return Err(self.unsupported("bounded repetition")),
+            Some('{') => self.bounds()?,
             _ => return Ok(atom),
         };
-        self.pos += 1;
+        if !matches!(repeat, Repeat::Bounded(..)) {
+            self.pos += 1;
+        }
         if matches!(self.peek(), Some('?' | '+' | '*' | '{')) {
             return Err(self.unsupported("lazy, possessive or stacked quantifier"));
         }
@@ -893,6 +938,34 @@ impl PatternParser {
             return Err(self.unsupported("quantified anchor"));
         }
         Ok(Node::Repeat(Box::new(atom), repeat))
+    }
+
+    /// `{n}`, `{n,}` or `{n,m}`, from the `{` to just after the `}`.
+    fn bounds(&mut self) -> Result<Repeat, String> {
+        self.pos += 1;
+        let min = self.number().ok_or_else(|| self.unsupported("repetition bound"))?;
+        let max = if self.eat(',') {
+            if self.peek() == Some('}') {
+                None
+            } else {
+                Some(self.number().ok_or_else(|| self.unsupported("repetition bound"))?)
+            }
+        } else {
+            Some(min)
+        };
+        if !self.eat('}') || max.is_some_and(|max| max < min) || max.unwrap_or(min) > MAX_REPEAT {
+            return Err(self.unsupported("repetition bound"));
+        }
+        Ok(Repeat::Bounded(min, max))
+    }
+
+    fn number(&mut self) -> Option<u32> {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        let digits: String = self.chars[start..self.pos].iter().collect();
+        digits.parse().ok()
     }
 
     fn atom(&mut self) -> Result<Node, String> {
@@ -948,6 +1021,15 @@ impl PatternParser {
             'n' => Escaped::Char('\n'),
             'r' => Escaped::Char('\r'),
             'f' => Escaped::Char('\u{c}'),
+            'u' => {
+                let hex: String = self.chars.get(self.pos..self.pos + 4).unwrap_or_default().iter().collect();
+                let code = (hex.len() == 4 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+                    .then(|| u32::from_str_radix(&hex, 16).ok())
+                    .flatten();
+                let c = code.and_then(char::from_u32).ok_or_else(|| self.unsupported("\\u escape"))?;
+                self.pos += 4;
+                Escaped::Char(c)
+            }
             c if c.is_ascii() && !c.is_ascii_alphanumeric() => Escaped::Char(c),
             _ => return Err(self.unsupported("escape")),
         })
@@ -1140,17 +1222,15 @@ mod tests {
         ),
     ];
 
-    #[test]
-    fn every_model_pattern_is_known_and_behaves() {
-        let model = model();
+    fn check_patterns(model: &Model, patterns: &[(&str, &[&str], &[&str])]) {
         let mut in_model: Vec<&str> =
             model.shapes.iter().filter_map(|s| s.pattern.as_ref().map(|p| p.source.as_str())).collect();
         in_model.sort_unstable();
         in_model.dedup();
-        let mut known: Vec<&str> = PATTERNS.iter().map(|p| p.0).collect();
+        let mut known: Vec<&str> = patterns.iter().map(|p| p.0).collect();
         known.sort_unstable();
-        assert_eq!(in_model, known, "the model's patterns changed: review the matcher and PATTERNS");
-        for (source, good, bad) in PATTERNS {
+        assert_eq!(in_model, known, "the model's patterns changed: review the matcher and the list");
+        for (source, good, bad) in patterns {
             let pattern = Pattern::new(source).unwrap();
             for text in *good {
                 assert!(pattern.matches(text), "{source} should match {text:?}");
@@ -1159,6 +1239,110 @@ mod tests {
                 assert!(!pattern.matches(text), "{source} should not match {text:?}");
             }
         }
+    }
+
+    #[test]
+    fn every_model_pattern_is_known_and_behaves() {
+        check_patterns(&model(), PATTERNS);
+    }
+
+    /// Every pattern in the KMS model, as [`PATTERNS`] is for Secrets Manager's.
+    const KMS_PATTERNS: &[(&str, &[&str], &[&str])] = &[
+        ("[0-9]{12}", &["111122223333", "000000000000"], &["11112222333", "1111222233334", "a11122223333"]),
+        (
+            r"[\u0009\u000A\u000D\u0020-\u00FF]+",
+            &["{\"Version\": \"2012-10-17\"}", "a\tb\nc\r", "ÿ"],
+            &["", "\u{1}", "\u{100}", "ok\u{2028}"],
+        ),
+        (r"[\u0020-\u00FF]*", &["", "eyJr", "a b~é"], &["\t", "\u{100}"]),
+        (r"[\w]+", &["default", "AWS_RAM", "a1"], &["", "a-b", "a b"]),
+        (
+            r"^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$",
+            &["/kms/xks/v1", "/kms/xks/v12", "/a/b/kms/xks/v2"],
+            &["/kms/xks/v123", "/kms/xks/v", "kms/xks/v1", "/a/kms/xks/v1/"],
+        ),
+        (
+            r"^([A-Za-z0-9\-]+)\.([A-Za-z0-9\-]+)(\.[A-Za-z0-9\-]+)+$",
+            &["secretsmanager.us-east-1.amazonaws.com", "a.b.c"],
+            &["a.b", "a..b.c", "a.b.c."],
+        ),
+        (r"^([a-z]+-){2,3}\d+$", &["us-east-1", "us-gov-west-1"], &["us-1", "a-b-c-d-1", "us-east-"]),
+        (
+            r"^(com|eu)\.amazonaws\.vpce\.([a-z]+-){2,3}\d+\.vpce-svc-[0-9a-z]+$",
+            &["com.amazonaws.vpce.us-east-1.vpce-svc-0123abc"],
+            &["org.amazonaws.vpce.us-east-1.vpce-svc-0", "com.amazonaws.vpce.us-east-1.vpce-svc-"],
+        ),
+        (r"^[A-Z2-7]+$", &["ABCDEFGHIJ234567"], &["", "abc", "A1"]),
+        (r"^[\w+=,.@:/-]+$", &["arn:aws:iam::111122223333:role/a+b=c,d.e@f-g"], &["", "a b", "a*b"]),
+        (r"^[a-f0-9]+$", &["0a1b", "ff"], &["", "0A", "g"]),
+        (r"^[a-zA-Z0-9-_.]+$", &["key-1_2.3"], &["", "a b", "a/b"]),
+        (r"^[a-zA-Z0-9:/_-]+$", &["alias/my-key", "alias/aws/secretsmanager"], &["", "alias/a b", "alias/é"]),
+        (r"^[a-zA-Z0-9:/_\s.-]+$", &["material 1.0", "a:b/c_d-e"], &["", "a*b"]),
+        (r"^[a-zA-Z0-9\/+=]+$", &["abc/DEF+12=="], &["", "a-b"]),
+        (
+            r"^arn:aws[a-z0-9-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$",
+            &["arn:aws:lambda:us-east-1:111122223333:function:f", "arn:aws-cn:s3::111122223333:b"],
+            &["arn:aws:lambda:us-east-1:11112222333:function:f", "arn:aws:lambda:us-east-1:111122223333:"],
+        ),
+        (r"^https://[a-zA-Z0-9.-]+$", &["https://xks.example.com"], &["http://x", "https://a/b"]),
+        (
+            r"cluster-[2-7a-zA-Z]{11,16}",
+            &["cluster-abcdefghijk", "cluster-234567abcdefghij"],
+            &["cluster-abcdefghij", "cluster-abcdefghijklmnopq", "cluster-abcdefghij1"],
+        ),
+    ];
+
+    #[test]
+    fn every_kms_model_pattern_is_known_and_behaves() {
+        check_patterns(&Model::kms(), KMS_PATTERNS);
+    }
+
+    #[test]
+    fn kms_model_parses_and_knows_its_operations() {
+        let model = Model::kms();
+        assert_eq!(model.operations.len(), 56);
+        for op in ["CreateKey", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "ScheduleKeyDeletion", "Sign"] {
+            assert!(model.has_operation(op), "{op}");
+        }
+        assert!(!model.has_operation("CreateSecret"));
+        // PlaintextType and three of the external key store's secrets.
+        assert_eq!(model.shapes.iter().filter(|s| s.sensitive).count(), 4);
+    }
+
+    #[test]
+    fn kms_constraint_messages_are_exact() {
+        let model = Model::kms();
+        let message = |op: &str, body: Value| match model.validate(op, &body) {
+            Err(Invalid::Validation(m)) => m,
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        assert_eq!(
+            message("GenerateRandom", json!({"NumberOfBytes": 0})),
+            one(
+                "Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )
+        );
+        assert_eq!(
+            message("GenerateRandom", json!({"NumberOfBytes": 1025})),
+            one(
+                "Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
+            )
+        );
+        let plaintext = base64::engine::general_purpose::STANDARD.encode([7u8; 4097]);
+        assert_eq!(
+            message("Encrypt", json!({"KeyId": "k", "Plaintext": plaintext})),
+            one(
+                "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
+            )
+        );
+        let tags = json!([{"TagKey": "k".repeat(129), "TagValue": "v"}]);
+        assert!(message("TagResource", json!({"KeyId": "k", "Tags": tags})).contains(
+            "at 'tags.1.member.tagKey' failed to satisfy constraint: Member must have length less than or equal to 128"
+        ));
+        assert_eq!(
+            model.validate("Encrypt", &json!({"KeyId": "k", "Plaintext": "AA==", "EncryptionContext": {"a": "b"}})),
+            Ok(())
+        );
     }
 
     #[test]
@@ -1183,7 +1367,7 @@ mod tests {
             r#"{"operations":{"Op":"A"},"shapes":{"A":{"type":"string"}}}"#,
             r#"{"operations":{},"shapes":{"A":{"type":"structure","required":["X"],"members":[]}}}"#,
             r#"{"operations":{},"shapes":{"A":{"type":"structure","members":{"X":"A"}}}}"#,
-            r#"{"operations":{},"shapes":{"A":{"type":"string","pattern":"a{2}"}}}"#,
+            r#"{"operations":{},"shapes":{"A":{"type":"string","pattern":"a{2,1}"}}}"#,
             r#"{"operations":{},"shapes":{"A":{"type":"string","min":"1"}}}"#,
         ] {
             assert!(Model::parse(text).is_err(), "{text}");
@@ -1218,6 +1402,19 @@ mod tests {
             ("^$", "", true),
             ("^a$", "a", true),
             ("a^", "a", false),
+            ("a{3}", "aaa", true),
+            ("a{3}", "aa", false),
+            ("a{3}", "aaaa", false),
+            ("a{1,3}b", "ab", true),
+            ("a{1,3}b", "aaab", true),
+            ("a{1,3}b", "aaaab", false),
+            ("a{1,3}b", "b", false),
+            ("(ab){2,}", "ababab", true),
+            ("(ab){2,}", "ab", false),
+            ("x{0}y", "y", true),
+            (r"[\u0020-\u00FF]*", "a é~", true),
+            (r"[\u0020-\u00FF]*", "tab\t", false),
+            (r"\u0041", "A", true),
         ];
         for (source, text, expected) in cases {
             let pattern = Pattern::new(source).unwrap();
@@ -1228,8 +1425,8 @@ mod tests {
     #[test]
     fn matcher_rejects_what_it_does_not_support() {
         for source in [
-            "a{2}", "a*?", "a++", "(?i)a", "[[a]]", "[a&&b]", r"\p{L}", r"\1", "(a", "a)", "[a", "[]", "*a", "[z-a]",
-            r"[\D]", r"\",
+            "a{2,1}", "a{x}", "a{65}", "a{2}?", "a{", r"\u00G1", r"\u+0a1", r"\u12", "a*?", "a++", "(?i)a", "[[a]]",
+            "[a&&b]", r"\p{L}", r"\1", "(a", "a)", "[a", "[]", "*a", "[z-a]", r"[\D]", r"\",
         ] {
             assert!(Pattern::new(source).is_err(), "{source}");
         }
