@@ -79,7 +79,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
             "version": env!("CARGO_PKG_VERSION"),
         })),
         (&Method::POST, "/moto-api/reset") => {
-            app.engine.reset(None, None);
+            app.reset(None, None);
             Ok(json!({ "status": "ok" }))
         }
         _ => Err((StatusCode::NOT_FOUND, format!("no control endpoint {method} {path}"))),
@@ -116,7 +116,7 @@ fn reset(app: &App, body: &[u8]) -> Answer {
     if req.region.is_some() && req.account.is_none() {
         return Err(bad("a region can only be reset together with its account"));
     }
-    app.engine.reset(req.account.as_deref(), req.region.as_deref());
+    app.reset(req.account.as_deref(), req.region.as_deref());
     Ok(json!({ "reset": { "account": req.account, "region": req.region } }))
 }
 

@@ -7,6 +7,9 @@
 //! - [`auth`]: SigV4 verification and the caller's identity (account, region, principal);
 //!   credentials from files, flags and AssumeRole.
 //! - [`sts`]: the STS calls clients make first (GetCallerIdentity, AssumeRole), on the same port.
+//! - [`services`]: the other services on the same port, one folder each — `kms`: keys, aliases,
+//!   key states and deletion windows, AES-256-GCM envelope encryption, and the typed calls
+//!   Secrets Manager makes.
 //! - [`ops`]: one enum of operations, one dispatch `match`, thin typed handlers per family.
 //! - [`state`]: the engine — secrets, versions, staging labels, names and ARNs, every AWS rule.
 //! - [`filter`]: ListSecrets filter semantics as pure predicates.
@@ -36,6 +39,7 @@ pub mod rotation;
 pub mod scheduler;
 pub mod seed;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod sts;
 
@@ -49,6 +53,9 @@ pub struct App {
     pub config: config::Config,
     pub engine: state::Engine,
     pub model: protocol::validate::Model,
+    /// The KMS key store, with its own locks; deletions share the engine's scheduled work.
+    pub kms: services::kms::Kms,
+    pub kms_model: protocol::validate::Model,
     pub auth: auth::Authenticator,
     /// False while a seed is loading; `/_smemu/health` reports ready only after it.
     ready: AtomicBool,
@@ -91,8 +98,11 @@ impl App {
             config.default_region.clone(),
             credentials,
         );
+        let engine = state::Engine::new(clock.clone());
         Self {
-            engine: state::Engine::new(clock),
+            kms: services::kms::Kms::new(clock, engine.due_queue()),
+            kms_model: protocol::validate::Model::kms(),
+            engine,
             model: protocol::validate::Model::embedded(),
             auth,
             config,
@@ -107,27 +117,42 @@ impl App {
     }
 
     /// Makes state durable in `dir`: loads the newest snapshot, replays the journal after it, then
-    /// journals every change. Returns the warnings recovery produced (a torn tail cut off, say).
+    /// journals every change. KMS key material comes from its own file there. Returns the warnings
+    /// recovery produced (a torn tail cut off, say).
     ///
     /// # Errors
     /// A message naming the file and what is wrong with it.
     pub fn open_data_dir(&self, dir: &std::path::Path, repair: bool) -> Result<Vec<String>, String> {
         let options = persist::JournalOptions { repair, ..persist::JournalOptions::default() };
         let (journal, recovered) = persist::Journal::open_with(dir, &options).map_err(|e| e.to_string())?;
+        let keys = services::kms::keyfile::KeyFile::open(dir)?;
         if let Some(snapshot) = recovered.snapshot {
-            let state: state::StateDump = serde_json::from_slice(&snapshot)
+            let mut state: state::StateDump = serde_json::from_slice(&snapshot)
                 .map_err(|e| format!("the snapshot in {} cannot be read: {e}", dir.display()))?;
+            self.kms.load(std::mem::take(&mut state.kms));
             self.engine.apply_change(state::Change::Import { state });
         }
         for (i, record) in recovered.records.iter().enumerate() {
             let change: state::Change<'_> = serde_json::from_slice(record)
                 .map_err(|e| format!("journal record {i} in {} cannot be read: {e}", dir.display()))?;
-            self.engine.apply_change(change);
+            match change {
+                state::Change::Kms(change) => self.kms.apply_change(change),
+                change => self.engine.apply_change(change),
+            }
         }
+        let mut warnings = recovered.warnings;
+        warnings.extend(self.kms.attach_material(keys)?);
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
+        self.kms.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
-        Ok(recovered.warnings)
+        Ok(warnings)
+    }
+
+    /// Forgets every secret and KMS key, or those of one account, or of one account and region.
+    pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
+        self.engine.reset(account, region);
+        self.kms.reset(account, region);
     }
 
     /// Waits until every change made so far is on disk (at once when state is in memory only);
@@ -149,7 +174,9 @@ impl App {
         if let Some(journal) = self.journal.get() {
             // Read the sequence first: the export then covers at least every record up to it.
             let covered = journal.last_seq();
-            let snapshot = serde_json::to_vec(&self.engine.export()).unwrap_or_default();
+            let mut state = self.engine.export();
+            state.kms = self.kms.export();
+            let snapshot = serde_json::to_vec(&state).unwrap_or_default();
             if let Err(e) = journal.write_snapshot(covered, &snapshot) {
                 tracing::error!(error = %e, "snapshot failed; the journal keeps every record");
             }
