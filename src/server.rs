@@ -4,6 +4,7 @@ use crate::App;
 use crate::error::{ApiError, ErrorCode};
 use crate::ops::{self, Ctx, Operation};
 use crate::protocol;
+use crate::services::kms;
 use crate::sts;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -63,7 +64,8 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     }
 }
 
-/// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
+/// The pipeline: control paths, then STS, then KMS or Secrets Manager by their target prefix, each
+/// method → body → target → caller → operation → answer.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = protocol::request_id();
     let (parts, body) = req.into_parts();
@@ -79,6 +81,12 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
     };
     if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
         return sts_answer(app, &parts, &body);
+    }
+    if protocol::targets(&parts.headers, kms::TARGET_PREFIX) {
+        return match key_management(app, &parts, &body).await {
+            Ok(body) => protocol::success(&request_id, body),
+            Err(err) => protocol::error_in(protocol::Dialect::Kms, &request_id, &err),
+        };
     }
     let result = secrets_manager(app, &parts, &body).await;
     match result {
@@ -104,6 +112,29 @@ async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<O
     let body = outcome?;
     if op.is_mutating() {
         app.durable().await?;
+    }
+    Ok(body)
+}
+
+async fn key_management(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+    if parts.method != Method::POST {
+        return Err(ApiError::unknown_operation());
+    }
+    let json = protocol::decode_body(body)?;
+    let name = protocol::target_of(&parts.headers, kms::TARGET_PREFIX)?;
+    let op = kms::Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
+    // The credential scope must name kms::SIGNING_NAME: pass it here once `authenticate` takes the
+    // routed service (until then strict mode accepts any service smemu answers).
+    let caller = app
+        .auth
+        .authenticate(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
+        .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
+    let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
+    let outcome = kms::dispatch(&ctx, op, json);
+    tracing::debug!(op = op.name(), ok = outcome.is_ok(), "kms request");
+    let body = outcome?;
+    if op.is_mutating() {
+        app.durable().await.map_err(|e| kms::internal_error(&e))?;
     }
     Ok(body)
 }

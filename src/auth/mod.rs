@@ -42,7 +42,7 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 const SIGNING_KEY_CACHE_LIMIT: usize = 4096;
 
 /// Services a credential scope may name in strict mode.
-pub const SIGNING_SERVICES: [&str; 2] = ["secretsmanager", "sts"];
+pub const SIGNING_SERVICES: [&str; 3] = ["secretsmanager", "sts", "kms"];
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
