@@ -240,3 +240,76 @@ async fn seeding_with_a_data_dir_is_idempotent() {
     assert_eq!(sm.get_secret_value().secret_id("seeded").send().await.unwrap().secret_string(), Some("two"));
     assert_eq!(sm.list_secret_version_ids().secret_id("seeded").send().await.unwrap().versions().len(), 2);
 }
+
+/// POSTs a control request to a spawned smemu (loopback, no token: the control API is open).
+async fn control(endpoint: &str, path: &str, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_keys_survive_kill_9_with_their_material_apart_from_the_journal() {
+    use aws_sdk_kms::primitives::Blob;
+    let dir = data_dir("kms");
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let kms = common::kms_client_for(&smemu.endpoint, "111122223333", "us-east-1");
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.create_alias().alias_name("alias/kept").target_key_id(&key).send().await.unwrap();
+    let blob = kms
+        .encrypt()
+        .key_id("alias/kept")
+        .plaintext(Blob::new("survives"))
+        .encryption_context("app", "test")
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let doomed = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.schedule_key_deletion().key_id(&doomed).pending_window_in_days(7).send().await.unwrap();
+    smemu.kill_9();
+
+    // The material is in `keys`, readable by its owner only, and nowhere in the journal.
+    let keys = std::fs::read_to_string(dir.join("keys")).unwrap();
+    let line = keys.lines().find(|l| l.contains(&key)).expect("the key's material line");
+    let material = line.rsplit(' ').next().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.join("keys")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    for file in journal_files(&dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(&key), "the journal records the key");
+        assert!(!text.contains(material), "the journal never holds key material");
+    }
+
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let kms = common::kms_client_for(&smemu.endpoint, "111122223333", "us-east-1");
+    let opened = kms.decrypt().ciphertext_blob(blob.clone()).encryption_context("app", "test").send().await.unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"survives");
+    let pending = kms.describe_key().key_id(&doomed).send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(pending.key_state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
+    assert_eq!(control(&smemu.endpoint, "/_smemu/clock", r#"{"advance":"8d"}"#).await, 200);
+    assert!(kms.describe_key().key_id(&doomed).send().await.is_err());
+    assert!(!std::fs::read_to_string(dir.join("keys")).unwrap().contains(&doomed), "deleted material is erased");
+    smemu.stop();
+
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let kms = common::kms_client_for(&smemu.endpoint, "111122223333", "us-east-1");
+    assert!(kms.describe_key().key_id(&doomed).send().await.is_err(), "deleted for good");
+    let opened = kms.decrypt().ciphertext_blob(blob).encryption_context("app", "test").send().await.unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"survives");
+    smemu.stop();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

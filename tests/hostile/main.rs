@@ -8,5 +8,6 @@ mod common;
 mod auth;
 mod control;
 mod input;
+mod kms;
 mod server;
 mod state;
