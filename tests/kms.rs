@@ -665,3 +665,97 @@ async fn strict_mode_accepts_a_kms_signature() {
     let e = kms_err(bad.list_keys().send().await.unwrap_err());
     assert_eq!(e.0, "InvalidSignatureException");
 }
+
+fn seed_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("smemu-kms-seed-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("seed.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn keys_declared_in_a_seed_file_exist_with_their_aliases_state_and_policy() {
+    let server = TestServer::start().await;
+    let path = seed_file(
+        "ok",
+        r#"
+account: "111122223333"
+keys:
+  - aliases: [alias/app, alias/app-v2]
+    description: app data
+    policy: { Version: "2012-10-17", Id: seeded, Statement: [] }
+    tags: { team: core }
+    rotation: 90
+  - alias: alias/off
+    enabled: false
+  - id: 0b1c3e2a-5d7f-4c1e-9a8b-2f4d6e8a0c1b
+    pendingWindowInDays: 7
+secrets:
+  - name: prod/db
+    kmsKeyId: alias/app
+    secretString: pw
+"#,
+    );
+    smemu::seed::load(&server.app, &path).unwrap();
+    let kms = server.kms();
+    let app = kms.describe_key().key_id("alias/app-v2").send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(app.description.as_deref(), Some("app data"));
+    let policy = kms.get_key_policy().key_id(&app.key_id).send().await.unwrap().policy.unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&policy).unwrap()["Id"], "seeded");
+    let tags = kms.list_resource_tags().key_id(&app.key_id).send().await.unwrap().tags.unwrap();
+    assert_eq!((tags[0].tag_key.as_str(), tags[0].tag_value.as_str()), ("team", "core"));
+    assert_eq!(
+        kms.get_key_rotation_status().key_id(&app.key_id).send().await.unwrap().rotation_period_in_days,
+        Some(90)
+    );
+    let blob =
+        kms.encrypt().key_id("alias/app").plaintext(Blob::new("x")).send().await.unwrap().ciphertext_blob.unwrap();
+    assert_eq!(kms.decrypt().ciphertext_blob(blob).send().await.unwrap().key_id, app.arn);
+    let off = kms.describe_key().key_id("alias/off").send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(off.key_state, Some(KeyState::Disabled));
+    let doomed =
+        kms.describe_key().key_id("0b1c3e2a-5d7f-4c1e-9a8b-2f4d6e8a0c1b").send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(doomed.key_state, Some(KeyState::PendingDeletion));
+    assert_eq!(doomed.deletion_date.unwrap().secs(), common::START + 7 * 86_400);
+    let secret = server.client_as(ACCOUNT, REGION).describe_secret().secret_id("prod/db").send().await.unwrap();
+    assert_eq!(secret.kms_key_id(), Some("alias/app"));
+
+    // Seeding again finds the same keys.
+    smemu::seed::load(&server.app, &path).unwrap();
+    assert_eq!(kms.list_keys().send().await.unwrap().keys.unwrap().len(), 3);
+    assert_eq!(kms.describe_key().key_id("alias/app").send().await.unwrap().key_metadata.unwrap().key_id, app.key_id);
+    // And the window ends on the clock like any other.
+    server.control("POST", "/_smemu/clock", r#"{"advance":"7d"}"#).await;
+    assert_eq!(kms.list_keys().send().await.unwrap().keys.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn seeded_keys_pass_the_checks_of_the_api() {
+    let server = TestServer::start().await;
+    for (entry, expected) in [
+        ("- alias: app", "key #1 (\"app\"): alias: Alias must start with the prefix \"alias/\"."),
+        ("- alias: alias/aws/mine", "alias: Aliases that begin with alias/aws/ are reserved"),
+        ("- alias: alias/bad name", "alias: must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"),
+        ("- alias: alias/a\n  policy: \"not json\"", "policy: The key policy is not a valid JSON policy document."),
+        ("- alias: alias/a\n  tags: { \"aws:x\": v }", "tags: Tags beginning with aws: are reserved"),
+        (
+            "- alias: alias/a\n  pendingWindowInDays: 3",
+            "pendingWindowInDays: PendingWindowInDays must be between 7 and 30",
+        ),
+        (
+            "- alias: alias/a\n  pendingWindowInDays: 400",
+            "pendingWindowInDays: must have value less than or equal to 365",
+        ),
+        ("- alias: alias/a\n  rotation: 10", "rotation: must have value greater than or equal to 90"),
+        ("- alias: alias/a\n  colour: red", "colour: unknown field"),
+        ("- description: no name", "give an id or an alias"),
+        ("- id: not-a-uuid", "id: must be a key id (a UUID)"),
+        ("- alias: alias/a\n- alias: alias/a", "key #2 (\"alias/a\"): aliases: alias/a already seeded by key #1"),
+    ] {
+        let path = seed_file("bad", &format!("keys:\n{entry}\n"));
+        let e = smemu::seed::load(&server.app, &path).unwrap_err().to_string();
+        assert!(e.contains(expected), "{entry:?}: {e}");
+    }
+    assert_eq!(server.app.kms.key_count(), 0, "nothing is created from a bad file");
+}

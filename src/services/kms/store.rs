@@ -1397,7 +1397,24 @@ fn check_managed(key: &Key, caller: Caller<'_>, action: &str) -> Result<()> {
     if reads && caller.account == key.account { Ok(()) } else { Err(err::access_denied(principal, action, &key.arn)) }
 }
 
-fn check_alias_name(name: &str) -> Result<()> {
+/// What CreateKey checks of its input beyond the model, with the member each check is about
+/// (`policy`, `tags`), for a seed file to name its own field.
+///
+/// # Errors
+/// The member and the KMS error.
+pub fn check_new_key(new: &NewKey) -> std::result::Result<(), (&'static str, KmsError)> {
+    if let Some(policy) = &new.policy {
+        checked_policy(policy.clone()).map_err(|e| ("policy", e))?;
+    }
+    merged_tags(&[], &new.tags).map_err(|e| ("tags", e))?;
+    Ok(())
+}
+
+/// What CreateAlias checks of an alias name beyond the model.
+///
+/// # Errors
+/// The prefix and reserved-name errors.
+pub fn check_alias_name(name: &str) -> Result<()> {
     if !name.starts_with(ALIAS_PREFIX) {
         return Err(err::alias_prefix());
     }
@@ -1444,7 +1461,8 @@ fn checked_policy(policy: String) -> Result<String> {
 }
 
 /// A UUID (8-4-4-4-12 hex digits) or a multi-Region key id (`mrk-` and 32 hex digits).
-fn is_key_id(s: &str) -> bool {
+#[must_use]
+pub fn is_key_id(s: &str) -> bool {
     let uuid = s.len() == 36
         && s.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
     uuid || s.strip_prefix("mrk-").is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
