@@ -945,12 +945,12 @@ impl Kms {
 
     // -- the AWS managed key ----------------------------------------------------------------
 
-    /// Creates the `aws/secretsmanager` key of the account and region named if `key_ref` is its
-    /// predefined alias (name or ARN) and it does not exist yet.
+    /// Creates the caller's `aws/secretsmanager` key if `key_ref` is its predefined alias (name
+    /// or ARN) and it does not exist yet. Another account's alias ARN creates nothing there.
     fn ensure_managed_for(&self, caller: Caller<'_>, key_ref: &str) -> Result<()> {
         let Ok(located) = self.locate(caller, key_ref, Forms::Any) else { return Ok(()) };
         match located.target {
-            Target::Alias(name) if name == SECRETS_MANAGER_ALIAS => {
+            Target::Alias(name) if name == SECRETS_MANAGER_ALIAS && located.account == caller.account => {
                 self.managed_key(located.account, located.region).map(drop)
             }
             _ => Ok(()),

@@ -407,6 +407,10 @@ fn the_managed_key_is_made_once_and_only_secrets_manager_uses_it() {
         principal: Principal::User("arn:aws:iam::999999999999:root"),
     };
     assert_eq!(code(kms.describe_key(stranger, &key.arn)).0, ErrorCode::AccessDeniedException);
+    // Naming another account's managed alias creates nothing there.
+    let elsewhere = format!("arn:aws:kms:{REGION}:444455556666:alias/aws/secretsmanager");
+    assert_eq!(code(kms.describe_key(user(), &elsewhere)).0, ErrorCode::NotFoundException);
+    assert_eq!(kms.key_count(), 1);
     // Deleting a managed alias is refused like any reserved alias.
     assert_eq!(code(kms.delete_alias(user(), SECRETS_MANAGER_ALIAS)).0, ErrorCode::NotAuthorizedException);
 }
