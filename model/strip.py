@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Reduce the botocore model of Secrets Manager to what request validation needs.
+"""Reduce a botocore service model to what request validation needs.
 
 Usage:
-    python3 model/strip.py [path/to/service-2.json]
+    python3 model/strip.py [path/to/service-2.json[.gz]]
 
-Without an argument the model is read from ../shared/spec/service-2.json relative
-to the repository root. The result is written to model/secretsmanager.json next
-to this script.
+Without an argument the Secrets Manager model is read from
+../shared/spec/service-2.json relative to the repository root. The result is
+written next to this script, named after the model's endpoint prefix:
+model/secretsmanager.json, model/kms.json (from botocore's
+data/kms/2014-11-01/service-2.json.gz), ...
 
 Output layout:
     {"operations": {"<Operation>": "<InputShape>", ...},
@@ -26,6 +28,7 @@ Only shapes reachable from an operation's input are kept. Per shape:
 Documentation and output-only shapes are dropped.
 """
 
+import gzip
 import json
 import os
 import sys
@@ -33,7 +36,6 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 DEFAULT_SOURCE = os.path.join(REPO_ROOT, "..", "shared", "spec", "service-2.json")
-TARGET = os.path.join(HERE, "secretsmanager.json")
 
 SCALAR_KEYS = ("min", "max", "pattern")
 
@@ -111,14 +113,16 @@ def render(operations, shapes):
 
 def main(argv):
     source = argv[1] if len(argv) > 1 else DEFAULT_SOURCE
-    with open(source, encoding="utf-8") as f:
+    opener = gzip.open if source.endswith(".gz") else open
+    with opener(source, "rt", encoding="utf-8") as f:
         model = json.load(f)
+    target = os.path.join(HERE, model["metadata"]["endpointPrefix"] + ".json")
     operations, shapes = strip(model)
     text = render(operations, shapes)
     json.loads(text)  # the output must stay valid JSON
-    with open(TARGET, "w", encoding="utf-8") as f:
+    with open(target, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"wrote {TARGET}: {len(operations)} operations, {len(shapes)} shapes")
+    print(f"wrote {target}: {len(operations)} operations, {len(shapes)} shapes")
     return 0
 
 

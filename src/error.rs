@@ -23,6 +23,24 @@ pub enum ErrorCode {
     EncryptionFailure,
     DecryptionFailure,
     InternalServiceError,
+    // Modelled KMS errors (LimitExceededException and MalformedPolicyDocumentException are
+    // spelled as Secrets Manager's).
+    NotFoundException,
+    AlreadyExistsException,
+    DisabledException,
+    KMSInvalidStateException,
+    InvalidCiphertextException,
+    IncorrectKeyException,
+    InvalidKeyUsageException,
+    InvalidMarkerException,
+    InvalidArnException,
+    InvalidAliasNameException,
+    TagException,
+    UnsupportedOperationException,
+    DryRunOperationException,
+    KMSInternalException,
+    /// Not in the KMS model: what KMS emulators answer for the reserved `alias/aws/` prefix.
+    NotAuthorizedException,
     // Errors of the AWS request framework, shared by every JSON service.
     AccessDeniedException,
     ValidationException,
@@ -58,6 +76,21 @@ impl ErrorCode {
             Self::EncryptionFailure => "EncryptionFailure",
             Self::DecryptionFailure => "DecryptionFailure",
             Self::InternalServiceError => "InternalServiceError",
+            Self::NotFoundException => "NotFoundException",
+            Self::AlreadyExistsException => "AlreadyExistsException",
+            Self::DisabledException => "DisabledException",
+            Self::KMSInvalidStateException => "KMSInvalidStateException",
+            Self::InvalidCiphertextException => "InvalidCiphertextException",
+            Self::IncorrectKeyException => "IncorrectKeyException",
+            Self::InvalidKeyUsageException => "InvalidKeyUsageException",
+            Self::InvalidMarkerException => "InvalidMarkerException",
+            Self::InvalidArnException => "InvalidArnException",
+            Self::InvalidAliasNameException => "InvalidAliasNameException",
+            Self::TagException => "TagException",
+            Self::UnsupportedOperationException => "UnsupportedOperationException",
+            Self::DryRunOperationException => "DryRunOperationException",
+            Self::KMSInternalException => "KMSInternalException",
+            Self::NotAuthorizedException => "NotAuthorizedException",
             Self::AccessDeniedException => "AccessDeniedException",
             Self::ValidationException => "ValidationException",
             Self::SerializationException => "SerializationException",
@@ -76,10 +109,11 @@ impl ErrorCode {
 
     /// Every Secrets Manager error is a client error (400) except `InternalServiceError`;
     /// even `ResourceNotFoundException` and `AccessDeniedException` are 400 on the real service.
+    /// No KMS exception declares a status either: all are 400 but the `fault` ones.
     #[must_use]
     pub const fn status(self) -> u16 {
         match self {
-            Self::InternalServiceError => 500,
+            Self::InternalServiceError | Self::KMSInternalException => 500,
             Self::RequestEntityTooLargeException => 413,
             Self::RequestTimeoutException => 408,
             Self::ServiceUnavailable => 503,
@@ -95,6 +129,20 @@ impl ErrorCode {
             | Self::InvalidNextTokenException
             | Self::EncryptionFailure
             | Self::DecryptionFailure
+            | Self::NotFoundException
+            | Self::AlreadyExistsException
+            | Self::DisabledException
+            | Self::KMSInvalidStateException
+            | Self::InvalidCiphertextException
+            | Self::IncorrectKeyException
+            | Self::InvalidKeyUsageException
+            | Self::InvalidMarkerException
+            | Self::InvalidArnException
+            | Self::InvalidAliasNameException
+            | Self::TagException
+            | Self::UnsupportedOperationException
+            | Self::DryRunOperationException
+            | Self::NotAuthorizedException
             | Self::AccessDeniedException
             | Self::ValidationException
             | Self::SerializationException
@@ -107,7 +155,8 @@ impl ErrorCode {
         }
     }
 
-    /// The service's own exceptions carry `Message`; the request framework's carry `message`.
+    /// Secrets Manager's own exceptions carry `Message`; the request framework's carry `message`.
+    /// (KMS's carry `message` too: see `protocol::Dialect`.)
     #[must_use]
     pub const fn message_key(self) -> &'static str {
         match self {
@@ -226,6 +275,8 @@ mod tests {
         assert_eq!(ErrorCode::ResourceNotFoundException.status(), 400);
         assert_eq!(ErrorCode::AccessDeniedException.status(), 400);
         assert_eq!(ErrorCode::InternalServiceError.status(), 500);
+        assert_eq!(ErrorCode::NotFoundException.status(), 400);
+        assert_eq!(ErrorCode::KMSInternalException.status(), 500);
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! - [`auth`]: SigV4 verification and the caller's identity (account, region, principal);
 //!   credentials from files, flags and AssumeRole.
 //! - [`sts`]: the STS calls clients make first (GetCallerIdentity, AssumeRole), on the same port.
+//! - [`services`]: the other services on the same port, one folder each — `kms`: keys, aliases,
+//!   key states and deletion windows, AES-256-GCM envelope encryption, and the typed calls
+//!   Secrets Manager makes.
 //! - [`ops`]: one enum of operations, one dispatch `match`, thin typed handlers per family.
 //! - [`state`]: the engine — secrets, versions, staging labels, names and ARNs, every AWS rule.
 //! - [`filter`]: ListSecrets filter semantics as pure predicates.
@@ -45,6 +48,7 @@ pub mod rotation;
 pub mod scheduler;
 pub mod seed;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod sts;
 
@@ -65,6 +69,9 @@ pub struct App {
     pub config: config::Config,
     pub engine: state::Engine,
     pub model: protocol::validate::Model,
+    /// The KMS key store, with its own locks; deletions share the engine's scheduled work.
+    pub kms: services::kms::Kms,
+    pub kms_model: protocol::validate::Model,
     pub auth: auth::Authenticator,
     /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
     /// control endpoints answer, everything else is 503.
@@ -128,8 +135,11 @@ impl App {
             config.default_region.clone(),
             credentials,
         );
+        let engine = state::Engine::new(clock.clone());
         Self {
-            engine: state::Engine::new(clock),
+            kms: services::kms::Kms::new(clock, engine.due_queue()),
+            kms_model: protocol::validate::Model::kms(),
+            engine,
             model: protocol::validate::Model::embedded(),
             auth,
             config,
@@ -149,7 +159,8 @@ impl App {
     }
 
     /// Makes state durable in `dir`: loads the newest snapshot, replays the journal after it, then
-    /// journals every change. Returns the warnings recovery produced (a torn tail cut off, say).
+    /// journals every change. KMS key material comes from its own file there. Returns the warnings
+    /// recovery produced (a torn tail cut off, say).
     ///
     /// # Errors
     /// A message naming the file and what is wrong with it.
@@ -167,17 +178,32 @@ impl App {
         options: &persist::JournalOptions,
     ) -> Result<Vec<String>, String> {
         let (journal, recovered) = persist::Journal::open_with(dir, options).map_err(|e| e.to_string())?;
-        let (rebuilt, clock_offset) = Self::replay(&self.engine, &recovered, dir)?;
-        self.engine.adopt(rebuilt);
+        let keys = services::kms::keyfile::KeyFile::open(dir)?;
+        let replayed = Self::replay(&self.engine, &recovered, dir)?;
+        self.engine.adopt(replayed.engine);
+        let clock_offset = replayed.clock_offset;
+        self.kms.load(replayed.kms);
+        for change in replayed.kms_changes {
+            self.kms.apply_change(change);
+        }
+        let mut warnings = recovered.warnings;
+        warnings.extend(self.kms.attach_material(keys)?);
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
+        self.kms.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
         // A clock that starts further ahead (`--start-time`) is kept from now on as well.
         let offset = self.engine.clock().offset();
         if clock_offset != Some(offset) {
             self.engine.journal_clock(offset);
         }
-        Ok(recovered.warnings)
+        Ok(warnings)
+    }
+
+    /// Forgets every secret and KMS key, or those of one account, or of one account and region.
+    pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
+        self.engine.reset(account, region);
+        self.kms.reset(account, region);
     }
 
     /// Rebuilds, beside `engine`, the state a data directory holds: everything is decoded first,
@@ -186,9 +212,9 @@ impl App {
         engine: &state::Engine,
         recovered: &persist::Recovered,
         dir: &std::path::Path,
-    ) -> Result<(state::Engine, Option<i64>), String> {
+    ) -> Result<Replayed, String> {
         let unreadable = |e: serde_json::Error| format!("the snapshot in {} cannot be read: {e}", dir.display());
-        let (snapshot, clock_offset): (Option<state::StateDump>, Option<i64>) = match &recovered.snapshot {
+        let (mut snapshot, clock_offset): (Option<state::StateDump>, Option<i64>) = match &recovered.snapshot {
             Some(bytes) => (
                 Some(serde_json::from_slice(bytes).map_err(unreadable)?),
                 serde_json::from_slice::<SnapshotClock>(bytes).map_err(unreadable)?.clock_offset,
@@ -204,6 +230,13 @@ impl App {
                     .map_err(|e| format!("journal record {i} in {} cannot be read: {e}", dir.display()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let kms = snapshot.as_mut().map(|s| std::mem::take(&mut s.kms)).unwrap_or_default();
+        let (kms_changes, changes): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|c| matches!(c, state::Change::Kms(_)));
+        let kms_changes = kms_changes
+            .into_iter()
+            .filter_map(|c| if let state::Change::Kms(k) = c { Some(k) } else { None })
+            .collect();
         // The clock offset kept: the snapshot's, raised by later records.
         let clock_offset = changes
             .iter()
@@ -219,7 +252,7 @@ impl App {
         for change in changes {
             rebuilt.apply_change(change);
         }
-        Ok((rebuilt, clock_offset))
+        Ok(Replayed { engine: rebuilt, clock_offset, kms, kms_changes })
     }
 
     /// Runs one request's `work`, then holds its answer back until everything the answer
@@ -320,8 +353,9 @@ impl App {
         self.engine.exclusive(|| match journal.roll_back() {
             Ok(None) => {}
             Ok(Some(recovered)) => match Self::replay(&self.engine, &recovered, journal.dir()) {
-                Ok((rebuilt, _)) => {
-                    self.engine.adopt(rebuilt);
+                // The key store is not rolled back: its changes are acknowledged only once durable.
+                Ok(replayed) => {
+                    self.engine.adopt(replayed.engine);
                     for warning in &recovered.warnings {
                         tracing::warn!("{warning}");
                     }
@@ -364,6 +398,8 @@ impl App {
                 let (covered, state, upto) = app
                     .engine
                     .shared(|| (journal_for_export.last_seq(), app.engine.export(), journal_for_export.last_ticket()));
+                let mut state = state;
+                state.kms = app.kms.export();
                 let snapshot = Snapshot { state: &state, clock_offset: app.engine.clock().offset() };
                 (covered, serde_json::to_vec(&snapshot), upto)
             })
@@ -425,6 +461,15 @@ impl App {
             changed.await;
         }
     }
+}
+
+/// What a data directory holds, rebuilt beside the running state.
+struct Replayed {
+    engine: state::Engine,
+    /// The clock offset kept: the snapshot's, raised by later records.
+    clock_offset: Option<i64>,
+    kms: Vec<services::kms::StoreDump>,
+    kms_changes: Vec<services::kms::Change>,
 }
 
 /// A snapshot: the state export, and the clock's offset so a restart keeps smemu's time.

@@ -1,7 +1,7 @@
 //! What a reset forgets, for `POST /_smemu/reset` and moto's `POST /moto-api/reset`.
 //!
 //! A reset forgets the state of every world, of one account, or of one account and region:
-//! their secrets (with their versions, tags and resource policies), the work scheduled for them
+//! their secrets (with their versions, tags and resource policies) and KMS keys (with their aliases), the work scheduled for them
 //! (purges at the end of recovery windows, scheduled rotations) and their entries in the rotation
 //! log. Configuration stays, as it came from the operator: rotation hooks (seeded or registered),
 //! the clock, the seed file (which is not loaded again).
@@ -57,7 +57,7 @@ impl<'a> Worlds<'a> {
 
 /// Forgets the state of `worlds` (journalled when state is durable).
 pub fn reset(app: &App, worlds: Worlds<'_>) {
-    app.engine.reset(worlds.account, worlds.region);
+    app.reset(worlds.account, worlds.region);
     app.rotation_log.forget(worlds.account, worlds.region);
 }
 

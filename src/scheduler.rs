@@ -26,6 +26,9 @@ async fn run_one(app: &App, due: &Due) {
             app.engine.purge(due);
         }
         DueKind::Rotate => crate::rotation::run::run_scheduled(app, due).await,
+        DueKind::KeyDeletion => {
+            app.kms.purge(due);
+        }
     }
 }
 

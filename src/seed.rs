@@ -1,12 +1,23 @@
-//! Seeding: secrets that exist from the first request on, read from YAML or JSON files.
+//! Seeding: KMS keys and secrets that exist from the first request on, read from YAML or JSON
+//! files.
 //!
 //! Seeding is idempotent: a secret whose name already exists in its account and region (say,
 //! restored from `--data-dir`) is left exactly as it is, so restarts never duplicate versions
-//! or undo changes made at runtime.
+//! or undo changes made at runtime. So is a key whose id exists; a key declared without an `id`
+//! gets one derived from its account, region and first alias, so it is found again.
 //!
 //! ```yaml
 //! account: "000000000000"      # defaults for the entries below (optional)
 //! region: us-east-1
+//! keys:                        # created before the secrets, which may name them
+//!   - aliases: [alias/certs]   # or `alias: alias/certs`; an id or an alias is required
+//!     description: TLS material
+//!     policy: { Version: "2012-10-17", Statement: [] }   # or its JSON text; default: KMS's
+//!     tags: { team: core }
+//!     enabled: true            # false: Disabled
+//!     rotation: 90             # days between rotations; true for 365
+//!   - id: 0b1c3e2a-5d7f-4c1e-9a8b-2f4d6e8a0c1b
+//!     pendingWindowInDays: 7   # scheduled for deletion, 7 days from the start
 //! secrets:
 //!   - name: prod/db
 //!     description: the database
@@ -28,8 +39,9 @@
 //! ```
 //!
 //! An entry is checked exactly as the API would check it: it becomes the CreateSecret,
-//! PutSecretValue, PutResourcePolicy and RotateSecret inputs a client would send, and each goes
-//! through the model validator and the operation's own checks; then the engine's limits apply.
+//! PutSecretValue, PutResourcePolicy and RotateSecret inputs a client would send (a key: CreateKey,
+//! CreateAlias, EnableKeyRotation and ScheduleKeyDeletion), and each goes through the model
+//! validator and the operation's own checks; then the engine's limits apply.
 //! Errors name the file, the entry and the seed's own field, never a value: a file is read into a
 //! plain tree first and every field is then read here, so no parser ever words a type error by
 //! quoting what it found.
@@ -38,6 +50,7 @@ use crate::App;
 use crate::ops::{self, Operation};
 use crate::protocol::validate::Model;
 use crate::rotation::HookSpec;
+use crate::services::kms::SeedKey;
 use crate::state::secret::{self, AWSCURRENT, AWSPREVIOUS, Rotation};
 use crate::state::{Scope, SeedSecret, SeedVersion};
 use base64::Engine as _;
@@ -63,7 +76,22 @@ impl std::error::Error for SeedError {}
 /// Stands in for the `ClientRequestToken` the API asks for: seeded versions get ids of their own.
 const TOKEN: &str = "00000000-0000-4000-8000-000000000000";
 
-const FILE_FIELDS: &[&str] = &["account", "region", "secrets", "hooks", "iam"];
+const FILE_FIELDS: &[&str] = &["account", "region", "keys", "secrets", "hooks", "iam"];
+const KEY_FIELDS: &[&str] = &[
+    "id",
+    "account",
+    "region",
+    "alias",
+    "aliases",
+    "description",
+    "policy",
+    "tags",
+    "enabled",
+    "rotation",
+    "pendingWindowInDays",
+];
+/// Stands in for the key id the KMS inputs of a key entry ask for.
+const KEY_ID: &str = "00000000-0000-4000-8000-000000000000";
 const ENTRY_FIELDS: &[&str] = &[
     "name",
     "account",
@@ -102,7 +130,10 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, SeedError> {
 /// Returns how many secrets were created. Nothing is created if any file is bad.
 pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
     let mut planned = Vec::new();
+    let mut planned_keys = Vec::new();
     let mut hooks = Vec::new();
+    // Where each (account, region, key id or alias) was first seeded.
+    let mut seen_keys: HashMap<(String, String, String), String> = HashMap::new();
     // Where each (account, region, name) was first seeded, so a second entry for it is refused.
     let mut seen: HashMap<(String, String, String), String> = HashMap::new();
     let mut roles = Vec::new();
@@ -124,6 +155,24 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
                 .map_err(|e| SeedError(format!("seed file {shown}: iam: {e}")))?;
             roles.extend(details.roles);
         }
+        for (index, entry) in top.list("keys").map_err(in_file)?.iter().enumerate() {
+            let label = match (entry.get("alias"), entry.get("id")) {
+                (Some(Value::String(alias)), _) => format!("key #{} ({alias:?})", index + 1),
+                (_, Some(Value::String(id))) => format!("key #{} ({id:?})", index + 1),
+                _ => format!("key #{}", index + 1),
+            };
+            let at_entry = |p: Problem| SeedError(format!("seed file {shown}: {label}: {p}"));
+            let (account, region, key) = check_key(&app.kms_model, entry, &account, &region).map_err(at_entry)?;
+            let id = key.id.clone().map(|id| ("id", id));
+            for (field, name) in id.into_iter().chain(key.aliases.iter().map(|a| ("aliases", a.clone()))) {
+                let slot = (account.clone(), region.clone(), name);
+                if let Some(first) = seen_keys.get(&slot) {
+                    return Err(at_entry(Problem::new(field, format!("{} already seeded by {first}", slot.2))));
+                }
+                seen_keys.insert(slot, format!("{label} of {shown}"));
+            }
+            planned_keys.push((account, region, key, label, shown.clone()));
+        }
         for (index, entry) in top.list("secrets").map_err(in_file)?.iter().enumerate() {
             let label = match entry.get("name") {
                 Some(Value::String(name)) => format!("secret #{} ({name:?})", index + 1),
@@ -144,6 +193,17 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
         app.hooks.register(spec);
     }
     let mut created = 0;
+    let mut keys = 0;
+    for (account, region, key, label, shown) in planned_keys {
+        if app
+            .kms
+            .seed_key(&account, &region, key)
+            .map_err(|e| SeedError(format!("seed file {shown}: {label}: {e}")))?
+        {
+            keys += 1;
+        }
+    }
+    tracing::debug!(keys, "seeded KMS keys created");
     for (account, region, secret, label, shown) in planned {
         let scope = Scope { account: &account, region: &region };
         // Every engine rule was checked above; an error here is one the checks do not foresee.
@@ -421,6 +481,130 @@ fn check(model: &Model, entry: &Value, account: &str, region: &str) -> Result<(S
         rotation,
     };
     Ok((account, region, secret))
+}
+
+/// Checks one key entry as CreateKey, CreateAlias, EnableKeyRotation and ScheduleKeyDeletion
+/// would check it, and plans the key.
+fn check_key(model: &Model, entry: &Value, account: &str, region: &str) -> Result<(String, String, SeedKey), Problem> {
+    use crate::services::kms::{self, store};
+    let fields = Fields::of(entry, "", KEY_FIELDS)?;
+    let account = fields.string("account")?.unwrap_or_else(|| account.to_owned());
+    let region = fields.string("region")?.unwrap_or_else(|| region.to_owned());
+    if !crate::auth::is_account_id(&account) {
+        return Err(Problem::new("account", "must be 12 digits"));
+    }
+    let id = fields.string("id")?;
+    if let Some(id) = &id
+        && (!store::is_key_id(id) || id.starts_with("mrk-"))
+    {
+        return Err(Problem::new("id", "must be a key id (a UUID)"));
+    }
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    if let Some(alias) = fields.string("alias")? {
+        aliases.push(("alias".to_owned(), alias));
+    }
+    for (i, item) in fields.list("aliases")?.iter().enumerate() {
+        let field = format!("aliases[{}]", i + 1);
+        let Value::String(alias) = item else {
+            return Err(Problem::new(field, format!("must be a string, not {}", kind_of(item))));
+        };
+        aliases.push((field, alias.clone()));
+    }
+    if id.is_none() && aliases.is_empty() {
+        return Err(Problem::new("", "give an id or an alias, so that seeding again finds the same key"));
+    }
+
+    // CreateKey: description, policy, tags.
+    let (tags, tag_labels) = tags(&fields)?;
+    let mut create = Map::new();
+    if let Some(description) = fields.string("description")? {
+        create.insert("Description".into(), Value::String(description));
+    }
+    match fields.get("policy") {
+        None => {}
+        Some(Value::String(text)) => {
+            create.insert("Policy".into(), Value::String(text.clone()));
+        }
+        Some(policy @ Value::Object(_)) => {
+            create.insert("Policy".into(), Value::String(policy.to_string()));
+        }
+        Some(other) => return Err(fields.wrong("policy", "a policy document (a map or its JSON text)", other)),
+    }
+    if let Some(Value::Array(list)) = tags {
+        let renamed = list
+            .into_iter()
+            .map(|tag| {
+                let mut out = Map::new();
+                if let Some(k) = tag.get("Key") {
+                    out.insert("TagKey".into(), k.clone());
+                }
+                if let Some(v) = tag.get("Value") {
+                    out.insert("TagValue".into(), v.clone());
+                }
+                Value::Object(out)
+            })
+            .collect();
+        create.insert("Tags".into(), Value::Array(renamed));
+    }
+    let origins = Origins {
+        members: vec![("description", "description".into()), ("policy", "policy".into()), ("tags", "tags".into())],
+        tags: tag_labels,
+    };
+    let input: kms::CreateKeyInput = kms_input(model, "CreateKey", Value::Object(create), &origins)?;
+    let new = kms::prepare_create_key(input).map_err(|e| Problem::new("", e.message().to_owned()))?;
+    store::check_new_key(&new).map_err(|(member, e)| Problem::new(member, e.message().to_owned()))?;
+
+    // CreateAlias, once per alias.
+    for (field, alias) in &aliases {
+        let body = json!({"AliasName": alias, "TargetKeyId": KEY_ID});
+        let origins = Origins { members: vec![("aliasName", field.clone())], tags: Vec::new() };
+        kms_input::<Value>(model, "CreateAlias", body, &origins)?;
+        store::check_alias_name(alias).map_err(|e| Problem::new(field.clone(), e.message().to_owned()))?;
+    }
+
+    // EnableKeyRotation.
+    let rotation_period_days = match fields.get("rotation") {
+        None | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(store::DEFAULT_ROTATION_PERIOD_DAYS),
+        Some(Value::Number(_)) => fields.integer("rotation")?,
+        Some(other) => return Err(fields.wrong("rotation", "true, false or a number of days", other)),
+    };
+    if let Some(days) = rotation_period_days {
+        let body = json!({"KeyId": KEY_ID, "RotationPeriodInDays": days});
+        let origins = Origins { members: vec![("rotationPeriodInDays", "rotation".into())], tags: Vec::new() };
+        kms_input::<Value>(model, "EnableKeyRotation", body, &origins)?;
+    }
+
+    // ScheduleKeyDeletion.
+    let pending_window_days = fields.integer("pendingWindowInDays")?;
+    if let Some(days) = pending_window_days {
+        let body = json!({"KeyId": KEY_ID, "PendingWindowInDays": days});
+        let origins =
+            Origins { members: vec![("pendingWindowInDays", "pendingWindowInDays".into())], tags: Vec::new() };
+        kms_input::<Value>(model, "ScheduleKeyDeletion", body, &origins)?;
+        if !store::PENDING_WINDOW_DAYS.contains(&days) {
+            return Err(Problem::new("pendingWindowInDays", kms::error::pending_window().message().to_owned()));
+        }
+    }
+    let key = SeedKey {
+        id,
+        new,
+        aliases: aliases.into_iter().map(|(_, a)| a).collect(),
+        enabled: fields.bool("enabled")?.unwrap_or(true),
+        rotation_period_days,
+        pending_window_days,
+    };
+    Ok((account, region, key))
+}
+
+/// [`api_input`] for a KMS operation, against the KMS model.
+fn kms_input<I: DeserializeOwned>(model: &Model, op: &str, body: Value, origins: &Origins) -> Result<I, Problem> {
+    let violations = model.violations(op, &body).map_err(|e| Problem::new("", e.message().to_owned()))?;
+    if let Some(v) = violations.first() {
+        let message = if v.rule == "not be null" { "missing".to_owned() } else { format!("must {}", v.rule) };
+        return Err(Problem::new(origins.field(&v.path), message));
+    }
+    ops::decode(body).map_err(|_| Problem::new("", format!("cannot be read as {op} input")))
 }
 
 /// The entry's tags as CreateSecret's `Tags`, and the seed's name for each.

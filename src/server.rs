@@ -5,6 +5,7 @@ use crate::control::{self, BodyLimit};
 use crate::error::{ApiError, ErrorCode};
 use crate::ops::{self, Ctx, Operation};
 use crate::protocol;
+use crate::services::kms;
 use crate::sts;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -275,7 +276,8 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for StallGuard<T> {
     }
 }
 
-/// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
+/// The pipeline: control paths, then STS, then KMS or Secrets Manager by their target prefix, each
+/// method → body → target → caller → operation → answer.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     if control::owns(parts.uri.path()) {
@@ -294,6 +296,12 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
     };
     if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
         return sts_answer(app, &parts, &body);
+    }
+    if protocol::targets(&parts.headers, kms::TARGET_PREFIX) {
+        return match key_management(app, &parts, &body).await {
+            Ok(body) => protocol::success(&request_id, body),
+            Err(err) => protocol::error_in(protocol::Dialect::Kms, &request_id, &err),
+        };
     }
     let result = secrets_manager(app, &parts, &body).await;
     match result {
@@ -377,6 +385,27 @@ async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<O
     let outcome = app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await;
     tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
     outcome
+}
+
+async fn key_management(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+    if parts.method != Method::POST {
+        return Err(ApiError::unknown_operation());
+    }
+    let json = protocol::decode_body(body)?;
+    let name = protocol::target_of(&parts.headers, kms::TARGET_PREFIX)?;
+    let op = kms::Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
+    let caller = app
+        .auth
+        .authenticate(crate::auth::KMS, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
+        .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
+    let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
+    let outcome = kms::dispatch(&ctx, op, json);
+    tracing::debug!(op = op.name(), ok = outcome.is_ok(), "kms request");
+    let body = outcome?;
+    if op.is_mutating() {
+        app.durable().await.map_err(|e| kms::internal_error(&e))?;
+    }
+    Ok(body)
 }
 
 fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {

@@ -585,3 +585,61 @@ async fn a_restart_keeps_the_clock_so_no_secret_is_dated_in_the_future() {
     assert!(now >= b, "{now} < {b}: secret b would be dated in the future");
     assert!(now < b + 3600.0, "the clock resumes where it was, not further: {now} vs {b}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_keys_survive_kill_9_with_their_material_apart_from_the_journal() {
+    use aws_sdk_kms::primitives::Blob;
+    let dir = data_dir("kms");
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let kms = common::kms_client_for(&smemu.endpoint, "111122223333", "us-east-1");
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.create_alias().alias_name("alias/kept").target_key_id(&key).send().await.unwrap();
+    let blob = kms
+        .encrypt()
+        .key_id("alias/kept")
+        .plaintext(Blob::new("survives"))
+        .encryption_context("app", "test")
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let doomed = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.schedule_key_deletion().key_id(&doomed).pending_window_in_days(7).send().await.unwrap();
+    smemu.kill_9();
+
+    // The material is in `keys`, readable by its owner only, and nowhere in the journal.
+    let keys = std::fs::read_to_string(dir.join("keys")).unwrap();
+    let line = keys.lines().find(|l| l.contains(&key)).expect("the key's material line");
+    let material = line.rsplit(' ').next().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.join("keys")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    for file in journal_files(&dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(&key), "the journal records the key");
+        assert!(!text.contains(material), "the journal never holds key material");
+    }
+
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let kms = common::kms_client_for(&smemu.endpoint, "111122223333", "us-east-1");
+    let opened = kms.decrypt().ciphertext_blob(blob.clone()).encryption_context("app", "test").send().await.unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"survives");
+    let pending = kms.describe_key().key_id(&doomed).send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(pending.key_state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
+    assert_eq!(control(&smemu.endpoint, "POST", "/_smemu/clock", r#"{"advance":"8d"}"#).await.0, 200);
+    assert!(kms.describe_key().key_id(&doomed).send().await.is_err());
+    assert!(!std::fs::read_to_string(dir.join("keys")).unwrap().contains(&doomed), "deleted material is erased");
+    smemu.stop();
+
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let kms = common::kms_client_for(&smemu.endpoint, "111122223333", "us-east-1");
+    assert!(kms.describe_key().key_id(&doomed).send().await.is_err(), "deleted for good");
+    let opened = kms.decrypt().ciphertext_blob(blob).encryption_context("app", "test").send().await.unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"survives");
+    smemu.stop();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

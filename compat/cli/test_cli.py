@@ -443,6 +443,81 @@ def endpoint_url_flag():
     assert got.out.strip() == "f"
 
 
+def kms(*args, env=None):
+    proc = subprocess.run([AWS, "kms", *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+    return Result(proc)
+
+
+def kms_ok(*args, **kwargs):
+    result = kms(*args, **kwargs)
+    assert result.code == 0, f"aws kms {' '.join(args)} exited {result.code}: {result.err}"
+    return result
+
+
+def kms_fails(code, message, operation, *args, env=None):
+    result = kms(*args, env=env)
+    assert result.code == SERVICE_ERROR_EXIT, f"exit {result.code}, stderr: {result.err!r}"
+    expected = f"An error occurred ({code}) when calling the {operation} operation: {message}"
+    assert result.err.strip() == expected, f"stderr: {result.err!r}\nexpected: {expected!r}"
+
+
+@test
+def kms_key_alias_encrypt_decrypt_disable():
+    key = kms_ok("create-key", "--description", "cli").json()["KeyMetadata"]
+    assert key["KeyState"] == "Enabled" and key["KeySpec"] == "SYMMETRIC_DEFAULT"
+    alias = f"alias/compat-cli-{RUN}"
+    kms_ok("create-alias", "--alias-name", alias, "--target-key-id", key["KeyId"])
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = os.path.join(tmp, "plain")
+        with open(plain, "wb") as f:
+            f.write(b"cli data")
+        blob = kms_ok(
+            "encrypt", "--key-id", alias, "--plaintext", f"fileb://{plain}", "--encryption-context", "app=cli",
+            "--query", "CiphertextBlob", "--output", "text",
+        ).text()
+        sealed = os.path.join(tmp, "sealed")
+        with open(sealed, "wb") as f:
+            f.write(base64.b64decode(blob))
+        opened = kms_ok("decrypt", "--ciphertext-blob", f"fileb://{sealed}", "--encryption-context", "app=cli").json()
+        assert base64.b64decode(opened["Plaintext"]) == b"cli data"
+        assert opened["KeyId"] == key["Arn"]
+        # The CLI prints an empty message as nothing after the colon.
+        wrong = kms("decrypt", "--ciphertext-blob", f"fileb://{sealed}", "--encryption-context", "app=other")
+        assert wrong.code == SERVICE_ERROR_EXIT
+        assert "(InvalidCiphertextException) when calling the Decrypt operation" in wrong.err, wrong.err
+        kms_ok("disable-key", "--key-id", key["KeyId"])
+        kms_fails("DisabledException", f"{key['Arn']} is disabled.", "Decrypt", "decrypt", "--ciphertext-blob", f"fileb://{sealed}", "--encryption-context", "app=cli")
+    aliases = kms_ok("list-aliases", "--key-id", key["KeyId"], "--query", "Aliases[].AliasName").json()
+    assert aliases == [alias]
+    kms_fails("NotFoundException", "Invalid keyId 'fake-key-id'", "DescribeKey", "describe-key", "--key-id", "fake-key-id")
+
+
+@test
+def kms_deletion_window_ends_on_the_clock():
+    binary = os.environ.get("SMEMU_BIN")
+    if not binary:
+        raise Skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
+    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        endpoint = proc.stdout.readline().strip().removeprefix("smemu ready on ")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        own = lambda *args: kms("--endpoint-url", endpoint, *args, env=env)  # noqa: E731
+        key = own("create-key").json()["KeyMetadata"]
+        scheduled = own("schedule-key-deletion", "--key-id", key["KeyId"], "--pending-window-in-days", "7").json()
+        assert scheduled["KeyState"] == "PendingDeletion"
+        request = urllib.request.Request(
+            endpoint + "/_smemu/clock", data=b'{"advance":"7d"}', headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        gone = own("describe-key", "--key-id", key["KeyId"])
+        assert gone.code == SERVICE_ERROR_EXIT
+        assert gone.err.strip() == f"An error occurred (NotFoundException) when calling the DescribeKey operation: Key '{key['Arn']}' does not exist"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def main():
     only = set(sys.argv[1:])
     passed = failed = skipped = 0

@@ -175,3 +175,55 @@ def raw():
 def pytest_report_header(config):
     return f"smemu endpoint: {os.environ.get('SMEMU_ENDPOINT', '(unset)')}; botocore {botocore.__version__}"
 
+
+
+class PrivateSmemu:
+    """A smemu of one test's own (from SMEMU_BIN), so it may move the clock."""
+
+    def __init__(self):
+        import subprocess
+
+        binary = os.environ.get("SMEMU_BIN")
+        if not binary:
+            pytest.skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
+        self.process = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        assert line.startswith("smemu ready on "), line
+        self.endpoint = line.strip().removeprefix("smemu ready on ")
+
+    def advance(self, duration):
+        http = urllib3.PoolManager()
+        response = http.request(
+            "POST",
+            self.endpoint + "/_smemu/clock",
+            body=json.dumps({"advance": duration}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status == 200, response.data
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_smemu():
+    smemu = PrivateSmemu()
+    yield smemu
+    smemu.stop()
+
+
+def make_kms(endpoint_url=None, region=REGION):
+    return boto3.client(
+        "kms",
+        endpoint_url=endpoint_url or endpoint(),
+        region_name=region,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )

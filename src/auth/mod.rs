@@ -57,6 +57,7 @@ const SIGNING_KEY_CACHE_LIMIT: usize = 4096;
 /// [`Authenticator::authenticate`].
 pub const SECRETS_MANAGER: &str = "secretsmanager";
 pub const STS: &str = "sts";
+pub const KMS: &str = "kms";
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -1,6 +1,7 @@
 //! The awsJson1_1 wire: routing on `X-Amz-Target`, decoding bodies, and encoding every answer.
 //!
-//! This is the only module that writes response bytes; it decides nothing about state.
+//! This is the only module that writes JSON response bytes; it decides nothing about state. The
+//! JSON services differ in one thing only, how an error body names its message: [`Dialect`].
 
 pub mod json;
 pub mod validate;
@@ -35,10 +36,41 @@ pub fn request_id() -> String {
 
 /// The operation name a request targets, e.g. `CreateSecret`.
 pub fn target(headers: &HeaderMap) -> Result<&str, ApiError> {
+    target_of(headers, TARGET_PREFIX)
+}
+
+/// The operation name after `prefix` (`secretsmanager.`, `TrentService.`) in `X-Amz-Target`.
+pub fn target_of<'h>(headers: &'h HeaderMap, prefix: &str) -> Result<&'h str, ApiError> {
     let unknown = ApiError::unknown_operation;
     let value = headers.get("x-amz-target").ok_or_else(unknown)?;
     let value = value.to_str().map_err(|_| unknown())?;
-    value.strip_prefix(TARGET_PREFIX).filter(|op| !op.is_empty()).ok_or_else(unknown)
+    value.strip_prefix(prefix).filter(|op| !op.is_empty()).ok_or_else(unknown)
+}
+
+/// The raw `X-Amz-Target` starts with `prefix`: how the pipeline picks a JSON service.
+#[must_use]
+pub fn targets(headers: &HeaderMap, prefix: &str) -> bool {
+    headers.get("x-amz-target").is_some_and(|v| v.as_bytes().starts_with(prefix.as_bytes()))
+}
+
+/// How a JSON service words the body of an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Secrets Manager: its own exceptions carry `Message`, the request framework's `message`.
+    SecretsManager,
+    /// KMS: every exception carries `message`, and an empty one is left out
+    /// (`InvalidCiphertextException` comes as `{"__type": ...}` alone).
+    Kms,
+}
+
+impl Dialect {
+    /// The message member's name, or `None` to leave the message out.
+    fn message_key(self, err: &ApiError) -> Option<&'static str> {
+        match self {
+            Self::SecretsManager => Some(err.code.message_key()),
+            Self::Kms => (!err.message.is_empty()).then_some("message"),
+        }
+    }
 }
 
 /// Decodes a request body: a JSON object (an empty body counts as `{}`).
@@ -73,13 +105,20 @@ pub fn success(request_id: &str, body: Option<Vec<u8>>) -> Response<Full<Bytes>>
     base(StatusCode::OK, request_id, body.map(Bytes::from).unwrap_or_default())
 }
 
-/// An error: `{"__type": code, "Message"|"message": text}`, its status and `X-Amzn-ErrorType`.
+/// A Secrets Manager error (and one of a request no service was picked for yet).
 #[must_use]
 pub fn error(request_id: &str, err: &ApiError) -> Response<Full<Bytes>> {
-    let body = json::OrderedMap(vec![
-        ("__type".to_owned(), err.code.as_str()),
-        (err.code.message_key().to_owned(), err.message.as_ref()),
-    ]);
+    error_in(Dialect::SecretsManager, request_id, err)
+}
+
+/// An error: `{"__type": code, "Message"|"message": text}`, its status and `X-Amzn-ErrorType`.
+#[must_use]
+pub fn error_in(dialect: Dialect, request_id: &str, err: &ApiError) -> Response<Full<Bytes>> {
+    let mut members = vec![("__type".to_owned(), err.code.as_str())];
+    if let Some(key) = dialect.message_key(err) {
+        members.push((key.to_owned(), err.message.as_ref()));
+    }
+    let body = json::OrderedMap(members);
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let status = StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = base(status, request_id, Bytes::from(bytes));
@@ -101,6 +140,53 @@ mod tests {
         assert!(target(&h).is_err());
         h.insert("x-amz-target", HeaderValue::from_static("secretsmanager."));
         assert!(target(&h).is_err());
+    }
+
+    #[test]
+    fn kms_targets_have_their_own_prefix() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-target", HeaderValue::from_static("TrentService.Encrypt"));
+        assert!(targets(&h, "TrentService."));
+        assert!(!targets(&h, TARGET_PREFIX));
+        assert_eq!(target_of(&h, "TrentService.").unwrap(), "Encrypt");
+        assert!(target(&h).is_err());
+    }
+
+    fn body_of(response: Response<Full<Bytes>>) -> serde_json::Value {
+        use http_body_util::BodyExt as _;
+        let bytes = ready(response.into_body().collect()).unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// The body is already in memory: one poll completes the collect.
+    fn ready<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => panic!("a full body is ready at once"),
+        }
+    }
+
+    #[test]
+    fn error_bodies_follow_the_dialect() {
+        let not_found = ApiError::new(ErrorCode::ResourceNotFoundException, "gone");
+        assert_eq!(
+            body_of(error("r", &not_found)),
+            serde_json::json!({"__type": "ResourceNotFoundException", "Message": "gone"})
+        );
+        let kms = ApiError::new(ErrorCode::NotFoundException, "gone");
+        assert_eq!(
+            body_of(error_in(Dialect::Kms, "r", &kms)),
+            serde_json::json!({"__type": "NotFoundException", "message": "gone"})
+        );
+        let empty = ApiError::new(ErrorCode::InvalidCiphertextException, "");
+        let response = error_in(Dialect::Kms, "r", &empty);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()["x-amzn-errortype"], "InvalidCiphertextException");
+        assert_eq!(body_of(response), serde_json::json!({"__type": "InvalidCiphertextException"}));
+        let validation = ApiError::new(ErrorCode::ValidationException, "bad");
+        assert_eq!(body_of(error_in(Dialect::Kms, "r", &validation))["message"], "bad");
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Model-driven validation of Secrets Manager request bodies.
+//! Model-driven validation of request bodies, for every JSON service smemu answers.
 //!
-//! The compact model in `model/secretsmanager.json` (built by `model/strip.py`
-//! from the botocore `service-2.json`) is embedded at compile time and parsed
-//! once by [`Model::embedded`]. [`Model::validate`] then checks a decoded JSON
+//! Each service's compact model (`model/secretsmanager.json`, `model/kms.json`,
+//! built by `model/strip.py` from the botocore `service-2.json`) is embedded at
+//! compile time and parsed once, by [`Model::embedded`] (Secrets Manager) or
+//! [`Model::kms`]. [`Model::validate`] then checks a decoded JSON
 //! body against the input shape of an operation in two phases, as AWS's Coral
 //! framework does:
 //!
@@ -21,7 +22,7 @@
 //!
 //! # Serialization messages (chosen family)
 //!
-//! AWS's exact Secrets Manager wording is unconfirmed. smemu uses the Coral
+//! AWS's exact wording is unconfirmed. smemu uses the Coral
 //! family of messages, named after the JSON token that was found:
 //!
 //! | expected            | found            | message |
@@ -84,8 +85,9 @@ use std::fmt;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-/// The compact model, relative to this file: `<repo>/model/secretsmanager.json`.
-const EMBEDDED_MODEL: &str = include_str!("../../model/secretsmanager.json");
+/// The compact models, relative to this file: `<repo>/model/<endpoint prefix>.json`.
+const SECRETS_MANAGER_MODEL: &str = include_str!("../../model/secretsmanager.json");
+const KMS_MODEL: &str = include_str!("../../model/kms.json");
 
 const START_OF_LIST: &str = "Start of list found where not expected";
 const START_OF_MAP: &str = "Start of structure or map found where not expected.";
@@ -169,16 +171,30 @@ struct Member {
 }
 
 impl Model {
-    /// Parses the embedded model once; call at startup.
+    /// Parses the embedded Secrets Manager model once; call at startup.
     ///
     /// # Panics
     ///
     /// Only if the embedded model file is malformed, which the unit tests rule out.
     #[must_use]
     pub fn embedded() -> Model {
-        match Model::parse(EMBEDDED_MODEL) {
+        Model::from_embedded(SECRETS_MANAGER_MODEL, "secretsmanager")
+    }
+
+    /// Parses the embedded KMS model once; call at startup.
+    ///
+    /// # Panics
+    ///
+    /// Only if the embedded model file is malformed, which the unit tests rule out.
+    #[must_use]
+    pub fn kms() -> Model {
+        Model::from_embedded(KMS_MODEL, "kms")
+    }
+
+    fn from_embedded(text: &str, name: &str) -> Model {
+        match Model::parse(text) {
             Ok(model) => model,
-            Err(error) => panic!("embedded validation model is invalid: {error}"),
+            Err(error) => panic!("embedded validation model {name} is invalid: {error}"),
         }
     }
 
@@ -799,17 +815,15 @@ mod tests {
         ),
     ];
 
-    #[test]
-    fn every_model_pattern_is_known_and_behaves() {
-        let model = model();
+    fn check_patterns(model: &Model, patterns: &[(&str, &[&str], &[&str])]) {
         let mut in_model: Vec<&str> =
             model.shapes.iter().filter_map(|s| s.pattern.as_ref().map(|p| p.source.as_str())).collect();
         in_model.sort_unstable();
         in_model.dedup();
-        let mut known: Vec<&str> = PATTERNS.iter().map(|p| p.0).collect();
+        let mut known: Vec<&str> = patterns.iter().map(|p| p.0).collect();
         known.sort_unstable();
-        assert_eq!(in_model, known, "the model's patterns changed: review the matcher and PATTERNS");
-        for (source, good, bad) in PATTERNS {
+        assert_eq!(in_model, known, "the model's patterns changed: review the matcher and the list");
+        for (source, good, bad) in patterns {
             let pattern = Pattern::new(source).unwrap();
             for text in *good {
                 assert!(pattern.matches(text), "{source} should match {text:?}");
@@ -818,6 +832,110 @@ mod tests {
                 assert!(!pattern.matches(text), "{source} should not match {text:?}");
             }
         }
+    }
+
+    #[test]
+    fn every_model_pattern_is_known_and_behaves() {
+        check_patterns(&model(), PATTERNS);
+    }
+
+    /// Every pattern in the KMS model, as [`PATTERNS`] is for Secrets Manager's.
+    const KMS_PATTERNS: &[(&str, &[&str], &[&str])] = &[
+        ("[0-9]{12}", &["111122223333", "000000000000"], &["11112222333", "1111222233334", "a11122223333"]),
+        (
+            r"[\u0009\u000A\u000D\u0020-\u00FF]+",
+            &["{\"Version\": \"2012-10-17\"}", "a\tb\nc\r", "ÿ"],
+            &["", "\u{1}", "\u{100}", "ok\u{2028}"],
+        ),
+        (r"[\u0020-\u00FF]*", &["", "eyJr", "a b~é"], &["\t", "\u{100}"]),
+        (r"[\w]+", &["default", "AWS_RAM", "a1"], &["", "a-b", "a b"]),
+        (
+            r"^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$",
+            &["/kms/xks/v1", "/kms/xks/v12", "/a/b/kms/xks/v2"],
+            &["/kms/xks/v123", "/kms/xks/v", "kms/xks/v1", "/a/kms/xks/v1/"],
+        ),
+        (
+            r"^([A-Za-z0-9\-]+)\.([A-Za-z0-9\-]+)(\.[A-Za-z0-9\-]+)+$",
+            &["secretsmanager.us-east-1.amazonaws.com", "a.b.c"],
+            &["a.b", "a..b.c", "a.b.c."],
+        ),
+        (r"^([a-z]+-){2,3}\d+$", &["us-east-1", "us-gov-west-1"], &["us-1", "a-b-c-d-1", "us-east-"]),
+        (
+            r"^(com|eu)\.amazonaws\.vpce\.([a-z]+-){2,3}\d+\.vpce-svc-[0-9a-z]+$",
+            &["com.amazonaws.vpce.us-east-1.vpce-svc-0123abc"],
+            &["org.amazonaws.vpce.us-east-1.vpce-svc-0", "com.amazonaws.vpce.us-east-1.vpce-svc-"],
+        ),
+        (r"^[A-Z2-7]+$", &["ABCDEFGHIJ234567"], &["", "abc", "A1"]),
+        (r"^[\w+=,.@:/-]+$", &["arn:aws:iam::111122223333:role/a+b=c,d.e@f-g"], &["", "a b", "a*b"]),
+        (r"^[a-f0-9]+$", &["0a1b", "ff"], &["", "0A", "g"]),
+        (r"^[a-zA-Z0-9-_.]+$", &["key-1_2.3"], &["", "a b", "a/b"]),
+        (r"^[a-zA-Z0-9:/_-]+$", &["alias/my-key", "alias/aws/secretsmanager"], &["", "alias/a b", "alias/é"]),
+        (r"^[a-zA-Z0-9:/_\s.-]+$", &["material 1.0", "a:b/c_d-e"], &["", "a*b"]),
+        (r"^[a-zA-Z0-9\/+=]+$", &["abc/DEF+12=="], &["", "a-b"]),
+        (
+            r"^arn:aws[a-z0-9-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$",
+            &["arn:aws:lambda:us-east-1:111122223333:function:f", "arn:aws-cn:s3::111122223333:b"],
+            &["arn:aws:lambda:us-east-1:11112222333:function:f", "arn:aws:lambda:us-east-1:111122223333:"],
+        ),
+        (r"^https://[a-zA-Z0-9.-]+$", &["https://xks.example.com"], &["http://x", "https://a/b"]),
+        (
+            r"cluster-[2-7a-zA-Z]{11,16}",
+            &["cluster-abcdefghijk", "cluster-234567abcdefghij"],
+            &["cluster-abcdefghij", "cluster-abcdefghijklmnopq", "cluster-abcdefghij1"],
+        ),
+    ];
+
+    #[test]
+    fn every_kms_model_pattern_is_known_and_behaves() {
+        check_patterns(&Model::kms(), KMS_PATTERNS);
+    }
+
+    #[test]
+    fn kms_model_parses_and_knows_its_operations() {
+        let model = Model::kms();
+        assert_eq!(model.operations.len(), 56);
+        for op in ["CreateKey", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "ScheduleKeyDeletion", "Sign"] {
+            assert!(model.has_operation(op), "{op}");
+        }
+        assert!(!model.has_operation("CreateSecret"));
+        // PlaintextType and three of the external key store's secrets.
+        assert_eq!(model.shapes.iter().filter(|s| s.sensitive).count(), 4);
+    }
+
+    #[test]
+    fn kms_constraint_messages_are_exact() {
+        let model = Model::kms();
+        let message = |op: &str, body: Value| match model.validate(op, &body) {
+            Err(Invalid::Validation(m)) => m,
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        assert_eq!(
+            message("GenerateRandom", json!({"NumberOfBytes": 0})),
+            one(
+                "Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )
+        );
+        assert_eq!(
+            message("GenerateRandom", json!({"NumberOfBytes": 1025})),
+            one(
+                "Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
+            )
+        );
+        let plaintext = base64::engine::general_purpose::STANDARD.encode([7u8; 4097]);
+        assert_eq!(
+            message("Encrypt", json!({"KeyId": "k", "Plaintext": plaintext})),
+            one(
+                "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
+            )
+        );
+        let tags = json!([{"TagKey": "k".repeat(129), "TagValue": "v"}]);
+        assert!(message("TagResource", json!({"KeyId": "k", "Tags": tags})).contains(
+            "at 'tags.1.member.tagKey' failed to satisfy constraint: Member must have length less than or equal to 128"
+        ));
+        assert_eq!(
+            model.validate("Encrypt", &json!({"KeyId": "k", "Plaintext": "AA==", "EncryptionContext": {"a": "b"}})),
+            Ok(())
+        );
     }
 
     #[test]

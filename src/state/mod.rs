@@ -141,10 +141,58 @@ pub struct Engine {
     rng: SystemRandom,
     /// Receives the after-image of every change, when state is durable.
     changelog: OnceLock<Arc<dyn ChangeLog>>,
-    /// Work that falls due at a time on smemu's clock, earliest first.
-    due: Mutex<BTreeSet<Due>>,
-    /// Woken whenever `due` gains an entry, so a sleeper can look at the new earliest time.
-    due_changed: tokio::sync::Notify,
+    /// Work that falls due on smemu's clock, shared with the other services (KMS key deletions).
+    due: Arc<DueQueue>,
+}
+
+/// Work that falls due at a time on smemu's clock, earliest first, for every service: the one
+/// queue the scheduler sleeps on.
+#[derive(Default)]
+pub struct DueQueue {
+    entries: Mutex<BTreeSet<Due>>,
+    /// Woken whenever the queue gains an entry, so a sleeper can look at the new earliest time.
+    changed: tokio::sync::Notify,
+}
+
+impl DueQueue {
+    /// Adds scheduled work and wakes whoever sleeps until the earliest entry.
+    pub fn schedule(&self, due: Due) {
+        self.entries.lock().insert(due);
+        self.changed.notify_waiters();
+    }
+
+    /// When the earliest scheduled work falls due.
+    #[must_use]
+    pub fn next(&self) -> Option<Timestamp> {
+        self.entries.lock().first().map(|d| d.at)
+    }
+
+    /// Keeps only the entries `keep` accepts.
+    pub fn retain(&self, keep: impl FnMut(&Due) -> bool) {
+        self.entries.lock().retain(keep);
+        self.changed.notify_waiters();
+    }
+
+    /// Removes and returns every entry.
+    fn take_all(&self) -> BTreeSet<Due> {
+        std::mem::take(&mut *self.entries.lock())
+    }
+
+    /// Adds every entry of `entries`.
+    fn extend(&self, entries: BTreeSet<Due>) {
+        self.entries.lock().extend(entries);
+        self.changed.notify_waiters();
+    }
+
+    /// Removes and returns the scheduled work due at or before `now`, earliest first.
+    pub fn take(&self, now: Timestamp) -> Vec<Due> {
+        let mut due = self.entries.lock();
+        let mut taken = Vec::new();
+        while due.first().is_some_and(|d| d.at <= now) {
+            taken.extend(due.pop_first());
+        }
+        taken
+    }
 }
 
 /// Where the engine writes each change, as bytes, under the lock that made it.
@@ -195,12 +243,18 @@ pub enum Change<'a> {
     Clock {
         offset: i64,
     },
+    /// A change to the KMS key store, which replays it (`services::kms`).
+    Kms(crate::services::kms::Change),
 }
 
 /// The whole state, for export, import and snapshots.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StateDump {
     pub stores: Vec<StoreDump>,
+    /// KMS keys and aliases (never their material), in snapshots only: the control API's export
+    /// and import leave KMS alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kms: Vec<crate::services::kms::StoreDump>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -216,6 +270,8 @@ pub enum DueKind {
     Purge,
     /// A scheduled rotation is due.
     Rotate,
+    /// The deletion window of a KMS key has ended (`name` is the key id).
+    KeyDeletion,
 }
 
 /// A piece of scheduled work. Entries can go stale (a restored secret, a changed schedule);
@@ -270,9 +326,14 @@ impl Engine {
             accounts: RwLock::new(HashMap::new()),
             rng: SystemRandom::new(),
             changelog: OnceLock::new(),
-            due: Mutex::new(BTreeSet::new()),
-            due_changed: tokio::sync::Notify::new(),
+            due: Arc::new(DueQueue::default()),
         }
+    }
+
+    /// The scheduled-work queue, for the other services to schedule on.
+    #[must_use]
+    pub fn due_queue(&self) -> Arc<DueQueue> {
+        self.due.clone()
     }
 
     #[must_use]
@@ -794,30 +855,24 @@ impl Engine {
 
     /// Adds scheduled work and wakes whoever sleeps until the earliest entry.
     pub fn schedule(&self, due: Due) {
-        self.due.lock().insert(due);
-        self.due_changed.notify_waiters();
+        self.due.schedule(due);
     }
 
     /// When the earliest scheduled work falls due.
     #[must_use]
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.due.lock().first().map(|d| d.at)
+        self.due.next()
     }
 
     /// Notified when new work is scheduled or the clock jumps: a sleeper should look again.
     #[must_use]
     pub fn due_notify(&self) -> &tokio::sync::Notify {
-        &self.due_changed
+        &self.due.changed
     }
 
     /// Removes and returns the scheduled work due at or before `now`, earliest first.
     pub fn take_due(&self, now: Timestamp) -> Vec<Due> {
-        let mut due = self.due.lock();
-        let mut taken = Vec::new();
-        while due.first().is_some_and(|d| d.at <= now) {
-            taken.extend(due.pop_first());
-        }
-        taken
+        self.due.take(now)
     }
 
     /// Purges the secret of a `Purge` entry if its recovery window has really ended.
@@ -858,8 +913,8 @@ impl Engine {
     fn unschedule(&self, account: Option<&str>, region: Option<&str>) {
         // As in `reset`: without an account, every world.
         let in_world = |d: &Due| account.is_none_or(|a| d.account == a && region.is_none_or(|r| d.region == r));
-        self.due.lock().retain(|d| !in_world(d));
-        self.due_changed.notify_waiters();
+        // Key deletions belong to the key store, which a reset of the key store unschedules.
+        self.due.retain(|d| d.kind == DueKind::KeyDeletion || !in_world(d));
     }
 
     /// A copy of the whole state.
@@ -878,11 +933,13 @@ impl Engine {
             }
         }
         stores.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
-        StateDump { stores }
+        StateDump { stores, kms: Vec::new() }
     }
 
     /// Replaces the whole state with `state`. Like [`Self::reset`], never refused up front.
-    pub fn import(&self, state: StateDump) {
+    pub fn import(&self, mut state: StateDump) {
+        // KMS's part, if any, is not the engine's.
+        state.kms.clear();
         // Encoded before any lock: a large state takes a while, and readers need not wait for it.
         let record = self.encode(&Change::Import { state: Cow::Borrowed(&state) });
         let _order = self.order.write();
@@ -942,12 +999,11 @@ impl Engine {
     /// state or the new one, never one half rebuilt.
     pub fn adopt(&self, other: Engine) {
         let stores = std::mem::take(&mut *other.accounts.write());
-        let due = std::mem::take(&mut *other.due.lock());
+        let due = other.due.take_all();
         *self.accounts.write() = stores;
         self.reset_ticket.store(0, Ordering::Release);
         // Entries for secrets that are gone now are harmless: each is checked when it runs.
-        self.due.lock().extend(due);
-        self.due_changed.notify_waiters();
+        self.due.extend(due);
     }
 
     /// Replays one journalled change (recovery, and the rollback after a failed write). Nothing
@@ -1002,6 +1058,8 @@ impl Engine {
             Change::Clock { offset } => {
                 self.clock.raise_offset(offset);
             }
+            // The key store's own records: `App` hands them to it, never here.
+            Change::Kms(_) => {}
         }
     }
 

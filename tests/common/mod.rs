@@ -286,3 +286,39 @@ impl TestServer {
         aws_sdk_sts::Client::from_conf(config)
     }
 }
+
+/// A KMS client of `endpoint`.
+pub fn kms_client_for(endpoint: &str, access_key: &str, region: &str) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(access_key, "secret", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+impl TestServer {
+    /// A KMS client of the account `111122223333` in us-east-1.
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        kms_client_for(&self.endpoint(), "111122223333", "us-east-1")
+    }
+
+    /// A JSON-1.1 request with `X-Amz-Target: TrentService.<op>`.
+    pub async fn kms_call(&self, op: &str, body: &str) -> Raw {
+        let target = format!("TrentService.{op}");
+        self.raw("POST", &[("X-Amz-Target", &target), ("Content-Type", "application/x-amz-json-1.1")], body.as_bytes())
+            .await
+    }
+}
+
+/// A KMS error's code and message, for asserting on SDK errors.
+pub fn kms_err<E, R>(err: aws_sdk_kms::error::SdkError<E, R>) -> (String, String)
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata,
+{
+    use aws_sdk_kms::error::ProvideErrorMetadata;
+    (err.code().unwrap_or_default().to_owned(), err.message().unwrap_or_default().to_owned())
+}

@@ -8,6 +8,7 @@ mod common;
 mod auth;
 mod control;
 mod input;
+mod kms;
 mod lifecycle;
 mod server;
 mod state;
