@@ -112,7 +112,8 @@ impl Timestamp {
         let mut d = date.splitn(3, '-');
         let (year, month, day): (i64, u32, u32) =
             (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
-        if day == 0 || day > days_in_month(year, month) {
+        // Four-digit years only: anything larger would overflow the day count.
+        if !(0..=9999).contains(&year) || day == 0 || day > days_in_month(year, month) {
             return None;
         }
         let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
@@ -255,6 +256,13 @@ mod tests {
         assert!(Timestamp::parse("2026-13-01").is_none());
         assert!(Timestamp::parse("2026-02-29").is_none());
         assert!(Timestamp::parse("soon").is_none());
+    }
+
+    #[test]
+    fn instants_with_huge_years_are_refused() {
+        assert!(Timestamp::parse("600000000-7-5").is_none());
+        assert!(Timestamp::parse("9223372036854775807-01-01").is_none());
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59Z").unwrap().to_iso8601(), "9999-12-31T23:59:59.000Z");
     }
 
     #[test]
