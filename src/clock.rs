@@ -118,8 +118,10 @@ impl Timestamp {
         }
         let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
         let mut t = hms.splitn(3, ':');
-        let (h, min, s): (i64, i64, i64) =
+        // Unsigned, so `-1` is refused rather than counted backwards.
+        let (h, min, s): (u32, u32, u32) =
             (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next().unwrap_or("0").parse().ok()?);
+        let (h, min, s) = (i64::from(h), i64::from(min), i64::from(s));
         if h > 23 || min > 59 || s > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -263,6 +265,13 @@ mod tests {
         assert!(Timestamp::parse("600000000-7-5").is_none());
         assert!(Timestamp::parse("9223372036854775807-01-01").is_none());
         assert_eq!(Timestamp::parse("9999-12-31T23:59:59Z").unwrap().to_iso8601(), "9999-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn instants_with_negative_times_are_refused() {
+        assert!(Timestamp::parse("2026-05-06T-0111000000000000:000").is_none());
+        assert!(Timestamp::parse("2026-01-01T-1:00:00Z").is_none());
+        assert!(Timestamp::parse("2026-01-01T00:-5:00Z").is_none());
     }
 
     #[test]
