@@ -35,7 +35,7 @@ impl Timestamp {
     /// Midnight UTC of this instant's day (AWS records LastAccessedDate at day granularity).
     #[must_use]
     pub const fn start_of_day(self) -> Self {
-        Self(self.0 - self.0.rem_euclid(MILLIS_PER_DAY))
+        Self(self.0.saturating_sub(self.0.rem_euclid(MILLIS_PER_DAY)))
     }
 
     #[must_use]
@@ -104,8 +104,10 @@ impl Timestamp {
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         if let Ok(secs) = text.parse::<f64>() {
+            // The same years as the ISO form: 0000 to 9999.
+            const RANGE: std::ops::RangeInclusive<f64> = -62_167_219_200.0..=253_402_300_799.999;
             #[allow(clippy::cast_possible_truncation)]
-            return secs.is_finite().then(|| Self((secs * 1000.0).round() as i64));
+            return RANGE.contains(&secs).then(|| Self((secs * 1000.0).round() as i64));
         }
         let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00")).unwrap_or(text);
         let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00"));
@@ -265,6 +267,16 @@ mod tests {
         assert!(Timestamp::parse("600000000-7-5").is_none());
         assert!(Timestamp::parse("9223372036854775807-01-01").is_none());
         assert_eq!(Timestamp::parse("9999-12-31T23:59:59Z").unwrap().to_iso8601(), "9999-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn epoch_seconds_beyond_the_year_9999_are_refused() {
+        assert!(Timestamp::parse("1e300").is_none());
+        assert!(Timestamp::parse("-1e300").is_none());
+        assert!(Timestamp::parse("NaN").is_none());
+        assert_eq!(Timestamp::parse("253402300799").unwrap().to_iso8601(), "9999-12-31T23:59:59.000Z");
+        assert_eq!(Timestamp::parse("-62167219200").unwrap().to_iso8601(), "0000-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp(i64::MIN).start_of_day(), Timestamp(i64::MIN));
     }
 
     #[test]
