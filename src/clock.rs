@@ -43,7 +43,7 @@ impl Timestamp {
     /// Midnight UTC of this instant's day (AWS records LastAccessedDate at day granularity).
     #[must_use]
     pub const fn start_of_day(self) -> Self {
-        Self(self.0 - self.0.rem_euclid(MILLIS_PER_DAY))
+        Self(self.0.saturating_sub(self.0.rem_euclid(MILLIS_PER_DAY)))
     }
 
     #[must_use]
@@ -413,6 +413,33 @@ mod tests {
         for bad in ["Sun, 30 Aug 2015 12:36:00 PST", "Mon, 30 Aug 2015 12:36:00 GMT", "30 Aug 2015"] {
             assert_eq!(Timestamp::parse_http_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn instants_with_huge_years_are_refused() {
+        assert!(Timestamp::parse("600000000-7-5").is_none());
+        assert!(Timestamp::parse("9223372036854775807-01-01").is_none());
+        // The last instant jiff holds in every offset: 9999-12-30T22:00:00Z.
+        assert_eq!(Timestamp::parse("9999-12-30T22:00:00Z").unwrap().to_iso8601(), "9999-12-30T22:00:00.000Z");
+        assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_none());
+    }
+
+    #[test]
+    fn epoch_seconds_beyond_the_year_9999_are_refused() {
+        assert!(Timestamp::parse("1e300").is_none());
+        assert!(Timestamp::parse("-1e300").is_none());
+        assert!(Timestamp::parse("NaN").is_none());
+        assert_eq!(Timestamp::parse("253402207200").unwrap().to_iso8601(), "9999-12-30T22:00:00.000Z");
+        assert!(Timestamp::parse("253402300799").is_none());
+        assert_eq!(Timestamp::parse("-62167219200").unwrap().to_iso8601(), "0000-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp(i64::MIN).start_of_day(), Timestamp(i64::MIN));
+    }
+
+    #[test]
+    fn instants_with_negative_times_are_refused() {
+        assert!(Timestamp::parse("2026-05-06T-0111000000000000:000").is_none());
+        assert!(Timestamp::parse("2026-01-01T-1:00:00Z").is_none());
+        assert!(Timestamp::parse("2026-01-01T00:-5:00Z").is_none());
     }
 
     #[test]

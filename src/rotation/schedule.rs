@@ -531,9 +531,13 @@ impl Cron {
     #[must_use]
     pub fn next_fire_after(&self, after: Timestamp) -> Option<Timestamp> {
         let first_day = after.0.div_euclid(MILLIS_PER_DAY);
+        // Days past the last representable instant (an imported date near i64::MAX) fire never.
         (first_day..first_day + CRON_HORIZON_DAYS).filter(|&d| self.matches_day(d)).find_map(|d| {
-            let midnight = d * MILLIS_PER_DAY;
-            self.hours.iter().map(|&h| Timestamp(midnight + i64::from(h) * MILLIS_PER_HOUR)).find(|&t| t > after)
+            let midnight = d.checked_mul(MILLIS_PER_DAY)?;
+            self.hours
+                .iter()
+                .filter_map(|&h| midnight.checked_add(i64::from(h) * MILLIS_PER_HOUR).map(Timestamp))
+                .find(|&t| t > after)
         })
     }
 }
@@ -829,6 +833,13 @@ mod tests {
         assert!(with_duration("cron(0 2/10 * * ? *)", "2h").is_ok());
         assert!(with_duration("cron(0 2/10 * * ? *)", "3h").unwrap_err().message.contains("next UTC day"));
         assert!(with_duration("cron(0 0,6,12 * * ? *)", "7h").unwrap_err().message.contains("next rotation window"));
+    }
+
+    #[test]
+    fn cron_after_the_last_representable_day_never_fires() {
+        let Frequency::Cron(cron) = parse_expression("cron(0 0/6 ? * 5L *)").unwrap() else { panic!() };
+        assert_eq!(cron.next_fire_after(Timestamp(i64::MAX - 1000)), None);
+        assert!(cron.next_fire_after(Timestamp(0)).is_some());
     }
 
     #[test]
