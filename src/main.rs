@@ -195,8 +195,15 @@ async fn main() -> std::process::ExitCode {
         }
         app.set_ready(true);
     }
+    let shutdown = match shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(e) => {
+            eprintln!("smemu: cannot install the SIGINT/SIGTERM handlers: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     println!("smemu ready on http://{addr}");
-    smemu::run(listener, app, shutdown_signal()).await;
+    smemu::run(listener, app, shutdown).await;
     tracing::info!("smemu stopped");
     std::process::ExitCode::SUCCESS
 }
@@ -225,22 +232,25 @@ fn static_secret(args: &Args) -> Result<Option<String>, String> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are in place when this returns, not when the future
+/// is first polled: a signal sent the moment the ready line is out must still stop smemu cleanly.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! { _ = interrupt.recv() => {}, _ = terminate.recv() => {} }
+        })
+    }
+    #[cfg(windows)]
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+        Ok(async move {
+            ctrl_c.recv().await;
+        })
+    }
 }
 
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
