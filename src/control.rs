@@ -6,6 +6,7 @@
 use crate::App;
 use crate::auth::sigv4::parse_query_pairs;
 use crate::clock::{self, Timestamp};
+use crate::config::Config;
 use crate::rotation::HookSpec;
 use crate::scheduler;
 use crate::state::StateDump;
@@ -15,12 +16,21 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Whether `path` belongs to the control API rather than to the AWS protocol.
 #[must_use]
 pub fn owns(path: &str) -> bool {
     path.starts_with("/_smemu/") || path.starts_with("/_localstack/") || path.starts_with("/moto-api/")
+}
+
+/// How the control API is protected, in the words of the startup banner.
+///
+/// Every endpoint is open to whoever reaches the port: smemu has no control token yet.
+#[must_use]
+pub fn protection(_config: &Config, _listen: SocketAddr) -> String {
+    "open (no token needed)".to_owned()
 }
 
 /// How much body a control endpoint takes.

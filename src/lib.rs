@@ -20,6 +20,7 @@
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
 //! - [`config`]: runtime settings.
+//! - [`logging`]: the log filter, text or JSON output, colour, and the startup banner.
 
 pub mod auth;
 pub mod clock;
@@ -27,6 +28,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod filter;
+pub mod logging;
 pub mod ops;
 pub mod password;
 pub mod persist;

@@ -4,6 +4,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use smemu::auth::{AuthMode, CredentialStore};
 use smemu::clock::{Clock, Timestamp};
+use smemu::logging::{Banner, LogFilter, LogFormat};
 use smemu::{App, config::Config};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,9 +89,13 @@ struct Args {
     /// The largest state import (`POST /_smemu/state`) in bytes; `KiB`, `MiB` and `GiB` suffixes work.
     #[arg(long, env = "SMEMU_MAX_IMPORT_BYTES", default_value = "256MiB", value_parser = smemu::config::parse_size)]
     max_import_bytes: usize,
-    /// Log filter (error, warn, info, debug, trace, or a tracing directive).
-    #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    /// Log filter: error, warn, info, debug, trace or off, or tracing directives such as
+    /// `smemu=debug,hyper=info`. At `info` every request has a line; `warn` turns them off.
+    #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info", value_parser = smemu::logging::parse_filter)]
+    log_level: LogFilter,
+    /// How log lines on stderr are written: `text`, or `json` (one object per line).
+    #[arg(long, env = "SMEMU_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
@@ -111,10 +116,14 @@ async fn main() -> std::process::ExitCode {
     if let Some(url) = &args.probe {
         return probe(url);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    // Held to the end of `main`, so the last lines are written before the process exits.
+    let _log_writer = match smemu::logging::init(&args.log_level, args.log_format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("smemu: cannot set up logging: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let credentials = match &args.credentials {
         Some(path) => match CredentialStore::from_file(path) {
             Ok(store) => store,
@@ -168,6 +177,14 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    Banner {
+        listen: addr,
+        auth: config.auth_mode,
+        data_dir: args.data_dir.as_deref(),
+        seed: args.seed.as_deref(),
+        control: &smemu::control::protection(&config, addr),
+    }
+    .log();
     let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
     let app = Arc::new(App::with_credentials(config, Arc::new(clock), credentials));
     if let Some(dir) = &args.data_dir {
