@@ -205,6 +205,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn warn_turns_request_lines_off() {
+        use crate::access_log::{Entry, Service};
+        let out = Captured::default();
+        let dispatch = dispatch(&parse_filter("warn").unwrap(), LogFormat::Text, false, out.clone());
+        tracing::dispatcher::with_default(&dispatch, || {
+            let mut entry = Entry::default();
+            entry.route(Service::SecretsManager, Some("GetSecretValue"));
+            entry.write(http::StatusCode::OK, std::time::Duration::ZERO);
+            tracing::warn!("kept");
+        });
+        let text = out.text();
+        assert!(!text.contains("GetSecretValue") && text.contains("kept"), "{text}");
+    }
+
+    #[test]
     fn the_banner_states_how_smemu_runs() {
         let out = Captured::default();
         let dispatch = dispatch(&parse_filter("info").unwrap(), LogFormat::Json, false, out.clone());
