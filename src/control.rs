@@ -7,6 +7,7 @@
 use crate::App;
 use crate::auth::sigv4::parse_query_pairs;
 use crate::clock::{self, Timestamp};
+use crate::config::Config;
 use crate::guard::Admission;
 use crate::rotation::{HookKind, HookSpec};
 use crate::scheduler;
@@ -18,6 +19,7 @@ use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub mod endpoints;
@@ -29,6 +31,14 @@ pub fn owns(path: &str) -> bool {
         || path.starts_with("/_smemu/")
         || path.starts_with("/_localstack/")
         || path.starts_with("/moto-api/")
+}
+
+/// How the control API is protected, in the words of the startup banner.
+///
+/// The guard decides it (see [`crate::guard`]); this only words it.
+#[must_use]
+pub fn protection(config: &Config, listen: SocketAddr) -> String {
+    crate::guard::Guard::new(config, Some(listen.ip())).describe()
 }
 
 /// How much body a control endpoint takes.

@@ -145,6 +145,12 @@ impl Guard {
         self.access
     }
 
+    /// Whether the control API refuses everything but health (no token can open it).
+    #[must_use]
+    pub fn is_locked(&self) -> bool {
+        matches!(self.access, Access::Locked)
+    }
+
     /// One line for the startup banner: how the control API is guarded, and how to get in.
     #[must_use]
     pub fn describe(&self) -> String {

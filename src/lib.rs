@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`server`]: sockets, hyper, graceful shutdown, and the order of the request pipeline.
+//! - [`access_log`]: the one line per request (service, operation, identifier, caller, outcome).
 //! - [`protocol`]: the awsJson1_1 wire — target routing, body decoding, model validation,
 //!   timestamps and blobs, and the one encoder of successes and errors.
 //! - [`auth`]: SigV4 verification and the caller's identity (account, region, principal);
@@ -29,7 +30,9 @@
 //!   endpoints in one table ([`control::endpoints`]), and LocalStack's and moto's paths.
 //! - [`init`]: the operator's init scripts (`--init-dir`), run once smemu is ready.
 //! - [`config`]: runtime settings.
+//! - [`logging`]: the log filter, text or JSON output, colour, and the startup banner.
 
+pub mod access_log;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -38,6 +41,7 @@ pub mod error;
 pub mod filter;
 pub mod guard;
 pub mod init;
+pub mod logging;
 pub mod ops;
 pub mod password;
 pub mod persist;

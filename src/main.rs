@@ -5,6 +5,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use smemu::auth::{AuthMode, CredentialStore};
 use smemu::clock::{Clock, Timestamp};
 use smemu::guard::{ControlMode, ControlToken};
+use smemu::logging::{Banner, LogFilter, LogFormat};
 use smemu::{App, config::Config};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -112,9 +113,13 @@ struct Args {
     /// (without it they come only from the seed file).
     #[arg(long, env = "SMEMU_ALLOW_COMMAND_HOOKS")]
     allow_command_hooks: bool,
-    /// Log filter (error, warn, info, debug, trace, or a tracing directive).
-    #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    /// Log filter: error, warn, info, debug, trace or off, or tracing directives such as
+    /// `smemu=debug,hyper=info`. At `info` every request has a line; `warn` turns them off.
+    #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info", value_parser = smemu::logging::parse_filter)]
+    log_level: LogFilter,
+    /// How log lines on stderr are written: `text`, or `json` (one object per line).
+    #[arg(long, env = "SMEMU_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
@@ -135,10 +140,14 @@ async fn main() -> std::process::ExitCode {
     if let Some(url) = &args.probe {
         return probe(url);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    // Held to the end of `main`, so the last lines are written before the process exits.
+    let _log_writer = match smemu::logging::init(&args.log_level, args.log_format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("smemu: cannot set up logging: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let credentials = match &args.credentials {
         Some(path) => match CredentialStore::from_file(path) {
             Ok(store) => store,
@@ -197,6 +206,19 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    Banner {
+        listen: addr,
+        auth: config.auth_mode,
+        data_dir: args.data_dir.as_deref(),
+        seed: args.seed.as_deref(),
+        control: &smemu::control::protection(&config, addr),
+    }
+    .log();
+    // A locked control API is a warning: the operator must be told how to open it, even at warn.
+    let guard = smemu::guard::Guard::new(&config, Some(addr.ip()));
+    if guard.is_locked() {
+        tracing::warn!("{}", guard.describe());
+    }
     let scripts = match &args.init_dir {
         Some(dir) => match smemu::init::discover(dir) {
             Ok(found) => {
@@ -248,8 +270,6 @@ async fn main() -> std::process::ExitCode {
         let _ = server.await;
         return std::process::ExitCode::from(2);
     }
-    // Before the ready line, so whoever waits for it has been told how to reach the control API.
-    eprintln!("smemu: {}", smemu::guard::Guard::new(&app.config, Some(addr.ip())).describe());
     app.set_ready(true);
     println!("smemu ready on http://{addr}");
     let running = (!scripts.is_empty()).then(|| {

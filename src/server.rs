@@ -1,6 +1,7 @@
 //! Sockets, hyper, graceful shutdown, and the order of the request pipeline.
 
 use crate::App;
+use crate::access_log::{Entry, Service, Subject};
 use crate::control::{self, BodyLimit};
 use crate::error::{ApiError, ErrorCode};
 use crate::ops::{self, Ctx, Operation};
@@ -23,7 +24,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -276,11 +277,20 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for StallGuard<T> {
     }
 }
 
-/// The pipeline: control paths, then STS, then KMS or Secrets Manager by their target prefix, each
-/// method → body → target → caller → operation → answer.
+/// One request, from its head to its answer, and its line in the log.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let mut entry = Entry::default();
+    let response = answer(app, req, &mut entry).await;
+    entry.write(response.status(), started.elapsed());
+    response
+}
+
+/// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
+async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     if control::owns(parts.uri.path()) {
+        entry.control(&parts.method, parts.uri.path());
         return control_request(app, &parts, body).await;
     }
     let request_id = protocol::request_id();
@@ -290,24 +300,34 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>>
     if !app.is_ready() {
         return unread(body, loading(&request_id));
     }
-    let body = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
-        Ok(body) => body,
-        Err(err) => return closing(protocol::error(&request_id, &err.api_error())),
-    };
-    if sts::is_sts_request(&parts.headers, &parts.uri, &body) {
-        return sts_answer(app, &parts, &body);
-    }
-    if protocol::targets(&parts.headers, kms::TARGET_PREFIX) {
-        return match key_management(app, &parts, &body).await {
+    let response = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
+        Err(err) => {
+            let err = err.api_error();
+            entry.error(err.code.as_str());
+            closing(protocol::error(&request_id, &err))
+        }
+        Ok(body) if sts::is_sts_request(&parts.headers, &parts.uri, &body) => {
+            return sts_answer(app, &parts, &body, entry);
+        }
+        Ok(body) if protocol::targets(&parts.headers, kms::TARGET_PREFIX) => {
+            match key_management(app, &parts, &body, entry).await {
+                Ok(body) => protocol::success(&request_id, body),
+                Err(err) => {
+                    entry.error(err.code.as_str());
+                    protocol::error_in(protocol::Dialect::Kms, &request_id, &err)
+                }
+            }
+        }
+        Ok(body) => match secrets_manager(app, &parts, &body, entry).await {
             Ok(body) => protocol::success(&request_id, body),
-            Err(err) => protocol::error_in(protocol::Dialect::Kms, &request_id, &err),
-        };
-    }
-    let result = secrets_manager(app, &parts, &body).await;
-    match result {
-        Ok(body) => protocol::success(&request_id, body),
-        Err(err) => protocol::error(&request_id, &err),
-    }
+            Err(err) => {
+                entry.error(err.code.as_str());
+                protocol::error(&request_id, &err)
+            }
+        },
+    };
+    entry.request_id(request_id);
+    response
 }
 
 /// A control request is routed before its body is read, so an unknown path or an oversized body
@@ -370,37 +390,61 @@ fn closing(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     response
 }
 
-async fn secrets_manager(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+async fn secrets_manager(
+    app: &Arc<App>,
+    parts: &Parts,
+    body: &[u8],
+    entry: &mut Entry,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    entry.route(Service::SecretsManager, None);
     if parts.method != Method::POST {
         return Err(ApiError::unknown_operation());
     }
     let json = protocol::decode_body(body)?;
     let name = protocol::target(&parts.headers)?;
     let op = Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
-    let caller = app
-        .auth
-        .authenticate(crate::auth::SECRETS_MANAGER, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
-        .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
+    entry.route(Service::SecretsManager, Some(op.name()));
+    entry.subject(op.subject(&json));
+    let caller = authenticated(app, crate::auth::SECRETS_MANAGER, parts, body, entry)?;
     let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
     let outcome = app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await;
-    tracing::debug!(op = op.name(), ok = outcome.is_ok(), "request");
+    entry.caller(caller);
     outcome
 }
 
-async fn key_management(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+/// The caller of a request to `service`; a refusal is noted in the request's log line.
+fn authenticated(
+    app: &App,
+    service: &str,
+    parts: &Parts,
+    body: &[u8],
+    entry: &mut Entry,
+) -> Result<crate::auth::Caller, ApiError> {
+    app.auth.authenticate(service, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now()).map_err(|e| {
+        entry.refused(&parts.headers, &parts.uri);
+        ApiError::new(auth_code(e.code), e.message)
+    })
+}
+
+async fn key_management(
+    app: &Arc<App>,
+    parts: &Parts,
+    body: &[u8],
+    entry: &mut Entry,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    entry.route(Service::Kms, None);
     if parts.method != Method::POST {
         return Err(ApiError::unknown_operation());
     }
     let json = protocol::decode_body(body)?;
     let name = protocol::target_of(&parts.headers, kms::TARGET_PREFIX)?;
     let op = kms::Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
-    let caller = app
-        .auth
-        .authenticate(crate::auth::KMS, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now())
-        .map_err(|e| ApiError::new(auth_code(e.code), e.message))?;
+    entry.route(Service::Kms, Some(op.name()));
+    entry.subject(kms_subject(&json));
+    let caller = authenticated(app, crate::auth::KMS, parts, body, entry)?;
     let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
     let outcome = kms::dispatch(&ctx, op, json);
-    tracing::debug!(op = op.name(), ok = outcome.is_ok(), "kms request");
+    entry.caller(caller);
     let body = outcome?;
     if op.is_mutating() {
         app.durable().await.map_err(|e| kms::internal_error(&e))?;
@@ -408,12 +452,25 @@ async fn key_management(app: &Arc<App>, parts: &Parts, body: &[u8]) -> Result<Op
     Ok(body)
 }
 
-fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
+fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry) -> Response<Full<Bytes>> {
     let now = SystemTime::now();
+    let request = sts::StsRequest::parse(&parts.method, &parts.uri, body);
+    entry.route(Service::Sts, request.operation());
+    entry.subject(request.subject().map_or(Subject::None, Subject::One));
     let answer = match app.auth.authenticate(crate::auth::STS, &parts.method, &parts.uri, &parts.headers, body, now) {
-        Ok(caller) => sts::handle(&app.auth, &caller, &parts.method, &parts.uri, body, now),
-        Err(e) => sts::auth_error_response(&e),
+        Ok(caller) => {
+            let answer = sts::handle(&app.auth, &caller, &request, now);
+            entry.caller(caller);
+            answer
+        }
+        Err(e) => {
+            entry.refused(&parts.headers, &parts.uri);
+            sts::auth_error_response(&e)
+        }
     };
+    if let Some(code) = answer.code {
+        entry.error(code);
+    }
     let mut response = Response::new(Full::new(Bytes::from(answer.body)));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
     let headers = response.headers_mut();
@@ -421,6 +478,7 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8]) -> Response<Full<Bytes>> {
     if let Ok(id) = HeaderValue::from_str(&answer.request_id) {
         headers.insert("x-amzn-requestid", id);
     }
+    entry.request_id(answer.request_id);
     response
 }
 
@@ -486,6 +544,14 @@ fn auth_code(code: &str) -> ErrorCode {
         EXPIRED_TOKEN => ErrorCode::ExpiredTokenException,
         _ => ErrorCode::InvalidSignatureException,
     }
+}
+
+/// The key a KMS request names, as sent: never a plaintext, a ciphertext or a policy.
+fn kms_subject(input: &serde_json::Value) -> Subject<'_> {
+    ["KeyId", "AliasName", "DestinationKeyId"]
+        .iter()
+        .find_map(|member| input.get(member).and_then(serde_json::Value::as_str))
+        .map_or(Subject::None, Subject::One)
 }
 
 #[cfg(test)]

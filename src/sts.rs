@@ -39,6 +39,8 @@ pub struct StsResponse {
     pub body: String,
     /// The `RequestId` inside the body.
     pub request_id: String,
+    /// The error `Code` inside the body, for the request line.
+    pub code: Option<&'static str>,
 }
 
 /// True when the request is for STS rather than Secrets Manager (rule in the
@@ -76,17 +78,17 @@ fn new_request_id() -> String {
     crate::protocol::request_id()
 }
 
-fn error_with_id(status: u16, code: &str, message: &str, request_id: String) -> StsResponse {
+fn error_with_id(status: u16, code: &'static str, message: &str, request_id: String) -> StsResponse {
     let body = format!(
         "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
         xml_escape(code),
         xml_escape(message)
     );
-    StsResponse { status, content_type: CONTENT_TYPE, body, request_id }
+    StsResponse { status, content_type: CONTENT_TYPE, body, request_id, code: Some(code) }
 }
 
 /// An STS error document (`Type` is always `Sender`).
-pub fn error_response(status: u16, code: &str, message: &str) -> StsResponse {
+pub fn error_response(status: u16, code: &'static str, message: &str) -> StsResponse {
     error_with_id(status, code, message, new_request_id())
 }
 
@@ -105,21 +107,46 @@ pub fn auth_error_response(err: &AuthError) -> StsResponse {
     error_response(status, code, err.summary())
 }
 
-/// Query parameters of the request: the form body (for a POST), then the
-/// query string for names the body lacks.
-fn request_params(method: &Method, uri: &Uri, body: &[u8]) -> Vec<(String, String)> {
-    let mut params = Vec::new();
-    if method == Method::POST && !body.is_empty() {
-        params = sigv4::parse_query_pairs(&String::from_utf8_lossy(body), true);
-    }
-    if let Some(query) = uri.query() {
-        for (k, v) in sigv4::parse_query_pairs(query, true) {
-            if !params.iter().any(|(name, _)| *name == k) {
-                params.push((k, v));
+/// An STS request's parameters, read once: the pipeline takes what the request line shows from
+/// them before [`handle`] serves them.
+#[derive(Debug)]
+pub struct StsRequest {
+    params: Vec<(String, String)>,
+}
+
+impl StsRequest {
+    /// The form body (for a POST), then the query string for names the body lacks.
+    pub fn parse(method: &Method, uri: &Uri, body: &[u8]) -> Self {
+        let mut params = Vec::new();
+        if method == Method::POST && !body.is_empty() {
+            params = sigv4::parse_query_pairs(&String::from_utf8_lossy(body), true);
+        }
+        if let Some(query) = uri.query() {
+            for (k, v) in sigv4::parse_query_pairs(query, true) {
+                if !params.iter().any(|(name, _)| *name == k) {
+                    params.push((k, v));
+                }
             }
         }
+        Self { params }
     }
-    params
+
+    /// The action, when it is one smemu serves.
+    pub fn operation(&self) -> Option<&'static str> {
+        match param(&self.params, "Action")? {
+            "GetCallerIdentity" => Some("GetCallerIdentity"),
+            "AssumeRole" => Some("AssumeRole"),
+            _ => None,
+        }
+    }
+
+    /// What the request names, as sent: AssumeRole's role.
+    pub fn subject(&self) -> Option<&str> {
+        match self.operation()? {
+            "AssumeRole" => param(&self.params, "RoleArn"),
+            _ => None,
+        }
+    }
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -127,17 +154,10 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Serves one STS request made by `caller` (already authenticated).
-pub fn handle(
-    auth: &Authenticator,
-    caller: &Caller,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
-    now: SystemTime,
-) -> StsResponse {
+pub fn handle(auth: &Authenticator, caller: &Caller, request: &StsRequest, now: SystemTime) -> StsResponse {
     let request_id = new_request_id();
-    let params = request_params(method, uri, body);
-    let Some(action) = param(&params, "Action").filter(|a| !a.is_empty()) else {
+    let params = &request.params;
+    let Some(action) = param(params, "Action").filter(|a| !a.is_empty()) else {
         return error_with_id(
             400,
             "MissingAction",
@@ -145,7 +165,7 @@ pub fn handle(
             request_id,
         );
     };
-    if let Some(version) = param(&params, "Version")
+    if let Some(version) = param(params, "Version")
         && version != API_VERSION
     {
         return error_with_id(
@@ -157,7 +177,7 @@ pub fn handle(
     }
     match action {
         "GetCallerIdentity" => get_caller_identity(caller, request_id),
-        "AssumeRole" => assume_role(auth, caller, &params, now, request_id),
+        "AssumeRole" => assume_role(auth, caller, params, now, request_id),
         _ => error_with_id(
             400,
             "InvalidAction",
@@ -175,7 +195,7 @@ fn get_caller_identity(caller: &Caller, request_id: String) -> StsResponse {
         xml_escape(user_id),
         xml_escape(&caller.account_id)
     );
-    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id }
+    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id, code: None }
 }
 
 fn validation_error(problems: &[String], request_id: String) -> StsResponse {
@@ -274,7 +294,7 @@ fn assume_role(
         xml_escape(&issued.session_token),
         sigv4::format_iso8601(sigv4::unix_seconds(issued.expiration)),
     );
-    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id }
+    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id, code: None }
 }
 
 #[cfg(test)]
@@ -323,7 +343,7 @@ mod tests {
     fn call(auth: &Authenticator, req: &http::Request<Vec<u8>>) -> StsResponse {
         assert!(is_sts_request(req.headers(), req.uri(), req.body()));
         match auth.authenticate(crate::auth::STS, req.method(), req.uri(), req.headers(), req.body(), at(T0)) {
-            Ok(caller) => handle(auth, &caller, req.method(), req.uri(), req.body(), at(T0)),
+            Ok(caller) => handle(auth, &caller, &StsRequest::parse(req.method(), req.uri(), req.body()), at(T0)),
             Err(e) => auth_error_response(&e),
         }
     }
@@ -399,7 +419,7 @@ mod tests {
         let uri: Uri = "/".parse().unwrap();
         let body = b"Action=GetCallerIdentity&Version=2011-06-15";
         let caller = auth.authenticate(crate::auth::STS, &Method::POST, &uri, &form, body, at(T0)).unwrap();
-        let resp = handle(&auth, &caller, &Method::POST, &uri, body, at(T0));
+        let resp = handle(&auth, &caller, &StsRequest::parse(&Method::POST, &uri, body), at(T0));
         assert_eq!(element(&resp.body, "Account"), "000000000000");
     }
 
@@ -503,7 +523,7 @@ mod tests {
         let caller = auth
             .authenticate(crate::auth::STS, &Method::POST, &"/".parse().unwrap(), &http::HeaderMap::new(), b"", at(T0))
             .unwrap();
-        handle(auth, &caller, &Method::POST, &"/".parse().unwrap(), body.as_bytes(), at(T0))
+        handle(auth, &caller, &StsRequest::parse(&Method::POST, &"/".parse().unwrap(), body.as_bytes()), at(T0))
     }
 
     #[test]

@@ -79,6 +79,27 @@ fn port_zero_prints_the_real_port_and_sigterm_stops_cleanly() {
     assert!(exit.success(), "{exit:?}");
 }
 
+/// SIGTERM the moment the ready line is read, many times over: the handler must already be in place.
+/// bash's `kill` builtin sends it within microseconds of the read, far sooner than a spawned
+/// `kill` could.
+#[test]
+fn sigterm_right_after_the_ready_line_stops_cleanly() {
+    let script = r#"
+        unclean=0
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            coproc SMEMU { exec "$0" --port 0 --log-level warn 2>/dev/null; }
+            pid=$SMEMU_PID
+            read -r line <&"${SMEMU[0]}"
+            kill -TERM "$pid"
+            wait "$pid" || unclean=$((unclean + 1))
+        done
+        echo "unclean=$unclean"
+    "#;
+    let out = Command::new("bash").args(["-c", script, env!("CARGO_BIN_EXE_smemu")]).output().expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.trim(), "unclean=0", "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn start_time_takes_an_instant_with_a_utc_offset() {
     let bin = Binary::start(&["--start-time", "2030-01-01T02:00:00+02:00"]).unwrap();

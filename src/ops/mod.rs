@@ -14,6 +14,7 @@ mod tags;
 mod values;
 
 use crate::App;
+use crate::access_log::Subject;
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::protocol::validate::Invalid;
@@ -114,6 +115,47 @@ impl Operation {
                 | Self::ListSecrets
                 | Self::ValidateResourcePolicy
         )
+    }
+}
+
+impl Operation {
+    /// What the request names, as sent, for the request line: the member that identifies the
+    /// secret (never one that carries a value).
+    #[must_use]
+    pub fn subject(self, input: &serde_json::Value) -> Subject<'_> {
+        let member = match self {
+            Self::CreateSecret => "Name",
+            Self::BatchGetSecretValue => {
+                return input
+                    .get("SecretIdList")
+                    .and_then(serde_json::Value::as_array)
+                    .map_or(Subject::None, |ids| Subject::List(ids));
+            }
+            Self::GetRandomPassword | Self::ListSecrets => return Subject::None,
+            Self::AssociateCrossAccountReplica
+            | Self::CancelRotateSecret
+            | Self::DeleteResourcePolicy
+            | Self::DeleteSecret
+            | Self::DescribeSecret
+            | Self::DisassociateCrossAccountReplica
+            | Self::GetResourcePolicy
+            | Self::GetSecretValue
+            | Self::ListResourcePolicies
+            | Self::ListSecretVersionIds
+            | Self::PutResourcePolicy
+            | Self::PutSecretValue
+            | Self::RemoveRegionsFromReplication
+            | Self::ReplicateSecretToRegions
+            | Self::RestoreSecret
+            | Self::RotateSecret
+            | Self::StopReplicationToReplica
+            | Self::TagResource
+            | Self::UntagResource
+            | Self::UpdateSecret
+            | Self::UpdateSecretVersionStage
+            | Self::ValidateResourcePolicy => "SecretId",
+        };
+        input.get(member).and_then(serde_json::Value::as_str).map_or(Subject::None, Subject::One)
     }
 }
 
@@ -237,5 +279,23 @@ mod tests {
             assert_eq!(Operation::from_name(name).unwrap().name(), name);
         }
         assert!(Operation::from_name("createsecret").is_none());
+    }
+
+    #[test]
+    fn the_subject_is_the_identifier_never_a_value() {
+        let input = serde_json::json!({
+            "SecretId": "app/db", "Name": "new/one", "SecretString": "hunter2",
+            "SecretIdList": ["a", "b"], "ClientRequestToken": "tok"
+        });
+        let one = |op: Operation| match op.subject(&input) {
+            Subject::One(id) => Some(id),
+            _ => None,
+        };
+        assert_eq!(one(Operation::GetSecretValue), Some("app/db"));
+        assert_eq!(one(Operation::PutSecretValue), Some("app/db"));
+        assert_eq!(one(Operation::CreateSecret), Some("new/one"));
+        assert!(matches!(Operation::BatchGetSecretValue.subject(&input), Subject::List(ids) if ids.len() == 2));
+        assert!(matches!(Operation::ListSecrets.subject(&input), Subject::None));
+        assert!(matches!(Operation::GetSecretValue.subject(&serde_json::json!({"SecretId": 7})), Subject::None));
     }
 }
