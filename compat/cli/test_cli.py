@@ -505,9 +505,10 @@ def kms_deletion_window_ends_on_the_clock():
         key = own("create-key").json()["KeyMetadata"]
         scheduled = own("schedule-key-deletion", "--key-id", key["KeyId"], "--pending-window-in-days", "7").json()
         assert scheduled["KeyState"] == "PendingDeletion"
-        request = urllib.request.Request(
-            endpoint + "/_smemu/clock", data=b'{"advance":"7d"}', headers={"Content-Type": "application/json"}, method="POST"
-        )
+        headers = {"Content-Type": "application/json"}
+        if os.environ.get("SMEMU_CONTROL_TOKEN"):  # the smemu started here inherits it
+            headers["X-Smemu-Control-Token"] = os.environ["SMEMU_CONTROL_TOKEN"]
+        request = urllib.request.Request(endpoint + "/_smemu/clock", data=b'{"advance":"7d"}', headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
         gone = own("describe-key", "--key-id", key["KeyId"])

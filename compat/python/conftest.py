@@ -202,7 +202,8 @@ class PrivateSmemu:
             "POST",
             self.endpoint + "/_smemu/clock",
             body=json.dumps({"advance": duration}).encode(),
-            headers={"Content-Type": "application/json"},
+            # It inherits SMEMU_CONTROL_TOKEN from this environment, as the shared smemu was given it.
+            headers=control_headers(),
         )
         assert response.status == 200, response.data
 

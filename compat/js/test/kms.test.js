@@ -18,7 +18,7 @@ import {
   ListAliasesCommand,
   ScheduleKeyDeletionCommand,
 } from "@aws-sdk/client-kms";
-import { UUID4 } from "../helpers.js";
+import { UUID4, controlHeaders } from "../helpers.js";
 
 const clients = [];
 function client(config = {}) {
@@ -88,9 +88,10 @@ describe("KMS", () => {
       const { KeyMetadata: key } = await kms.send(new CreateKeyCommand({}));
       const scheduled = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 7 }));
       assert.equal(scheduled.KeyState, "PendingDeletion");
+      // The smemu started here inherits SMEMU_CONTROL_TOKEN from this environment.
       const moved = await fetch(`${endpoint}/_smemu/clock`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: controlHeaders(),
         body: JSON.stringify({ advance: "7d" }),
       });
       assert.equal(moved.status, 200);
