@@ -109,10 +109,11 @@ fn sign(method: &Method, uri: &Uri, headers: &mut HeaderMap, body: &[u8], now: S
     let mut names: Vec<String> = headers.keys().map(|n| n.as_str().to_owned()).collect();
     names.sort();
     names.dedup();
-    let payload = match headers.get("x-amz-content-sha256").map(HeaderValue::as_bytes) {
-        Some(b"UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_owned(),
-        _ => sigv4::sha256_hex(body),
-    };
+    // Strict mode verifies the body's own hash (never UNSIGNED-PAYLOAD), as an SDK sends it.
+    let payload = sigv4::sha256_hex(body);
+    if headers.contains_key("x-amz-content-sha256") {
+        headers.insert("x-amz-content-sha256", HeaderValue::from_str(&payload).expect("hex"));
+    }
     let canonical = sigv4::canonical_request(method, uri, headers, &names, &payload, false);
     let scope = format!("{}/us-east-1/secretsmanager/aws4_request", &amz_date[..8]);
     let to_sign = sigv4::string_to_sign(&amz_date, &scope, &canonical);
@@ -136,11 +137,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = sigv4::canonical_request(&method, &uri, &headers, &signed.signed_headers, "UNSIGNED-PAYLOAD", true);
     }
     let _ = sigv4::peek_credential_scope(&headers, &uri);
-    let _ = strict.authenticate(&method, &uri, &headers, parsed.body, now);
-    let _ = open.authenticate(&method, &uri, &headers, parsed.body, now);
+    let _ = strict.authenticate(smemu::auth::SECRETS_MANAGER, &method, &uri, &headers, parsed.body, now);
+    let _ = open.authenticate(smemu::auth::SECRETS_MANAGER, &method, &uri, &headers, parsed.body, now);
 
     sign(&method, &uri, &mut headers, parsed.body, now);
-    if let Err(e) = strict.authenticate(&method, &uri, &headers, parsed.body, now) {
+    if let Err(e) = strict.authenticate(smemu::auth::SECRETS_MANAGER, &method, &uri, &headers, parsed.body, now) {
         panic!("a request signed over all its headers is refused: {}: {}", e.code, e.message);
     }
 });
