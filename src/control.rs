@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::guard::Admission;
 use crate::rotation::{HookKind, HookSpec};
 use crate::scheduler;
-use crate::state::StateDump;
+use crate::services::secretsmanager::state::StateDump;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};

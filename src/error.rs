@@ -244,13 +244,16 @@ impl ApiError {
         )
     }
 
-    /// More than [`crate::state::secret::MAX_TAGS`] tags on one secret. AWS documents the cap
+    /// More than [`crate::services::secretsmanager::state::secret::MAX_TAGS`] tags on one secret. AWS documents the cap
     /// (aws: tags aside) but not the answer; this code and text are smemu's choice.
     #[must_use]
     pub fn too_many_tags() -> Self {
         Self::new(
             ErrorCode::InvalidParameterException,
-            format!("You can't attach more than {} tags to a secret.", crate::state::secret::MAX_TAGS),
+            format!(
+                "You can't attach more than {} tags to a secret.",
+                crate::services::secretsmanager::state::secret::MAX_TAGS
+            ),
         )
     }
 

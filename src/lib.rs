@@ -7,22 +7,20 @@
 //!   timestamps and blobs, and the one encoder of successes and errors.
 //! - [`auth`]: SigV4 verification and the caller's identity (account, region, principal);
 //!   credentials from files, flags and AssumeRole.
-//! - [`sts`]: the STS calls clients make first (GetCallerIdentity, AssumeRole), on the same port.
-//! - [`services`]: the other services on the same port, one folder each — `kms`: keys, aliases,
-//!   key states and deletion windows, AES-256-GCM envelope encryption, and the typed calls
-//!   Secrets Manager makes.
-//! - [`ops`]: one enum of operations, one dispatch `match`, thin typed handlers per family.
-//! - [`state`]: the engine — secrets, versions, staging labels, names and ARNs, every AWS rule.
-//! - [`filter`]: ListSecrets filter semantics as pure predicates.
-//! - [`password`]: GetRandomPassword generation from a CSPRNG.
-//! - [`policy`]: resource-policy syntax checks and the public-access test.
+//! - [`services`]: the services on the port, one folder each —
+//!   - `secretsmanager`: `ops` (one enum of operations, one dispatch `match`, thin typed handlers
+//!     per family), `state` (the engine — secrets, versions, staging labels, names and ARNs, every
+//!     AWS rule), `filter` (ListSecrets filters as pure predicates), `password`
+//!     (GetRandomPassword from a CSPRNG), `policy` (resource-policy syntax and the public test);
+//!   - `sts`: the STS calls clients make first (GetCallerIdentity, AssumeRole);
+//!   - `kms`: keys, aliases, key states and deletion windows, AES-256-GCM envelope encryption,
+//!     and the typed calls Secrets Manager makes.
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
 //! - [`scheduler`]: work due on smemu's clock (purges, rotations), the sweeper, clock advances.
 //! - [`rotation`]: the four-step rotation protocol, hooks, schedules and the rotation log.
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
-//! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations).
 //! - [`guard`]: who may use the control API (the token), and the browser checks of both planes
 //!   (`Origin`, `Host`, JSON bodies).
 //! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
@@ -38,14 +36,10 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod error;
-pub mod filter;
 pub mod guard;
 pub mod init;
 pub mod logging;
-pub mod ops;
-pub mod password;
 pub mod persist;
-pub mod policy;
 pub mod protocol;
 pub mod reset;
 pub mod rotation;
@@ -53,8 +47,7 @@ pub mod scheduler;
 pub mod seed;
 pub mod server;
 pub mod services;
-pub mod state;
-pub mod sts;
+use services::secretsmanager::state;
 
 use std::cell::Cell;
 use std::future::Future;

@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn a_replayed_reset_drops_the_schedules_too() {
         use crate::clock::{Clock, Timestamp};
-        use crate::state::{Change, Engine, NewSecret, Scope, secret::SecretValue};
+        use crate::services::secretsmanager::state::{Change, Engine, NewSecret, Scope, secret::SecretValue};
         let engine = Engine::new(std::sync::Arc::new(Clock::manual(Timestamp::from_secs(1_767_225_600))));
         for account in ["111111111111", "222222222222"] {
             let scope = Scope { account, region: "us-east-1" };

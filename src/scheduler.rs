@@ -7,7 +7,7 @@
 
 use crate::App;
 use crate::clock::Timestamp;
-use crate::state::{Due, DueKind};
+use crate::services::secretsmanager::state::{Due, DueKind};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -47,12 +47,12 @@
 //! quoting what it found.
 
 use crate::App;
-use crate::ops::{self, Operation};
 use crate::protocol::validate::Model;
 use crate::rotation::HookSpec;
 use crate::services::kms::SeedKey;
-use crate::state::secret::{self, AWSCURRENT, AWSPREVIOUS, Rotation};
-use crate::state::{Scope, SeedSecret, SeedVersion};
+use crate::services::secretsmanager::ops::{self, Operation};
+use crate::services::secretsmanager::state::secret::{self, AWSCURRENT, AWSPREVIOUS, Rotation};
+use crate::services::secretsmanager::state::{Scope, SeedSecret, SeedVersion};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;

@@ -16,7 +16,7 @@ use smemu::App;
 use smemu::clock::{Clock, Timestamp};
 use smemu::config::Config;
 use smemu::error::ErrorCode;
-use smemu::ops::{self, Ctx, Operation};
+use smemu::services::secretsmanager::ops::{self, Ctx, Operation};
 use smemu::protocol;
 use smemu::rotation::HookSpec;
 use std::sync::{Arc, OnceLock};

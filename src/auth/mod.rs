@@ -112,7 +112,7 @@ pub struct Caller {
 }
 
 /// An authentication failure. Every one is HTTP 400 on the Secrets Manager
-/// (JSON) side; STS renders them its own way (`crate::sts::auth_error_response`).
+/// (JSON) side; STS renders them its own way (`crate::services::sts::auth_error_response`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
     /// The wire `__type`, e.g. `InvalidSignatureException`.

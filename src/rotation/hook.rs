@@ -15,7 +15,7 @@
 //! [`HookRegistry`] the set of configured hooks.
 
 use super::process::ProcessGroups;
-use crate::password::{self, PasswordSpec};
+use crate::services::secretsmanager::password::{self, PasswordSpec};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, StatusCode, Uri};
@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-pub use crate::state::secret::{AWSCURRENT, AWSPENDING};
+pub use crate::services::secretsmanager::state::secret::{AWSCURRENT, AWSPENDING};
 
 /// A hook's output is cut to this many bytes for the rotation log.
 pub const MAX_OUTPUT_BYTES: usize = 4096;
@@ -158,7 +158,7 @@ impl<'a> ValueSelector<'a> {
 }
 
 /// A stored value, as a builtin hook sees it.
-pub use crate::state::secret::SecretValue as StoredValue;
+pub use crate::services::secretsmanager::state::secret::SecretValue as StoredValue;
 
 /// The secret operations the builtin rotator (and the driver's checks) need, implemented by the
 /// engine. Synchronous and short: an implementation takes its locks inside each call and releases

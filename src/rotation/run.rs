@@ -5,9 +5,9 @@ use crate::App;
 use crate::api_error;
 use crate::clock::Timestamp;
 use crate::error::{ApiError, ErrorCode, Result};
-use crate::state::rotation::RotationStart;
-use crate::state::secret::{AWSCURRENT, AWSPENDING};
-use crate::state::{Due, Scope, VersionSelector, ident};
+use crate::services::secretsmanager::state::rotation::RotationStart;
+use crate::services::secretsmanager::state::secret::{AWSCURRENT, AWSPENDING};
+use crate::services::secretsmanager::state::{Due, Scope, VersionSelector, ident};
 use std::sync::Arc;
 
 /// What RotateSecret answers when no hook is configured for the function: AWS's answer when it

@@ -1,3 +1,5 @@
-//! The services smemu answers besides Secrets Manager, one folder each.
+//! The services smemu answers on its one port, one folder each: Secrets Manager itself, STS and KMS.
 
 pub mod kms;
+pub mod secretsmanager;
+pub mod sts;

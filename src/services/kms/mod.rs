@@ -18,8 +18,8 @@ mod ops;
 pub mod store;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::ops::Ctx;
 use crate::protocol::validate::Invalid;
+use crate::services::secretsmanager::ops::Ctx;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -221,7 +221,7 @@ fn call<I: DeserializeOwned, O: Serialize>(
     body: serde_json::Value,
     handler: fn(&Ctx<'_>, I) -> error::Result<O>,
 ) -> Result<Option<Vec<u8>>, ApiError> {
-    encode(&handler(ctx, crate::ops::decode(body)?)?)
+    encode(&handler(ctx, crate::services::secretsmanager::ops::decode(body)?)?)
 }
 
 fn call_no_output<I: DeserializeOwned>(
@@ -229,7 +229,7 @@ fn call_no_output<I: DeserializeOwned>(
     body: serde_json::Value,
     handler: fn(&Ctx<'_>, I) -> error::Result<()>,
 ) -> Result<Option<Vec<u8>>, ApiError> {
-    handler(ctx, crate::ops::decode(body)?).map(|()| None).map_err(ApiError::from)
+    handler(ctx, crate::services::secretsmanager::ops::decode(body)?).map(|()| None).map_err(ApiError::from)
 }
 
 #[cfg(test)]

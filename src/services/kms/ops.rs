@@ -4,8 +4,8 @@
 use super::error::{self as err, Result};
 use super::store::{AliasEntry, Caller, Key, KeyState, NewKey, Page, Principal, Tag};
 use crate::clock::Timestamp;
-use crate::ops::Ctx;
 use crate::protocol::json::{Blob, Epoch};
+use crate::services::secretsmanager::ops::Ctx;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

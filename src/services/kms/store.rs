@@ -9,8 +9,8 @@ use super::crypto::{self, CryptoError, Material};
 use super::error::{self as err, KmsError, Result};
 use super::keyfile::KeyFile;
 use crate::clock::{Clock, MILLIS_PER_DAY, Timestamp};
-use crate::state::ident::partition_of;
-use crate::state::{ChangeLog, Due, DueKind, DueQueue};
+use crate::services::secretsmanager::state::ident::partition_of;
+use crate::services::secretsmanager::state::{ChangeLog, Due, DueKind, DueQueue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use parking_lot::RwLock;
@@ -1131,7 +1131,7 @@ impl Kms {
 
     fn log(&self, change: super::Change) {
         if let Some(log) = self.changelog.get() {
-            match serde_json::to_vec(&crate::state::Change::Kms(change)) {
+            match serde_json::to_vec(&crate::services::secretsmanager::state::Change::Kms(change)) {
                 Ok(bytes) => {
                     log.append(&bytes);
                 }

@@ -472,8 +472,8 @@ fn replaying_the_journal_or_a_snapshot_rebuilds_the_store() {
 
     let (replayed, _, due) = setup();
     for record in &records {
-        match serde_json::from_slice::<crate::state::Change<'_>>(record).unwrap() {
-            crate::state::Change::Kms(change) => replayed.apply_change(change),
+        match serde_json::from_slice::<crate::services::secretsmanager::state::Change<'_>>(record).unwrap() {
+            crate::services::secretsmanager::state::Change::Kms(change) => replayed.apply_change(change),
             _ => panic!("only KMS records"),
         }
     }

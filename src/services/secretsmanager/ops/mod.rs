@@ -18,7 +18,7 @@ use crate::access_log::Subject;
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::protocol::validate::Invalid;
-use crate::state::{Engine, Scope};
+use crate::services::secretsmanager::state::{Engine, Scope};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;

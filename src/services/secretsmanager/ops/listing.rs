@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::shapes::{self, FilterShape, Flavor, SecretDescription};
 use crate::error::Result;
-use crate::state::{Cursor, ListQuery, SortBy};
+use crate::services::secretsmanager::state::{Cursor, ListQuery, SortBy};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]

@@ -4,9 +4,9 @@
 use super::{At, Ctx, Refused};
 use crate::api_error;
 use crate::error::Result;
-use crate::policy;
-use crate::state::ident;
-use crate::state::secret::ResourcePolicy;
+use crate::services::secretsmanager::policy;
+use crate::services::secretsmanager::state::ident;
+use crate::services::secretsmanager::state::secret::ResourcePolicy;
 use serde::{Deserialize, Serialize};
 
 const DEFAULT_POLICY: &str = "default";

@@ -6,7 +6,7 @@
 use super::is_due;
 use super::secret::Secret;
 use crate::clock::Timestamp;
-use crate::filter::{self, Filter, Subject};
+use crate::services::secretsmanager::filter::{self, Filter, Subject};
 use parking_lot::{RwLock, RwLockReadGuard};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use crate::error::{ApiError, ErrorCode, Result};
-use crate::password::{self, PasswordError, PasswordSpec};
+use crate::services::secretsmanager::password::{self, PasswordError, PasswordSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@ use super::{At, Ctx, Refused, not_supported, require_token};
 use crate::api_error;
 use crate::error::{ErrorCode, Result};
 use crate::protocol::json::{Blob, Epoch};
-use crate::state::{NewSecret, SecretUpdate, ident};
+use crate::services::secretsmanager::state::{NewSecret, SecretUpdate, ident};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]

@@ -5,8 +5,8 @@ use super::{At, Ctx, Refused, require_token};
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::protocol::json::{Blob, Epoch};
-use crate::state::secret::{Secret, SecretValue, Version};
-use crate::state::{Cursor, ListQuery, VersionSelector, ident};
+use crate::services::secretsmanager::state::secret::{Secret, SecretValue, Version};
+use crate::services::secretsmanager::state::{Cursor, ListQuery, VersionSelector, ident};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]

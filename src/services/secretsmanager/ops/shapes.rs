@@ -3,9 +3,9 @@
 use crate::api_error;
 use crate::clock::Timestamp;
 use crate::error::{ApiError, Result};
-use crate::filter::{Filter, FilterKey};
 use crate::protocol::json::{Blob, Epoch, OrderedMap};
-use crate::state::secret::{self, RotationRules, Secret, SecretValue};
+use crate::services::secretsmanager::filter::{Filter, FilterKey};
+use crate::services::secretsmanager::state::secret::{self, RotationRules, Secret, SecretValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
@@ -206,8 +206,8 @@ impl SecretDescription {
                 // Next to a schedule expression AWS also reports the days it works out to.
                 if shape.automatically_after_days.is_none() {
                     let last = rotation.last_rotated.unwrap_or(s.created);
-                    shape.automatically_after_days =
-                        crate::state::rotation::schedule_of(s).and_then(|schedule| schedule.reported_days(last));
+                    shape.automatically_after_days = crate::services::secretsmanager::state::rotation::schedule_of(s)
+                        .and_then(|schedule| schedule.reported_days(last));
                 }
                 shape
             }),

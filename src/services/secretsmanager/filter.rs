@@ -61,7 +61,7 @@
 //! One consequence, unconfirmed on AWS: an all-lower-case `appbeta` is one
 //! token and does not match `AppBeta`.
 
-use crate::state::secret::Tag;
+use crate::services::secretsmanager::state::secret::Tag;
 
 /// `owning-service` is compared case-sensitively, as the API model documents;
 /// the user guide says otherwise and AWS's behaviour is unconfirmed.

@@ -230,7 +230,7 @@ fn add_pending(secret: &mut Secret, token: &str, value: Option<SecretValue>, now
 mod tests {
     use super::*;
     use crate::clock::{Clock, MILLIS_PER_DAY};
-    use crate::state::NewSecret;
+    use crate::services::secretsmanager::state::NewSecret;
     use std::sync::Arc;
 
     fn engine() -> Engine {

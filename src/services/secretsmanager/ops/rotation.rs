@@ -5,9 +5,9 @@ use super::{At, Ctx, Refused, not_supported, require_token};
 use crate::config::RotationTiming;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::rotation::{RotationSchedule, ScheduleError, Trigger, run};
-use crate::state::ident;
-use crate::state::rotation::RotateRequest;
-use crate::state::secret::RotationRules;
+use crate::services::secretsmanager::state::ident;
+use crate::services::secretsmanager::state::rotation::RotateRequest;
+use crate::services::secretsmanager::state::secret::RotationRules;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]

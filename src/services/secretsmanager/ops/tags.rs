@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::shapes::{self, Tag};
 use crate::error::Result;
-use crate::state::ident;
+use crate::services::secretsmanager::state::ident;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
