@@ -14,7 +14,14 @@ A fenced block is checked when the line before its fence is a marker:
                                              testcontainers is checked against the installed
                                              package's signatures, then the recipe runs with a
                                              stand-in that starts the smemu binary (fake/)
-    <!-- readme-check: compose -->           read by tests/dockerfile.rs, not here
+    <!-- readme-check: compose -->           a compose file, played without Docker: its smemu
+                                             service's environment and mounts (a relative file
+                                             mount gets the seed block before it, a named volume
+                                             a directory) start the binary, its healthcheck must
+                                             pass, and then the app's command must succeed with
+                                             the app's environment (for the amazon/aws-cli image:
+                                             the AWS CLI), twice, with a restart on the same
+                                             volume between; tests/dockerfile.rs checks its shape
 
 Besides: the Configuration table must list exactly the flags of `smemu --help`, each with its
 environment variable; every `cargo run --release -- FLAGS` in the README must start the binary
@@ -31,11 +38,13 @@ import importlib
 import inspect
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -154,6 +163,7 @@ class Checker:
         self.env = env
         self.passed = 0
         self.failed = 0
+        self.last_seed = None
 
     def report(self, title, problem):
         if problem is None:
@@ -231,6 +241,64 @@ class Checker:
             return f"still running after {TIMEOUT} s"
         if done.returncode != 0:
             return f"exit status {done.returncode}\n{done.stdout}{done.stderr}"
+        return None
+
+    def check_compose(self, block):
+        import yaml  # in the suite's virtualenv
+
+        # What the reader exports before `docker compose up`.
+        shell = dict(self.env, SMEMU_CONTROL_TOKEN=secrets.token_hex(16))
+        try:
+            file = yaml.safe_load(interpolate(block.text, shell))
+        except ValueError as e:
+            return str(e)
+        services = file["services"]
+        smemu, apps = services["smemu"], [s for n, s in services.items() if n != "smemu"]
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {}
+            for mount in smemu.get("volumes", []):
+                source, target = mount.split(":")[:2]
+                if source.startswith("."):
+                    if self.last_seed is None:
+                        return f"{source} is mounted, but no seed block comes before this one"
+                    paths[target] = Path(tmp) / Path(source).name
+                    paths[target].write_text(self.last_seed.text)
+                else:
+                    paths[target] = Path(tmp) / "volumes" / source
+                    paths[target].mkdir(parents=True, exist_ok=True)
+            env = {k: v for k, v in self.env.items() if not k.startswith("SMEMU_")}
+            for name, value in (smemu.get("environment") or {}).items():
+                env[name] = str(paths.get(str(value), value))
+            for attempt in ("first start", "restart on the same volume"):
+                with self.started([], env) as server:
+                    if server.url is None:
+                        return f"{attempt}: smemu did not start:\n{server.stderr()}"
+                    problem = self.compose_health(smemu, server) or self.compose_apps(apps, server)
+                    if problem:
+                        return f"{attempt}: {problem}"
+        return None
+
+    def compose_health(self, service, server):
+        test = service["healthcheck"]["test"]
+        if test[0] != "CMD" or test[1] != "smemu":
+            return f"cannot play the health check {test}"
+        argv = [self.binary, *(re.sub(r":4566\b", f":{server.port}", a) for a in test[2:])]
+        for _ in range(int(service["healthcheck"].get("retries", 3))):
+            if subprocess.run(argv, env=self.env, capture_output=True, timeout=TIMEOUT).returncode == 0:
+                return None
+            time.sleep(0.2)
+        return f"the health check {test} never passed"
+
+    def compose_apps(self, apps, server):
+        for app in apps:
+            if app.get("image") != "amazon/aws-cli":
+                return f"cannot play an app of image {app.get('image')} here"
+            env = dict(self.env)
+            for name, value in (app.get("environment") or {}).items():
+                env[name] = re.sub(r"^http://smemu:4566\b", server.url, str(value))
+            done = subprocess.run(["aws", *app["command"]], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+            if done.returncode != 0:
+                return f"aws {' '.join(app['command'])}: exit status {done.returncode}\n{done.stdout}{done.stderr}"
         return None
 
     def check_cargo_run_flags(self, readme):
@@ -316,7 +384,23 @@ class Checker:
             return self.check_hooks(block)
         if kind == "testcontainers-python":
             return self.check_testcontainers(block)
+        if kind == "compose":
+            return self.check_compose(block)
         return f"unknown readme-check marker {kind!r}"
+
+
+def interpolate(text, env):
+    """Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?message}`."""
+
+    def value(match):
+        name, how, rest = match[1], match[2], match[3]
+        if env.get(name):
+            return env[name]
+        if how == ":?":
+            raise ValueError(f"compose would stop: {rest}")
+        return rest if how == ":-" else ""
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:[-?])([^}]*))?\}", value, text)
 
 
 def logical_lines(text):
@@ -442,8 +526,8 @@ def main():
             if block.info in ("sh", "bash", "shell"):
                 print(f"-     {block.title()} (not run: no readme-check marker)")
             continue
-        if block.marker[0] == "compose":
-            continue
+        if block.marker[0] == "seed":
+            checker.last_seed = block
         checker.report(block.title(), checker.check(block))
     print(f"readme: {checker.passed} passed, {checker.failed} failed")
     return 1 if checker.failed else 0
