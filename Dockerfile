@@ -8,7 +8,11 @@ RUN cargo build --release --locked --bin smemu
 
 # Run: a small image with the binary and nothing else it does not need.
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --no-create-home smemu
+# /data belongs to smemu so that a named volume mounted there (`-v smemu-data:/data`) starts out
+# writable by it: Docker copies the directory's owner into a new, empty volume.
+RUN useradd --system --uid 10001 --no-create-home smemu \
+ && mkdir /data \
+ && chown smemu:smemu /data
 COPY --from=build /src/target/release/smemu /usr/local/bin/smemu
 USER smemu
 # Listening on every interface locks the control API (/_smemu/..., /moto-api/reset) until smemu
@@ -18,7 +22,9 @@ USER smemu
 ENV SMEMU_HOST=0.0.0.0 \
     SMEMU_PORT=4566
 EXPOSE 4566
+# The health endpoint answers 503 while --data-dir or --seed are loading and 200 once smemu serves.
+# The shell form follows SMEMU_PORT when a container sets another port.
 HEALTHCHECK --interval=5s --timeout=2s --start-period=2s --retries=3 \
-  CMD ["smemu", "--probe", "http://127.0.0.1:4566/_smemu/health"]
+  CMD smemu --probe "http://127.0.0.1:${SMEMU_PORT}/_smemu/health"
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["smemu"]
