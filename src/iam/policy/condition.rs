@@ -287,7 +287,7 @@ pub(crate) fn arn_like(pattern: &str, arn: &str) -> bool {
 pub(crate) fn holds(
     condition: &Condition,
     request_values: Option<&[String]>,
-    resolve: Option<&dyn Fn(&str) -> Option<String>>,
+    resolve: Option<pattern::Resolve<'_>>,
 ) -> bool {
     let op = condition.operator;
     if op == Operator::Null {
@@ -326,7 +326,7 @@ pub(crate) fn holds(
 /// Substitutes the variables of a condition value. For the `*Like` operators the substituted
 /// text must stay literal, so `*` and `?` coming from a variable are not wildcards; a value
 /// that needs this is turned back into a pattern whose wildcards come only from the policy.
-fn substitute(value: &str, resolve: &dyn Fn(&str) -> Option<String>, op: Operator) -> Option<String> {
+fn substitute(value: &str, resolve: pattern::Resolve<'_>, op: Operator) -> Option<String> {
     if !value.contains("${") {
         return Some(value.to_string());
     }

@@ -469,8 +469,7 @@ fn statement_applies(
     }
 
     let resolve_fn = |name: &str| req.variable(name);
-    let resolve: Option<&dyn Fn(&str) -> Option<String>> =
-        if policy.substitutes_variables() { Some(&resolve_fn) } else { None };
+    let resolve: Option<pattern::Resolve<'_>> = if policy.substitutes_variables() { Some(&resolve_fn) } else { None };
     if let Some(resources) = &statement.resources {
         // An action without a resource is matched as `*`, which only `"Resource": "*"` covers.
         let target = req.resource.unwrap_or("*");

@@ -255,23 +255,19 @@ impl Statement {
             Some("Deny") => Effect::Deny,
             _ => return Err(syntax("`Effect` must be \"Allow\" or \"Deny\"")),
         };
-        let (actions, not_action): (Vec<String>, bool) = match exactly_one(map, "Action", "NotAction")? {
+        let (actions, not_action) = match exactly_one(map, "Action", "NotAction")? {
             Some((v, negated)) => (
                 strings(v)
                     .filter(|l| !l.is_empty())
-                    .ok_or_else(|| syntax("`Action` must be a string or a non-empty list of strings"))?
-                    .into_iter()
-                    .map(|a| a.to_ascii_lowercase())
-                    .collect(),
+                    .ok_or_else(|| syntax("`Action` must be a string or a non-empty list of strings"))?,
                 negated,
             ),
             None => return Err(syntax("give exactly one of `Action` and `NotAction`")),
         };
-        for action in &actions {
-            if action != "*" && !action.contains(':') {
-                return Err(syntax(format!("action `{action}` is not of the form service:Action")));
-            }
+        if let Some(bad) = actions.iter().find(|a| *a != "*" && !a.contains(':')) {
+            return Err(syntax(format!("action `{bad}` is not of the form service:Action")));
         }
+        let actions = actions.iter().map(|a| a.to_ascii_lowercase()).collect();
         let (resources, not_resource) = match exactly_one(map, "Resource", "NotResource")? {
             Some((v, negated)) => (
                 Some(
