@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::condition::{Operator, SetQualifier};
 
 /// A parsed policy document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub(crate) version: Option<String>,
     pub(crate) id: Option<String>,
@@ -20,7 +20,7 @@ pub enum Effect {
 }
 
 /// One statement. `Not*` elements are kept as the element plus `negated`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub(crate) sid: Option<String>,
     pub(crate) effect: Effect,
@@ -50,7 +50,7 @@ pub struct PrincipalSet {
 }
 
 /// One (operator, key, values) of a `Condition` block.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     /// The operator as written, e.g. `ForAnyValue:StringEqualsIfExists`.
     pub operator_text: String,
