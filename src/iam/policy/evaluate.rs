@@ -273,6 +273,18 @@ pub enum Outcome {
     NotApplied(Mismatch),
 }
 
+impl std::fmt::Display for Mismatch {
+    /// Names the element, never a value: explanations go to logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Action => f.write_str("the action is not matched"),
+            Self::Resource => f.write_str("the resource is not matched"),
+            Self::Principal => f.write_str("the principal is not matched"),
+            Self::Condition { operator, key } => write!(f, "condition {operator} on {key} does not hold"),
+        }
+    }
+}
+
 /// What one statement of one policy did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -283,6 +295,17 @@ pub struct Finding {
     pub sid: Option<String>,
     pub effect: Effect,
     pub outcome: Outcome,
+}
+
+impl Finding {
+    /// `resource policy statement 2 (Sid "ReadOnly")`: how logs and explanations name it.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match &self.sid {
+            Some(sid) => format!("{} statement {} (Sid {sid:?})", self.policy, self.index),
+            None => format!("{} statement {}", self.policy, self.index),
+        }
+    }
 }
 
 /// The decision, the refusal text that goes with it, and every statement's part in it.
@@ -303,6 +326,18 @@ impl Evaluation {
     #[must_use]
     pub fn allowed(&self) -> bool {
         self.decision == Decision::Allow
+    }
+
+    /// The statement that decided: the first applying deny, or the first applying allow.
+    #[must_use]
+    pub fn decided_by(&self) -> Option<&Finding> {
+        self.deciding.first().and_then(|i| self.statements.get(*i))
+    }
+
+    /// On an implicit deny, the allow that came closest.
+    #[must_use]
+    pub fn closest_allow(&self) -> Option<&Finding> {
+        self.closest.and_then(|i| self.statements.get(i))
     }
 }
 

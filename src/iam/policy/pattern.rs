@@ -119,6 +119,16 @@ mod tests {
     }
 
     #[test]
+    fn pathological_patterns_stay_fast() {
+        // The longest pattern a 20 KiB policy can hold against the longest ARN: the single
+        // backtrack point keeps this quadratic at worst, not exponential.
+        let pattern = "*a".repeat(10_000) + "b";
+        let text = "a".repeat(2_048);
+        assert!(!wildcard(&pattern, &text, false));
+        assert!(wildcard(&"*a".repeat(1_000), &text, false));
+    }
+
+    #[test]
     fn variables() {
         let resolve = |name: &str| (name == "aws:username").then(|| "a*".to_string());
         let p = compile("home/${aws:username}/*", true, Some(&resolve)).unwrap();

@@ -823,3 +823,105 @@ fn parse_errors() {
     assert_eq!(no_resource.check_identity().unwrap_err().kind, PolicyErrorKind::Syntax);
     assert_eq!(no_resource.check_resource().unwrap_err().kind, PolicyErrorKind::PrincipalMissing);
 }
+
+/// The key policy of `aws/secretsmanager` in account A (spec §1.10, `auto-secretsmanager-2`).
+fn managed_key_policy() -> Value {
+    json!([
+        {"Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant", "kms:DescribeKey"], "Resource": "*",
+         "Condition": {"StringEquals": {"kms:CallerAccount": A, "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:GenerateDataKey*", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:CallerAccount": A}, "StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}}},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+         "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"], "Resource": "*"}
+    ])
+}
+
+const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn via_sm(caller_account: &str, region: &str) -> Context {
+    ctx(&[("kms:CallerAccount", caller_account), ("kms:ViaService", &format!("secretsmanager.{region}.amazonaws.com"))])
+}
+
+#[test]
+fn key_policies_of_spec_1_10_and_1_11() {
+    let admin = || json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
+    check(vec![
+        row("managed key: decrypt through Secrets Manager, same account")
+            .act("kms:Decrypt").on(Some(KEY), Some(A)).key(managed_key_policy()).ctx(via_sm(A, "us-east-1")).allow(),
+        row("managed key: generate a data key through SM in any region")
+            .act("kms:GenerateDataKey").on(Some(KEY), Some(A)).key(managed_key_policy()).ctx(via_sm(A, "eu-west-1")).allow(),
+        row("managed key: decrypt called directly, even by an admin")
+            .act("kms:Decrypt").on(Some(KEY), Some(A)).key(managed_key_policy()).id(admin()).ctx(ctx(&[("kms:CallerAccount", A)])).implicit(Res),
+        row("managed key: another account through SM is refused")
+            .who(role_b()).act("kms:Decrypt").on(Some(KEY), Some(A)).key(managed_key_policy()).id(admin()).ctx(via_sm(B, "us-east-1")).implicit(Res),
+        row("managed key: the account's root may describe it")
+            .who(Principal::root(A)).act("kms:DescribeKey").on(Some(KEY), Some(A)).key(managed_key_policy()).allow(),
+        row("managed key: an admin user may list its grants (account delegation)")
+            .act("kms:ListGrants").on(Some(KEY), Some(A)).key(managed_key_policy()).id(admin()).allow(),
+        row("customer key: the key policy allows B's role, B's identity allows kms:Decrypt (§2.7)")
+            .who(role_b()).act("kms:Decrypt").on(Some(KEY), Some(A))
+            .key(json!([
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/reader"}, "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+                 "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}
+            ]))
+            .id(json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY}))
+            .ctx(via_sm(B, "us-east-1"))
+            .allow(),
+        row("customer key: B's other users are refused by the key policy")
+            .who(bob_b()).act("kms:Decrypt").on(Some(KEY), Some(A))
+            .key(json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/reader"}, "Action": "kms:Decrypt", "Resource": "*"}))
+            .id(admin())
+            .implicit(Res),
+    ]);
+}
+
+#[test]
+fn observed_cross_account_behaviour_of_spec_2_7() {
+    // A's secret with a resource policy allowing account B secretsmanager:*; B's caller is admin.
+    let admin = || json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
+    let policy = || json!({"Effect": "Allow", "Principal": {"AWS": B}, "Action": "secretsmanager:*", "Resource": "*"});
+    let mut rows = Vec::new();
+    for action in [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetResourcePolicy",
+        "secretsmanager:PutResourcePolicy",
+        "secretsmanager:ListSecretVersionIds",
+        "secretsmanager:TagResource",
+        "secretsmanager:UntagResource",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:RestoreSecret",
+        // The default-key refusal of GetSecretValue/PutSecretValue is Secrets Manager's own
+        // check (§1.11), not the policy's: the policies allow them.
+        GET,
+        "secretsmanager:PutSecretValue",
+    ] {
+        rows.push(row(action).who(bob_b()).act(action).id(admin()).res(policy()).allow());
+    }
+    rows.push(row("without the resource policy").who(bob_b()).id(admin()).implicit(Res));
+    rows.push(
+        row("ListSecrets stays in B: no resource, B's own account")
+            .who(bob_b())
+            .act("secretsmanager:ListSecrets")
+            .on(None, None)
+            .id(admin())
+            .allow(),
+    );
+    check(rows);
+}
+
+#[test]
+fn explanations_name_elements_never_values() {
+    let e = row("explain")
+        .ctx(ctx(&[("aws:SourceIp", "10.9.9.9")]))
+        .id(json!({"Sid": "Office", "Effect": "Allow", "Action": GET, "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}))
+        .run();
+    let closest = e.closest_allow().unwrap();
+    assert_eq!(closest.describe(), "identity-0 statement 0 (Sid \"Office\")");
+    let Outcome::NotApplied(why) = &closest.outcome else { panic!("{closest:?}") };
+    assert_eq!(why.to_string(), "condition IpAddress on aws:SourceIp does not hold");
+    assert!(e.decided_by().is_none());
+    let allowed = row("allowed").id(json!({"Sid": "Read", "Effect": "Allow", "Action": GET, "Resource": "*"})).run();
+    assert_eq!(allowed.decided_by().map(Finding::describe).as_deref(), Some("identity-0 statement 0 (Sid \"Read\")"));
+}
