@@ -355,11 +355,13 @@ enum Via {
 /// Evaluates `req` against `set` as spec §2.1–2.2 describe.
 #[must_use]
 pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Evaluation {
+    // Lower-cased once: statements hold their actions lower-cased.
+    let action = req.action.to_ascii_lowercase();
     let mut statements = Vec::new();
     let mut applied: Vec<(usize, PolicyKind, Effect, Option<Via>)> = Vec::new();
     let mut run = |named: &Named<'_>, kind: PolicyKind| {
         for (index, statement) in named.policy.statements.iter().enumerate() {
-            let result = statement_applies(req, named.policy, statement, kind);
+            let result = statement_applies(req, &action, named.policy, statement, kind);
             let outcome = match &result {
                 Ok(via) => {
                     applied.push((statements.len(), kind, statement.effect, *via));
@@ -493,12 +495,12 @@ fn closest_allow(statements: &[Finding], kind: Option<PolicyKind>) -> Option<usi
 /// the caller.
 fn statement_applies(
     req: &Request<'_>,
+    action: &str,
     policy: &Policy,
     statement: &Statement,
     kind: PolicyKind,
 ) -> Result<Option<Via>, Mismatch> {
-    let action = req.action.to_ascii_lowercase();
-    let named = statement.actions.iter().any(|p| pattern::wildcard(p, &action, false));
+    let named = statement.actions.iter().any(|p| pattern::wildcard(p, action, false));
     if named == statement.not_action {
         return Err(Mismatch::Action);
     }
