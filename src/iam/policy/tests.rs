@@ -239,7 +239,16 @@ fn single_account_evaluation() {
         row("resource policy Resource * is this secret")
             .res(json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:user/alice"}, "Action": GET, "Resource": "*"}))
             .allow(),
-        row("ListSecrets is matched by Resource * only").act("secretsmanager:ListSecrets").on(None, None).id(allow_get("*").as_object().cloned().map(|mut m| { m.insert("Action".into(), json!("secretsmanager:List*")); Value::Object(m) }).unwrap_or_default()).allow(),
+        row("ListSecrets is matched by Resource *")
+            .act("secretsmanager:ListSecrets")
+            .on(None, None)
+            .id(json!({"Effect": "Allow", "Action": "secretsmanager:List*", "Resource": "*"}))
+            .allow(),
+        row("ListSecrets is not matched by a secret's ARN")
+            .act("secretsmanager:ListSecrets")
+            .on(None, None)
+            .id(json!({"Effect": "Allow", "Action": "secretsmanager:List*", "Resource": SECRET}))
+            .implicit(Idn),
     ]);
 }
 
