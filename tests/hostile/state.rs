@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-const SCOPE: Scope<'static> = Scope { account: "000000000000", region: "us-east-1" };
+const SCOPE: Scope<'static> = Scope::of("000000000000", "us-east-1");
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("smemu-hostile-state-{tag}-{}", uuid::Uuid::new_v4()));

@@ -225,12 +225,6 @@ impl SecretDescription {
     }
 }
 
-/// The KMS key ids ListSecretVersionIds reports for a version.
-#[must_use]
-pub fn kms_key_ids(key: Option<&str>) -> Vec<String> {
-    vec![key.unwrap_or("DefaultEncryptionKey").to_owned()]
-}
-
 /// Pagination tokens are opaque to clients: URL-safe base64 of a JSON position.
 #[must_use]
 pub fn encode_token<T: Serialize>(position: &T) -> String {
