@@ -178,7 +178,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
         (&Method::POST, "/_smemu/reset") => reset(app, body),
         (&Method::GET, "/_smemu/clock") => Ok(clock_view(app)),
         (&Method::POST, "/_smemu/clock") => move_clock(app, body).await,
-        (&Method::GET, "/_smemu/state") => serde_json::to_value(app.engine.export()).map_err(|e| bad(e.to_string())),
+        (&Method::GET, "/_smemu/state") => Ok(crate::services::secretsmanager::encryption::export_plain(app)),
         (&Method::POST, "/_smemu/state") => import(app, body),
         (&Method::GET | &Method::HEAD, "/_localstack/health") => Ok(localstack_health(app)),
         (&Method::GET, "/_localstack/init") => Ok(app.init.report(app.is_ready())),
@@ -311,7 +311,9 @@ async fn move_clock(app: &App, body: &[u8]) -> Answer {
 }
 
 fn import(app: &App, body: &[u8]) -> Answer {
-    let state: StateDump = serde_json::from_slice(body).map_err(|e| bad(format!("not a smemu state export: {e}")))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad(format!("not a smemu state export: {e}")))?;
+    let state: StateDump = crate::services::secretsmanager::encryption::import_plain(app, json).map_err(bad)?;
     let secrets: usize = state.stores.iter().map(|s| s.secrets.len()).sum();
     app.engine.import(state);
     Ok(json!({ "imported": secrets }))

@@ -69,8 +69,9 @@ pub struct App {
     pub config: config::Config,
     pub engine: state::Engine,
     pub model: protocol::validate::Model,
-    /// The KMS key store, with its own locks; deletions share the engine's scheduled work.
-    pub kms: services::kms::Kms,
+    /// The KMS key store, with its own locks; deletions share the engine's scheduled work, and
+    /// the engine seals every secret value under its keys.
+    pub kms: Arc<services::kms::Kms>,
     pub kms_model: protocol::validate::Model,
     pub auth: auth::Authenticator,
     /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
@@ -136,8 +137,10 @@ impl App {
             credentials,
         );
         let engine = state::Engine::new(clock.clone());
+        let kms = Arc::new(services::kms::Kms::new(clock, engine.due_queue()));
+        engine.set_vault(Arc::new(services::secretsmanager::encryption::KmsVault::new(kms.clone())));
         Self {
-            kms: services::kms::Kms::new(clock, engine.due_queue()),
+            kms,
             kms_model: protocol::validate::Model::kms(),
             engine,
             model: protocol::validate::Model::embedded(),
@@ -353,9 +356,10 @@ impl App {
         self.engine.exclusive(|| match journal.roll_back() {
             Ok(None) => {}
             Ok(Some(recovered)) => match Self::replay(&self.engine, &recovered, journal.dir()) {
-                // The key store is not rolled back: its changes are acknowledged only once durable.
+                // The key store goes back too: a reset or an import took its keys along.
                 Ok(replayed) => {
                     self.engine.adopt(replayed.engine);
+                    self.kms.restore(replayed.kms, replayed.kms_changes);
                     for warning in &recovered.warnings {
                         tracing::warn!("{warning}");
                     }

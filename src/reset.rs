@@ -107,7 +107,7 @@ mod tests {
         use crate::services::secretsmanager::state::{Change, Engine, NewSecret, Scope, secret::SecretValue};
         let engine = Engine::new(std::sync::Arc::new(Clock::manual(Timestamp::from_secs(1_767_225_600))));
         for account in ["111111111111", "222222222222"] {
-            let scope = Scope { account, region: "us-east-1" };
+            let scope = Scope::of(account, "us-east-1");
             let value = Some(SecretValue::String("x".into()));
             let new = NewSecret { name: "s".into(), token: "t".repeat(32), value, ..NewSecret::default() };
             engine.create_secret(scope, new).unwrap();

@@ -205,7 +205,7 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
     }
     tracing::debug!(keys, "seeded KMS keys created");
     for (account, region, secret, label, shown) in planned {
-        let scope = Scope { account: &account, region: &region };
+        let scope = Scope::of(&account, &region);
         // Every engine rule was checked above; an error here is one the checks do not foresee.
         if app.engine.seed_secret(scope, secret).map_err(|e| SeedError(format!("seed file {shown}: {label}: {e}")))? {
             created += 1;

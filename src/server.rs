@@ -406,7 +406,13 @@ async fn secrets_manager(
     entry.route(Service::SecretsManager, Some(op.name()));
     entry.subject(op.subject(&json));
     let caller = authenticated(app, crate::auth::SECRETS_MANAGER, parts, body, entry)?;
-    let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
+    let ctx = Ctx {
+        app,
+        account: &caller.account_id,
+        region: &caller.region,
+        principal: &caller.principal_arn,
+        caller: &caller,
+    };
     let outcome = app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await;
     entry.caller(caller);
     outcome
@@ -442,7 +448,13 @@ async fn key_management(
     entry.route(Service::Kms, Some(op.name()));
     entry.subject(kms_subject(&json));
     let caller = authenticated(app, crate::auth::KMS, parts, body, entry)?;
-    let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
+    let ctx = Ctx {
+        app,
+        account: &caller.account_id,
+        region: &caller.region,
+        principal: &caller.principal_arn,
+        caller: &caller,
+    };
     let outcome = kms::dispatch(&ctx, op, json);
     entry.caller(caller);
     let body = outcome?;

@@ -178,6 +178,60 @@ async fn every_acknowledged_write_survives_a_kill_mid_stream() {
     assert!(all.len() > acknowledged.len());
 }
 
+/// Keys are made while values are sealed under them (customer keys, and the managed key on its
+/// first use): whatever a kill leaves, every value that made it in still opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_while_keys_are_made_never_leaves_a_value_that_cannot_be_opened() {
+    let dir = data_dir("keys");
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let (tick, mut ticks) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let sm = common::client_for(&smemu.endpoint, "AKIDDURABLE", "us-east-1");
+        let kms = common::kms_client_for(&smemu.endpoint, "AKIDDURABLE", "us-east-1");
+        let (acked, tick) = (acked.clone(), tick.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                // Every other secret on a key made just before it, the others on the managed key.
+                let key = if i % 2 == 0 {
+                    let Ok(key) = kms.create_key().send().await else { return };
+                    key.key_metadata().and_then(|m| m.arn()).map(str::to_owned)
+                } else {
+                    None
+                };
+                let name = format!("w{worker}/s{i}");
+                let create = sm.create_secret().name(&name).secret_string(&name).set_kms_key_id(key);
+                if create.send().await.is_err() {
+                    return;
+                }
+                acked.fetch_add(1, Ordering::SeqCst);
+                let _ = tick.send(());
+            }
+        }));
+    }
+    for _ in 0..100 {
+        ticks.recv().await.unwrap();
+    }
+    smemu.kill_9();
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let sm = smemu.client();
+    let mut names = Vec::new();
+    let mut pages = sm.list_secrets().max_results(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        names.extend(page.unwrap().secret_list().iter().map(|s| s.name().unwrap().to_owned()));
+    }
+    assert!(names.len() >= acked.load(Ordering::SeqCst), "every acknowledged secret is there");
+    for name in &names {
+        let v = sm.get_secret_value().secret_id(name).send().await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(v.secret_string(), Some(name.as_str()));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_tail_is_cut_off_and_reported() {
     let dir = data_dir("torn");

@@ -158,7 +158,10 @@ async fn create_is_idempotent_per_token() {
 async fn description_kms_and_tags_are_described() {
     let server = TestServer::start().await;
     let sm = server.client();
-    let key = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    // The key must exist: Secrets Manager encrypts under it.
+    let kms = common::kms_client_for(&server.endpoint(), "AKIAIOSFODNN7EXAMPLE", "us-east-1");
+    let created = kms.create_key().send().await.unwrap();
+    let key = created.key_metadata().unwrap().arn().unwrap();
     sm.create_secret()
         .name("full")
         .description("the db")

@@ -519,6 +519,56 @@ def kms_deletion_window_ends_on_the_clock():
         proc.wait(timeout=10)
 
 
+DECRYPT_PREFIX = "Secrets Manager can't decrypt the protected secret text using the provided KMS key. "
+
+
+@test
+def secret_on_a_customer_key_follows_its_state():
+    """The acceptance flow: a secret under alias/app reads while the key is enabled, fails while
+    it is disabled, reads again once enabled, and is gone for good when the key is deleted."""
+    binary = os.environ.get("SMEMU_BIN")
+    if not binary:
+        raise Skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
+    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        endpoint = proc.stdout.readline().strip().removeprefix("smemu ready on ")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        own_kms = lambda *args: kms("--endpoint-url", endpoint, *args, env=env)  # noqa: E731
+        own_sm = lambda *args: aws("--endpoint-url", endpoint, *args, env=env)  # noqa: E731
+        key = own_kms("create-key").json()["KeyMetadata"]
+        assert own_kms("create-alias", "--alias-name", "alias/app", "--target-key-id", key["KeyId"]).code == 0
+        created = own_sm("create-secret", "--name", "app/db", "--kms-key-id", "alias/app", "--secret-string", "s3cr3t")
+        assert created.code == 0, created.err
+        read = lambda: own_sm("get-secret-value", "--secret-id", "app/db", "--query", "SecretString", "--output", "text")  # noqa: E731
+        assert read().text() == "s3cr3t"
+
+        assert own_kms("disable-key", "--key-id", key["KeyId"]).code == 0
+        refused = read()
+        assert refused.code == SERVICE_ERROR_EXIT, refused.err
+        prefix = "An error occurred (DecryptionFailure) when calling the GetSecretValue operation: " + DECRYPT_PREFIX
+        detail = f"{key['Arn']} is disabled. (Service: AWSKMS; Status Code: 400; Error Code: DisabledException; Request ID: "
+        assert refused.err.strip().startswith(prefix + detail), refused.err
+
+        assert own_kms("enable-key", "--key-id", key["KeyId"]).code == 0
+        assert read().text() == "s3cr3t"
+
+        scheduled = own_kms("schedule-key-deletion", "--key-id", key["KeyId"], "--pending-window-in-days", "7").json()
+        assert scheduled["KeyState"] == "PendingDeletion"
+        headers = {"Content-Type": "application/json"}
+        if os.environ.get("SMEMU_CONTROL_TOKEN"):  # the smemu started here inherits it
+            headers["X-Smemu-Control-Token"] = os.environ["SMEMU_CONTROL_TOKEN"]
+        request = urllib.request.Request(endpoint + "/_smemu/clock", data=b'{"advance":"7d"}', headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        gone = read()
+        assert gone.code == SERVICE_ERROR_EXIT, gone.err
+        detail = f"Key '{key['Arn']}' does not exist (Service: AWSKMS; Status Code: 400; Error Code: NotFoundException; Request ID: "
+        assert gone.err.strip().startswith(prefix + detail), gone.err
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def main():
     only = set(sys.argv[1:])
     passed = failed = skipped = 0

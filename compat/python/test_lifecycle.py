@@ -1,9 +1,10 @@
 """CreateSecret, DescribeSecret, UpdateSecret, DeleteSecret and RestoreSecret."""
 
 import re
+import uuid
 from datetime import datetime, timedelta, timezone
 
-from conftest import ACCOUNT, INVALID_NAME, MARKED, NOT_FOUND, REGION, expect_error, token
+from conftest import ACCOUNT, INVALID_NAME, MARKED, NOT_FOUND, REGION, expect_error, make_kms, token
 
 ARN_SUFFIX = r"-[A-Za-z0-9]{6}"
 
@@ -117,9 +118,14 @@ def test_create_with_invalid_kms_key(sm, name):
 
 
 def test_customer_kms_key_is_described(sm, name):
+    # The key must exist: the value is encrypted under it.
+    kms = make_kms()
+    alias = f"alias/compat-lifecycle-{uuid.uuid4().hex[:8]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
     n = name()
-    sm.create_secret(Name=n, SecretString="x", KmsKeyId="alias/compat")
-    assert sm.describe_secret(SecretId=n)["KmsKeyId"] == "alias/compat"
+    sm.create_secret(Name=n, SecretString="x", KmsKeyId=alias)
+    assert sm.describe_secret(SecretId=n)["KmsKeyId"] == alias
+    assert sm.get_secret_value(SecretId=n)["SecretString"] == "x"
 
 
 # --- DescribeSecret -----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ pub async fn run(app: &App, account: &str, region: &str, job: &RotationJob) {
 
 /// A rotation that fell due on smemu's clock.
 pub async fn run_scheduled(app: &App, due: &Due) {
-    let scope = Scope { account: &due.account, region: &due.region };
+    let scope = Scope::of(&due.account, &due.region);
     match app.engine.begin_scheduled_rotation(scope, &due.name, due.at, |arn| hook_for(app, arn)) {
         Ok(Some(start)) => run(app, &due.account, &due.region, &job(start, Trigger::Schedule)).await,
         Ok(None) => {}
@@ -68,7 +68,7 @@ struct Host<'a> {
 
 impl Host<'_> {
     fn scope(&self) -> Scope<'_> {
-        Scope { account: self.scope_account, region: self.scope_region }
+        Scope::of(self.scope_account, self.scope_region)
     }
 }
 
@@ -79,7 +79,7 @@ impl SecretsApi for Host<'_> {
         selector: ValueSelector<'_>,
     ) -> std::result::Result<Option<StoredValue>, String> {
         let selector = VersionSelector { version_id: selector.version_id, stage: selector.stage };
-        match self.app.engine.get_secret_value(self.scope(), secret_id, selector, |_, _, value| value.clone()) {
+        match self.app.engine.get_secret_value(self.scope(), secret_id, selector, |_, _, value| value) {
             Ok(value) => Ok(Some(value)),
             // The version, the label or the value is missing: nothing to read, which is an answer.
             Err(e) if e.code == ErrorCode::ResourceNotFoundException && e.message.contains("secret value") => Ok(None),

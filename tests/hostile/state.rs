@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-const SCOPE: Scope<'static> = Scope { account: "000000000000", region: "us-east-1" };
+const SCOPE: Scope<'static> = Scope::of("000000000000", "us-east-1");
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("smemu-hostile-state-{tag}-{}", uuid::Uuid::new_v4()));
@@ -459,4 +459,26 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// --- KMS keys go back with a refused reset ----------------------------------------------------
+
+#[tokio::test]
+async fn a_reset_the_disk_refuses_keeps_the_keys_and_what_they_sealed() {
+    let faults = Arc::new(Faults::default());
+    let smemu = Durable::start("kms-reset", &with_faults(&faults)).await;
+    let sm = smemu.client();
+    let kms = common::kms_client_for(&smemu.endpoint, "AKIAIOSFODNN7EXAMPLE", "us-east-1");
+    let key = kms.create_key().send().await.unwrap();
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    sm.create_secret().name("s").kms_key_id(&arn).secret_string("sealed").send().await.unwrap();
+    faults.set_disk_full(true);
+    assert_eq!(control(&smemu.endpoint, "POST", "/_smemu/reset", "{}").await.0, 500);
+    faults.set_disk_full(false);
+    // A read (DescribeKey may create the managed key, so it waits for the journal like a write).
+    let listed = kms.list_keys().send().await.unwrap();
+    assert!(listed.keys().iter().any(|k| k.key_arn() == Some(arn.as_str())), "the key is back with its secret");
+    let value = sm.get_secret_value().secret_id("s").send().await.unwrap();
+    assert_eq!(value.secret_string(), Some("sealed"), "and still opens what it sealed");
+    smemu.assert_restart_serves_the_same();
 }

@@ -27,9 +27,14 @@ const HEADER_LEN: usize = 1 + KEY_ID_LEN;
 pub const OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 pub const MATERIAL_LEN: usize = 32;
 
-/// A key's AES-256 material, wiped from memory when dropped.
+/// A key's AES-256 material, wiped from memory when dropped, with its cipher prepared once: every
+/// Secrets Manager read opens a data key with it, and expanding the key each time would cost more
+/// than the decryption itself.
 #[derive(Clone)]
-pub struct Material(Zeroizing<[u8; MATERIAL_LEN]>);
+pub struct Material {
+    bytes: Zeroizing<[u8; MATERIAL_LEN]>,
+    aead: LessSafeKey,
+}
 
 impl Material {
     /// Fresh material from the system's CSPRNG.
@@ -39,23 +44,28 @@ impl Material {
     pub fn generate(rng: &SystemRandom) -> Result<Self, CryptoError> {
         let mut bytes = Zeroizing::new([0u8; MATERIAL_LEN]);
         rng.fill(bytes.as_mut()).map_err(|_| CryptoError::Unavailable)?;
-        Ok(Self(bytes))
+        Self::prepared(bytes).ok_or(CryptoError::Unavailable)
     }
 
     /// Material read back from storage; `None` unless exactly [`MATERIAL_LEN`] bytes.
     #[must_use]
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let array: [u8; MATERIAL_LEN] = bytes.try_into().ok()?;
-        Some(Self(Zeroizing::new(array)))
+        Self::prepared(Zeroizing::new(array))
+    }
+
+    fn prepared(bytes: Zeroizing<[u8; MATERIAL_LEN]>) -> Option<Self> {
+        let aead = UnboundKey::new(&AES_256_GCM, bytes.as_ref()).map(LessSafeKey::new).ok()?;
+        Some(Self { bytes, aead })
     }
 
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_ref()
+        self.bytes.as_ref()
     }
 
-    fn aead(&self) -> Result<LessSafeKey, CryptoError> {
-        UnboundKey::new(&AES_256_GCM, self.as_bytes()).map(LessSafeKey::new).map_err(|_| CryptoError::Unavailable)
+    fn aead(&self) -> Result<&LessSafeKey, CryptoError> {
+        Ok(&self.aead)
     }
 }
 

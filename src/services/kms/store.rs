@@ -983,8 +983,8 @@ impl Kms {
                 region: region.to_owned(),
                 key_id: key.id.clone(),
             });
-            drop(inner);
-            self.forget_material(&[(account.to_owned(), region.to_owned(), key.id)]);
+            // Its material stays in the keys file until the next start drops it as unused: the
+            // key's removal is not durable yet.
             return Ok(winner);
         }
         let alias = Alias {
@@ -1042,17 +1042,48 @@ impl Kms {
     }
 
     /// Forgets every key, or those of one account, or of one account and region.
+    ///
+    /// Their material stays in the keys file until the next start drops it as unused: the reset
+    /// is not durable yet when this returns, and a journal write that fails takes it back (see
+    /// [`Self::restore`]), so the keys must still open what they sealed.
     pub fn reset(&self, account: Option<&str>, region: Option<&str>) {
         self.reset_in_memory(account, region);
         self.log(Change::Reset { account: account.map(str::to_owned), region: region.map(str::to_owned) });
-        if let Some(file) = self.keyfile.get()
-            && let Err(e) = file.retain(|a, r, _| match (account, region) {
-                (None, _) => false,
-                (Some(acct), None) => a != acct,
-                (Some(acct), Some(reg)) => a != acct || r != reg,
-            })
-        {
-            tracing::error!(error = %e, "key material could not be removed from the keys file");
+    }
+
+    /// After a failed journal write: rebuilds the store from what the disk holds (a snapshot's
+    /// keys and the journalled changes after it), each key with the material it had, here or in
+    /// the keys file.
+    pub fn restore(&self, dumps: Vec<StoreDump>, changes: Vec<Change>) {
+        let mut materials: HashMap<(String, String, String), Material> = HashMap::new();
+        for (account, regions) in self.stores.read().iter() {
+            for (region, store) in regions {
+                for (id, material) in &store.inner.read().materials {
+                    materials.insert((account.clone(), region.clone(), id.clone()), material.clone());
+                }
+            }
+        }
+        self.load(dumps);
+        for change in changes {
+            self.apply_change(change);
+        }
+        for (account, regions) in self.stores.read().iter() {
+            for (region, store) in regions {
+                let mut inner = store.inner.write();
+                let ids: Vec<String> = inner.keys.keys().cloned().collect();
+                for id in ids {
+                    let place = (account.clone(), region.clone(), id.clone());
+                    let material = materials
+                        .remove(&place)
+                        .or_else(|| self.keyfile.get().and_then(|f| f.get(account, region, &id)));
+                    match material {
+                        Some(material) => {
+                            inner.materials.insert(id, material);
+                        }
+                        None => tracing::error!(key = %id, "a restored KMS key has no material"),
+                    }
+                }
+            }
         }
     }
 
@@ -1196,6 +1227,57 @@ impl Kms {
         }
     }
 
+    /// Replaces every key and alias with those of an export (`POST /_smemu/state`). An export
+    /// holds no material: a key already here keeps its own, any other gets fresh material, on
+    /// disk before the key exists. Journalled as a reset followed by each key and alias.
+    ///
+    /// # Errors
+    /// When fresh material cannot be made or written; nothing has changed then.
+    pub fn import(&self, dumps: Vec<StoreDump>) -> Result<()> {
+        let mut kept: HashMap<(String, String, String), Material> = HashMap::new();
+        for dump in &dumps {
+            for key in &dump.keys {
+                let place = (dump.account.clone(), dump.region.clone(), key.id.clone());
+                let existing = self
+                    .existing_store(&dump.account, &dump.region)
+                    .and_then(|s| s.inner.read().materials.get(&key.id).cloned());
+                let material = match existing {
+                    Some(material) => material,
+                    None => {
+                        let material =
+                            Material::generate(&self.rng).map_err(|_| err::internal("random source failed"))?;
+                        if let Some(file) = self.keyfile.get() {
+                            file.add(&dump.account, &dump.region, &key.id, &material).map_err(|e| err::internal(&e))?;
+                        }
+                        material
+                    }
+                };
+                kept.insert(place, material);
+            }
+        }
+        self.reset_in_memory(None, None);
+        self.log(Change::Reset { account: None, region: None });
+        for dump in dumps {
+            let store = self.store(&dump.account, &dump.region);
+            let mut inner = store.inner.write();
+            for key in dump.keys {
+                if let Some(material) = kept.remove(&(dump.account.clone(), dump.region.clone(), key.id.clone())) {
+                    inner.materials.insert(key.id.clone(), material);
+                }
+                if let Some(deletion) = key.deletion {
+                    self.schedule(&dump.account, &dump.region, &key.id, deletion.at);
+                }
+                self.log_key(&dump.account, &dump.region, &key);
+                inner.put(key);
+            }
+            for alias in dump.aliases {
+                self.log_alias(&dump.account, &dump.region, &alias);
+                inner.aliases.insert(alias.name.clone(), alias);
+            }
+        }
+        Ok(())
+    }
+
     /// Loads a snapshot's keys and aliases (recovery), replacing what the store holds.
     pub fn load(&self, dumps: Vec<StoreDump>) {
         self.reset_in_memory(None, None);
@@ -1260,19 +1342,45 @@ impl Kms {
         Ok(warnings)
     }
 
-    /// The key store as Secrets Manager uses it: see [`ForSecretsManager`].
+    /// The key store as Secrets Manager uses it for a request of `acting`: see
+    /// [`ForSecretsManager`].
     #[must_use]
-    pub fn for_secrets_manager(&self) -> ForSecretsManager<'_> {
-        ForSecretsManager(self)
+    pub fn for_secrets_manager<'a>(&'a self, acting: &'a crate::auth::Caller) -> ForSecretsManager<'a> {
+        ForSecretsManager { kms: self, acting }
     }
 }
 
 /// The typed calls Secrets Manager makes for envelope encryption, as the principal
-/// `secretsmanager.amazonaws.com` acting for a caller of its own account: no HTTP, no key policy
-/// beyond the managed key's (which lets Secrets Manager use it).
-pub struct ForSecretsManager<'a>(&'a Kms);
+/// `secretsmanager.amazonaws.com` acting for a caller of its own API (`acting`): no HTTP, no key
+/// policy beyond the managed key's (which lets Secrets Manager use it). Keys are looked up in the
+/// acting caller's account and region at each call, so an alias is resolved when it is used.
+pub struct ForSecretsManager<'a> {
+    kms: &'a Kms,
+    acting: &'a crate::auth::Caller,
+}
 
 impl ForSecretsManager<'_> {
+    fn caller(&self) -> Caller<'_> {
+        Caller { account: &self.acting.account_id, region: &self.acting.region, principal: Principal::SecretsManager }
+    }
+
+    /// The acting caller's account and region.
+    fn place(&self) -> (&str, &str) {
+        (&self.acting.account_id, &self.acting.region)
+    }
+
+    /// `key_ref`, or the id of the `aws/secretsmanager` key (created on first use) for `None`.
+    fn key_or_managed<'k>(&self, key_ref: Option<&'k str>, id: &'k mut String) -> Result<&'k str> {
+        match key_ref {
+            Some(key_ref) => Ok(key_ref),
+            None => {
+                let (account, region) = self.place();
+                *id = self.kms.managed_key(account, region)?;
+                Ok(id.as_str())
+            }
+        }
+    }
+
     /// GenerateDataKey with `KeySpec: AES_256`, as Secrets Manager calls it for each secret
     /// value. `key_ref` (any of the four forms) `None` means the account's `aws/secretsmanager`
     /// key, created on first use.
@@ -1280,23 +1388,21 @@ impl ForSecretsManager<'_> {
     /// # Errors
     /// The KMS error (NotFoundException, DisabledException, KMSInvalidStateException, ...), for
     /// the caller to wrap in its own.
-    pub fn generate_data_key(
-        &self,
-        account: &str,
-        region: &str,
-        key_ref: Option<&str>,
-        context: &[(String, String)],
-    ) -> Result<DataKey> {
-        let caller = Caller { account, region, principal: Principal::SecretsManager };
-        let id;
-        let key_ref = match key_ref {
-            Some(key_ref) => key_ref,
-            None => {
-                id = self.0.managed_key(account, region)?;
-                &id
-            }
-        };
-        self.0.generate_data_key(caller, key_ref, 32, context, false, "GenerateDataKey")
+    pub fn generate_data_key(&self, key_ref: Option<&str>, context: &[(String, String)]) -> Result<DataKey> {
+        let mut id = String::new();
+        let key_ref = self.key_or_managed(key_ref, &mut id)?;
+        self.kms.generate_data_key(self.caller(), key_ref, 32, context, false, "GenerateDataKey")
+    }
+
+    /// Encrypt: seals a data key Secrets Manager already holds under another key (a secret
+    /// moving to a new key keeps its versions' data keys).
+    ///
+    /// # Errors
+    /// As [`Self::generate_data_key`].
+    pub fn encrypt(&self, key_ref: Option<&str>, plaintext: &[u8], context: &[(String, String)]) -> Result<Sealed> {
+        let mut id = String::new();
+        let key_ref = self.key_or_managed(key_ref, &mut id)?;
+        self.kms.encrypt(self.caller(), key_ref, plaintext, context, false)
     }
 
     /// Decrypt: the blob names its key.
@@ -1304,9 +1410,8 @@ impl ForSecretsManager<'_> {
     /// # Errors
     /// As [`Self::generate_data_key`]; `InvalidCiphertextException` for a wrong context or an
     /// altered blob; `NotFoundException` once the key is deleted.
-    pub fn decrypt(&self, account: &str, region: &str, blob: &[u8], context: &[(String, String)]) -> Result<Plaintext> {
-        let caller = Caller { account, region, principal: Principal::SecretsManager };
-        self.0.decrypt(caller, blob, None, context, false).map(|opened| opened.plaintext)
+    pub fn decrypt(&self, blob: &[u8], context: &[(String, String)]) -> Result<Plaintext> {
+        self.kms.decrypt(self.caller(), blob, None, context, false).map(|opened| opened.plaintext)
     }
 
     /// The ARN of the key `key_ref` names (`None`: the managed key, created on first use), to
@@ -1314,11 +1419,11 @@ impl ForSecretsManager<'_> {
     ///
     /// # Errors
     /// As [`Self::generate_data_key`].
-    pub fn key_arn(&self, account: &str, region: &str, key_ref: Option<&str>) -> Result<String> {
-        let caller = Caller { account, region, principal: Principal::SecretsManager };
+    pub fn key_arn(&self, key_ref: Option<&str>) -> Result<String> {
+        let (account, region) = self.place();
         match key_ref {
-            Some(key_ref) => self.0.describe_key(caller, key_ref).map(|k| k.arn),
-            None => self.0.managed_key(account, region).map(|id| key_arn(region, account, &id)),
+            Some(key_ref) => self.kms.describe_key(self.caller(), key_ref).map(|k| k.arn),
+            None => self.kms.managed_key(account, region).map(|id| key_arn(region, account, &id)),
         }
     }
 }

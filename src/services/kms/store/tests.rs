@@ -359,20 +359,18 @@ fn key_policies() {
 #[test]
 fn the_managed_key_is_made_once_and_only_secrets_manager_uses_it() {
     let (kms, _, _) = setup();
-    let sm = kms.for_secrets_manager();
+    let acting = acting();
+    let sm = kms.for_secrets_manager(&acting);
     let context = ctx(&[
         ("SecretARN", "arn:aws:secretsmanager:us-east-1:111122223333:secret:s-AbCdEf"),
         ("SecretVersionId", "v1"),
     ]);
-    let data_key = sm.generate_data_key(ACCOUNT, REGION, None, &context).unwrap();
+    let data_key = sm.generate_data_key(None, &context).unwrap();
     assert_eq!(data_key.plaintext.as_bytes().len(), 32);
-    let again = sm.generate_data_key(ACCOUNT, REGION, None, &context).unwrap();
+    let again = sm.generate_data_key(None, &context).unwrap();
     assert_eq!(again.key_arn, data_key.key_arn, "one managed key per account and region");
-    assert_eq!(
-        sm.decrypt(ACCOUNT, REGION, &data_key.ciphertext, &context).unwrap().as_bytes(),
-        data_key.plaintext.as_bytes()
-    );
-    assert_eq!(sm.key_arn(ACCOUNT, REGION, None).unwrap(), data_key.key_arn);
+    assert_eq!(sm.decrypt(&data_key.ciphertext, &context).unwrap().as_bytes(), data_key.plaintext.as_bytes());
+    assert_eq!(sm.key_arn(None).unwrap(), data_key.key_arn);
 
     let key = kms.describe_key(user(), SECRETS_MANAGER_ALIAS).unwrap();
     assert_eq!(key.arn, data_key.key_arn);
@@ -418,14 +416,15 @@ fn the_managed_key_is_made_once_and_only_secrets_manager_uses_it() {
 #[test]
 fn secrets_manager_gets_the_kms_errors_of_a_customer_key() {
     let (kms, _, _) = setup();
-    let sm = kms.for_secrets_manager();
+    let acting = acting();
+    let sm = kms.for_secrets_manager(&acting);
     let key = new_key(&kms);
-    let sealed = sm.generate_data_key(ACCOUNT, REGION, Some(&key.arn), &[]).unwrap();
+    let sealed = sm.generate_data_key(Some(&key.arn), &[]).unwrap();
     kms.disable_key(user(), &key.id).unwrap();
-    let e = sm.generate_data_key(ACCOUNT, REGION, Some(&key.id), &[]).unwrap_err();
+    let e = sm.generate_data_key(Some(&key.id), &[]).unwrap_err();
     assert_eq!((e.code(), e.message()), ("DisabledException", format!("{} is disabled.", key.arn).as_str()));
-    assert_eq!(sm.decrypt(ACCOUNT, REGION, &sealed.ciphertext, &[]).unwrap_err().code(), "DisabledException");
-    let missing = sm.generate_data_key(ACCOUNT, REGION, Some("alias/none"), &[]).unwrap_err();
+    assert_eq!(sm.decrypt(&sealed.ciphertext, &[]).unwrap_err().code(), "DisabledException");
+    let missing = sm.generate_data_key(Some("alias/none"), &[]).unwrap_err();
     assert_eq!(missing.code(), "NotFoundException");
     assert_eq!(missing.status(), 400);
 }
@@ -463,7 +462,7 @@ fn replaying_the_journal_or_a_snapshot_rebuilds_the_store() {
     kms.delete_alias(user(), "alias/tmp").unwrap();
     kms.tag_resource(user(), &key.id, &[Tag { key: "t".into(), value: "v".into() }]).unwrap();
     kms.schedule_key_deletion(user(), &gone.id, None).unwrap();
-    kms.for_secrets_manager().generate_data_key(ACCOUNT, REGION, None, &[]).unwrap();
+    kms.for_secrets_manager(&acting()).generate_data_key(None, &[]).unwrap();
     let records = log.0.lock().clone();
     for record in &records {
         let text = String::from_utf8(record.clone()).unwrap();
@@ -504,4 +503,14 @@ fn seeded_keys_are_found_again_by_their_stable_id() {
     assert_eq!(key.state, KeyState::Disabled);
     assert_eq!(key.rotation.map(|r| r.period_days), Some(180));
     assert_eq!(kms.key_count(), 1);
+}
+
+fn acting() -> crate::auth::Caller {
+    crate::auth::Caller {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        access_key_id: None,
+        principal_arn: USER.into(),
+        user_id: ACCOUNT.into(),
+    }
 }

@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub region: &'a str,
     /// The calling principal's ARN, for resource policies.
     pub principal: &'a str,
+    /// The whole identity, for the calls Secrets Manager makes to KMS on the caller's behalf.
+    pub caller: &'a crate::auth::Caller,
 }
 
 impl Ctx<'_> {
@@ -46,7 +48,7 @@ impl Ctx<'_> {
 
     #[must_use]
     pub fn scope(&self) -> Scope<'_> {
-        Scope { account: self.account, region: self.region }
+        Scope { account: self.account, region: self.region, acting: Some(self.caller) }
     }
 }
 

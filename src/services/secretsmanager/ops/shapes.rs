@@ -77,14 +77,6 @@ pub fn secret_value(string: Option<String>, binary: Option<Blob>) -> Result<Opti
 }
 
 /// Splits a value into the two wire members.
-#[must_use]
-pub fn value_members(value: &SecretValue) -> (Option<String>, Option<Blob>) {
-    match value {
-        SecretValue::String(s) => (Some(s.clone()), None),
-        SecretValue::Binary(b) => (None, Some(Blob(b.clone()))),
-    }
-}
-
 /// A KMS key reference must be a key id, a key ARN, an alias (`alias/…`) or an alias ARN.
 /// The empty string means the AWS-managed default key.
 pub fn check_kms_key_id(key: &str) -> Result<()> {
@@ -223,12 +215,6 @@ impl SecretDescription {
             created_date: Some(Epoch(s.created)),
         }
     }
-}
-
-/// The KMS key ids ListSecretVersionIds reports for a version.
-#[must_use]
-pub fn kms_key_ids(key: Option<&str>) -> Vec<String> {
-    vec![key.unwrap_or("DefaultEncryptionKey").to_owned()]
 }
 
 /// Pagination tokens are opaque to clients: URL-safe base64 of a JSON position.

@@ -5,7 +5,7 @@ use super::{At, Ctx, Refused, require_token};
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::protocol::json::{Blob, Epoch};
-use crate::services::secretsmanager::state::secret::{Secret, SecretValue, Version};
+use crate::services::secretsmanager::state::secret::{Sealed, Secret, SecretValue, Version};
 use crate::services::secretsmanager::state::{Cursor, ListQuery, VersionSelector, ident};
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +34,11 @@ pub struct SecretValueEntry {
 }
 
 impl SecretValueEntry {
-    fn of(secret: &Secret, version: &Version, value: &SecretValue) -> Self {
-        let (secret_string, secret_binary) = shapes::value_members(value);
+    fn of(secret: &Secret, version: &Version, value: SecretValue) -> Self {
+        let (secret_string, secret_binary) = match value {
+            SecretValue::String(s) => (Some(s), None),
+            SecretValue::Binary(b) => (None, Some(Blob(b))),
+        };
         Self {
             arn: secret.arn.clone(),
             name: secret.name.clone(),
@@ -279,7 +282,7 @@ pub fn list_secret_version_ids(ctx: &Ctx<'_>, input: ListSecretVersionIdsInput) 
                 version_stages: v.stages.clone(),
                 last_accessed_date: v.last_accessed.map(Epoch),
                 created_date: Epoch(v.created),
-                kms_key_ids: shapes::kms_key_ids(v.kms_key_id.as_deref()),
+                kms_key_ids: v.value.as_ref().map(Sealed::key_ids).unwrap_or_default(),
             })
             .collect();
         Ok(ListSecretVersionIdsOutput { versions, next_token, arn: secret.arn.clone(), name: secret.name.clone() })

@@ -64,8 +64,7 @@ const TOKENS: [&str; 4] = [
 ];
 const VALUES: [&str; 3] = ["red", "green", "blue"];
 const STAGES: [&str; 4] = [AWSCURRENT, AWSPENDING, AWSPREVIOUS, "CUSTOM"];
-const SCOPES: [Scope<'static>; 2] =
-    [Scope { account: "000000000000", region: "us-east-1" }, Scope { account: "000000000000", region: "eu-west-1" }];
+const SCOPES: [Scope<'static>; 2] = [Scope::of("000000000000", "us-east-1"), Scope::of("000000000000", "eu-west-1")];
 
 fn snapshot(engine: &Engine) -> serde_json::Value {
     serde_json::to_value(engine.export()).unwrap()

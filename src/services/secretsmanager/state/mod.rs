@@ -31,7 +31,7 @@ use crate::error::{ApiError, Result};
 use ident::SecretRef;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
-use secret::{AWSCURRENT, Deletion, Rotation, Secret, SecretValue, Tag, Version};
+use secret::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Deletion, Rotation, Sealed, Secret, SecretValue, Tag, Version};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -47,6 +47,63 @@ pub use listing::{Cursor, ListQuery, SortBy};
 pub struct Scope<'a> {
     pub account: &'a str,
     pub region: &'a str,
+    /// Who the request acts for, as KMS is told; `None` outside a request (the scheduler, a
+    /// seed file), where the account itself acts.
+    pub acting: Option<&'a crate::auth::Caller>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope outside any request.
+    #[must_use]
+    pub const fn of(account: &'a str, region: &'a str) -> Self {
+        Self { account, region, acting: None }
+    }
+}
+
+/// Seals and opens secret values: envelope encryption under the secret's KMS key
+/// (`services::secretsmanager::encryption` implements it over the key store). The engine never
+/// keeps a plaintext value; it calls these under the lock of the secret the value belongs to, so
+/// an error leaves the secret unchanged.
+pub trait Vault: Send + Sync {
+    /// Seals `value` for version `version_id` of the secret `arn`, under `key` (as the secret
+    /// names it; `None`: the AWS managed key).
+    ///
+    /// # Errors
+    /// `EncryptionFailure` (and the other answers a KMS refusal gets).
+    fn seal(
+        &self,
+        scope: Scope<'_>,
+        key: Option<&str>,
+        arn: &str,
+        version_id: &str,
+        value: &SecretValue,
+    ) -> Result<Sealed>;
+
+    /// Opens what [`Self::seal`] made for the same secret and version.
+    ///
+    /// # Errors
+    /// `DecryptionFailure` (and the other answers a KMS refusal gets).
+    fn open(&self, scope: Scope<'_>, arn: &str, version_id: &str, sealed: &Sealed) -> Result<SecretValue>;
+
+    /// The same value with its data key wrapped by `key` as well (a secret changing its key);
+    /// `None` when the newest wrapping already uses that key.
+    ///
+    /// # Errors
+    /// As [`Self::seal`] and [`Self::open`].
+    fn rewrap(
+        &self,
+        scope: Scope<'_>,
+        key: Option<&str>,
+        arn: &str,
+        version_id: &str,
+        sealed: &Sealed,
+    ) -> Result<Option<Sealed>>;
+
+    /// Whether `key` can be used for the secret `arn` at all (a secret being given a key).
+    ///
+    /// # Errors
+    /// As [`Self::seal`].
+    fn check_key(&self, scope: Scope<'_>, key: Option<&str>, arn: &str) -> Result<()>;
 }
 
 pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
@@ -143,6 +200,8 @@ pub struct Engine {
     changelog: OnceLock<Arc<dyn ChangeLog>>,
     /// Work that falls due on smemu's clock, shared with the other services (KMS key deletions).
     due: Arc<DueQueue>,
+    /// Seals and opens every value (see [`Engine::set_vault`]).
+    vault: OnceLock<Arc<dyn Vault>>,
 }
 
 /// Work that falls due at a time on smemu's clock, earliest first, for every service: the one
@@ -251,8 +310,7 @@ pub enum Change<'a> {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StateDump {
     pub stores: Vec<StoreDump>,
-    /// KMS keys and aliases (never their material), in snapshots only: the control API's export
-    /// and import leave KMS alone.
+    /// KMS keys and aliases (never their material), in snapshots and in the control API's export.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kms: Vec<crate::services::kms::StoreDump>,
 }
@@ -327,7 +385,24 @@ impl Engine {
             rng: SystemRandom::new(),
             changelog: OnceLock::new(),
             due: Arc::new(DueQueue::default()),
+            vault: OnceLock::new(),
         }
+    }
+
+    /// Makes `vault` seal and open every value from now on (`App` hands it the key store).
+    pub fn set_vault(&self, vault: Arc<dyn Vault>) {
+        let _ = self.vault.set(vault);
+    }
+
+    /// The vault; an engine that was given none (a unit test) seals under a key store of its own,
+    /// so no value is ever kept in plaintext.
+    fn vault(&self) -> &dyn Vault {
+        self.vault
+            .get_or_init(|| {
+                let kms = crate::services::kms::Kms::new(self.clock.clone(), self.due.clone());
+                Arc::new(super::encryption::KmsVault::new(Arc::new(kms)))
+            })
+            .as_ref()
     }
 
     /// The scheduled-work queue, for the other services to schedule on.
@@ -414,6 +489,29 @@ impl Engine {
         Ok(self.order.read())
     }
 
+    /// Opens a value of an export (see `encryption::export_plain`).
+    ///
+    /// # Errors
+    /// When KMS refuses.
+    pub fn open_value(&self, scope: Scope<'_>, arn: &str, version_id: &str, sealed: &Sealed) -> Result<SecretValue> {
+        self.vault().open(scope, arn, version_id, sealed)
+    }
+
+    /// Seals a value of an import (see `encryption::import_plain`).
+    ///
+    /// # Errors
+    /// When KMS refuses.
+    pub fn seal_value(
+        &self,
+        scope: Scope<'_>,
+        key: Option<&str>,
+        arn: &str,
+        version_id: &str,
+        value: &SecretValue,
+    ) -> Result<Sealed> {
+        self.vault().seal(scope, key.filter(|k| !k.is_empty()), arn, version_id, value)
+    }
+
     /// Runs `f` on the secret `id` names, under a read lock.
     pub fn read_secret<R>(&self, scope: Scope<'_>, id: &str, f: impl FnOnce(&Secret) -> Result<R>) -> Result<R> {
         let store = self.store_to_read(scope).ok_or_else(ApiError::secret_not_found)?;
@@ -475,6 +573,17 @@ impl Engine {
         // Before anything below changes state (a due purge, the creation counter).
         secret::check_tag_limit(&[], &new.tags)?;
         let suffix = self.random_suffix()?;
+        let arn = ident::secret_arn(scope.region, scope.account, &new.name, &suffix);
+        let kms_key_id = new.kms_key_id.filter(|k| !k.is_empty());
+        // Sealed before any lock: KMS may have to create the managed key, which writes a file.
+        let sealed = match &new.value {
+            Some(value) => Some(self.vault().seal(scope, kms_key_id.as_deref(), &arn, &new.token, value)?),
+            None if kms_key_id.is_some() => {
+                self.vault().check_key(scope, kms_key_id.as_deref(), &arn)?;
+                None
+            }
+            None => None,
+        };
         let _order = self.begin_change()?;
         let store = self.store(scope);
         let mut inner = store.inner.write();
@@ -493,7 +602,7 @@ impl Engine {
                 ));
             }
             if let (Some(value), Some(version)) = (&new.value, existing.version(&new.token)) {
-                check_same_value(version, value, &new.token, &existing.arn)?;
+                self.check_same_value(scope, &existing, version, value, &new.token)?;
                 return Ok(Created {
                     arn: existing.arn.clone(),
                     name: existing.name.clone(),
@@ -508,14 +617,13 @@ impl Engine {
         }
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let arn = ident::secret_arn(scope.region, scope.account, &new.name, &suffix);
         let mut secret = Secret::new(seq, new.name, arn, now);
         secret.description = new.description.filter(|d| !d.is_empty());
-        secret.kms_key_id = new.kms_key_id.filter(|k| !k.is_empty());
+        secret.kms_key_id = kms_key_id;
         secret.secret_type = new.secret_type;
         secret.add_tags(&new.tags)?;
-        let version_id = new.value.map(|value| {
-            let version = new_version(new.token, value, now, secret.kms_key_id.clone());
+        let version_id = sealed.map(|sealed| {
+            let version = new_version(new.token, sealed, now);
             let id = version.id.clone();
             secret.add_version(version, None, now);
             id
@@ -533,7 +641,7 @@ impl Engine {
         scope: Scope<'_>,
         id: &str,
         selector: VersionSelector<'_>,
-        f: impl FnOnce(&Secret, &Version, &SecretValue) -> R,
+        f: impl FnOnce(&Secret, &Version, SecretValue) -> R,
     ) -> Result<R> {
         let today = self.now().start_of_day();
         let (result, name, version_id, stale) = self.read_secret(scope, id, |secret| {
@@ -541,12 +649,13 @@ impl Engine {
                 return Err(ApiError::marked_for_deletion());
             }
             let version = select_version(secret, selector)?;
-            let Some(value) = &version.value else {
+            let Some(sealed) = &version.value else {
                 return Err(match selector.version_id {
                     Some(id) => value_not_found_for_version(id),
                     None => value_not_found_for_stage(selector.stage.unwrap_or(AWSCURRENT)),
                 });
             };
+            let value = self.vault().open(scope, &secret.arn, &version.id, sealed)?;
             let stale = secret.last_accessed != Some(today) || version.last_accessed != Some(today);
             Ok((f(secret, version, value), secret.name.clone(), version.id.clone(), stale))
         })?;
@@ -583,7 +692,8 @@ impl Engine {
         stages: Option<&[String]>,
     ) -> Result<Stored> {
         self.write_live_secret(scope, id, |secret, now| {
-            store_value(secret, token, value, stages, now).map(|version_id| {
+            let prepared = self.prepare_value(scope, secret, secret.kms_key_id.as_deref(), &token, &value)?;
+            Ok(apply_value(secret, token, prepared, stages, now)).map(|version_id| {
                 let stages = secret.version(&version_id).map(|v| v.stages.clone()).unwrap_or_default();
                 Stored { arn: secret.arn.clone(), name: secret.name.clone(), version_id, stages }
             })
@@ -592,28 +702,32 @@ impl Engine {
 
     pub fn update_secret(&self, scope: Scope<'_>, id: &str, update: SecretUpdate) -> Result<Updated> {
         self.write_live_secret(scope, id, |secret, now| {
+            // Everything that can fail comes before any change: a token already used for another
+            // value, or a key KMS refuses, leaves description and key as they were.
+            let new_key = update.kms_key_id.map(|k| Some(k).filter(|k| !k.is_empty()));
+            let key_changes = new_key.as_ref().is_some_and(|k| *k != secret.kms_key_id);
+            let key = new_key.clone().unwrap_or_else(|| secret.kms_key_id.clone());
             let value = match (update.value, update.token) {
                 (Some(value), Some(token)) => {
-                    // The one check that can fail comes before any change: a token already used
-                    // for another value leaves description and key as they were.
-                    check_token_free(secret, &token, &value)?;
-                    Some((value, token))
+                    let prepared = self.prepare_value(scope, secret, key.as_deref(), &token, &value)?;
+                    Some((prepared, token))
                 }
                 _ => None,
             };
+            let rewrapped = if key_changes { self.rewrap_labelled(scope, secret, key.as_deref())? } else { Vec::new() };
             if let Some(description) = update.description {
                 secret.description = Some(description).filter(|d| !d.is_empty());
             }
-            if let Some(kms_key_id) = update.kms_key_id {
-                secret.kms_key_id = Some(kms_key_id).filter(|k| !k.is_empty());
+            if let Some(new_key) = new_key {
+                secret.kms_key_id = new_key;
+            }
+            for (index, sealed) in rewrapped {
+                secret.version_mut(index).value = Some(sealed);
             }
             if let Some(secret_type) = update.secret_type {
                 secret.secret_type = Some(secret_type);
             }
-            let version_id = match value {
-                Some((value, token)) => Some(store_value(secret, token, value, None, now)?),
-                None => None,
-            };
+            let version_id = value.map(|(prepared, token)| apply_value(secret, token, prepared, None, now));
             secret.last_changed = now;
             Ok(Updated { arn: secret.arn.clone(), name: secret.name.clone(), version_id })
         })
@@ -734,6 +848,22 @@ impl Engine {
     /// Returns whether it was created.
     pub fn seed_secret(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
         let suffix = self.random_suffix()?;
+        if self.existing_store(scope).is_some_and(|s| s.inner.read().secrets.contains_key(&seed.name)) {
+            return Ok(false);
+        }
+        let arn = ident::secret_arn(scope.region, scope.account, &seed.name, &suffix);
+        let kms_key_id = seed.kms_key_id.filter(|k| !k.is_empty());
+        // Sealed before any lock, as in CreateSecret.
+        let sealed = seed
+            .versions
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let id = v.id.unwrap_or_else(|| stable_version_id(scope, &seed.name, i));
+                let sealed = self.vault().seal(scope, kms_key_id.as_deref(), &arn, &id, &v.value)?;
+                Ok((id, sealed, v.stages))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let _order = self.begin_change()?;
         let store = self.store(scope);
         let mut inner = store.inner.write();
@@ -744,26 +874,13 @@ impl Engine {
         let now = self.now();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let versions = seed
-            .versions
+        let versions = sealed
             .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let id = v.id.unwrap_or_else(|| stable_version_id(scope, &seed.name, i));
-                Version {
-                    id,
-                    value: Some(v.value),
-                    stages: v.stages,
-                    created: now,
-                    last_accessed: None,
-                    kms_key_id: seed.kms_key_id.clone(),
-                }
-            })
+            .map(|(id, sealed, stages)| Version { id, value: Some(sealed), stages, created: now, last_accessed: None })
             .collect();
-        let arn = ident::secret_arn(scope.region, scope.account, &seed.name, &suffix);
         let mut secret = Secret::new(seq, seed.name, arn, now);
         secret.description = seed.description.filter(|d| !d.is_empty());
-        secret.kms_key_id = seed.kms_key_id.filter(|k| !k.is_empty());
+        secret.kms_key_id = kms_key_id;
         secret.rotation = seed.rotation;
         secret.policy = seed.policy;
         secret.versions = versions;
@@ -881,7 +998,7 @@ impl Engine {
     /// reads as gone, a CreateSecret of its name purges it, and a restart schedules it again.
     pub fn purge(&self, due: &Due) -> bool {
         let Ok(_order) = self.begin_change() else { return false };
-        let scope = Scope { account: &due.account, region: &due.region };
+        let scope = Scope::of(&due.account, &due.region);
         let Some(store) = self.existing_store(scope) else { return false };
         let mut inner = store.inner.write();
         let removed = inner.purge_if_due(&due.name, self.now());
@@ -1011,13 +1128,13 @@ impl Engine {
     pub fn apply_change(&self, change: Change<'_>) {
         match change {
             Change::Put { account, region, secret } => {
-                let scope = Scope { account: &account, region: &region };
+                let scope = Scope::of(&account, &region);
                 let secret = secret.into_owned();
                 self.schedule_for(&account, &region, &secret);
                 self.store(scope).inner.write().put(secret);
             }
             Change::Update { account, region, secret: patch, removed } => {
-                let scope = Scope { account: &account, region: &region };
+                let scope = Scope::of(&account, &region);
                 let store = self.store(scope);
                 let mut inner = store.inner.write();
                 let merged = match inner.secrets.get(&patch.name) {
@@ -1038,7 +1155,7 @@ impl Engine {
                 inner.put(merged);
             }
             Change::Remove { account, region, name } => {
-                if let Some(store) = self.existing_store(Scope { account: &account, region: &region }) {
+                if let Some(store) = self.existing_store(Scope::of(&account, &region)) {
                     store.inner.write().remove(&name);
                 }
             }
@@ -1189,8 +1306,18 @@ fn is_due(secret: &Secret, now: Timestamp) -> bool {
     secret.deletion.is_some_and(|d| d.purge_at <= now)
 }
 
-fn new_version(id: String, value: SecretValue, now: Timestamp, kms_key_id: Option<String>) -> Version {
-    Version { id, value: Some(value), stages: Vec::new(), created: now, last_accessed: None, kms_key_id }
+fn new_version(id: String, value: Sealed, now: Timestamp) -> Version {
+    Version { id, value: Some(value), stages: Vec::new(), created: now, last_accessed: None }
+}
+
+/// What [`apply_value`] does with a value [`Engine::prepare_value`] checked and sealed.
+enum Prepared {
+    /// A new version.
+    New(Sealed),
+    /// The rotation placeholder with this id gets its value.
+    Fill(Sealed),
+    /// The same request again: nothing changes.
+    Repeat,
 }
 
 fn token_in_use(token: &str, arn: &str) -> ApiError {
@@ -1200,38 +1327,80 @@ fn token_in_use(token: &str, arn: &str) -> ApiError {
     )
 }
 
-/// Repeating a request with the same token is harmless only when it carries the same value.
-fn check_same_value(version: &Version, value: &SecretValue, token: &str, arn: &str) -> Result<()> {
-    if version.value.as_ref() == Some(value) { Ok(()) } else { Err(token_in_use(token, arn)) }
-}
-
-/// What [`store_value`] would refuse: `token` already names a version with another value.
-fn check_token_free(secret: &Secret, token: &str, value: &SecretValue) -> Result<()> {
-    match secret.version(token) {
-        Some(existing) if existing.value.is_some() => check_same_value(existing, value, token, &secret.arn),
-        _ => Ok(()),
-    }
-}
-
-/// Stores `value` under `token`: a new version, an idempotent repeat, or the rotation
-/// placeholder getting its value. Returns the version id.
-fn store_value(
+/// Stores what [`Engine::prepare_value`] made under `token`: a new version, an idempotent
+/// repeat, or the rotation placeholder getting its value. Returns the version id.
+fn apply_value(
     secret: &mut Secret,
     token: String,
-    value: SecretValue,
+    prepared: Prepared,
     stages: Option<&[String]>,
     now: Timestamp,
-) -> Result<String> {
-    match secret.version(&token) {
-        Some(existing) if existing.value.is_none() => secret.fill_placeholder(&token, value, stages),
-        Some(existing) => check_same_value(existing, &value, &token, &secret.arn)?,
-        None => {
-            let version = new_version(token.clone(), value, now, secret.kms_key_id.clone());
+) -> String {
+    match prepared {
+        Prepared::Fill(sealed) => secret.fill_placeholder(&token, sealed, stages),
+        Prepared::Repeat => {}
+        Prepared::New(sealed) => {
+            let version = new_version(token.clone(), sealed, now);
             secret.add_version(version, stages, now);
         }
     }
     secret.last_changed = now;
-    Ok(token)
+    token
+}
+
+impl Engine {
+    /// Repeating a request with the same token is harmless only when it carries the same value,
+    /// which takes opening the stored one.
+    fn check_same_value(
+        &self,
+        scope: Scope<'_>,
+        secret: &Secret,
+        version: &Version,
+        value: &SecretValue,
+        token: &str,
+    ) -> Result<()> {
+        let same = match &version.value {
+            Some(sealed) => self.vault().open(scope, &secret.arn, &version.id, sealed)? == *value,
+            None => false,
+        };
+        if same { Ok(()) } else { Err(token_in_use(token, &secret.arn)) }
+    }
+
+    /// Checks `value` for `token` and seals it under `key`, changing nothing: what
+    /// [`apply_value`] then stores.
+    fn prepare_value(
+        &self,
+        scope: Scope<'_>,
+        secret: &Secret,
+        key: Option<&str>,
+        token: &str,
+        value: &SecretValue,
+    ) -> Result<Prepared> {
+        match secret.version(token) {
+            Some(existing) if existing.value.is_some() => {
+                self.check_same_value(scope, secret, existing, value, token).map(|()| Prepared::Repeat)
+            }
+            Some(_) => self.vault().seal(scope, key, &secret.arn, token, value).map(Prepared::Fill),
+            None => self.vault().seal(scope, key, &secret.arn, token, value).map(Prepared::New),
+        }
+    }
+
+    /// A secret moving to `key`: the versions labelled AWSCURRENT, AWSPENDING and AWSPREVIOUS
+    /// get their data keys wrapped by it too, the others stay on the keys they have. Changes
+    /// nothing: returns each version's index and new value.
+    fn rewrap_labelled(&self, scope: Scope<'_>, secret: &Secret, key: Option<&str>) -> Result<Vec<(usize, Sealed)>> {
+        self.vault().check_key(scope, key, &secret.arn)?;
+        let mut out = Vec::new();
+        for (index, version) in secret.versions.iter().enumerate() {
+            let labelled = [AWSCURRENT, AWSPENDING, AWSPREVIOUS].iter().any(|s| version.has_stage(s));
+            if let (true, Some(sealed)) = (labelled, &version.value)
+                && let Some(resealed) = self.vault().rewrap(scope, key, &secret.arn, &version.id, sealed)?
+            {
+                out.push((index, resealed));
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn value_not_found_for_stage(stage: &str) -> ApiError {

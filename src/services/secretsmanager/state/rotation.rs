@@ -1,7 +1,7 @@
 //! The engine's part of rotation: configuration, the AWSPENDING placeholder, finishing, cancelling
 //! and the schedule. Hooks are called elsewhere, never under these locks.
 
-use super::secret::{AWSCURRENT, AWSPENDING, RotationRules, Secret, SecretValue, Version};
+use super::secret::{AWSCURRENT, AWSPENDING, RotationRules, Sealed, Secret, Version};
 use super::{Due, DueKind, Engine, Scope};
 use crate::api_error;
 use crate::clock::Timestamp;
@@ -96,6 +96,15 @@ impl Engine {
                     secret.arn
                 ));
             }
+            // A test-only rotation's copy of the current value is sealed for its own version id
+            // (the encryption context names the version), before anything changes.
+            let copy = match (request.rotate_immediately, secret.holder_of(AWSCURRENT)) {
+                (false, Some(Version { id, value: Some(sealed), .. })) => {
+                    let value = self.vault().open(scope, &secret.arn, id, sealed)?;
+                    Some(self.vault().seal(scope, secret.kms_key_id.as_deref(), &secret.arn, &request.token, &value)?)
+                }
+                _ => None,
+            };
             secret.rotation.lambda_arn = Some(arn);
             if let Some(rules) = request.rules {
                 secret.rotation.rules = Some(rules);
@@ -105,7 +114,7 @@ impl Engine {
             let value = if request.rotate_immediately {
                 None
             } else {
-                match secret.holder_of(AWSCURRENT).and_then(|v| v.value.clone()) {
+                match copy {
                     Some(current) => Some(current),
                     // Nothing to test against: the configuration is saved and that is all.
                     None => return Ok((None, refresh_next_rotation(secret))),
@@ -214,15 +223,8 @@ impl Engine {
 
 /// Adds the rotation's version under `token`, labelled AWSPENDING: value-less for a real
 /// rotation, a copy of the current value for a test-only one.
-fn add_pending(secret: &mut Secret, token: &str, value: Option<SecretValue>, now: Timestamp) {
-    secret.push_version(Version {
-        id: token.to_owned(),
-        value,
-        stages: Vec::new(),
-        created: now,
-        last_accessed: None,
-        kms_key_id: secret.kms_key_id.clone(),
-    });
+fn add_pending(secret: &mut Secret, token: &str, value: Option<Sealed>, now: Timestamp) {
+    secret.push_version(Version { id: token.to_owned(), value, stages: Vec::new(), created: now, last_accessed: None });
     secret.move_stage(AWSPENDING, None, Some(token));
 }
 
@@ -231,13 +233,14 @@ mod tests {
     use super::*;
     use crate::clock::{Clock, MILLIS_PER_DAY};
     use crate::services::secretsmanager::state::NewSecret;
+    use crate::services::secretsmanager::state::secret::SecretValue;
     use std::sync::Arc;
 
     fn engine() -> Engine {
         Engine::new(Arc::new(Clock::manual(Timestamp::from_secs(1_767_225_600 + 12 * 3600))))
     }
 
-    const SCOPE: Scope<'static> = Scope { account: "000000000000", region: "us-east-1" };
+    const SCOPE: Scope<'static> = Scope::of("000000000000", "us-east-1");
     const T1: &str = "11111111-1111-4111-8111-111111111111";
     const T2: &str = "22222222-2222-4222-8222-222222222222";
 

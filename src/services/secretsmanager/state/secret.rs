@@ -24,17 +24,68 @@ pub enum SecretValue {
     Binary(Vec<u8>),
 }
 
+/// What ListSecretVersionIds names a version on the AWS managed key by.
+pub const DEFAULT_KEY_LABEL: &str = "DefaultEncryptionKey";
+
+/// A secret value as the engine keeps it, in memory and on disk: AES-256-GCM under a data key of
+/// its own, which is kept only wrapped by KMS keys. The plaintext is never stored; it exists only
+/// while a request writes or reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sealed {
+    /// A SecretBinary (else a SecretString).
+    pub binary: bool,
+    #[serde(with = "base64_bytes")]
+    pub ciphertext: Vec<u8>,
+    /// The data key wrapped by each KMS key the version is encrypted under, oldest first: a
+    /// secret moved to a new key keeps its labelled versions readable under the old one too.
+    pub keys: Vec<WrappedKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WrappedKey {
+    /// The key as the secret named it (`None`: the AWS managed key), as ListSecretVersionIds shows it.
+    pub key_id: Option<String>,
+    /// The key it resolved to when the data key was wrapped.
+    pub key_arn: String,
+    #[serde(with = "base64_bytes")]
+    pub data_key: Vec<u8>,
+}
+
+impl Sealed {
+    /// The keys ListSecretVersionIds reports for the version, oldest first.
+    #[must_use]
+    pub fn key_ids(&self) -> Vec<String> {
+        self.keys.iter().map(|k| k.key_id.clone().unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned())).collect()
+    }
+}
+
+/// Ciphertext as base64 in JSON (the journal, snapshots), not as a list of numbers.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Version {
     pub id: String,
     /// `None` for the placeholder a rotation creates before its function stores a value.
-    pub value: Option<SecretValue>,
+    pub value: Option<Sealed>,
     /// Ordered set of staging labels.
     pub stages: Vec<String>,
     pub created: Timestamp,
     pub last_accessed: Option<Timestamp>,
-    /// The key the value was sealed with (`None` = the AWS-managed default key).
-    pub kms_key_id: Option<String>,
 }
 
 impl Version {
@@ -275,7 +326,7 @@ impl Secret {
     }
 
     /// Gives the value-less rotation placeholder its value, then labels it like a new version.
-    pub fn fill_placeholder(&mut self, id: &str, value: SecretValue, stages: Option<&[String]>) {
+    pub fn fill_placeholder(&mut self, id: &str, value: Sealed, stages: Option<&[String]>) {
         if let Some(index) = self.version_index(id) {
             self.version_mut(index).value = Some(value);
             self.apply_stages(index, stages);
@@ -430,11 +481,10 @@ mod tests {
     fn version(id: &str, at: i64) -> Version {
         Version {
             id: id.into(),
-            value: Some(SecretValue::String(id.into())),
+            value: Some(Sealed { binary: false, ciphertext: id.as_bytes().to_vec(), keys: Vec::new() }),
             stages: vec![],
             created: Timestamp(at),
             last_accessed: None,
-            kms_key_id: None,
         }
     }
 
