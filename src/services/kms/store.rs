@@ -356,6 +356,8 @@ pub struct Kms {
     changelog: OnceLock<Arc<dyn ChangeLog>>,
     /// The `keys` file behind `--data-dir`.
     keyfile: OnceLock<KeyFile>,
+    /// Where the calls Secrets Manager makes are recorded.
+    audit: OnceLock<Arc<crate::audit::Audit>>,
 }
 
 impl Kms {
@@ -369,6 +371,27 @@ impl Kms {
             due,
             changelog: OnceLock::new(),
             keyfile: OnceLock::new(),
+            audit: OnceLock::new(),
+        }
+    }
+
+    /// Records the calls Secrets Manager makes ([`ForSecretsManager`]) in `audit`.
+    pub fn attach_audit(&self, audit: Arc<crate::audit::Audit>) {
+        let _ = self.audit.set(audit);
+    }
+
+    /// Records one call Secrets Manager made, with its outcome.
+    fn audit_for_secrets_manager(
+        &self,
+        acting: crate::audit::Acting<'_>,
+        operation: &'static str,
+        key_arn: Option<&str>,
+        context: &[(String, String)],
+        error: Option<&KmsError>,
+    ) {
+        if let Some(audit) = self.audit.get() {
+            let error = error.map(|e| (e.code(), e.message()));
+            audit.kms_for_secrets_manager(acting, crate::audit::KmsCall { operation, key_arn, context, error });
         }
     }
 
@@ -1296,7 +1319,16 @@ impl ForSecretsManager<'_> {
                 &id
             }
         };
-        self.0.generate_data_key(caller, key_ref, 32, context, false, "GenerateDataKey")
+        let made = self.0.generate_data_key(caller, key_ref, 32, context, false, "GenerateDataKey");
+        let key = made.as_ref().map_or(key_ref, |k| k.key_arn.as_str());
+        self.0.audit_for_secrets_manager(
+            crate::audit::Acting::account(account, region),
+            "GenerateDataKey",
+            Some(key),
+            context,
+            made.as_ref().err(),
+        );
+        made
     }
 
     /// Decrypt: the blob names its key.
@@ -1306,7 +1338,11 @@ impl ForSecretsManager<'_> {
     /// altered blob; `NotFoundException` once the key is deleted.
     pub fn decrypt(&self, account: &str, region: &str, blob: &[u8], context: &[(String, String)]) -> Result<Plaintext> {
         let caller = Caller { account, region, principal: Principal::SecretsManager };
-        self.0.decrypt(caller, blob, None, context, false).map(|opened| opened.plaintext)
+        let opened = self.0.decrypt(caller, blob, None, context, false);
+        let key = opened.as_ref().ok().map(|o| o.key_arn.as_str());
+        let acting = crate::audit::Acting::account(account, region);
+        self.0.audit_for_secrets_manager(acting, "Decrypt", key, context, opened.as_ref().err());
+        opened.map(|opened| opened.plaintext)
     }
 
     /// The ARN of the key `key_ref` names (`None`: the managed key, created on first use), to
