@@ -428,3 +428,70 @@ async fn the_control_view_filters_and_clears_the_trail() {
     assert_eq!(r.json(), json!({ "forgotten": 2 }));
     assert!(records(&server, "").await.is_empty());
 }
+
+/// Every operation of the Secrets Manager model, for the test below.
+const SECRETS_MANAGER_OPERATIONS: [&str; 26] = [
+    "AssociateCrossAccountReplica",
+    "BatchGetSecretValue",
+    "CancelRotateSecret",
+    "CreateSecret",
+    "DeleteResourcePolicy",
+    "DeleteSecret",
+    "DescribeSecret",
+    "DisassociateCrossAccountReplica",
+    "GetRandomPassword",
+    "GetResourcePolicy",
+    "GetSecretValue",
+    "ListResourcePolicies",
+    "ListSecretVersionIds",
+    "ListSecrets",
+    "PutResourcePolicy",
+    "PutSecretValue",
+    "RemoveRegionsFromReplication",
+    "ReplicateSecretToRegions",
+    "RestoreSecret",
+    "RotateSecret",
+    "StopReplicationToReplica",
+    "TagResource",
+    "UntagResource",
+    "UpdateSecret",
+    "UpdateSecretVersionStage",
+    "ValidateResourcePolicy",
+];
+
+#[tokio::test]
+async fn every_operation_of_both_models_makes_exactly_one_event_with_its_outcome() {
+    let server = TestServer::start().await;
+    let mut expected = Vec::new();
+    for op in SECRETS_MANAGER_OPERATIONS {
+        let r = server.call(op, "{}").await;
+        expected.push((op.to_owned(), "secretsmanager.amazonaws.com", r.status == 200));
+    }
+    for op in smemu::services::kms::Operation::ALL {
+        let r = server.kms_call(op.name(), "{}").await;
+        expected.push((op.name().to_owned(), "kms.amazonaws.com", r.status == 200));
+    }
+    let all = direct(records(&server, "").await);
+    let seen: Vec<(String, &str, bool)> = all
+        .iter()
+        .map(|r| {
+            let source = if r["eventSource"] == "kms.amazonaws.com" {
+                "kms.amazonaws.com"
+            } else {
+                "secretsmanager.amazonaws.com"
+            };
+            (r["eventName"].as_str().unwrap().to_owned(), source, r.get("errorCode").is_none())
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    let read_only = |name: &str| all.iter().find(|r| r["eventName"] == name).unwrap()["readOnly"].as_bool().unwrap();
+    for (name, expected) in [
+        ("GetSecretValue", true),
+        ("ListSecrets", true),
+        ("PutSecretValue", false),
+        ("Decrypt", true),
+        ("CreateKey", false),
+    ] {
+        assert_eq!(read_only(name), expected, "{name}");
+    }
+}

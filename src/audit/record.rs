@@ -120,8 +120,18 @@ pub fn response_elements(output: &[u8]) -> Option<Value> {
 
 /// Parameters that do not fit a record are left out.
 fn bounded(value: Value) -> Option<Value> {
-    let size = serde_json::to_vec(&value).map_or(usize::MAX, |v| v.len());
-    (size <= ELEMENTS_LIMIT).then_some(value)
+    (text_size(&value) <= ELEMENTS_LIMIT).then_some(value)
+}
+
+/// Roughly what `value` costs serialised (text, names and a few bytes per item), counted
+/// without serialising it.
+fn text_size(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(|v| text_size(v) + 1).sum::<usize>() + 2,
+        Value::Object(members) => members.iter().map(|(k, v)| k.len() + 4 + text_size(v)).sum::<usize>() + 2,
+        Value::Number(_) | Value::Bool(_) | Value::Null => 8,
+    }
 }
 
 /// A member's value with its structures' member names in lower camel case. A map's keys are
