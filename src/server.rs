@@ -453,7 +453,7 @@ fn authenticated(
 ) -> Result<crate::auth::Caller, ApiError> {
     app.auth.authenticate(service, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now()).map_err(|e| {
         entry.refused(&parts.headers, &parts.uri);
-        call.refused(&parts.headers, &parts.uri);
+        call.refused(&parts.headers, &parts.uri, app.auth.credentials());
         ApiError::new(auth_code(e.code), e.message)
     })
 }
@@ -530,7 +530,7 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry, call: &m
         }
         Err(e) => {
             entry.refused(&parts.headers, &parts.uri);
-            call.refused(&parts.headers, &parts.uri);
+            call.refused(&parts.headers, &parts.uri, app.auth.credentials());
             sts::auth_error_response(&e)
         }
     };

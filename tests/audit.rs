@@ -76,6 +76,19 @@ async fn lookup_events_lists_a_read_and_a_refused_read_by_event_name() {
     assert_eq!(events[0].read_only(), Some("true"));
     assert_eq!(events[0].access_key_id(), Some(KEY_ID));
 
+    // Alice's key with a wrong secret: refused, and recorded in Alice's account.
+    server.client_with(KEY_ID, "not-the-secret", None).get_secret_value().secret_id("db").send().await.unwrap_err();
+    let mine = trail_client(&server, KEY_ID, SECRET_KEY, "us-east-1")
+        .lookup_events()
+        .lookup_attributes(by(LookupAttributeKey::EventName, "GetSecretValue"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.events().len(), 2);
+    let forged: Value = serde_json::from_str(mine.events()[0].cloud_trail_event().unwrap()).unwrap();
+    assert_eq!(forged["errorCode"], "InvalidSignatureException");
+    assert_eq!(forged["recipientAccountId"], ACCOUNT);
+
     let refused: Vec<Value> = server
         .app
         .audit
@@ -85,7 +98,7 @@ async fn lookup_events_lists_a_read_and_a_refused_read_by_event_name() {
         .filter(|e| e.name == "GetSecretValue")
         .map(|e| serde_json::from_str(&e.record).unwrap())
         .collect();
-    assert_eq!(refused.len(), 2);
+    assert_eq!(refused.len(), 3);
     assert_eq!(refused[1]["errorCode"], "UnrecognizedClientException");
     assert_eq!(refused[1]["userIdentity"], json!({ "type": "Unknown", "accessKeyId": "AKIDBOB0000000000000" }));
 }
@@ -392,6 +405,14 @@ async fn the_trail_survives_a_restart_with_a_data_dir() {
         .unwrap();
     assert_eq!(out.events().len(), 1);
     assert_eq!(out.events()[0].username(), Some("root"));
+    let by_name = trail(&second)
+        .lookup_events()
+        .lookup_attributes(by(LookupAttributeKey::ResourceName, "kept"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_name.events().len(), 1);
+    assert_eq!(by_name.events()[0].resources()[0].resource_type(), Some("AWS::SecretsManager::Secret"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

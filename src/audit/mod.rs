@@ -371,8 +371,9 @@ impl Call {
         }
     }
 
-    /// Authentication refused the request: what its credential said, as sent.
-    pub fn refused(&mut self, headers: &HeaderMap, uri: &http::Uri) {
+    /// Authentication refused the request: what its credential said, as sent. A key smemu knows
+    /// places the record in its owner's account (a bad signature, an expired token).
+    pub fn refused(&mut self, headers: &HeaderMap, uri: &http::Uri, known: &crate::auth::CredentialStore) {
         let Some(routed) = &mut self.routed else { return };
         let credential = headers
             .get(http::header::AUTHORIZATION)
@@ -393,9 +394,10 @@ impl Call {
             let key = parts.next().unwrap_or_default();
             if !key.is_empty() && key.len() <= 128 {
                 refused.access_key_id = Some(key.to_owned());
-                if crate::auth::is_account_id(key) {
-                    refused.account = Some(key.to_owned());
-                }
+                refused.account = match known.lookup(key) {
+                    Some(credential) => Some(credential.account_id.clone()),
+                    None => crate::auth::is_account_id(key).then(|| key.to_owned()),
+                };
             }
             refused.region = parts.nth(1).filter(|r| crate::auth::is_region_like(r)).map(str::to_owned);
         }

@@ -29,6 +29,8 @@ pub enum Source {
 }
 
 impl Source {
+    pub const ALL: [Source; 4] = [Self::SecretsManager, Self::Kms, Self::Sts, Self::CloudTrail];
+
     #[must_use]
     pub const fn event_source(self) -> &'static str {
         match self {
@@ -464,16 +466,26 @@ impl Event {
             Some("AssumedRole") => id_text("arn").and_then(|a| a.rsplit('/').next()).map(str::to_owned),
             _ => None,
         };
-        let resources: Vec<String> = value
-            .get("resources")
-            .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(|r| r.get("ARN").and_then(Value::as_str)).map(str::to_owned).collect())
-            .unwrap_or_default();
-        let resource_type = value
-            .get("resources")
-            .and_then(|r| r.get(0))
-            .and_then(|r| r.get("type"))
-            .and_then(Value::as_str)
+        // What the request named, as sent (LookupEvents' ResourceName), then the ARNs recorded.
+        let params = value.get("requestParameters");
+        let named = ["secretId", "name", "keyId", "roleArn"]
+            .iter()
+            .filter_map(|key| params.and_then(|p| p.get(key)).and_then(Value::as_str))
+            .take(1);
+        let listed = params.and_then(|p| p.get("secretIdList")).and_then(Value::as_array).into_iter().flatten();
+        let arns = value.get("resources").and_then(Value::as_array).into_iter().flatten();
+        let mut resources: Vec<String> = named
+            .chain(listed.filter_map(Value::as_str))
+            .chain(arns.filter_map(|r| r.get("ARN").and_then(Value::as_str)))
+            .map(str::to_owned)
+            .collect();
+        resources.dedup();
+        let source = value.get("eventSource").and_then(Value::as_str).unwrap_or_default();
+        let resource_type = Source::ALL
+            .into_iter()
+            .find(|s| s.event_source() == source)
+            .and_then(Source::resource_type)
+            .filter(|_| !resources.is_empty())
             .map(str::to_owned);
         Some(Event {
             seq: 0,
@@ -569,7 +581,9 @@ mod tests {
             source_ip: "127.0.0.1",
             user_agent: Some("aws-cli"),
             error: Some(("ResourceNotFoundException", "nope")),
-            request_parameters: Some(serde_json::json!({"secretId": "x"})),
+            request_parameters: Some(serde_json::json!({
+                "secretId": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-abcdef"
+            })),
             response_elements: None,
             additional: None,
             request_id: "req",

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The trail's file in a data directory.
 pub const TRAIL_FILE: &str = "audit.jsonl";
@@ -33,8 +33,9 @@ struct Durable {
 pub struct Trail {
     retain: usize,
     ring: Mutex<Ring>,
-    log: Mutex<Option<File>>,
-    durable: Mutex<Option<Durable>>,
+    /// Set once at start, so a request takes no lock for a file that is not there.
+    log: OnceLock<Mutex<File>>,
+    durable: OnceLock<Mutex<Durable>>,
 }
 
 fn append_line(file: &mut File, record: &str) -> std::io::Result<()> {
@@ -58,7 +59,7 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 impl Trail {
     #[must_use]
     pub fn new(retain: usize) -> Self {
-        Self { retain: retain.max(1), ring: Mutex::default(), log: Mutex::new(None), durable: Mutex::new(None) }
+        Self { retain: retain.max(1), ring: Mutex::default(), log: OnceLock::new(), durable: OnceLock::new() }
     }
 
     /// Appends every later event to `path` (created if missing, never truncated).
@@ -67,8 +68,7 @@ impl Trail {
     /// The file cannot be opened for appending.
     pub fn open_log(&self, path: &Path) -> Result<(), String> {
         let file = open_append(path).map_err(|e| format!("--audit-log {}: cannot open it: {e}", path.display()))?;
-        *self.log.lock() = Some(file);
-        Ok(())
+        self.log.set(Mutex::new(file)).map_err(|_| "the audit log is already open".to_owned())
     }
 
     /// Loads the events a data directory kept (the newest the ring holds) and keeps later ones
@@ -105,7 +105,7 @@ impl Trail {
             }
         }
         let durable = self.rewrite(&path).map_err(failed)?;
-        *self.durable.lock() = Some(durable);
+        self.durable.set(Mutex::new(durable)).map_err(|_| format!("{}: the trail is already open", path.display()))?;
         Ok(loaded)
     }
 
@@ -148,13 +148,13 @@ impl Trail {
     /// Keeps `event` in the ring and writes it to the files.
     pub fn push(&self, event: Event) {
         let event = Self::push_into(&mut self.ring.lock(), self.retain, Arc::new(event));
-        if let Some(file) = self.log.lock().as_mut()
-            && let Err(e) = append_line(file, &event.record)
+        if let Some(file) = self.log.get()
+            && let Err(e) = append_line(&mut file.lock(), &event.record)
         {
             tracing::warn!(error = %e, "cannot write to the audit log");
         }
-        let mut durable = self.durable.lock();
-        if let Some(d) = durable.as_mut() {
+        if let Some(durable) = self.durable.get() {
+            let mut d = durable.lock();
             if let Err(e) = append_line(&mut d.file, &event.record) {
                 tracing::warn!(error = %e, "cannot write the audit trail to the data directory");
             }
@@ -200,8 +200,8 @@ impl Trail {
             ring.events.clear();
             ring.bytes = 0;
         }
-        let mut durable = self.durable.lock();
-        if let Some(d) = durable.as_mut() {
+        if let Some(durable) = self.durable.get() {
+            let mut d = durable.lock();
             let path = d.path.clone();
             match self.rewrite(&path) {
                 Ok(fresh) => *d = fresh,
