@@ -208,7 +208,7 @@ fn principal_of(arn: &str) -> Principal<'_> {
     Principal { kind: "Unknown", name: None, session: None }
 }
 
-impl Identity<'_> {
+impl<'a> Identity<'a> {
     /// The account the record belongs to.
     #[must_use]
     pub fn account(&self) -> &str {
@@ -240,59 +240,102 @@ impl Identity<'_> {
         }
     }
 
-    fn to_value(self) -> Value {
-        let mut out = Map::new();
-        let mut put = |key: &str, value: Value| {
-            out.insert(key.to_owned(), value);
-        };
+    /// The record's `userIdentity`, borrowed from the caller: serialised without building a
+    /// JSON value first.
+    fn shape(self) -> UserIdentity<'a> {
+        let mut out = UserIdentity::default();
         match self {
             Self::Caller(c) | Self::Via(c) => {
                 let principal = principal_of(&c.principal_arn);
-                put("type", principal.kind.into());
-                put("principalId", c.user_id.as_str().into());
-                put("arn", c.principal_arn.as_str().into());
-                put("accountId", c.account_id.as_str().into());
-                if let Some(key) = &c.access_key_id {
-                    put("accessKeyId", key.as_str().into());
-                }
+                out.kind = Some(principal.kind);
+                out.principal_id = Some(&c.user_id);
+                out.arn = Some(&c.principal_arn);
+                out.account_id = Some(&c.account_id);
+                out.access_key_id = c.access_key_id.as_deref();
                 match principal.kind {
-                    "IAMUser" => put("userName", principal.name.unwrap_or_default().into()),
+                    "IAMUser" => out.user_name = Some(principal.name.unwrap_or_default()),
                     "AssumedRole" => {
                         let role = principal.name.unwrap_or_default();
-                        let role_id = c.user_id.split(':').next().unwrap_or_default();
-                        put(
-                            "sessionContext",
-                            serde_json::json!({
-                                "attributes": { "mfaAuthenticated": "false" },
-                                "sessionIssuer": {
-                                    "type": "Role",
-                                    "principalId": role_id,
-                                    "arn": format!("arn:aws:iam::{}:role/{role}", c.account_id),
-                                    "accountId": c.account_id,
-                                    "userName": role,
-                                },
-                            }),
-                        );
+                        out.session_context = Some(SessionContext {
+                            attributes: SessionAttributes { mfa_authenticated: "false" },
+                            session_issuer: SessionIssuer {
+                                kind: "Role",
+                                principal_id: c.user_id.split(':').next().unwrap_or_default(),
+                                arn: format!("arn:aws:iam::{}:role/{role}", c.account_id),
+                                account_id: &c.account_id,
+                                user_name: role,
+                            },
+                        });
                     }
                     _ => {}
                 }
                 if matches!(self, Self::Via(_)) {
-                    put("invokedBy", SECRETS_MANAGER_PRINCIPAL.into());
+                    out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
                 }
             }
             Self::ViaAccount(account) | Self::Service { account } => {
-                put("accountId", account.into());
-                put("invokedBy", SECRETS_MANAGER_PRINCIPAL.into());
+                out.account_id = Some(account);
+                out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
             }
             Self::Refused { access_key_id, .. } => {
-                put("type", "Unknown".into());
-                if let Some(key) = access_key_id {
-                    put("accessKeyId", key.into());
-                }
+                out.kind = Some("Unknown");
+                out.access_key_id = access_key_id;
             }
         }
-        Value::Object(out)
+        out
     }
+
+    #[cfg(test)]
+    fn to_value(self) -> Value {
+        serde_json::to_value(self.shape()).unwrap_or_default()
+    }
+}
+
+/// `userIdentity` as CloudTrail writes it; what a kind of principal lacks is left out.
+#[derive(Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentity<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    /// Not known for a request authentication refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_context: Option<SessionContext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    attributes: SessionAttributes,
+    session_issuer: SessionIssuer<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAttributes {
+    mfa_authenticated: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuer<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    principal_id: &'a str,
+    arn: String,
+    account_id: &'a str,
+    user_name: &'a str,
 }
 
 /// What is known of a call or a service event when its record is made.
@@ -341,7 +384,7 @@ pub struct Event {
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     event_version: &'static str,
-    user_identity: Value,
+    user_identity: UserIdentity<'a>,
     event_time: String,
     event_source: &'static str,
     event_name: &'a str,
@@ -411,7 +454,7 @@ impl Draft<'_> {
         };
         let record = Record {
             event_version: EVENT_VERSION,
-            user_identity: self.identity.to_value(),
+            user_identity: self.identity.shape(),
             event_time: time.to_iso8601_seconds(),
             event_source: self.source.event_source(),
             event_name: self.name,
