@@ -115,7 +115,8 @@ struct Args {
     allow_command_hooks: bool,
     /// Record every call in the audit trail (CloudTrail's LookupEvents, `GET /_smemu/audit`):
     /// `on` or `off`.
-    #[arg(long, env = "SMEMU_AUDIT", default_value = "on", value_parser = parse_switch)]
+    #[arg(long, env = "SMEMU_AUDIT", default_value = "on", value_parser = parse_switch, action = clap::ArgAction::Set,
+          value_name = "on|off")]
     audit: bool,
     /// Also write each audit record to this file as it happens, one JSON object per line
     /// (appended; the file is never truncated).
