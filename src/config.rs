@@ -30,6 +30,10 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Whether `POST /_smemu/hooks` may register `command` hooks (programs smemu runs).
     pub allow_command_hooks: bool,
+    /// Whether every call is recorded in the audit trail (`--audit on|off`).
+    pub audit: bool,
+    /// Events the trail keeps in memory (`--audit-retain`).
+    pub audit_retain: usize,
 }
 
 /// When RotateSecret answers.
@@ -67,6 +71,8 @@ impl Default for Config {
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
+            audit: true,
+            audit_retain: crate::audit::DEFAULT_RETAIN,
         }
     }
 }

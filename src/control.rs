@@ -173,6 +173,12 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
             let secret = query_param(query, "secretId");
             serde_json::to_value(app.rotation_log.entries(secret.as_deref())).map_err(|e| bad(e.to_string()))
         }
+        (&Method::GET, "/_smemu/audit") => Ok(audit_view(app, query)),
+        (&Method::DELETE, "/_smemu/audit") => {
+            let forgotten = app.audit.trail().len();
+            app.audit.trail().clear();
+            Ok(json!({ "forgotten": forgotten }))
+        }
         (&Method::GET, "/_smemu") => Ok(listing()),
         (&Method::GET | &Method::HEAD, "/_smemu/health") => health(app, true),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
@@ -319,6 +325,38 @@ fn import(app: &App, body: &[u8]) -> Answer {
     Ok(json!({ "imported": secrets }))
 }
 
+/// `GET /_smemu/audit`: the records kept, oldest first, that every filter given matches.
+fn audit_view(app: &App, query: &str) -> Value {
+    let want = |name: &str| query_param(query, name);
+    let (name, source, code, user, resource, account, region) = (
+        want("eventName"),
+        want("eventSource"),
+        want("errorCode"),
+        want("username"),
+        want("resource"),
+        want("account"),
+        want("region"),
+    );
+    let is = |wanted: &Option<String>, actual: Option<&str>| wanted.as_deref().is_none_or(|w| Some(w) == actual);
+    let events: Vec<Value> = app
+        .audit
+        .trail()
+        .events()
+        .iter()
+        .filter(|e| {
+            is(&name, Some(&e.name))
+                && is(&source, Some(&e.source))
+                && is(&code, e.error_code.as_deref())
+                && is(&user, e.username.as_deref())
+                && is(&account, Some(&e.account))
+                && is(&region, Some(&e.region))
+                && resource.as_deref().is_none_or(|r| e.resources.iter().any(|x| x == r))
+        })
+        .filter_map(|e| serde_json::from_str(&e.record).ok())
+        .collect();
+    json!({ "enabled": app.audit.is_enabled(), "events": events })
+}
+
 fn query_param(query: &str, name: &str) -> Option<String> {
     parse_query_pairs(query, true).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
@@ -339,6 +377,7 @@ mod tests {
             "/_localstack/init/nope",
             "/_smemu/hooks",
             "/_smemu/rotations",
+            "/_smemu/audit",
             "/_smemu/health",
             "/_smemu/reset",
             "/_smemu/clock",

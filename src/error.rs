@@ -41,6 +41,12 @@ pub enum ErrorCode {
     KMSInternalException,
     /// Not in the KMS model: what KMS emulators answer for the reserved `alias/aws/` prefix.
     NotAuthorizedException,
+    // Modelled CloudTrail errors of LookupEvents (InvalidNextTokenException and
+    // UnsupportedOperationException are spelled as above).
+    InvalidLookupAttributesException,
+    InvalidTimeRangeException,
+    InvalidMaxResultsException,
+    InvalidEventCategoryException,
     // Errors of the AWS request framework, shared by every JSON service.
     AccessDeniedException,
     ValidationException,
@@ -91,6 +97,10 @@ impl ErrorCode {
             Self::DryRunOperationException => "DryRunOperationException",
             Self::KMSInternalException => "KMSInternalException",
             Self::NotAuthorizedException => "NotAuthorizedException",
+            Self::InvalidLookupAttributesException => "InvalidLookupAttributesException",
+            Self::InvalidTimeRangeException => "InvalidTimeRangeException",
+            Self::InvalidMaxResultsException => "InvalidMaxResultsException",
+            Self::InvalidEventCategoryException => "InvalidEventCategoryException",
             Self::AccessDeniedException => "AccessDeniedException",
             Self::ValidationException => "ValidationException",
             Self::SerializationException => "SerializationException",
@@ -143,6 +153,10 @@ impl ErrorCode {
             | Self::UnsupportedOperationException
             | Self::DryRunOperationException
             | Self::NotAuthorizedException
+            | Self::InvalidLookupAttributesException
+            | Self::InvalidTimeRangeException
+            | Self::InvalidMaxResultsException
+            | Self::InvalidEventCategoryException
             | Self::AccessDeniedException
             | Self::ValidationException
             | Self::SerializationException

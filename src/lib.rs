@@ -15,8 +15,11 @@
 //!   - `sts`: the STS calls clients make first (GetCallerIdentity, AssumeRole);
 //!   - `kms`: keys, aliases, key states and deletion windows, AES-256-GCM envelope encryption,
 //!     and the typed calls Secrets Manager makes.
+//!   - `cloudtrail`: LookupEvents over the audit trail.
 //! - [`iam`]: IAM's policy language — parsing, validation, evaluation within and across
 //!   accounts, AWS's refusal texts and the explanation of a decision (pure; no HTTP).
+//! - [`audit`]: the CloudTrail-shaped record of every call and of Secrets Manager's own events,
+//!   redaction, the bounded trail and its files.
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
 //! - [`scheduler`]: work due on smemu's clock (purges, rotations), the sweeper, clock advances.
@@ -33,6 +36,7 @@
 //! - [`logging`]: the log filter, text or JSON output, colour, and the startup banner.
 
 pub mod access_log;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -73,6 +77,9 @@ pub struct App {
     /// the engine seals every secret value under its keys.
     pub kms: Arc<services::kms::Kms>,
     pub kms_model: protocol::validate::Model,
+    pub cloudtrail_model: protocol::validate::Model,
+    /// The audit trail: every call's record, LookupEvents' source.
+    pub audit: Arc<audit::Audit>,
     pub auth: auth::Authenticator,
     /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
     /// control endpoints answer, everything else is 503.
@@ -137,11 +144,15 @@ impl App {
             credentials,
         );
         let engine = state::Engine::new(clock.clone());
+        let audit = Arc::new(audit::Audit::new(config.audit, config.audit_retain, clock.clone()));
         let kms = Arc::new(services::kms::Kms::new(clock, engine.due_queue()));
+        kms.attach_audit(audit.clone());
         engine.set_vault(Arc::new(services::secretsmanager::encryption::KmsVault::new(kms.clone())));
         Self {
             kms,
             kms_model: protocol::validate::Model::kms(),
+            cloudtrail_model: protocol::validate::Model::cloudtrail(),
+            audit,
             engine,
             model: protocol::validate::Model::embedded(),
             auth,
@@ -191,6 +202,7 @@ impl App {
         }
         let mut warnings = recovered.warnings;
         warnings.extend(self.kms.attach_material(keys)?);
+        self.audit.open_dir(dir)?;
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
         self.kms.set_changelog(journal.clone());

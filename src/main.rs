@@ -113,6 +113,19 @@ struct Args {
     /// (without it they come only from the seed file).
     #[arg(long, env = "SMEMU_ALLOW_COMMAND_HOOKS")]
     allow_command_hooks: bool,
+    /// Record every call in the audit trail (CloudTrail's LookupEvents, `GET /_smemu/audit`):
+    /// `on` or `off`.
+    #[arg(long, env = "SMEMU_AUDIT", default_value = "on", value_parser = parse_switch, action = clap::ArgAction::Set,
+          value_name = "on|off")]
+    audit: bool,
+    /// Also write each audit record to this file as it happens, one JSON object per line
+    /// (appended; the file is never truncated).
+    #[arg(long, env = "SMEMU_AUDIT_LOG", value_name = "FILE")]
+    audit_log: Option<std::path::PathBuf>,
+    /// How many audit events smemu keeps in memory (and in --data-dir); older ones are dropped.
+    #[arg(long, env = "SMEMU_AUDIT_RETAIN", value_name = "N", default_value_t = smemu::audit::DEFAULT_RETAIN,
+          value_parser = parse_retain)]
+    audit_retain: usize,
     /// Log filter: error, warn, info, debug, trace or off, or tracing directives such as
     /// `smemu=debug,hyper=info`. At `info` every request has a line; `warn` turns them off.
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info", value_parser = smemu::logging::parse_filter)]
@@ -190,6 +203,8 @@ async fn main() -> std::process::ExitCode {
         control_token: args.control_token,
         allowed_hosts: args.allowed_hosts,
         allow_command_hooks: args.allow_command_hooks,
+        audit: args.audit,
+        audit_retain: args.audit_retain,
         ..Config::default()
     };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
@@ -236,6 +251,12 @@ async fn main() -> std::process::ExitCode {
     };
     let clock = args.start_time.map_or_else(Clock::system, Clock::starting_at);
     let app = Arc::new(App::with_credentials(config, Arc::new(clock), credentials));
+    if let Some(path) = &args.audit_log
+        && let Err(e) = app.audit.open_log(path)
+    {
+        eprintln!("smemu: {e}");
+        return std::process::ExitCode::from(2);
+    }
     app.init.expect(&scripts);
     // Serve at once, so health can say "loading" while a large journal or seed loads; the AWS
     // APIs answer 503 until then, and the ready line comes only once smemu is ready.
@@ -288,6 +309,23 @@ async fn main() -> std::process::ExitCode {
     let _ = server.await;
     tracing::info!("smemu stopped");
     std::process::ExitCode::SUCCESS
+}
+
+/// `on`/`off` (also `true`/`false`), for switches that read better as words.
+fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!("cannot read {text:?}: use on or off")),
+    }
+}
+
+/// An event count: at least 1.
+fn parse_retain(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("cannot read {text:?}: use a whole number of events, at least 1")),
+    }
 }
 
 /// Recovers `--data-dir` and loads `--seed` (blocking work, off the async workers).

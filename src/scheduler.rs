@@ -23,7 +23,9 @@ pub async fn run_due(app: &App) {
 async fn run_one(app: &App, due: &Due) {
     match due.kind {
         DueKind::Purge => {
-            app.engine.purge(due);
+            if let Some(arn) = app.engine.purge(due) {
+                app.audit.service_event(&due.account, &due.region, "EndSecretVersionDelete", &arn, None);
+            }
         }
         DueKind::Rotate => crate::rotation::run::run_scheduled(app, due).await,
         DueKind::KeyDeletion => {

@@ -2,9 +2,11 @@
 
 use crate::App;
 use crate::access_log::{Entry, Service, Subject};
+use crate::audit::{Call, Source};
 use crate::control::{self, BodyLimit};
 use crate::error::{ApiError, ErrorCode};
 use crate::protocol;
+use crate::services::cloudtrail;
 use crate::services::kms;
 use crate::services::secretsmanager::ops::{self, Ctx, Operation};
 use crate::services::sts;
@@ -57,10 +59,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         match accepted {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
                 backoff.succeeded();
                 match slots.clone().try_acquire_owned() {
-                    Ok(slot) => serve_connection(&app, &graceful, stream, slot),
+                    Ok(slot) => serve_connection(&app, &graceful, stream, peer.ip(), slot),
                     Err(_) => refuse(stream, &refusals, max_connections),
                 }
             }
@@ -91,13 +93,19 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
 }
 
 /// Serves one connection in its own task, which holds `slot` until the connection ends.
-fn serve_connection(app: &Arc<App>, graceful: &GracefulShutdown, stream: TcpStream, slot: OwnedSemaphorePermit) {
+fn serve_connection(
+    app: &Arc<App>,
+    graceful: &GracefulShutdown,
+    stream: TcpStream,
+    peer: std::net::IpAddr,
+    slot: OwnedSemaphorePermit,
+) {
     let _ = stream.set_nodelay(true);
     let timeout = app.config.client_timeout;
     let app = app.clone();
     let service = service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(handle(&app, req).await) }
+        async move { Ok::<_, Infallible>(handle(&app, peer, req).await) }
     });
     // hyper's header timeout also runs while a kept-alive connection waits for its next request,
     // so an idle client is let go after it too.
@@ -277,17 +285,19 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for StallGuard<T> {
     }
 }
 
-/// One request, from its head to its answer, and its line in the log.
-async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// One request, from its head to its answer, its line in the log and its audit record.
+async fn handle(app: &Arc<App>, peer: std::net::IpAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let mut entry = Entry::default();
-    let response = answer(app, req, &mut entry).await;
+    let mut call = app.audit.begin(Some(peer), req.headers());
+    let response = answer(app, req, &mut entry, &mut call).await;
+    app.audit.finish(call, response.headers().get("x-amzn-requestid").and_then(|v| v.to_str().ok()));
     entry.write(response.status(), started.elapsed());
     response
 }
 
 /// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
-async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry) -> Response<Full<Bytes>> {
+async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call: &mut Call) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     if control::owns(parts.uri.path()) {
         entry.control(&parts.method, parts.uri.path());
@@ -307,10 +317,12 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry) -> Re
             closing(protocol::error(&request_id, &err))
         }
         Ok(body) if sts::is_sts_request(&parts.headers, &parts.uri, &body) => {
-            return sts_answer(app, &parts, &body, entry);
+            return sts_answer(app, &parts, &body, entry, call);
         }
         Ok(body) if protocol::targets(&parts.headers, kms::TARGET_PREFIX) => {
-            match key_management(app, &parts, &body, entry).await {
+            let outcome = key_management(app, &parts, &body, entry, call).await;
+            call.outcome(&outcome);
+            match outcome {
                 Ok(body) => protocol::success(&request_id, body),
                 Err(err) => {
                     entry.error(err.code.as_str());
@@ -318,13 +330,28 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry) -> Re
                 }
             }
         }
-        Ok(body) => match secrets_manager(app, &parts, &body, entry).await {
-            Ok(body) => protocol::success(&request_id, body),
-            Err(err) => {
-                entry.error(err.code.as_str());
-                protocol::error(&request_id, &err)
+        Ok(body) if cloudtrail::targets(&parts.headers) => {
+            let outcome = trail_lookup(app, &parts, &body, entry, call);
+            call.outcome(&outcome);
+            match outcome {
+                Ok(body) => protocol::success(&request_id, body),
+                Err(err) => {
+                    entry.error(err.code.as_str());
+                    protocol::error(&request_id, &err)
+                }
             }
-        },
+        }
+        Ok(body) => {
+            let outcome = secrets_manager(app, &parts, &body, entry, call).await;
+            call.outcome(&outcome);
+            match outcome {
+                Ok(body) => protocol::success(&request_id, body),
+                Err(err) => {
+                    entry.error(err.code.as_str());
+                    protocol::error(&request_id, &err)
+                }
+            }
+        }
     };
     entry.request_id(request_id);
     response
@@ -395,6 +422,7 @@ async fn secrets_manager(
     parts: &Parts,
     body: &[u8],
     entry: &mut Entry,
+    call: &mut Call,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     entry.route(Service::SecretsManager, None);
     if parts.method != Method::POST {
@@ -405,7 +433,9 @@ async fn secrets_manager(
     let op = Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
     entry.route(Service::SecretsManager, Some(op.name()));
     entry.subject(op.subject(&json));
-    let caller = authenticated(app, crate::auth::SECRETS_MANAGER, parts, body, entry)?;
+    call.route(Source::SecretsManager, op.name(), &json, &app.model, op.subject(&json));
+    let caller = authenticated(app, crate::auth::SECRETS_MANAGER, parts, body, entry, call)?;
+    call.caller(&caller);
     let ctx = Ctx {
         app,
         account: &caller.account_id,
@@ -425,9 +455,11 @@ fn authenticated(
     parts: &Parts,
     body: &[u8],
     entry: &mut Entry,
+    call: &mut Call,
 ) -> Result<crate::auth::Caller, ApiError> {
     app.auth.authenticate(service, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now()).map_err(|e| {
         entry.refused(&parts.headers, &parts.uri);
+        call.refused(&parts.headers, &parts.uri, app.auth.credentials());
         ApiError::new(auth_code(e.code), e.message)
     })
 }
@@ -437,6 +469,7 @@ async fn key_management(
     parts: &Parts,
     body: &[u8],
     entry: &mut Entry,
+    call: &mut Call,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     entry.route(Service::Kms, None);
     if parts.method != Method::POST {
@@ -447,7 +480,9 @@ async fn key_management(
     let op = kms::Operation::from_name(name).ok_or_else(ApiError::unknown_operation)?;
     entry.route(Service::Kms, Some(op.name()));
     entry.subject(kms_subject(&json));
-    let caller = authenticated(app, crate::auth::KMS, parts, body, entry)?;
+    call.route(Source::Kms, op.name(), &json, &app.kms_model, kms_subject(&json));
+    let caller = authenticated(app, crate::auth::KMS, parts, body, entry, call)?;
+    call.caller(&caller);
     let ctx = Ctx {
         app,
         account: &caller.account_id,
@@ -464,24 +499,62 @@ async fn key_management(
     Ok(body)
 }
 
-fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry) -> Response<Full<Bytes>> {
+/// CloudTrail's LookupEvents over the audit trail.
+fn trail_lookup(
+    app: &Arc<App>,
+    parts: &Parts,
+    body: &[u8],
+    entry: &mut Entry,
+    call: &mut Call,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    entry.route(Service::CloudTrail, None);
+    if parts.method != Method::POST {
+        return Err(ApiError::unknown_operation());
+    }
+    let json = protocol::decode_body(body)?;
+    if cloudtrail::operation(&parts.headers)? != cloudtrail::LOOKUP_EVENTS {
+        return Err(ApiError::unknown_operation());
+    }
+    entry.route(Service::CloudTrail, Some(cloudtrail::LOOKUP_EVENTS));
+    call.route(Source::CloudTrail, cloudtrail::LOOKUP_EVENTS, &json, &app.cloudtrail_model, Subject::None);
+    let caller = authenticated(app, crate::auth::CLOUDTRAIL, parts, body, entry, call)?;
+    call.caller(&caller);
+    let ctx = Ctx {
+        app,
+        account: &caller.account_id,
+        region: &caller.region,
+        principal: &caller.principal_arn,
+        caller: &caller,
+    };
+    let outcome = cloudtrail::dispatch(&ctx, cloudtrail::LOOKUP_EVENTS, &json);
+    entry.caller(caller);
+    outcome
+}
+
+fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry, call: &mut Call) -> Response<Full<Bytes>> {
     let now = SystemTime::now();
     let request = sts::StsRequest::parse(&parts.method, &parts.uri, body);
     entry.route(Service::Sts, request.operation());
     entry.subject(request.subject().map_or(Subject::None, Subject::One));
+    if let Some(operation) = request.operation() {
+        call.route_query(Source::Sts, operation, &request.audited_parameters());
+    }
     let answer = match app.auth.authenticate(crate::auth::STS, &parts.method, &parts.uri, &parts.headers, body, now) {
         Ok(caller) => {
+            call.caller(&caller);
             let answer = sts::handle(&app.auth, &caller, &request, now);
             entry.caller(caller);
             answer
         }
         Err(e) => {
             entry.refused(&parts.headers, &parts.uri);
+            call.refused(&parts.headers, &parts.uri, app.auth.credentials());
             sts::auth_error_response(&e)
         }
     };
     if let Some(code) = answer.code {
         entry.error(code);
+        call.query_outcome(Some(code), sts::error_message(&answer.body));
     }
     let mut response = Response::new(Full::new(Bytes::from(answer.body)));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);

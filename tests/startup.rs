@@ -439,3 +439,26 @@ fn stopping_smemu_stops_the_running_init_script_and_what_it_started() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert!(!rest.contains("never ran"), "{rest}");
 }
+
+#[test]
+fn the_audit_flags_switch_recording_and_name_its_file() {
+    let dir = temp_dir("audit-flags");
+    let log = dir.join("trail.jsonl");
+    let on = Binary::start(&["--audit-log", log.to_str().unwrap()]).unwrap();
+    on.post("ListSecrets", "{}");
+    assert!(on.get("/_smemu/audit").contains("\"eventName\":\"ListSecrets\""));
+    drop(on);
+    let line = std::fs::read_to_string(&log).unwrap();
+    assert!(line.lines().count() == 1 && line.contains("\"eventName\":\"ListSecrets\""), "{line}");
+    let off = Binary::start(&["--audit", "off"]).unwrap();
+    off.post("ListSecrets", "{}");
+    assert!(off.get("/_smemu/audit").contains("\"events\":[]"));
+    drop(off);
+    let Err(err) = Binary::start(&["--audit-retain", "0"]) else { panic!("--audit-retain 0 started") };
+    assert!(err.contains("--audit-retain"), "{err}");
+    let Err(err) = Binary::start(&["--audit-log", dir.join("missing/trail").to_str().unwrap()]) else {
+        panic!("an --audit-log in a missing directory started")
+    };
+    assert!(err.starts_with("2|") && err.contains("--audit-log"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

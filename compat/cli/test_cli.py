@@ -567,6 +567,35 @@ def secret_on_a_customer_key_follows_its_state():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+def cloudtrail(*args, env=None):
+    proc = subprocess.run([AWS, "cloudtrail", *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+    return Result(proc)
+
+
+@test
+def lookup_events_lists_a_read_and_a_refusal_by_event_name():
+    # An account of its own (a 12-digit access key selects it), so other tests' events never show.
+    account = str(uuid.uuid4().int)[:12]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=account)
+    name = unique("audit")
+    assert aws("create-secret", "--name", name, "--secret-string", "cli-audit-distinct", env=env).code == 0
+    assert aws("get-secret-value", "--secret-id", name, env=env).code == 0
+    refused = aws("rotate-secret", "--secret-id", name, "--rotation-lambda-arn", "arn:aws:lambda:us-east-1:000000000000:function:none", env=env)
+    assert refused.code == SERVICE_ERROR_EXIT, refused.err
+    looked = cloudtrail(
+        "lookup-events", "--lookup-attributes", "AttributeKey=EventName,AttributeValue=GetSecretValue", env=env
+    )
+    assert looked.code == 0, looked.err
+    (event,) = looked.json()["Events"]
+    record = json.loads(event["CloudTrailEvent"])
+    assert record["requestParameters"] == {"secretId": name} and record["userIdentity"]["accountId"] == account
+    assert "cli-audit-distinct" not in looked.out
+    denied = cloudtrail(
+        "lookup-events", "--lookup-attributes", "AttributeKey=EventName,AttributeValue=RotateSecret", env=env
+    )
+    assert json.loads(denied.json()["Events"][0]["CloudTrailEvent"])["errorCode"] == "AccessDenied"
+    bad = cloudtrail("lookup-events", "--max-results", "51", env=env)
+    assert bad.code == SERVICE_ERROR_EXIT and "InvalidMaxResultsException" in bad.err, bad.err
 
 
 def main():

@@ -53,6 +53,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint("POST", "/_smemu/hooks", SMALL, false, "register (or replace) the rotation hook of a function ARN"),
     endpoint("DELETE", "/_smemu/hooks", NONE, false, "remove the hook of ?functionArn=<ARN>"),
     endpoint("GET", "/_smemu/rotations", NONE, false, "the rotation log, oldest first; ?secretId= filters"),
+    endpoint(
+        "GET",
+        "/_smemu/audit",
+        NONE,
+        false,
+        "the audit trail, oldest first; ?eventName= ?eventSource= ?errorCode= ?username= ?resource= ?account= ?region= filter",
+    ),
+    endpoint("DELETE", "/_smemu/audit", NONE, false, "forget the audit trail kept (the --audit-log file stays)"),
     endpoint("GET", "/_localstack/health", NONE, true, "LocalStack's health shape"),
     endpoint("HEAD", "/_localstack/health", NONE, true, "LocalStack's health shape, headers only"),
     endpoint(

@@ -88,6 +88,7 @@ use serde_json::{Map, Value};
 /// The compact models, relative to this file: `<repo>/model/<endpoint prefix>.json`.
 const SECRETS_MANAGER_MODEL: &str = include_str!("../../model/secretsmanager.json");
 const KMS_MODEL: &str = include_str!("../../model/kms.json");
+const CLOUDTRAIL_MODEL: &str = include_str!("../../model/cloudtrail.json");
 
 const START_OF_LIST: &str = "Start of list found where not expected";
 const START_OF_MAP: &str = "Start of structure or map found where not expected.";
@@ -191,6 +192,16 @@ impl Model {
         Model::from_embedded(KMS_MODEL, "kms")
     }
 
+    /// Parses the embedded CloudTrail model once; call at startup.
+    ///
+    /// # Panics
+    ///
+    /// Only if the embedded model file is malformed, which the unit tests rule out.
+    #[must_use]
+    pub fn cloudtrail() -> Model {
+        Model::from_embedded(CLOUDTRAIL_MODEL, "cloudtrail")
+    }
+
     fn from_embedded(text: &str, name: &str) -> Model {
         match Model::parse(text) {
             Ok(model) => model,
@@ -202,6 +213,20 @@ impl Model {
     #[must_use]
     pub fn has_operation(&self, op: &str) -> bool {
         self.operations.contains_key(op)
+    }
+
+    /// Whether the top-level input member `member` of `op` must stay out of a record of the
+    /// request: the model marks it sensitive (or it holds a sensitive shape), or it is a blob
+    /// (ciphertexts and binary values, which an audit record never shows). False for what the
+    /// model does not know.
+    #[must_use]
+    pub fn is_unrecorded_member(&self, op: &str, member: &str) -> bool {
+        let Some(&shape) = self.operations.get(op) else { return false };
+        let Kind::Structure(members) = &self.shapes[shape].kind else { return false };
+        members.iter().find(|m| m.name == member).is_some_and(|m| {
+            let shape = &self.shapes[m.shape];
+            shape.redacted || matches!(shape.kind, Kind::Blob)
+        })
     }
 
     /// Validates a decoded JSON request body for operation `op` (e.g. `"CreateSecret"`).
@@ -900,6 +925,23 @@ mod tests {
         assert!(!model.has_operation("CreateSecret"));
         // PlaintextType and three of the external key store's secrets.
         assert_eq!(model.shapes.iter().filter(|s| s.sensitive).count(), 4);
+    }
+
+    #[test]
+    fn cloudtrail_model_parses_and_marks_what_a_record_leaves_out() {
+        let model = Model::cloudtrail();
+        assert!(model.has_operation("LookupEvents"));
+        let sm = Model::embedded();
+        for member in ["SecretString", "SecretBinary"] {
+            assert!(sm.is_unrecorded_member("PutSecretValue", member), "{member}");
+        }
+        assert!(sm.is_unrecorded_member("CreateSecret", "SecretString"));
+        assert!(!sm.is_unrecorded_member("PutSecretValue", "SecretId"));
+        let kms = Model::kms();
+        assert!(kms.is_unrecorded_member("Encrypt", "Plaintext"));
+        assert!(kms.is_unrecorded_member("Decrypt", "CiphertextBlob"));
+        assert!(!kms.is_unrecorded_member("Encrypt", "KeyId"));
+        assert!(!kms.is_unrecorded_member("Nothing", "KeyId"));
     }
 
     #[test]

@@ -44,10 +44,42 @@ pub fn job(start: RotationStart<Arc<super::HookSpec>>, trigger: Trigger) -> Rota
 /// Runs every step of `job` (no lock is held while a hook runs).
 pub async fn run(app: &App, account: &str, region: &str, job: &RotationJob) {
     let host = Host { app, scope_account: account, scope_region: region };
+    let test = if job.mode == RotationMode::TestOnly { "Test" } else { "" };
+    app.audit.service_event(account, region, &format!("{test}RotationStarted"), &job.secret_arn, None);
     let report = super::drive(&host, job).await;
-    if !report.succeeded {
+    if report.succeeded {
+        app.audit.service_event(account, region, &format!("{test}RotationSucceeded"), &job.secret_arn, None);
+    } else {
         tracing::warn!(secret = %job.secret_name, step = ?report.failed_step, "rotation failed; AWSPENDING stays where it is");
+        let message = failure_message(app, job, report.failed_step);
+        app.audit.service_event(account, region, &format!("{test}RotationFailed"), &job.secret_arn, Some(&message));
     }
+}
+
+/// How much of a failed step's output a RotationFailed event quotes.
+const QUOTED_OUTPUT: usize = 512;
+
+/// RotationFailed's `errorMessage`: AWS's sentence naming the function and the step, then the
+/// first line of what the step reported.
+fn failure_message(app: &App, job: &RotationJob, step: Option<super::Step>) -> String {
+    let step_name = step.map_or("finishSecret", super::Step::as_str);
+    let mut message = format!("Error when executing lambda {} during {step_name} step", job.hook.function_arn);
+    let output = app
+        .rotation_log
+        .entries(Some(&job.secret_arn))
+        .into_iter()
+        .rev()
+        .find(|e| e.version_id == job.version_id && Some(e.step) == step)
+        .map(|e| e.output);
+    if let Some(first) = output.as_deref().and_then(|o| o.lines().find(|l| !l.trim().is_empty())) {
+        let mut end = first.len().min(QUOTED_OUTPUT);
+        while !first.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.push_str(": ");
+        message.push_str(first[..end].trim());
+    }
+    message
 }
 
 /// A rotation that fell due on smemu's clock.

@@ -149,6 +149,26 @@ impl StsRequest {
     }
 }
 
+impl StsRequest {
+    /// What an audit record shows of the request: the role and session, never a token code or
+    /// an external id.
+    #[must_use]
+    pub fn audited_parameters(&self) -> Vec<(&'static str, Option<&str>)> {
+        ["RoleArn", "RoleSessionName", "DurationSeconds"]
+            .into_iter()
+            .map(|name| (name, param(&self.params, name)))
+            .collect()
+    }
+}
+
+/// The `Message` of an STS error body, as written there.
+#[must_use]
+pub fn error_message(body: &str) -> Option<&str> {
+    let start = body.find("<Message>")? + "<Message>".len();
+    let end = body[start..].find("</Message>")? + start;
+    Some(&body[start..end])
+}
+
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }

@@ -356,6 +356,8 @@ pub struct Kms {
     changelog: OnceLock<Arc<dyn ChangeLog>>,
     /// The `keys` file behind `--data-dir`.
     keyfile: OnceLock<KeyFile>,
+    /// Where the calls Secrets Manager makes are recorded.
+    audit: OnceLock<Arc<crate::audit::Audit>>,
 }
 
 impl Kms {
@@ -369,6 +371,27 @@ impl Kms {
             due,
             changelog: OnceLock::new(),
             keyfile: OnceLock::new(),
+            audit: OnceLock::new(),
+        }
+    }
+
+    /// Records the calls Secrets Manager makes ([`ForSecretsManager`]) in `audit`.
+    pub fn attach_audit(&self, audit: Arc<crate::audit::Audit>) {
+        let _ = self.audit.set(audit);
+    }
+
+    /// Records one call Secrets Manager made, with its outcome.
+    fn audit_for_secrets_manager(
+        &self,
+        acting: crate::audit::Acting<'_>,
+        operation: &'static str,
+        key_arn: Option<&str>,
+        context: &[(String, String)],
+        error: Option<&KmsError>,
+    ) {
+        if let Some(audit) = self.audit.get() {
+            let error = error.map(|e| (e.code(), e.message()));
+            audit.kms_for_secrets_manager(acting, crate::audit::KmsCall { operation, key_arn, context, error });
         }
     }
 
@@ -1391,7 +1414,10 @@ impl ForSecretsManager<'_> {
     pub fn generate_data_key(&self, key_ref: Option<&str>, context: &[(String, String)]) -> Result<DataKey> {
         let mut id = String::new();
         let key_ref = self.key_or_managed(key_ref, &mut id)?;
-        self.kms.generate_data_key(self.caller(), key_ref, 32, context, false, "GenerateDataKey")
+        let made = self.kms.generate_data_key(self.caller(), key_ref, 32, context, false, "GenerateDataKey");
+        let key = made.as_ref().map_or(key_ref, |k| k.key_arn.as_str());
+        self.kms.audit_for_secrets_manager(self.acting.into(), "GenerateDataKey", Some(key), context, made.as_ref().err());
+        made
     }
 
     /// Encrypt: seals a data key Secrets Manager already holds under another key (a secret
@@ -1402,7 +1428,9 @@ impl ForSecretsManager<'_> {
     pub fn encrypt(&self, key_ref: Option<&str>, plaintext: &[u8], context: &[(String, String)]) -> Result<Sealed> {
         let mut id = String::new();
         let key_ref = self.key_or_managed(key_ref, &mut id)?;
-        self.kms.encrypt(self.caller(), key_ref, plaintext, context, false)
+        let sealed = self.kms.encrypt(self.caller(), key_ref, plaintext, context, false);
+        self.kms.audit_for_secrets_manager(self.acting.into(), "Encrypt", Some(key_ref), context, sealed.as_ref().err());
+        sealed
     }
 
     /// Decrypt: the blob names its key.
@@ -1411,7 +1439,10 @@ impl ForSecretsManager<'_> {
     /// As [`Self::generate_data_key`]; `InvalidCiphertextException` for a wrong context or an
     /// altered blob; `NotFoundException` once the key is deleted.
     pub fn decrypt(&self, blob: &[u8], context: &[(String, String)]) -> Result<Plaintext> {
-        self.kms.decrypt(self.caller(), blob, None, context, false).map(|opened| opened.plaintext)
+        let opened = self.kms.decrypt(self.caller(), blob, None, context, false);
+        let key = opened.as_ref().ok().map(|o| o.key_arn.as_str());
+        self.kms.audit_for_secrets_manager(self.acting.into(), "Decrypt", key, context, opened.as_ref().err());
+        opened.map(|opened| opened.plaintext)
     }
 
     /// The ARN of the key `key_ref` names (`None`: the managed key, created on first use), to

@@ -514,3 +514,33 @@ fn acting() -> crate::auth::Caller {
         user_id: ACCOUNT.into(),
     }
 }
+
+#[test]
+fn the_calls_secrets_manager_makes_are_recorded_as_invoked_by_it_without_the_data_key() {
+    let (kms, clock, _) = setup();
+    let audit = Arc::new(crate::audit::Audit::new(true, 10, clock));
+    kms.attach_audit(audit.clone());
+    let caller = acting();
+    let sm = kms.for_secrets_manager(&caller);
+    let arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:s-AbCdEf";
+    let context = ctx(&[("SecretARN", arn), ("SecretVersionId", "v1")]);
+    let data_key = sm.generate_data_key(None, &context).unwrap();
+    sm.decrypt(&data_key.ciphertext, &ctx(&[("SecretARN", arn)])).unwrap_err();
+    let events = audit.trail().events();
+    let records: Vec<serde_json::Value> = events.iter().map(|e| serde_json::from_str(&e.record).unwrap()).collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["eventName"], "GenerateDataKey");
+    assert_eq!(records[0]["eventSource"], "kms.amazonaws.com");
+    assert_eq!(records[0]["userIdentity"]["invokedBy"], "secretsmanager.amazonaws.com");
+    assert_eq!(records[0]["sourceIPAddress"], "secretsmanager.amazonaws.com");
+    assert_eq!(records[0]["requestParameters"]["keyId"], data_key.key_arn.as_str());
+    assert_eq!(records[0]["requestParameters"]["encryptionContext"]["SecretARN"], arn);
+    assert_eq!(records[0]["resources"][0]["ARN"], data_key.key_arn.as_str());
+    assert_eq!(records[1]["eventName"], "Decrypt");
+    assert_eq!(records[1]["errorCode"], "InvalidCiphertextException");
+    let b64 = |bytes: &[u8]| STANDARD.encode(bytes);
+    for record in &events {
+        assert!(!record.record.contains(&b64(data_key.plaintext.as_bytes())));
+        assert!(!record.record.contains(&b64(&data_key.ciphertext)));
+    }
+}

@@ -590,7 +590,7 @@ impl Engine {
         // Whether the name is taken is an answer too.
         self.observe(store.changed.load(Ordering::Acquire));
         let now = self.now();
-        if inner.purge_if_due(&new.name, now) {
+        if inner.purge_if_due(&new.name, now).is_some() {
             self.changed(&store, self.log_remove(scope, &new.name));
         }
         if let Some(existing) = inner.secrets.get(&new.name) {
@@ -993,16 +993,16 @@ impl Engine {
     }
 
     /// Purges the secret of a `Purge` entry if its recovery window has really ended.
-    /// Returns whether a secret was removed.
+    /// Returns the ARN of the secret removed, if one was.
     /// While the journal refuses changes nothing is purged; a secret past its window already
     /// reads as gone, a CreateSecret of its name purges it, and a restart schedules it again.
-    pub fn purge(&self, due: &Due) -> bool {
-        let Ok(_order) = self.begin_change() else { return false };
+    pub fn purge(&self, due: &Due) -> Option<String> {
+        let Ok(_order) = self.begin_change() else { return None };
         let scope = Scope::of(&due.account, &due.region);
-        let Some(store) = self.existing_store(scope) else { return false };
+        let store = self.existing_store(scope)?;
         let mut inner = store.inner.write();
         let removed = inner.purge_if_due(&due.name, self.now());
-        if removed {
+        if removed.is_some() {
             self.changed(&store, self.log_remove(scope, &due.name));
             tracing::debug!(name = %due.name, "recovery window ended; secret purged");
         }
@@ -1264,12 +1264,11 @@ impl StoreInner {
         Some(secret)
     }
 
-    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> bool {
-        let due = self.secrets.get(name).is_some_and(|s| is_due(&s.read(), now));
-        if due {
-            self.remove(name);
-        }
-        due
+    /// Removes the secret `name` if its recovery window has ended; returns its ARN then.
+    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> Option<String> {
+        let arn = self.secrets.get(name).map(|s| s.read()).filter(|s| is_due(s, now)).map(|s| s.arn.clone())?;
+        self.remove(name);
+        Some(arn)
     }
 }
 

@@ -1,0 +1,647 @@
+//! One CloudTrail record: its fields, the `userIdentity` of each kind of principal, and what of
+//! a request or an answer it may show.
+//!
+//! A record is rendered to its JSON text once, when it is made: the trail, LookupEvents'
+//! `CloudTrailEvent`, the audit files and `GET /_smemu/audit` all serve that same text.
+
+use crate::auth::Caller;
+use crate::clock::Timestamp;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The record format this trail writes (CloudTrail's current one).
+pub const EVENT_VERSION: &str = "1.11";
+/// Who emits the service events and the calls Secrets Manager makes on a caller's behalf.
+pub const SECRETS_MANAGER_PRINCIPAL: &str = "secretsmanager.amazonaws.com";
+/// CloudTrail's limit on `userAgent` and `errorMessage`.
+const TEXT_LIMIT: usize = 1024;
+/// Parameters or response elements larger than this, serialised, are left out of a record (null),
+/// so one request cannot make a record of megabytes.
+pub const ELEMENTS_LIMIT: usize = 64 * 1024;
+
+/// The service a record is about, by its `eventSource`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    SecretsManager,
+    Kms,
+    Sts,
+    CloudTrail,
+}
+
+impl Source {
+    pub const ALL: [Source; 4] = [Self::SecretsManager, Self::Kms, Self::Sts, Self::CloudTrail];
+
+    #[must_use]
+    pub const fn event_source(self) -> &'static str {
+        match self {
+            Self::SecretsManager => "secretsmanager.amazonaws.com",
+            Self::Kms => "kms.amazonaws.com",
+            Self::Sts => "sts.amazonaws.com",
+            Self::CloudTrail => "cloudtrail.amazonaws.com",
+        }
+    }
+
+    /// The CloudTrail resource type of what the service's requests name.
+    #[must_use]
+    pub const fn resource_type(self) -> Option<&'static str> {
+        match self {
+            Self::SecretsManager => Some("AWS::SecretsManager::Secret"),
+            Self::Kms => Some("AWS::KMS::Key"),
+            Self::Sts => Some("AWS::IAM::Role"),
+            Self::CloudTrail => None,
+        }
+    }
+
+    /// Whether a call of `operation` only reads: CloudTrail's `readOnly`. KMS's cryptographic
+    /// calls and every STS call count as reads, as CloudTrail marks them.
+    #[must_use]
+    pub fn read_only(self, operation: &str) -> bool {
+        const READS: [&str; 6] = ["Get", "List", "Describe", "BatchGet", "Lookup", "Validate"];
+        match self {
+            Self::Sts => true,
+            Self::Kms
+                if matches!(
+                    operation,
+                    "Encrypt"
+                        | "Decrypt"
+                        | "ReEncrypt"
+                        | "GenerateDataKey"
+                        | "GenerateDataKeyWithoutPlaintext"
+                        | "GenerateRandom"
+                ) =>
+            {
+                true
+            }
+            _ => READS.iter().any(|prefix| operation.starts_with(prefix)),
+        }
+    }
+}
+
+/// Members never recorded, whatever the service's model says: values, tokens, plaintexts,
+/// passwords and credentials, in requests and answers alike.
+const NEVER_RECORDED: &[&str] = &[
+    "SecretString",
+    "SecretBinary",
+    "RotationToken",
+    "Plaintext",
+    "CiphertextBlob",
+    "CiphertextForRecipient",
+    "RandomPassword",
+    "SecretAccessKey",
+    "SessionToken",
+    "SecretValues",
+];
+
+/// Whether a member of that name is ever left out of a record.
+#[must_use]
+pub fn never_recorded(member: &str) -> bool {
+    NEVER_RECORDED.contains(&member)
+}
+
+/// `requestParameters` of a JSON request: the members sent, in lower camel case, without what
+/// `omit` (the service model's sensitive and binary members) or [`never_recorded`] exclude.
+#[must_use]
+pub fn parameters(input: &Value, omit: impl Fn(&str) -> bool) -> Option<Value> {
+    let Value::Object(members) = input else { return None };
+    let mut out = Map::new();
+    for (name, value) in members {
+        if never_recorded(name) || omit(name) {
+            continue;
+        }
+        out.insert(lower_camel(name), camel_value(name, value));
+    }
+    bounded(Value::Object(out))
+}
+
+/// `responseElements` of a JSON answer: as [`parameters`], without a model.
+#[must_use]
+pub fn response_elements(output: &[u8]) -> Option<Value> {
+    let value: Value = serde_json::from_slice(output).ok()?;
+    parameters(&value, |_| false)
+}
+
+/// Parameters that do not fit a record are left out.
+fn bounded(value: Value) -> Option<Value> {
+    (text_size(&value) <= ELEMENTS_LIMIT).then_some(value)
+}
+
+/// Roughly what `value` costs serialised (text, names and a few bytes per item), counted
+/// without serialising it.
+fn text_size(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(|v| text_size(v) + 1).sum::<usize>() + 2,
+        Value::Object(members) => members.iter().map(|(k, v)| k.len() + 4 + text_size(v)).sum::<usize>() + 2,
+        Value::Number(_) | Value::Bool(_) | Value::Null => 8,
+    }
+}
+
+/// A member's value with its structures' member names in lower camel case. A map's keys are
+/// the caller's data (an encryption context, say) and keep their spelling.
+fn camel_value(member: &str, value: &Value) -> Value {
+    match value {
+        Value::Object(_) if member == "EncryptionContext" => value.clone(),
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .filter(|(name, _)| !never_recorded(name))
+                .map(|(name, v)| (lower_camel(name), camel_value(name, v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| camel_value(member, v)).collect()),
+        _ => value.clone(),
+    }
+}
+
+/// `SecretId` → `secretId`, `ARN` → `arn`, `KMSKeyId` → `kmsKeyId`: the leading capitals are
+/// lowered, but for the one that starts the next word.
+#[must_use]
+pub fn lower_camel(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let upper = chars.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let lowered = match upper {
+        0 => 0,
+        n if n == chars.len() => n,
+        1 => 1,
+        n => n - 1,
+    };
+    chars.iter().enumerate().map(|(i, c)| if i < lowered { c.to_ascii_lowercase() } else { *c }).collect()
+}
+
+/// Who made a call, as the record's `userIdentity` shows it.
+#[derive(Clone, Copy, Debug)]
+pub enum Identity<'a> {
+    /// An authenticated (or, with `--auth open`, assumed) caller.
+    Caller(&'a Caller),
+    /// A call Secrets Manager made for its caller (`invokedBy`).
+    Via(&'a Caller),
+    /// A call Secrets Manager made for an account, when no caller is at hand.
+    ViaAccount(&'a str),
+    /// A request authentication refused: only the access key it carried is known.
+    Refused { account: &'a str, access_key_id: Option<&'a str> },
+    /// Secrets Manager on its own (rotation, deletion): only the account.
+    Service { account: &'a str },
+}
+
+/// What a caller's ARN says about it.
+struct Principal<'a> {
+    kind: &'static str,
+    /// A user's name, a role's name.
+    name: Option<&'a str>,
+    /// An assumed role's session name.
+    session: Option<&'a str>,
+}
+
+fn principal_of(arn: &str) -> Principal<'_> {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or("");
+    if resource == "root" {
+        return Principal { kind: "Root", name: None, session: None };
+    }
+    if let Some(path) = resource.strip_prefix("user/") {
+        return Principal { kind: "IAMUser", name: path.rsplit('/').next(), session: None };
+    }
+    if let Some(rest) = resource.strip_prefix("assumed-role/")
+        && let Some((role, session)) = rest.rsplit_once('/')
+    {
+        return Principal { kind: "AssumedRole", name: Some(role), session: Some(session) };
+    }
+    Principal { kind: "Unknown", name: None, session: None }
+}
+
+impl<'a> Identity<'a> {
+    /// The account the record belongs to.
+    #[must_use]
+    pub fn account(&self) -> &str {
+        match self {
+            Self::Caller(c) | Self::Via(c) => &c.account_id,
+            Self::ViaAccount(account) | Self::Refused { account, .. } | Self::Service { account } => account,
+        }
+    }
+
+    /// LookupEvents' `Username`: a user's name, a role session's name, `root`.
+    #[must_use]
+    pub fn username(&self) -> Option<String> {
+        let (Self::Caller(c) | Self::Via(c)) = self else { return None };
+        let principal = principal_of(&c.principal_arn);
+        match principal.kind {
+            "Root" => Some("root".to_owned()),
+            "IAMUser" => principal.name.map(str::to_owned),
+            "AssumedRole" => principal.session.map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn access_key_id(&self) -> Option<&str> {
+        match self {
+            Self::Caller(c) | Self::Via(c) => c.access_key_id.as_deref(),
+            Self::Refused { access_key_id, .. } => *access_key_id,
+            Self::ViaAccount(_) | Self::Service { .. } => None,
+        }
+    }
+
+    /// The record's `userIdentity`, borrowed from the caller: serialised without building a
+    /// JSON value first.
+    fn shape(self) -> UserIdentity<'a> {
+        let mut out = UserIdentity::default();
+        match self {
+            Self::Caller(c) | Self::Via(c) => {
+                let principal = principal_of(&c.principal_arn);
+                out.kind = Some(principal.kind);
+                out.principal_id = Some(&c.user_id);
+                out.arn = Some(&c.principal_arn);
+                out.account_id = Some(&c.account_id);
+                out.access_key_id = c.access_key_id.as_deref();
+                match principal.kind {
+                    "IAMUser" => out.user_name = Some(principal.name.unwrap_or_default()),
+                    "AssumedRole" => {
+                        let role = principal.name.unwrap_or_default();
+                        out.session_context = Some(SessionContext {
+                            attributes: SessionAttributes { mfa_authenticated: "false" },
+                            session_issuer: SessionIssuer {
+                                kind: "Role",
+                                principal_id: c.user_id.split(':').next().unwrap_or_default(),
+                                arn: format!("arn:aws:iam::{}:role/{role}", c.account_id),
+                                account_id: &c.account_id,
+                                user_name: role,
+                            },
+                        });
+                    }
+                    _ => {}
+                }
+                if matches!(self, Self::Via(_)) {
+                    out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
+                }
+            }
+            Self::ViaAccount(account) | Self::Service { account } => {
+                out.account_id = Some(account);
+                out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
+            }
+            Self::Refused { access_key_id, .. } => {
+                out.kind = Some("Unknown");
+                out.access_key_id = access_key_id;
+            }
+        }
+        out
+    }
+
+    #[cfg(test)]
+    fn to_value(self) -> Value {
+        serde_json::to_value(self.shape()).unwrap_or_default()
+    }
+}
+
+/// `userIdentity` as CloudTrail writes it; what a kind of principal lacks is left out.
+#[derive(Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentity<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    /// Not known for a request authentication refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_context: Option<SessionContext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    attributes: SessionAttributes,
+    session_issuer: SessionIssuer<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAttributes {
+    mfa_authenticated: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuer<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    principal_id: &'a str,
+    arn: String,
+    account_id: &'a str,
+    user_name: &'a str,
+}
+
+/// What is known of a call or a service event when its record is made.
+pub struct Draft<'a> {
+    pub source: Source,
+    pub name: &'a str,
+    /// `AwsApiCall`, or `AwsServiceEvent` for what Secrets Manager does on its own.
+    pub service_event: bool,
+    pub identity: Identity<'a>,
+    pub region: &'a str,
+    pub source_ip: &'a str,
+    pub user_agent: Option<&'a str>,
+    /// The error code and message of a failure.
+    pub error: Option<(&'a str, &'a str)>,
+    pub request_parameters: Option<Value>,
+    pub response_elements: Option<Value>,
+    pub additional: Option<Value>,
+    pub request_id: &'a str,
+    pub read_only: bool,
+    /// What the call names, as sent (ARNs also appear as the record's `resources`).
+    pub resources: Vec<String>,
+}
+
+/// A record in the trail: its JSON text, and the fields LookupEvents filters on.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// The order events were recorded in; NextToken points into it.
+    pub seq: u64,
+    pub id: String,
+    pub time: Timestamp,
+    pub name: String,
+    pub source: String,
+    pub read_only: bool,
+    pub username: Option<String>,
+    pub access_key_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub resources: Vec<String>,
+    pub account: String,
+    pub region: String,
+    pub error_code: Option<String>,
+    /// The CloudTrail record, serialised.
+    pub record: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_version: &'static str,
+    user_identity: UserIdentity<'a>,
+    event_time: String,
+    event_source: &'static str,
+    event_name: &'a str,
+    aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    request_parameters: Option<Value>,
+    response_elements: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_event_data: Option<Value>,
+    #[serde(rename = "requestID")]
+    request_id: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<RecordResource<'a>>,
+    event_type: &'static str,
+    management_event: bool,
+    recipient_account_id: &'a str,
+    event_category: &'static str,
+}
+
+#[derive(Serialize)]
+struct RecordResource<'a> {
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "ARN")]
+    arn: &'a str,
+}
+
+/// Cuts `text` to CloudTrail's 1 KB on a character boundary.
+fn cut(text: &str) -> &str {
+    if text.len() <= TEXT_LIMIT {
+        return text;
+    }
+    let mut end = TEXT_LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl Draft<'_> {
+    /// The event, with its record rendered, at `time`.
+    #[must_use]
+    pub fn into_event(self, time: Timestamp) -> Event {
+        let id = uuid::Uuid::new_v4().to_string();
+        let account = self.identity.account().to_owned();
+        let resource_type = self.source.resource_type();
+        let resources: Vec<RecordResource<'_>> = match resource_type {
+            Some(kind) => self
+                .resources
+                .iter()
+                .filter(|r| r.starts_with("arn:"))
+                .map(|arn| RecordResource { account_id: &account, kind, arn })
+                .collect(),
+            None => Vec::new(),
+        };
+        let record = Record {
+            event_version: EVENT_VERSION,
+            user_identity: self.identity.shape(),
+            event_time: time.to_iso8601_seconds(),
+            event_source: self.source.event_source(),
+            event_name: self.name,
+            aws_region: self.region,
+            source_ip_address: self.source_ip,
+            user_agent: self.user_agent.map(cut),
+            error_code: self.error.map(|(code, _)| code).filter(|c| !c.is_empty()),
+            error_message: self.error.map(|(_, message)| cut(message)).filter(|m| !m.is_empty()),
+            request_parameters: self.request_parameters,
+            response_elements: if self.read_only { None } else { self.response_elements },
+            additional_event_data: self.additional,
+            request_id: self.request_id,
+            event_id: &id,
+            read_only: self.read_only,
+            resources,
+            event_type: if self.service_event { "AwsServiceEvent" } else { "AwsApiCall" },
+            management_event: true,
+            recipient_account_id: &account,
+            event_category: "Management",
+        };
+        let record = serde_json::to_string(&record).unwrap_or_default();
+        Event {
+            seq: 0,
+            time,
+            name: self.name.to_owned(),
+            source: self.source.event_source().to_owned(),
+            read_only: self.read_only,
+            username: self.identity.username(),
+            access_key_id: self.identity.access_key_id().map(str::to_owned),
+            resource_type: resource_type.filter(|_| !self.resources.is_empty()).map(str::to_owned),
+            resources: self.resources,
+            region: self.region.to_owned(),
+            error_code: self.error.map(|(code, _)| code).filter(|c| !c.is_empty()).map(str::to_owned),
+            account,
+            record,
+            id,
+        }
+    }
+}
+
+impl Event {
+    /// An event read back from a trail file; `None` for a line that is not a record.
+    #[must_use]
+    pub fn from_record(record: String) -> Option<Event> {
+        let value: Value = serde_json::from_str(&record).ok()?;
+        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        let identity = value.get("userIdentity");
+        let id_text = |key: &str| identity.and_then(|i| i.get(key)).and_then(Value::as_str);
+        let username = match id_text("type") {
+            Some("Root") => Some("root".to_owned()),
+            Some("IAMUser") => id_text("userName").map(str::to_owned),
+            Some("AssumedRole") => id_text("arn").and_then(|a| a.rsplit('/').next()).map(str::to_owned),
+            _ => None,
+        };
+        // What the request named, as sent (LookupEvents' ResourceName), then the ARNs recorded.
+        let params = value.get("requestParameters");
+        let named = ["secretId", "name", "keyId", "roleArn"]
+            .iter()
+            .filter_map(|key| params.and_then(|p| p.get(key)).and_then(Value::as_str))
+            .take(1);
+        let listed = params.and_then(|p| p.get("secretIdList")).and_then(Value::as_array).into_iter().flatten();
+        let arns = value.get("resources").and_then(Value::as_array).into_iter().flatten();
+        let mut resources: Vec<String> = named
+            .chain(listed.filter_map(Value::as_str))
+            .chain(arns.filter_map(|r| r.get("ARN").and_then(Value::as_str)))
+            .map(str::to_owned)
+            .collect();
+        resources.dedup();
+        let source = value.get("eventSource").and_then(Value::as_str).unwrap_or_default();
+        let resource_type = Source::ALL
+            .into_iter()
+            .find(|s| s.event_source() == source)
+            .and_then(Source::resource_type)
+            .filter(|_| !resources.is_empty())
+            .map(str::to_owned);
+        Some(Event {
+            seq: 0,
+            id: text("eventID")?,
+            time: Timestamp::parse(value.get("eventTime")?.as_str()?)?,
+            name: text("eventName")?,
+            source: text("eventSource")?,
+            read_only: value.get("readOnly").and_then(Value::as_bool).unwrap_or(false),
+            username,
+            access_key_id: id_text("accessKeyId").map(str::to_owned),
+            resource_type,
+            resources,
+            account: text("recipientAccountId")?,
+            region: text("awsRegion")?,
+            error_code: text("errorCode"),
+            record,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(arn: &str, user_id: &str) -> Caller {
+        Caller {
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            access_key_id: Some("AKIAEXAMPLE".into()),
+            principal_arn: arn.into(),
+            user_id: user_id.into(),
+        }
+    }
+
+    #[test]
+    fn member_names_go_lower_camel_as_cloudtrail_writes_them() {
+        assert_eq!(lower_camel("SecretId"), "secretId");
+        assert_eq!(lower_camel("ARN"), "arn");
+        assert_eq!(lower_camel("KMSKeyId"), "kmsKeyId");
+        assert_eq!(lower_camel("KmsKeyId"), "kmsKeyId");
+        assert_eq!(lower_camel("already"), "already");
+        assert_eq!(lower_camel(""), "");
+    }
+
+    #[test]
+    fn parameters_keep_what_was_sent_without_values_or_tokens() {
+        let input = serde_json::json!({
+            "SecretId": "db", "SecretString": "hunter2", "RotationToken": "tok",
+            "Filters": [{"Key": "name", "Values": ["a"]}],
+            "EncryptionContext": {"SecretARN": "arn"},
+        });
+        let out = parameters(&input, |m| m == "VersionStages").unwrap();
+        assert_eq!(
+            out,
+            serde_json::json!({
+                "secretId": "db", "filters": [{"key": "name", "values": ["a"]}],
+                "encryptionContext": {"SecretARN": "arn"},
+            })
+        );
+        let huge = serde_json::json!({ "Policy": "x".repeat(ELEMENTS_LIMIT) });
+        assert_eq!(parameters(&huge, |_| false), None);
+    }
+
+    #[test]
+    fn identities_take_the_shape_of_their_principal() {
+        let user = caller("arn:aws:iam::111122223333:user/dev/alice", "AIDAEXAMPLE");
+        let value = Identity::Caller(&user).to_value();
+        assert_eq!(value["type"], "IAMUser");
+        assert_eq!(value["userName"], "alice");
+        assert_eq!(Identity::Caller(&user).username().as_deref(), Some("alice"));
+        let role = caller("arn:aws:sts::111122223333:assumed-role/app/s1", "AROAEXAMPLE:s1");
+        let value = Identity::Via(&role).to_value();
+        assert_eq!(value["type"], "AssumedRole");
+        assert_eq!(value["sessionContext"]["sessionIssuer"]["arn"], "arn:aws:iam::111122223333:role/app");
+        assert_eq!(value["sessionContext"]["sessionIssuer"]["principalId"], "AROAEXAMPLE");
+        assert_eq!(value["invokedBy"], SECRETS_MANAGER_PRINCIPAL);
+        assert_eq!(Identity::Via(&role).username().as_deref(), Some("s1"));
+        let root = caller("arn:aws:iam::111122223333:root", "111122223333");
+        assert_eq!(Identity::Caller(&root).to_value()["type"], "Root");
+        let service = Identity::Service { account: "111122223333" }.to_value();
+        assert_eq!(service, serde_json::json!({"accountId": "111122223333", "invokedBy": SECRETS_MANAGER_PRINCIPAL}));
+    }
+
+    #[test]
+    fn a_record_reads_back_into_the_same_event() {
+        let user = caller("arn:aws:iam::111122223333:user/alice", "AIDAEXAMPLE");
+        let event = Draft {
+            source: Source::SecretsManager,
+            name: "DeleteSecret",
+            service_event: false,
+            identity: Identity::Caller(&user),
+            region: "eu-west-1",
+            source_ip: "127.0.0.1",
+            user_agent: Some("aws-cli"),
+            error: Some(("ResourceNotFoundException", "nope")),
+            request_parameters: Some(serde_json::json!({
+                "secretId": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-abcdef"
+            })),
+            response_elements: None,
+            additional: None,
+            request_id: "req",
+            read_only: false,
+            resources: vec!["arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-abcdef".into()],
+        }
+        .into_event(Timestamp::from_secs(1_767_225_600));
+        let value: Value = serde_json::from_str(&event.record).unwrap();
+        assert_eq!(value["eventTime"], "2026-01-01T00:00:00Z");
+        assert_eq!(value["responseElements"], Value::Null);
+        assert_eq!(value["resources"][0]["type"], "AWS::SecretsManager::Secret");
+        let back = Event::from_record(event.record.clone()).unwrap();
+        assert_eq!(
+            (back.id, back.name, back.username, back.error_code, back.account, back.resources),
+            (event.id, event.name, event.username, event.error_code, event.account, event.resources)
+        );
+    }
+}
