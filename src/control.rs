@@ -221,6 +221,7 @@ fn health(app: &App, full: bool) -> Answer {
     };
     let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION") });
     if full {
+        body["authorize"] = json!(app.config.authorize.as_str());
         body["secrets"] = json!(app.engine.secret_count());
         body["now"] = json!(app.engine.now().to_iso8601());
     }

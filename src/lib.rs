@@ -21,6 +21,8 @@
 //! - [`rotation`]: the four-step rotation protocol, hooks, schedules and the rotation log.
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
+//! - [`iam`]: the identity store (users, roles, managed policies per account) and the enforcement
+//!   of identity, resource and key policies on every call (`--authorize enforce`).
 //! - [`guard`]: who may use the control API (the token), and the browser checks of both planes
 //!   (`Origin`, `Host`, JSON bodies).
 //! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
@@ -37,6 +39,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod guard;
+pub mod iam;
 pub mod init;
 pub mod logging;
 pub mod persist;
