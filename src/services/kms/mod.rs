@@ -50,6 +50,12 @@ macro_rules! operations {
             pub const fn name(self) -> &'static str {
                 match self { $(Self::$op => stringify!($op)),+ }
             }
+
+            /// The IAM action: `kms:<operation>`.
+            #[must_use]
+            pub const fn action(self) -> &'static str {
+                match self { $(Self::$op => concat!("kms:", stringify!($op))),+ }
+            }
         }
     };
 }
