@@ -15,6 +15,8 @@
 //!   - `sts`: the STS calls clients make first (GetCallerIdentity, AssumeRole);
 //!   - `kms`: keys, aliases, key states and deletion windows, AES-256-GCM envelope encryption,
 //!     and the typed calls Secrets Manager makes.
+//! - [`iam`]: IAM's policy language — parsing, validation, evaluation within and across
+//!   accounts, AWS's refusal texts and the explanation of a decision (pure; no HTTP).
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
 //! - [`scheduler`]: work due on smemu's clock (purges, rotations), the sweeper, clock advances.

@@ -1,0 +1,22 @@
+//! IAM's policy language: parsing and validation ([`Policy::parse`]), and evaluation of a
+//! request against the policies that apply to it ([`evaluate`]), with AWS's refusal texts
+//! ([`Denial::message`]) and an explanation of every statement ([`Finding`]).
+//!
+//! Identity policies, resource policies (secrets), key policies (KMS) and trust policies
+//! (roles) are all the same [`Policy`]; [`PolicySet`] says which role each plays in a request.
+
+mod condition;
+mod denial;
+mod evaluate;
+mod parse;
+mod pattern;
+#[cfg(test)]
+mod tests;
+
+pub use condition::{Context, Operator, SetQualifier};
+pub use denial::{Denial, PolicyKind};
+pub use evaluate::{
+    Decision, Evaluation, Finding, Mismatch, Named, Outcome, PolicySet, Principal, PrincipalKind, Request,
+    ResourceKind, evaluate,
+};
+pub use parse::{Condition, Effect, Policy, PolicyError, PolicyErrorKind, PrincipalSet, Statement};

@@ -1,0 +1,133 @@
+//! Wildcard patterns (`*`, `?`) and policy variables (`${aws:username}`, `${*}` ...), the one
+//! matcher behind Action, Resource, principals and the `*Like` condition operators.
+
+/// One element of a compiled pattern. Text that came from a policy variable is literal even
+/// when it holds `*` or `?`: a user named `a*` must not become a wildcard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token {
+    Char(char),
+    /// `*`: any run of characters, including none.
+    Any,
+    /// `?`: exactly one character.
+    One,
+}
+
+/// Compiles `text` as a pattern. With `wild`, `*` and `?` are wildcards; variables are
+/// substituted through `resolve` when given (policy version 2012-10-17). `None` when a
+/// variable has no value and no default: the element then matches nothing.
+pub(crate) fn compile(text: &str, wild: bool, resolve: Option<&dyn Fn(&str) -> Option<String>>) -> Option<Vec<Token>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(resolve) = resolve
+            && let Some(body) = rest.strip_prefix("${")
+            && let Some(end) = body.find('}')
+        {
+            let inner = &body[..end];
+            rest = &body[end + 1..];
+            let value = match inner {
+                "*" | "?" | "$" => Some(inner.to_string()),
+                _ => {
+                    let (name, default) = split_default(inner);
+                    resolve(name.trim()).or(default)
+                }
+            }?;
+            out.extend(value.chars().map(Token::Char));
+            continue;
+        }
+        out.push(match c {
+            '*' if wild => Token::Any,
+            '?' if wild => Token::One,
+            c => Token::Char(c),
+        });
+        rest = &rest[c.len_utf8()..];
+    }
+    Some(out)
+}
+
+/// `aws:username, 'default'` → the name and the default (IAM's variable-default syntax).
+fn split_default(inner: &str) -> (&str, Option<String>) {
+    if let Some((name, default)) = inner.split_once(',') {
+        let default = default.trim();
+        if let Some(quoted) = default.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')) {
+            return (name, Some(quoted.to_string()));
+        }
+    }
+    (inner, None)
+}
+
+/// Whether `tokens` matches all of `text`; `fold` compares ASCII case-insensitively.
+pub(crate) fn matches(tokens: &[Token], text: &str, fold: bool) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    let eq = |a: char, b: char| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match tokens.get(pi) {
+            Some(Token::One) => {
+                pi += 1;
+                ti += 1;
+                continue;
+            }
+            Some(Token::Char(c)) if eq(*c, t[ti]) => {
+                pi += 1;
+                ti += 1;
+                continue;
+            }
+            Some(Token::Any) => {
+                backtrack = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let Some((star, matched)) = backtrack else {
+            return false;
+        };
+        pi = star + 1;
+        ti = matched + 1;
+        backtrack = Some((star, matched + 1));
+    }
+    tokens[pi..].iter().all(|t| *t == Token::Any)
+}
+
+/// A plain wildcard match without variables.
+pub(crate) fn wildcard(pattern: &str, text: &str, fold: bool) -> bool {
+    compile(pattern, true, None).is_some_and(|p| matches(&p, text, fold))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("a*c", "abbbc", false));
+        assert!(wildcard("*", "", false));
+        assert!(wildcard("a?c", "abc", false));
+        assert!(!wildcard("a?c", "ac", false));
+        assert!(wildcard("*b*", "abc", false));
+        assert!(!wildcard("abc", "abcd", false));
+        assert!(wildcard("a**", "a", false));
+        assert!(!wildcard("ABC", "abc", false));
+        assert!(wildcard("ABC", "abc", true));
+        assert!(wildcard("prod/db-??????", "prod/db-AbCdEf", false));
+        assert!(!wildcard("prod/db-??????", "prod/db-AbCdE", false));
+    }
+
+    #[test]
+    fn variables() {
+        let resolve = |name: &str| (name == "aws:username").then(|| "a*".to_string());
+        let p = compile("home/${aws:username}/*", true, Some(&resolve)).unwrap();
+        assert!(matches(&p, "home/a*/x", false));
+        assert!(!matches(&p, "home/ab/x", false), "substituted text is literal");
+        assert!(compile("${aws:PrincipalTag/team}", true, Some(&resolve)).is_none());
+        let d = compile("${aws:PrincipalTag/team, 'all'}", true, Some(&resolve)).unwrap();
+        assert!(matches(&d, "all", false));
+        let lit = compile("a${*}b${?}${$}", true, Some(&resolve)).unwrap();
+        assert!(matches(&lit, "a*b?$", false));
+        assert!(!matches(&lit, "axb?$", false));
+        let unsubstituted = compile("${aws:username}", true, None).unwrap();
+        assert!(matches(&unsubstituted, "${aws:username}", false));
+    }
+}
