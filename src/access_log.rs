@@ -292,6 +292,7 @@ mod tests {
             access_key_id: Some("AKIDEXAMPLE".into()),
             principal_arn: "arn:aws:iam::111122223333:user/ci".into(),
             user_id: "AIDAEXAMPLE".into(),
+            session_policy: None,
         }
     }
 

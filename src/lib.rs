@@ -75,6 +75,8 @@ pub struct App {
     pub kms: services::kms::Kms,
     pub kms_model: protocol::validate::Model,
     pub auth: auth::Authenticator,
+    /// Decides whether each call may run (`--authorize`).
+    pub authorizer: iam::enforce::Authorizer,
     /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
     /// control endpoints answer, everything else is 503.
     ready: AtomicBool,
@@ -144,6 +146,7 @@ impl App {
             engine,
             model: protocol::validate::Model::embedded(),
             auth,
+            authorizer: iam::enforce::Authorizer::new(config.authorize),
             config,
             ready: AtomicBool::new(true),
             ready_changed: tokio::sync::Notify::new(),

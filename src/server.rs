@@ -6,6 +6,7 @@ use crate::control::{self, BodyLimit};
 use crate::error::{ApiError, ErrorCode};
 use crate::protocol;
 use crate::services::kms;
+use crate::services::secretsmanager::authorize;
 use crate::services::secretsmanager::ops::{self, Ctx, Operation};
 use crate::services::sts;
 use bytes::Bytes;
@@ -406,8 +407,19 @@ async fn secrets_manager(
     entry.route(Service::SecretsManager, Some(op.name()));
     entry.subject(op.subject(&json));
     let caller = authenticated(app, crate::auth::SECRETS_MANAGER, parts, body, entry)?;
-    let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
-    let outcome = app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await;
+    let access = op.access(&json);
+    // A secret of another account named by ARN is served from that account's store.
+    let account = authorize::serving_account(&caller, &access).to_owned();
+    let ctx = Ctx { app, account: &account, region: &caller.region, principal: &caller.principal_arn };
+    let outcome = match authorize::authorize(&ctx, &caller, op, &access, &json) {
+        Ok(()) if op == Operation::BatchGetSecretValue && app.authorizer.enforcing() => {
+            let input = json.clone();
+            let answer = app.settled(false, ops::dispatch(&ctx, op, json)).await;
+            answer.and_then(|body| authorize::filter_batch(&ctx, &caller, &input, body))
+        }
+        Ok(()) => app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await,
+        Err(refused) => Err(refused),
+    };
     entry.caller(caller);
     outcome
 }
@@ -443,7 +455,8 @@ async fn key_management(
     entry.subject(kms_subject(&json));
     let caller = authenticated(app, crate::auth::KMS, parts, body, entry)?;
     let ctx = Ctx { app, account: &caller.account_id, region: &caller.region, principal: &caller.principal_arn };
-    let outcome = kms::dispatch(&ctx, op, json);
+    let access = kms::authorize::access(op, &caller, &json);
+    let outcome = kms::authorize::authorize(&ctx, &caller, &access).and_then(|()| kms::dispatch(&ctx, op, json));
     entry.caller(caller);
     let body = outcome?;
     if op.is_mutating() {

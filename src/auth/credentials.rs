@@ -67,6 +67,8 @@ pub struct Credential {
     /// After this instant the key is refused with ExpiredTokenException.
     pub expiration: Option<SystemTime>,
     pub source: CredentialSource,
+    /// A role session's session policy.
+    pub session_policy: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Credential {
@@ -399,6 +401,7 @@ impl CredentialStore {
                 session_token: None,
                 expiration: None,
                 source: source.clone(),
+                session_policy: None,
             };
             map.insert(key.access_key_id, Arc::new(credential));
         }
@@ -503,6 +506,7 @@ impl CredentialStore {
             user_id: claims.user_id,
             session_token: Some(token.to_string()),
             source: CredentialSource::AssumeRole,
+            session_policy: claims.session_policy.map(Arc::from),
         }
     }
 
@@ -534,6 +538,19 @@ impl CredentialStore {
         duration: Duration,
         now: SystemTime,
     ) -> Result<TemporaryCredentials, CredentialsError> {
+        self.issue_session(role_arn, session_name, duration, now, None)
+    }
+
+    /// [`Self::issue_temporary`] with the session policy AssumeRole was given, which the
+    /// session token carries so every request of the session is capped by it.
+    pub fn issue_session(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        duration: Duration,
+        now: SystemTime,
+        session_policy: Option<&str>,
+    ) -> Result<TemporaryCredentials, CredentialsError> {
         let role = RoleArn::parse(role_arn).ok_or_else(|| CredentialsError::new(format!("{role_arn} is invalid")))?;
         let expires =
             super::sigv4::unix_seconds(now).saturating_add(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX));
@@ -550,6 +567,7 @@ impl CredentialStore {
             ),
             user_id: format!("{role_id}:{session_name}"),
             expires,
+            session_policy: session_policy.map(str::to_string),
         };
         Ok(TemporaryCredentials {
             secret_access_key: self.sessions.secret_for(&claims.access_key_id),
@@ -663,6 +681,7 @@ impl Entry {
             session_token: self.session_token,
             expiration: None,
             source,
+            session_policy: None,
         }
     }
 }

@@ -109,6 +109,8 @@ pub struct Caller {
     /// GetCallerIdentity's `UserId`: the account id for root, `AIDA…` for a
     /// user, `AROA…:<session>` for a role session.
     pub user_id: String,
+    /// The session policy an AssumeRole passed (`Policy`): it caps what the session may do.
+    pub session_policy: Option<Arc<str>>,
 }
 
 /// An authentication failure. Every one is HTTP 400 on the Secrets Manager
@@ -216,6 +218,7 @@ impl Authenticator {
             access_key_id: None,
             principal_arn: root_arn(&self.default_account),
             user_id: self.default_account.clone(),
+            session_policy: None,
         }
     }
 
@@ -296,6 +299,7 @@ impl Authenticator {
                 access_key_id: Some(key),
                 principal_arn: known.principal_arn.clone(),
                 user_id: known.user_id.clone(),
+                session_policy: known.session_policy.clone(),
             };
         }
         let account_id = if is_account_id(&key) { key.clone() } else { self.default_account.clone() };
@@ -305,6 +309,7 @@ impl Authenticator {
             account_id,
             region,
             access_key_id: if key.is_empty() { None } else { Some(key) },
+            session_policy: None,
         }
     }
 
@@ -358,6 +363,7 @@ impl Authenticator {
             access_key_id: Some(scope.access_key_id),
             principal_arn: credential.principal_arn.clone(),
             user_id: credential.user_id.clone(),
+            session_policy: credential.session_policy.clone(),
         })
     }
 }
@@ -660,6 +666,7 @@ mod tests {
                 access_key_id: None,
                 principal_arn: "arn:aws:iam::000000000000:root".into(),
                 user_id: "000000000000".into(),
+                session_policy: None,
             }
         );
     }
@@ -701,6 +708,7 @@ mod tests {
                 access_key_id: Some(KEY.into()),
                 principal_arn: "arn:aws:iam::111111111111:user/alice".into(),
                 user_id: auth.credentials().lookup(KEY).unwrap().user_id.clone(),
+                session_policy: None,
             }
         );
     }

@@ -11,6 +11,7 @@
 //! - `error`: every KMS error and its text.
 //! - `keyfile`: key material on disk, apart from the journal.
 
+pub mod authorize;
 pub mod crypto;
 pub mod error;
 pub mod keyfile;

@@ -1,0 +1,73 @@
+//! The pipeline's authorization step for KMS calls: the caller's identity policies and the
+//! key's key policy, for the key the request names (by id, alias or ARN, in any account).
+
+use serde_json::Value;
+
+use super::Operation;
+use super::store::{Caller as KmsCaller, Principal as KmsPrincipal};
+use crate::auth::Caller;
+use crate::error::Result;
+use crate::iam::Access;
+use crate::iam::enforce::Target;
+use crate::iam::policy::ResourceKind;
+use crate::services::secretsmanager::ops::Ctx;
+
+/// What a KMS request asks: `kms:<operation>` on the key its `KeyId` names, with
+/// `kms:CallerAccount` and the encryption context it sends.
+#[must_use]
+pub fn access(op: Operation, caller: &Caller, input: &Value) -> Access {
+    let mut access = Access::new(op.action(), input.get("KeyId").and_then(Value::as_str))
+        .with("kms:CallerAccount", vec![caller.account_id.clone()]);
+    if let Some(Value::Object(context)) = input.get("EncryptionContext") {
+        for (key, value) in context {
+            if let Some(value) = value.as_str() {
+                access.context.push((format!("kms:EncryptionContext:{key}"), vec![value.to_string()]));
+            }
+        }
+        access.context.push(("kms:EncryptionContextKeys".into(), context.keys().cloned().collect()));
+    }
+    access
+}
+
+/// Whether `caller` may make the KMS request `access` states. A key that cannot be found is
+/// left to the operation, which reports it; actions without a key are decided by identity
+/// policies alone.
+///
+/// # Errors
+/// `AccessDeniedException` with AWS's text, naming the key as sent.
+pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, access: &Access) -> Result<()> {
+    let authorizer = &ctx.app.authorizer;
+    if !authorizer.enforcing() {
+        return Ok(());
+    }
+    let target = match access.resource.as_deref() {
+        None => Target { arn: None, account: caller.account_id.clone(), ..Target::default() },
+        Some(key_ref) => {
+            let as_service =
+                KmsCaller { account: ctx.account, region: ctx.region, principal: KmsPrincipal::SecretsManager };
+            let Ok(key) = ctx.app.kms.describe_key(as_service, key_ref) else { return Ok(()) };
+            let policy = authorizer.policies.get(&key.policy).map(|p| (format!("key policy of {}", key.arn), p));
+            Target {
+                arn: Some(key.arn.clone()),
+                account: key.account.clone(),
+                policy,
+                kind: ResourceKind::Key,
+                context: Vec::new(),
+            }
+        }
+    };
+    let identities = ctx.app.auth.credentials().identities();
+    // KMS names the key's ARN in its refusals, whatever form the request used.
+    let shown = target.arn.clone();
+    authorizer
+        .check_action(
+            identities,
+            caller,
+            access.action,
+            shown.as_deref(),
+            &access.context,
+            &target,
+            ctx.app.engine.now(),
+        )
+        .map_err(|r| r.api_error())
+}
