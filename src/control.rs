@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub mod endpoints;
+pub mod explain;
 
 /// Whether `path` belongs to the control API rather than to the AWS protocol.
 #[must_use]
@@ -176,6 +177,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
         (&Method::GET, "/_smemu") => Ok(listing()),
         (&Method::GET | &Method::HEAD, "/_smemu/health") => health(app, true),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
+        (&Method::POST, "/_smemu/authorize") => explain::answer(app, body).map_err(bad),
         (&Method::GET, "/_smemu/clock") => Ok(clock_view(app)),
         (&Method::POST, "/_smemu/clock") => move_clock(app, body).await,
         (&Method::GET, "/_smemu/state") => serde_json::to_value(app.engine.export()).map_err(|e| bad(e.to_string())),

@@ -29,6 +29,25 @@ pub fn access(op: Operation, caller: &Caller, input: &Value) -> Access {
     access
 }
 
+/// The key `key_ref` names as a policy target (`None` when there is no such key), or the
+/// caller's account for actions without a key.
+#[must_use]
+pub fn target_for(ctx: &Ctx<'_>, caller: &Caller, key_ref: Option<&str>) -> Option<Target> {
+    let Some(key_ref) = key_ref else {
+        return Some(Target { arn: None, account: caller.account_id.clone(), ..Target::default() });
+    };
+    let as_service = KmsCaller { account: ctx.account, region: ctx.region, principal: KmsPrincipal::SecretsManager };
+    let key = ctx.app.kms.describe_key(as_service, key_ref).ok()?;
+    let policy = ctx.app.authorizer.policies.get(&key.policy).map(|p| (format!("key policy of {}", key.arn), p));
+    Some(Target {
+        arn: Some(key.arn.clone()),
+        account: key.account.clone(),
+        policy,
+        kind: ResourceKind::Key,
+        context: Vec::new(),
+    })
+}
+
 /// Whether `caller` may make the KMS request `access` states. A key that cannot be found is
 /// left to the operation, which reports it; actions without a key are decided by identity
 /// policies alone.
@@ -40,22 +59,7 @@ pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, access: &Access) -> Result<()> 
     if !authorizer.enforcing() {
         return Ok(());
     }
-    let target = match access.resource.as_deref() {
-        None => Target { arn: None, account: caller.account_id.clone(), ..Target::default() },
-        Some(key_ref) => {
-            let as_service =
-                KmsCaller { account: ctx.account, region: ctx.region, principal: KmsPrincipal::SecretsManager };
-            let Ok(key) = ctx.app.kms.describe_key(as_service, key_ref) else { return Ok(()) };
-            let policy = authorizer.policies.get(&key.policy).map(|p| (format!("key policy of {}", key.arn), p));
-            Target {
-                arn: Some(key.arn.clone()),
-                account: key.account.clone(),
-                policy,
-                kind: ResourceKind::Key,
-                context: Vec::new(),
-            }
-        }
-    };
+    let Some(target) = target_for(ctx, caller, access.resource.as_deref()) else { return Ok(()) };
     let identities = ctx.app.auth.credentials().identities();
     // KMS names the key's ARN in its refusals, whatever form the request used.
     let shown = target.arn.clone();

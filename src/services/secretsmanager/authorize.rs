@@ -62,6 +62,12 @@ fn absent_arn(ctx: &Ctx<'_>, op: Operation, id: &str) -> String {
     format!("arn:{}:secretsmanager:{}:{}:secret:{id}{suffix}", ident::partition_of(ctx.region), ctx.region, ctx.account)
 }
 
+/// The secret `id` names, as a policy target for `op` (the explain endpoint asks too).
+#[must_use]
+pub fn target_for(ctx: &Ctx<'_>, op: Operation, id: Option<&str>) -> Target {
+    target(ctx, op, id).0
+}
+
 /// The secret as a policy target, with the condition keys it contributes.
 fn target(ctx: &Ctx<'_>, op: Operation, id: Option<&str>) -> (Target, Option<SecretFacts>) {
     let Some(id) = id else {
