@@ -245,9 +245,19 @@ impl Authenticator {
     /// Whether `caller` may assume `role_arn`. Strict mode: only a declared
     /// role whose trust policy allows the caller. Open and off modes: any
     /// role, because they already let every caller be whoever it claims.
+    /// A role declared in an `iam` section is asked through the policy engine (conditions
+    /// included); one of a credentials file's `[[roles]]` through its trust subset.
     pub fn may_assume_role(&self, caller: &Caller, role_arn: &str) -> bool {
-        self.mode != AuthMode::Strict
-            || self.credentials.roles().may_assume(&caller.principal_arn, &caller.account_id, role_arn)
+        if self.mode != AuthMode::Strict {
+            return true;
+        }
+        let declared = RoleArn::parse(role_arn)
+            .and_then(|r| self.credentials.identities().role(&r.account_id, &r.role_name))
+            .filter(|role| role.arn == role_arn);
+        match declared {
+            Some(role) => crate::iam::enforce::may_assume(self.credentials.identities(), caller, &role),
+            None => self.credentials.roles().may_assume(&caller.principal_arn, &caller.account_id, role_arn),
+        }
     }
 
     fn signing_key(

@@ -313,6 +313,27 @@ impl Authorizer {
     }
 }
 
+/// Whether `caller` may assume `role`: its trust policy alone decides, as AssumeRole asks it.
+#[must_use]
+pub fn may_assume(identities: &IdentityStore, caller: &Caller, role: &super::store::Role) -> bool {
+    let permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+    let principal = principal_of(caller, &permissions);
+    let context = Context::new();
+    let set = PolicySet {
+        resource: Some(Named::new(role.arn.as_str(), &role.trust.policy)),
+        resource_kind: ResourceKind::Trust,
+        ..PolicySet::default()
+    };
+    let request = policy::Request {
+        principal: &principal,
+        action: crate::auth::roles::ASSUME_ROLE_ACTION,
+        resource: Some(&role.arn),
+        resource_account: Some(&role.account_id),
+        context: &context,
+    };
+    policy::evaluate(&request, &set).allowed()
+}
+
 /// A customer managed key as authorization sees it.
 #[derive(Debug, Clone)]
 pub struct KeyFacts {
