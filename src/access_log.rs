@@ -294,6 +294,7 @@ mod tests {
             access_key_id: Some("AKIDEXAMPLE".into()),
             principal_arn: "arn:aws:iam::111122223333:user/ci".into(),
             user_id: "AIDAEXAMPLE".into(),
+            session_policy: None,
         }
     }
 

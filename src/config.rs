@@ -11,6 +11,8 @@ pub struct Config {
     /// Account used when the access key is not a 12-digit account id.
     pub default_account: String,
     pub auth_mode: AuthMode,
+    /// Whether calls are authorised against identity, resource and key policies.
+    pub authorize: crate::iam::AuthorizeMode,
     /// Request bodies larger than this are refused before they are parsed.
     pub max_body_bytes: usize,
     /// Whether RotateSecret answers after the rotation's steps ran, or at once.
@@ -62,6 +64,7 @@ impl Default for Config {
             default_region: DEFAULT_REGION.to_owned(),
             default_account: DEFAULT_ACCOUNT.to_owned(),
             auth_mode: AuthMode::Open,
+            authorize: crate::iam::AuthorizeMode::Off,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             rotation_timing: RotationTiming::Sync,
             control: ControlMode::Auto,

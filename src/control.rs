@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub mod endpoints;
+pub mod explain;
 
 /// Whether `path` belongs to the control API rather than to the AWS protocol.
 #[must_use]
@@ -182,6 +183,7 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
         (&Method::GET, "/_smemu") => Ok(listing()),
         (&Method::GET | &Method::HEAD, "/_smemu/health") => health(app, true),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
+        (&Method::POST, "/_smemu/authorize") => explain::answer(app, body).map_err(bad),
         (&Method::GET, "/_smemu/clock") => Ok(clock_view(app)),
         (&Method::POST, "/_smemu/clock") => move_clock(app, body).await,
         (&Method::GET, "/_smemu/state") => Ok(crate::services::secretsmanager::encryption::export_plain(app)),
@@ -227,6 +229,7 @@ fn health(app: &App, full: bool) -> Answer {
     };
     let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION") });
     if full {
+        body["authorize"] = json!(app.config.authorize.as_str());
         body["secrets"] = json!(app.engine.secret_count());
         body["now"] = json!(app.engine.now().to_iso8601());
     }

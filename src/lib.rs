@@ -26,6 +26,8 @@
 //! - [`rotation`]: the four-step rotation protocol, hooks, schedules and the rotation log.
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
 //! - [`seed`]: secrets loaded at start from YAML or JSON files, idempotently.
+//! - [`iam`]: the identity store (users, roles, managed policies per account) and the enforcement
+//!   of identity, resource and key policies on every call (`--authorize enforce`).
 //! - [`guard`]: who may use the control API (the token), and the browser checks of both planes
 //!   (`Origin`, `Host`, JSON bodies).
 //! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
@@ -81,6 +83,8 @@ pub struct App {
     /// The audit trail: every call's record, LookupEvents' source.
     pub audit: Arc<audit::Audit>,
     pub auth: auth::Authenticator,
+    /// Decides whether each call may run (`--authorize`).
+    pub authorizer: iam::enforce::Authorizer,
     /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
     /// control endpoints answer, everything else is 503.
     ready: AtomicBool,
@@ -156,6 +160,7 @@ impl App {
             engine,
             model: protocol::validate::Model::embedded(),
             auth,
+            authorizer: iam::enforce::Authorizer::new(config.authorize),
             config,
             ready: AtomicBool::new(true),
             ready_changed: tokio::sync::Notify::new(),

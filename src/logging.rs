@@ -116,6 +116,7 @@ pub fn init(filter: &LogFilter, format: LogFormat) -> Result<WorkerGuard, String
 pub struct Banner<'a> {
     pub listen: SocketAddr,
     pub auth: AuthMode,
+    pub authorize: crate::iam::AuthorizeMode,
     pub data_dir: Option<&'a Path>,
     pub seed: Option<&'a Path>,
     /// How the control API is protected ([`crate::control::protection`]).
@@ -131,6 +132,7 @@ impl Banner<'_> {
             version = env!("CARGO_PKG_VERSION"),
             listen = %self.listen,
             auth = self.auth.as_str(),
+            authorize = self.authorize.as_str(),
             data_dir = data_dir.as_deref().unwrap_or("in memory"),
             seed = seed.as_deref().unwrap_or("none"),
             control = self.control,
@@ -227,6 +229,7 @@ pub(crate) mod tests {
             Banner {
                 listen: "127.0.0.1:4566".parse().unwrap(),
                 auth: AuthMode::Strict,
+                authorize: crate::iam::AuthorizeMode::Enforce,
                 data_dir: None,
                 seed: Some(Path::new("/seed.yaml")),
                 control: "open",
@@ -237,6 +240,7 @@ pub(crate) mod tests {
         assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(v["listen"], "127.0.0.1:4566");
         assert_eq!(v["auth"], "strict");
+        assert_eq!(v["authorize"], "enforce");
         assert_eq!(v["data_dir"], "in memory");
         assert_eq!(v["seed"], "/seed.yaml");
         assert_eq!(v["control"], "open");

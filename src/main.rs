@@ -31,6 +31,10 @@ struct Args {
     /// `strict` (SigV4 verified against known credentials), or `off` (default account and region).
     #[arg(long, env = "SMEMU_AUTH", default_value = "open")]
     auth: AuthMode,
+    /// Whether calls are authorised: `off` (every caller may do everything) or `enforce` (every
+    /// Secrets Manager and KMS call is evaluated against identity, resource and key policies).
+    #[arg(long, env = "SMEMU_AUTHORIZE", default_value = "off")]
+    authorize: smemu::iam::AuthorizeMode,
     /// Known credentials (TOML or JSON): access_key_id, secret_access_key, account_id, and
     /// optionally principal_arn and session_token per entry.
     #[arg(long, env = "SMEMU_CREDENTIALS", value_name = "FILE")]
@@ -195,6 +199,7 @@ async fn main() -> std::process::ExitCode {
         default_region: args.region,
         default_account: args.account_id,
         auth_mode: args.auth,
+        authorize: args.authorize,
         client_timeout: args.client_timeout,
         max_connections: args.max_connections,
         max_import_bytes: args.max_import_bytes,
@@ -224,6 +229,7 @@ async fn main() -> std::process::ExitCode {
     Banner {
         listen: addr,
         auth: config.auth_mode,
+        authorize: config.authorize,
         data_dir: args.data_dir.as_deref(),
         seed: args.seed.as_deref(),
         control: &smemu::control::protection(&config, addr),

@@ -32,7 +32,7 @@
 //!         stages: [AWSPREVIOUS]
 //!       - secretBinary: AwQF
 //!         stages: [AWSCURRENT]
-//! iam:                         # roles AssumeRole may enter: see `auth::authorization_details`
+//! iam:                         # users, roles, policies: see `auth::authorization_details`
 //!   RoleDetailList:
 //!     - RoleName: deployer
 //!       AssumeRolePolicyDocument: { Statement: [{ Effect: Allow, Principal: { AWS: "111122223333" }, Action: sts:AssumeRole }] }
@@ -136,7 +136,7 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
     let mut seen_keys: HashMap<(String, String, String), String> = HashMap::new();
     // Where each (account, region, name) was first seeded, so a second entry for it is refused.
     let mut seen: HashMap<(String, String, String), String> = HashMap::new();
-    let mut roles = Vec::new();
+    let mut declared_iam = Vec::new();
     for file in files(path)? {
         let shown = file.display().to_string();
         let text = std::fs::read_to_string(&file).map_err(|e| SeedError(format!("seed file {shown}: {e}")))?;
@@ -153,7 +153,7 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
         if let Some(iam) = top.get("iam") {
             let details = crate::auth::AuthorizationDetails::parse(iam, &account)
                 .map_err(|e| SeedError(format!("seed file {shown}: iam: {e}")))?;
-            roles.extend(details.roles);
+            declared_iam.push((details, shown.clone()));
         }
         for (index, entry) in top.list("keys").map_err(in_file)?.iter().enumerate() {
             let label = match (entry.get("alias"), entry.get("id")) {
@@ -188,7 +188,13 @@ pub fn load(app: &App, path: &Path) -> Result<usize, SeedError> {
             planned.push((account, region, secret, label, shown.clone()));
         }
     }
-    app.auth.credentials().roles().declare(roles).map_err(|e| SeedError(format!("seed: iam: {e}")))?;
+    for (details, shown) in declared_iam {
+        let source = crate::auth::CredentialSource::File(shown.clone());
+        app.auth
+            .credentials()
+            .declare_details(details, &source)
+            .map_err(|e| SeedError(format!("seed file {shown}: iam: {e}")))?;
+    }
     for spec in hooks {
         app.hooks.register(spec);
     }

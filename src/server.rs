@@ -8,6 +8,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::protocol;
 use crate::services::cloudtrail;
 use crate::services::kms;
+use crate::services::secretsmanager::authorize;
 use crate::services::secretsmanager::ops::{self, Ctx, Operation};
 use crate::services::sts;
 use bytes::Bytes;
@@ -436,14 +437,19 @@ async fn secrets_manager(
     call.route(Source::SecretsManager, op.name(), &json, &app.model, op.subject(&json));
     let caller = authenticated(app, crate::auth::SECRETS_MANAGER, parts, body, entry, call)?;
     call.caller(&caller);
-    let ctx = Ctx {
-        app,
-        account: &caller.account_id,
-        region: &caller.region,
-        principal: &caller.principal_arn,
-        caller: &caller,
+    let access = op.access(&json);
+    // A secret of another account named by ARN is served from that account's store.
+    let account = authorize::serving_account(&caller, &access).to_owned();
+    let ctx = Ctx { app, account: &account, region: &caller.region, principal: &caller.principal_arn, caller: &caller };
+    let outcome = match authorize::authorize(&ctx, &caller, op, &access, &json) {
+        Ok(()) if op == Operation::BatchGetSecretValue && app.authorizer.enforcing() => {
+            let input = json.clone();
+            let answer = app.settled(false, ops::dispatch(&ctx, op, json)).await;
+            answer.and_then(|body| authorize::filter_batch(&ctx, &caller, &input, body))
+        }
+        Ok(()) => app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await,
+        Err(refused) => Err(refused),
     };
-    let outcome = app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await;
     entry.caller(caller);
     outcome
 }
@@ -490,7 +496,8 @@ async fn key_management(
         principal: &caller.principal_arn,
         caller: &caller,
     };
-    let outcome = kms::dispatch(&ctx, op, json);
+    let access = kms::authorize::access(op, &caller, &json);
+    let outcome = kms::authorize::authorize(&ctx, &caller, &access).and_then(|()| kms::dispatch(&ctx, op, json));
     entry.caller(caller);
     let body = outcome?;
     if op.is_mutating() {

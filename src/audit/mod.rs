@@ -440,6 +440,7 @@ mod tests {
             access_key_id: Some("AKIAEXAMPLE".into()),
             principal_arn: "arn:aws:iam::111122223333:user/alice".into(),
             user_id: "AIDAEXAMPLE".into(),
+            session_policy: None,
         }
     }
 

@@ -560,6 +560,7 @@ mod tests {
             access_key_id: Some("AKIAEXAMPLE".into()),
             principal_arn: arn.into(),
             user_id: user_id.into(),
+            session_policy: None,
         }
     }
 

@@ -67,6 +67,8 @@ pub struct Credential {
     /// After this instant the key is refused with ExpiredTokenException.
     pub expiration: Option<SystemTime>,
     pub source: CredentialSource,
+    /// A role session's session policy.
+    pub session_policy: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Credential {
@@ -165,7 +167,7 @@ pub fn root_arn(account_id: &str) -> String {
 
 /// A stable IAM-style unique id: `prefix` followed by 17 characters derived
 /// from `seed`.
-pub(crate) fn derived_id(prefix: &str, seed: &str) -> String {
+pub fn derived_id(prefix: &str, seed: &str) -> String {
     let hash = digest::digest(&digest::SHA256, seed.as_bytes());
     let mut out = String::with_capacity(prefix.len() + 17);
     out.push_str(prefix);
@@ -220,6 +222,8 @@ pub struct CredentialStore {
     /// Temporary credentials: sealed into their own session tokens.
     sessions: SessionKeys,
     roles: RoleRegistry,
+    /// Users, roles and managed policies with their permissions, for authorization.
+    identities: crate::iam::IdentityStore,
 }
 
 /// One entry's fields before validation.
@@ -280,10 +284,12 @@ impl CredentialStore {
         };
         let (entries, role_entries) = match document {
             Value::Array(items) => (items.clone(), Vec::new()),
-            Value::Object(map) if map.contains_key("credentials") || map.contains_key("roles") => {
-                if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "credentials" | "roles")) {
+            Value::Object(map)
+                if map.contains_key("credentials") || map.contains_key("roles") || map.contains_key("iam") =>
+            {
+                if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "credentials" | "roles" | "iam")) {
                     return Err(CredentialsError::new(format!(
-                        "credentials file {label}: unknown top-level key `{unknown}` (expected credentials, roles)"
+                        "credentials file {label}: unknown top-level key `{unknown}` (expected credentials, roles, iam)"
                     )));
                 }
                 (list("credentials", map.get("credentials"))?, list("roles", map.get("roles"))?)
@@ -310,6 +316,16 @@ impl CredentialStore {
             let context = entry_label(label, index, value);
             parsed.push(parse_entry(value).map_err(|message| CredentialsError::new(format!("{context}: {message}")))?);
         }
+        let details = match document.get("iam") {
+            Some(iam) if !document.is_array() => {
+                let default_account = parsed.first().map_or(crate::config::DEFAULT_ACCOUNT, |e| e.account_id.as_str());
+                Some(
+                    super::AuthorizationDetails::parse(iam, default_account)
+                        .map_err(|m| CredentialsError::new(format!("credentials file {label}: iam: {m}")))?,
+                )
+            }
+            _ => None,
+        };
         let source = CredentialSource::File(label.to_string());
         let mut credentials = Vec::with_capacity(parsed.len());
         {
@@ -336,11 +352,65 @@ impl CredentialStore {
             .declare(declared)
             .map_err(|m| CredentialsError::new(format!("credentials file {label}: {m}")))?;
         let count = credentials.len();
-        let mut map = self.by_key.write();
-        for c in credentials {
-            map.insert(c.access_key_id.clone(), Arc::new(c));
+        {
+            let mut map = self.by_key.write();
+            for c in credentials {
+                map.insert(c.access_key_id.clone(), Arc::new(c));
+            }
         }
-        Ok(count + roles)
+        let declared = match details {
+            Some(details) => self
+                .declare_details(details, &source)
+                .map_err(|m| CredentialsError::new(format!("credentials file {label}: iam: {m}")))?,
+            None => 0,
+        };
+        Ok(count + roles + declared)
+    }
+
+    /// Enters what an `iam` section declares: the roles AssumeRole may enter, the identities
+    /// and their policies, and the users' access keys. Returns how many identities.
+    ///
+    /// # Errors
+    /// An access key already known, a role declared twice, an attachment to an undeclared policy.
+    pub fn declare_details(
+        &self,
+        details: super::AuthorizationDetails,
+        source: &CredentialSource,
+    ) -> Result<usize, String> {
+        {
+            let existing = self.by_key.read();
+            if let Some(key) = details.access_keys.iter().find(|k| existing.contains_key(&k.access_key_id)) {
+                return Err(format!("access key {:?} of {} is already defined", key.access_key_id, key.user_arn));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(key) = details.access_keys.iter().find(|k| !seen.insert(k.access_key_id.as_str())) {
+            return Err(format!("access key {:?} appears twice", key.access_key_id));
+        }
+        let count = details.identities.users.len() + details.identities.roles.len();
+        self.identities.declare(details.identities)?;
+        self.roles.declare(details.roles)?;
+        let mut map = self.by_key.write();
+        for key in details.access_keys {
+            let credential = Credential {
+                access_key_id: key.access_key_id.clone(),
+                secret_access_key: key.secret_access_key,
+                account_id: key.account_id,
+                principal_arn: key.user_arn,
+                user_id: key.user_id,
+                session_token: None,
+                expiration: None,
+                source: source.clone(),
+                session_policy: None,
+            };
+            map.insert(key.access_key_id, Arc::new(credential));
+        }
+        Ok(count)
+    }
+
+    /// The users, roles and managed policies smemu knows.
+    pub fn identities(&self) -> &crate::iam::IdentityStore {
+        &self.identities
     }
 
     /// Adds one static pair (from flags). `principal_arn` defaults to the
@@ -436,6 +506,7 @@ impl CredentialStore {
             user_id: claims.user_id,
             session_token: Some(token.to_string()),
             source: CredentialSource::AssumeRole,
+            session_policy: claims.session_policy.map(Arc::from),
         }
     }
 
@@ -467,6 +538,19 @@ impl CredentialStore {
         duration: Duration,
         now: SystemTime,
     ) -> Result<TemporaryCredentials, CredentialsError> {
+        self.issue_session(role_arn, session_name, duration, now, None)
+    }
+
+    /// [`Self::issue_temporary`] with the session policy AssumeRole was given, which the
+    /// session token carries so every request of the session is capped by it.
+    pub fn issue_session(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        duration: Duration,
+        now: SystemTime,
+        session_policy: Option<&str>,
+    ) -> Result<TemporaryCredentials, CredentialsError> {
         let role = RoleArn::parse(role_arn).ok_or_else(|| CredentialsError::new(format!("{role_arn} is invalid")))?;
         let expires =
             super::sigv4::unix_seconds(now).saturating_add(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX));
@@ -483,6 +567,7 @@ impl CredentialStore {
             ),
             user_id: format!("{role_id}:{session_name}"),
             expires,
+            session_policy: session_policy.map(str::to_string),
         };
         Ok(TemporaryCredentials {
             secret_access_key: self.sessions.secret_for(&claims.access_key_id),
@@ -596,6 +681,7 @@ impl Entry {
             session_token: self.session_token,
             expiration: None,
             source,
+            session_policy: None,
         }
     }
 }
@@ -731,7 +817,7 @@ Action = "sts:AssumeRole"
             (
                 "json",
                 r#"{"credentials": [], "role": []}"#,
-                "unknown top-level key `role` (expected credentials, roles)",
+                "unknown top-level key `role` (expected credentials, roles, iam)",
             ),
             ("json", r#"{"roles": {}}"#, "`roles` must be a list of entries (in TOML: [[roles]] tables)"),
             (

@@ -110,6 +110,8 @@ pub struct Caller {
     /// GetCallerIdentity's `UserId`: the account id for root, `AIDA…` for a
     /// user, `AROA…:<session>` for a role session.
     pub user_id: String,
+    /// The session policy an AssumeRole passed (`Policy`): it caps what the session may do.
+    pub session_policy: Option<Arc<str>>,
 }
 
 /// An authentication failure. Every one is HTTP 400 on the Secrets Manager
@@ -217,6 +219,7 @@ impl Authenticator {
             access_key_id: None,
             principal_arn: root_arn(&self.default_account),
             user_id: self.default_account.clone(),
+            session_policy: None,
         }
     }
 
@@ -243,9 +246,19 @@ impl Authenticator {
     /// Whether `caller` may assume `role_arn`. Strict mode: only a declared
     /// role whose trust policy allows the caller. Open and off modes: any
     /// role, because they already let every caller be whoever it claims.
+    /// A role declared in an `iam` section is asked through the policy engine (conditions
+    /// included); one of a credentials file's `[[roles]]` through its trust subset.
     pub fn may_assume_role(&self, caller: &Caller, role_arn: &str) -> bool {
-        self.mode != AuthMode::Strict
-            || self.credentials.roles().may_assume(&caller.principal_arn, &caller.account_id, role_arn)
+        if self.mode != AuthMode::Strict {
+            return true;
+        }
+        let declared = RoleArn::parse(role_arn)
+            .and_then(|r| self.credentials.identities().role(&r.account_id, &r.role_name))
+            .filter(|role| role.arn == role_arn);
+        match declared {
+            Some(role) => crate::iam::enforce::may_assume(self.credentials.identities(), caller, &role),
+            None => self.credentials.roles().may_assume(&caller.principal_arn, &caller.account_id, role_arn),
+        }
     }
 
     fn signing_key(
@@ -297,6 +310,7 @@ impl Authenticator {
                 access_key_id: Some(key),
                 principal_arn: known.principal_arn.clone(),
                 user_id: known.user_id.clone(),
+                session_policy: known.session_policy.clone(),
             };
         }
         let account_id = if is_account_id(&key) { key.clone() } else { self.default_account.clone() };
@@ -306,6 +320,7 @@ impl Authenticator {
             account_id,
             region,
             access_key_id: if key.is_empty() { None } else { Some(key) },
+            session_policy: None,
         }
     }
 
@@ -359,6 +374,7 @@ impl Authenticator {
             access_key_id: Some(scope.access_key_id),
             principal_arn: credential.principal_arn.clone(),
             user_id: credential.user_id.clone(),
+            session_policy: credential.session_policy.clone(),
         })
     }
 }
@@ -661,6 +677,7 @@ mod tests {
                 access_key_id: None,
                 principal_arn: "arn:aws:iam::000000000000:root".into(),
                 user_id: "000000000000".into(),
+                session_policy: None,
             }
         );
     }
@@ -702,6 +719,7 @@ mod tests {
                 access_key_id: Some(KEY.into()),
                 principal_arn: "arn:aws:iam::111111111111:user/alice".into(),
                 user_id: auth.credentials().lookup(KEY).unwrap().user_id.clone(),
+                session_policy: None,
             }
         );
     }

@@ -47,6 +47,9 @@ pub struct Claims {
     /// Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
+    /// The session policy AssumeRole was given, as sent.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<String>,
 }
 
 impl Claims {
@@ -151,6 +154,7 @@ mod tests {
             principal_arn: "arn:aws:sts::222222222222:assumed-role/r/s".into(),
             user_id: "AROAEXAMPLE:s".into(),
             expires: 1_735_693_200,
+            session_policy: None,
         }
     }
 

@@ -39,6 +39,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         false,
         "forget the state of every world, or {\"account\"} or {\"account\",\"region\"}: secrets, schedules, rotation log; hooks and the clock stay",
     ),
+    endpoint(
+        "POST",
+        "/_smemu/authorize",
+        SMALL,
+        false,
+        "how a call would be decided: {\"caller\",\"action\",\"resource\",\"context\"} → the decision, the deciding statements, why others did not apply",
+    ),
     endpoint("GET", "/_smemu/clock", NONE, false, "smemu's time, whether it is manual, and when work next falls due"),
     endpoint(
         "POST",

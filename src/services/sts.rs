@@ -298,7 +298,21 @@ fn assume_role(
     if !auth.may_assume_role(caller, role_arn) {
         return assume_role_denied(caller, role_arn, request_id);
     }
-    let issued = match auth.credentials().issue_temporary(role_arn, session_name, Duration::from_secs(seconds), now) {
+    let session_policy = param(params, "Policy");
+    if let Some(text) = session_policy {
+        if text.len() > 2048 {
+            return validation_error(
+                &["Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048"
+                    .to_string()],
+                request_id,
+            );
+        }
+        if let Err(e) = crate::iam::policy::Policy::parse(text).and_then(|p| p.check_identity().map(|()| p)) {
+            return error_with_id(400, "MalformedPolicyDocument", e.message(), request_id);
+        }
+    }
+    let duration = Duration::from_secs(seconds);
+    let issued = match auth.credentials().issue_session(role_arn, session_name, duration, now, session_policy) {
         Ok(issued) => issued,
         Err(e) => return error_with_id(400, "ValidationError", &e.message, request_id),
     };

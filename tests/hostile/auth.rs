@@ -346,3 +346,111 @@ async fn a_trusted_caller_assumes_the_role_and_acts_in_its_account_but_no_furthe
     let r = assume_role(&server, session, locked).await;
     assert_access_denied(&r, "arn:aws:sts::444455556666:assumed-role/deployer/ci", locked);
 }
+
+// -- authorization (--authorize enforce) ------------------------------------------------------
+
+mod authorization {
+    use crate::common::TestServer;
+    use serde_json::json;
+    use smemu::config::Config;
+    use smemu::iam::AuthorizeMode;
+
+    const A: &str = "111111111111";
+    const B: &str = "222222222222";
+    const READER: &str = "AKIAAREADER000000001";
+
+    /// A server enforcing authorization, with a user `reader` of A allowed `prod/db` only.
+    async fn server(config: Config) -> TestServer {
+        let server = TestServer::start_with(Config { authorize: AuthorizeMode::Enforce, ..config }).await;
+        let policy = json!({"Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+            "Resource": format!("arn:aws:secretsmanager:us-east-1:{A}:secret:prod/db-??????")}]});
+        let iam = json!({"UserDetailList": [{"UserName": "reader", "Account": A,
+            "UserPolicyList": [{"PolicyName": "db", "PolicyDocument": policy}],
+            "AccessKeys": [{"AccessKeyId": READER, "SecretAccessKey": "x"}]}]});
+        server.app.auth.credentials().load_document("test", &json!({ "iam": iam })).unwrap();
+        let owner = server.client_as(A, "us-east-1");
+        owner.create_secret().name("prod/db").secret_string("db").send().await.unwrap();
+        owner.create_secret().name("prod/api").secret_string("api").send().await.unwrap();
+        server
+    }
+
+    fn as_key(key: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00"
+        )
+    }
+
+    async fn call_as(server: &TestServer, key: &str, op: &str, body: &str) -> crate::common::Raw {
+        let target = format!("secretsmanager.{op}");
+        let auth = as_key(key);
+        let headers = [
+            ("X-Amz-Target", target.as_str()),
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Authorization", auth.as_str()),
+        ];
+        server.raw("POST", &headers, body.as_bytes()).await
+    }
+
+    #[tokio::test]
+    async fn a_duplicated_secret_id_is_authorised_as_the_handler_reads_it() {
+        let server = server(Config::default()).await;
+        // JSON parsers disagree on duplicate members; the check and the handler must not.
+        let answer =
+            call_as(&server, READER, "GetSecretValue", r#"{"SecretId":"prod/db","SecretId":"prod/api"}"#).await;
+        assert_eq!(answer.status, 400);
+        let body = answer.json();
+        assert_eq!(body["__type"], "AccessDeniedException", "{body}");
+        assert!(body["Message"].as_str().unwrap().contains("on resource: prod/api"), "{body}");
+        assert!(!String::from_utf8_lossy(&answer.body).contains("\"api\""));
+    }
+
+    #[tokio::test]
+    async fn another_accounts_arn_does_not_tell_whether_the_secret_exists() {
+        let server = server(Config::default()).await;
+        for name in ["prod/db-AAAAAA", "never-there-AAAAAA"] {
+            let arn = format!("arn:aws:secretsmanager:us-east-1:{A}:secret:{name}");
+            let answer = call_as(&server, B, "GetSecretValue", &json!({"SecretId": arn}).to_string()).await;
+            assert_eq!(answer.json()["__type"], "AccessDeniedException", "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_arn_with_a_malformed_account_is_looked_up_in_the_callers_own_account() {
+        let server = server(Config::default()).await;
+        for account in ["../111111111111", "11111111111", "1111111111111", ""] {
+            let arn = format!("arn:aws:secretsmanager:us-east-1:{account}:secret:prod/db-AAAAAA");
+            let answer = call_as(&server, A, "GetSecretValue", &json!({"SecretId": arn}).to_string()).await;
+            assert_eq!(answer.json()["__type"], "ResourceNotFoundException", "{account:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_id_of_the_wrong_type_is_no_way_around_the_resource() {
+        let server = server(Config::default()).await;
+        for body in [r#"{"SecretId":["prod/api"]}"#, r#"{"SecretId":{"a":"prod/api"}}"#, r#"{"SecretId":7}"#] {
+            let answer = call_as(&server, READER, "GetSecretValue", body).await;
+            assert_eq!(answer.status, 400, "{body}");
+            assert!(!String::from_utf8_lossy(&answer.body).contains("\"api\""), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_explain_endpoint_is_behind_the_control_token() {
+        let token = smemu::guard::ControlToken::new("t0ken").unwrap();
+        let server = server(Config { control_token: Some(token), ..Config::default() }).await;
+        let question =
+            json!({"caller": A, "action": "secretsmanager:GetSecretValue", "resource": "prod/db"}).to_string();
+        let refused = server.control("POST", "/_smemu/authorize", &question).await;
+        assert_eq!(refused.status, 403);
+        let oversized = format!("{{\"caller\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
+        let answer = server
+            .request(
+                "POST",
+                "/_smemu/authorize",
+                &[("Content-Type", "application/json"), ("X-Smemu-Control-Token", "t0ken")],
+                &oversized,
+            )
+            .await;
+        assert_eq!(answer.status, 413);
+    }
+}

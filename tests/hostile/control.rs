@@ -107,7 +107,7 @@ async fn only_the_token_opens_the_control_api_in_every_auth_mode() {
         let health = server.request("GET", "/_smemu/health", &[], "").await;
         assert_eq!(keys(&health.json()), ["status", "version"], "{auth:?}");
         let health = server.request("GET", "/_smemu/health", &[("X-Smemu-Control-Token", TOKEN)], "").await;
-        assert_eq!(keys(&health.json()), ["now", "secrets", "status", "version"], "{auth:?}");
+        assert_eq!(keys(&health.json()), ["authorize", "now", "secrets", "status", "version"], "{auth:?}");
     }
 }
 

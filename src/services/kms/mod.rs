@@ -11,6 +11,7 @@
 //! - `error`: every KMS error and its text.
 //! - `keyfile`: key material on disk, apart from the journal.
 
+pub mod authorize;
 pub mod crypto;
 pub mod error;
 pub mod keyfile;
@@ -49,6 +50,12 @@ macro_rules! operations {
             #[must_use]
             pub const fn name(self) -> &'static str {
                 match self { $(Self::$op => stringify!($op)),+ }
+            }
+
+            /// The IAM action: `kms:<operation>`.
+            #[must_use]
+            pub const fn action(self) -> &'static str {
+                match self { $(Self::$op => concat!("kms:", stringify!($op))),+ }
             }
         }
     };

@@ -1369,7 +1369,7 @@ impl Kms {
     /// [`ForSecretsManager`].
     #[must_use]
     pub fn for_secrets_manager<'a>(&'a self, acting: &'a crate::auth::Caller) -> ForSecretsManager<'a> {
-        ForSecretsManager { kms: self, acting }
+        ForSecretsManager { kms: self, acting, home: (&acting.account_id, &acting.region) }
     }
 }
 
@@ -1380,16 +1380,25 @@ impl Kms {
 pub struct ForSecretsManager<'a> {
     kms: &'a Kms,
     acting: &'a crate::auth::Caller,
+    /// The account and region of the secret, whose keys are used: a caller of another account
+    /// reading a secret by ARN acts there, with that account's keys.
+    home: (&'a str, &'a str),
 }
 
-impl ForSecretsManager<'_> {
-    fn caller(&self) -> Caller<'_> {
-        Caller { account: &self.acting.account_id, region: &self.acting.region, principal: Principal::SecretsManager }
+impl<'a> ForSecretsManager<'a> {
+    /// The same calls for a secret of `account` in `region`.
+    #[must_use]
+    pub fn of_secret_in(self, account: &'a str, region: &'a str) -> Self {
+        Self { home: (account, region), ..self }
     }
 
-    /// The acting caller's account and region.
+    fn caller(&self) -> Caller<'_> {
+        Caller { account: self.home.0, region: self.home.1, principal: Principal::SecretsManager }
+    }
+
+    /// The account and region of the secret.
     fn place(&self) -> (&str, &str) {
-        (&self.acting.account_id, &self.acting.region)
+        self.home
     }
 
     /// `key_ref`, or the id of the `aws/secretsmanager` key (created on first use) for `None`.
@@ -1416,7 +1425,13 @@ impl ForSecretsManager<'_> {
         let key_ref = self.key_or_managed(key_ref, &mut id)?;
         let made = self.kms.generate_data_key(self.caller(), key_ref, 32, context, false, "GenerateDataKey");
         let key = made.as_ref().map_or(key_ref, |k| k.key_arn.as_str());
-        self.kms.audit_for_secrets_manager(self.acting.into(), "GenerateDataKey", Some(key), context, made.as_ref().err());
+        self.kms.audit_for_secrets_manager(
+            self.acting.into(),
+            "GenerateDataKey",
+            Some(key),
+            context,
+            made.as_ref().err(),
+        );
         made
     }
 
@@ -1429,7 +1444,13 @@ impl ForSecretsManager<'_> {
         let mut id = String::new();
         let key_ref = self.key_or_managed(key_ref, &mut id)?;
         let sealed = self.kms.encrypt(self.caller(), key_ref, plaintext, context, false);
-        self.kms.audit_for_secrets_manager(self.acting.into(), "Encrypt", Some(key_ref), context, sealed.as_ref().err());
+        self.kms.audit_for_secrets_manager(
+            self.acting.into(),
+            "Encrypt",
+            Some(key_ref),
+            context,
+            sealed.as_ref().err(),
+        );
         sealed
     }
 

@@ -58,6 +58,7 @@ fn account_caller(scope: Scope<'_>) -> Caller {
         access_key_id: None,
         principal_arn: format!("arn:{}:iam::{}:root", super::state::ident::partition_of(scope.region), scope.account),
         user_id: scope.account.to_owned(),
+        session_policy: None,
     }
 }
 
@@ -76,8 +77,12 @@ impl Vault for KmsVault {
     ) -> Result<Sealed> {
         let acting = acting(scope);
         let context = context(arn, version_id);
-        let data_key =
-            self.kms.for_secrets_manager(&acting).generate_data_key(key, &context).map_err(encryption_failure)?;
+        let data_key = self
+            .kms
+            .for_secrets_manager(&acting)
+            .of_secret_in(scope.account, scope.region)
+            .generate_data_key(key, &context)
+            .map_err(encryption_failure)?;
         let material = crypto::Material::from_bytes(data_key.plaintext.as_bytes())
             .ok_or_else(|| ApiError::internal("a data key has the wrong length"))?;
         let (binary, plaintext) = match value {
@@ -94,7 +99,7 @@ impl Vault for KmsVault {
     fn open(&self, scope: Scope<'_>, arn: &str, version_id: &str, sealed: &Sealed) -> Result<SecretValue> {
         let acting = acting(scope);
         let context = context(arn, version_id);
-        let data_key = unwrap_data_key(&self.kms, &acting, sealed, &context)?;
+        let data_key = unwrap_data_key(&self.kms, scope, &acting, sealed, &context)?;
         let mut plaintext = crypto::open(&data_key, &sealed.ciphertext, &context)
             .map_err(|_| decryption_failure(&crate::services::kms::error::invalid_ciphertext()))?;
         // Moved out, not copied: the answer needs it, and nothing else keeps it.
@@ -116,13 +121,13 @@ impl Vault for KmsVault {
         sealed: &Sealed,
     ) -> Result<Option<Sealed>> {
         let acting = acting(scope);
-        let kms = self.kms.for_secrets_manager(&acting);
+        let kms = self.kms.for_secrets_manager(&acting).of_secret_in(scope.account, scope.region);
         let key_arn = kms.key_arn(key).map_err(encryption_failure)?;
         if sealed.keys.last().is_some_and(|k| k.key_arn == key_arn) {
             return Ok(None);
         }
         let context = context(arn, version_id);
-        let data_key = unwrap_data_key(&self.kms, &acting, sealed, &context)?;
+        let data_key = unwrap_data_key(&self.kms, scope, &acting, sealed, &context)?;
         let wrapped = kms.encrypt(key, data_key.as_bytes(), &context).map_err(encryption_failure)?;
         let mut resealed = sealed.clone();
         resealed.keys.push(WrappedKey {
@@ -136,7 +141,7 @@ impl Vault for KmsVault {
     fn check_key(&self, scope: Scope<'_>, key: Option<&str>, arn: &str) -> Result<()> {
         let acting = acting(scope);
         let context = context(arn, VALIDATION_VERSION);
-        let kms = self.kms.for_secrets_manager(&acting);
+        let kms = self.kms.for_secrets_manager(&acting).of_secret_in(scope.account, scope.region);
         let data_key = kms.generate_data_key(key, &context).map_err(encryption_failure)?;
         kms.decrypt(&data_key.ciphertext, &context).map_err(encryption_failure)?;
         Ok(())
@@ -147,11 +152,12 @@ impl Vault for KmsVault {
 /// new key stays readable under the previous one. When none opens, the newest one's refusal.
 fn unwrap_data_key(
     kms: &Kms,
+    scope: Scope<'_>,
     acting: &Caller,
     sealed: &Sealed,
     context: &[(String, String)],
 ) -> Result<crypto::Material> {
-    let kms = kms.for_secrets_manager(acting);
+    let kms = kms.for_secrets_manager(acting).of_secret_in(scope.account, scope.region);
     let mut refusal = None;
     for wrapped in sealed.keys.iter().rev() {
         match kms.decrypt(&wrapped.data_key, context) {

@@ -512,6 +512,7 @@ fn acting() -> crate::auth::Caller {
         access_key_id: None,
         principal_arn: USER.into(),
         user_id: ACCOUNT.into(),
+        session_policy: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! result to its output shape. Model constraints (types, lengths, patterns, enums) are checked
 //! before any handler runs, from the embedded service model.
 
+mod access;
 mod lifecycle;
 mod listing;
 mod password;
@@ -67,6 +68,12 @@ macro_rules! operations {
             #[must_use]
             pub const fn name(self) -> &'static str {
                 match self { $(Self::$op => stringify!($op)),+ }
+            }
+
+            /// The IAM action: `secretsmanager:<operation>`.
+            #[must_use]
+            pub const fn action(self) -> &'static str {
+                match self { $(Self::$op => concat!("secretsmanager:", stringify!($op))),+ }
             }
         }
     };

@@ -1,0 +1,390 @@
+//! Enforcement: whether a request may run, decided once in the pipeline from the facts its
+//! operation states ([`Access`]), the caller's identity policies, the resource's policy and, for
+//! the key behind a secret value, the key policy.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Whether calls are authorised (`--authorize`, env `SMEMU_AUTHORIZE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum AuthorizeMode {
+    /// Every authenticated caller may do everything (resource policies are stored, not enforced).
+    #[default]
+    Off,
+    /// Every Secrets Manager and KMS call is evaluated as AWS evaluates it.
+    Enforce,
+}
+
+impl AuthorizeMode {
+    pub const ALL: [AuthorizeMode; 2] = [AuthorizeMode::Off, AuthorizeMode::Enforce];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizeMode::Off => "off",
+            AuthorizeMode::Enforce => "enforce",
+        }
+    }
+}
+
+impl fmt::Display for AuthorizeMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuthorizeMode {
+    type Err = String;
+
+    /// `off` or `enforce` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        AuthorizeMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| format!("invalid authorize mode '{s}' (expected one of: off, enforce)"))
+    }
+}
+
+/// What one request asks to do, as its operation states it: the action, the resource as the
+/// caller named it, and the condition keys taken from the parameters actually sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Access {
+    /// `secretsmanager:GetSecretValue`, `kms:Decrypt`.
+    pub action: &'static str,
+    /// The resource as sent (a secret's name or ARN, a key id, alias or ARN); `None` for
+    /// actions without a resource (ListSecrets, GetRandomPassword, CreateKey).
+    pub resource: Option<String>,
+    /// Condition keys and their values, only for parameters the request carries.
+    pub context: Vec<(String, Vec<String>)>,
+    /// Per-item checks of a batch (BatchGetSecretValue's `GetSecretValue` per secret).
+    pub each: Vec<String>,
+}
+
+impl Access {
+    #[must_use]
+    pub fn new(action: &'static str, resource: Option<&str>) -> Self {
+        Self { action, resource: resource.map(str::to_string), ..Self::default() }
+    }
+
+    /// Adds a condition key with its values (lower-case names are matched case-insensitively
+    /// by the engine).
+    #[must_use]
+    pub fn with(mut self, key: &str, values: Vec<String>) -> Self {
+        self.context.push((key.to_string(), values));
+        self
+    }
+}
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::policy::{self, Context, Decision, Evaluation, Named, Outcome, Policy, PolicySet, Principal, ResourceKind};
+use super::store::{IdentityStore, Permissions};
+use crate::auth::Caller;
+use crate::clock::Timestamp;
+use crate::error::{ApiError, ErrorCode};
+
+/// `Access to KMS is not allowed`: Secrets Manager's refusal when the key behind a value
+/// refuses the caller (no trailing period, as AWS words it).
+pub const KMS_NOT_ALLOWED: &str = "Access to KMS is not allowed";
+
+/// The refusal of a value read or write across accounts on a secret under the managed key,
+/// whose policy admits callers of its own account only.
+pub const DEFAULT_KEY_CROSS_ACCOUNT: &str = "You can't access a secret from a different AWS account if you encrypt the secret with the default KMS service key.";
+
+/// The resource side of a request: what it is, whose it is, and its policy.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// The full ARN matched against `Resource` elements; `None` for actions without a resource.
+    pub arn: Option<String>,
+    /// The account that owns the resource (the caller's for actions without one).
+    pub account: String,
+    /// The resource's policy with the name it is reported under.
+    pub policy: Option<(String, Arc<Policy>)>,
+    pub kind: ResourceKind,
+    /// Condition keys the resource contributes (`aws:ResourceTag/*`, `secretsmanager:SecretId`).
+    pub context: Vec<(String, Vec<String>)>,
+}
+
+/// Parsed resource and key policies by their text, so a policy is parsed once, not per request.
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    parsed: RwLock<HashMap<String, Arc<Policy>>>,
+}
+
+/// Entries kept at most; the cache starts over when full (policies are few in practice).
+const POLICY_CACHE_LIMIT: usize = 4096;
+
+impl PolicyCache {
+    /// The parsed form of `text`; `None` when it does not parse (then it grants nothing).
+    #[must_use]
+    pub fn get(&self, text: &str) -> Option<Arc<Policy>> {
+        if let Some(policy) = self.parsed.read().get(text) {
+            return Some(policy.clone());
+        }
+        let policy = Arc::new(Policy::parse(text).ok()?);
+        let mut parsed = self.parsed.write();
+        if parsed.len() >= POLICY_CACHE_LIMIT {
+            parsed.clear();
+        }
+        parsed.insert(text.to_string(), policy.clone());
+        Some(policy)
+    }
+}
+
+/// Decides requests; one per process, shared by every request.
+#[derive(Debug, Default)]
+pub struct Authorizer {
+    pub mode: AuthorizeMode,
+    pub policies: PolicyCache,
+}
+
+/// What the pipeline is told about a refused request.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub evaluation: Evaluation,
+    pub message: String,
+}
+
+impl Refusal {
+    #[must_use]
+    pub fn api_error(&self) -> ApiError {
+        ApiError::new(ErrorCode::AccessDeniedException, self.message.clone())
+    }
+}
+
+/// The principal a caller is, with what the identity store knows of it.
+#[must_use]
+pub fn principal_of(caller: &Caller, permissions: &Permissions) -> Principal {
+    let mut principal = Principal::from_arn(&caller.principal_arn, &caller.user_id).with_tags(permissions.tags.clone());
+    if permissions.username.is_some() {
+        principal.username.clone_from(&permissions.username);
+    }
+    principal
+}
+
+impl Authorizer {
+    #[must_use]
+    pub fn new(mode: AuthorizeMode) -> Self {
+        Self { mode, policies: PolicyCache::default() }
+    }
+
+    #[must_use]
+    pub fn enforcing(&self) -> bool {
+        self.mode == AuthorizeMode::Enforce
+    }
+
+    /// Evaluates `access` by `caller` on `target` as AWS does, whatever the mode (the explain
+    /// endpoint asks even with enforcement off). `now` feeds `aws:CurrentTime`/`aws:EpochTime`.
+    #[must_use]
+    pub fn evaluate(
+        &self,
+        identities: &IdentityStore,
+        caller: &Caller,
+        action: &str,
+        request_keys: &[(String, Vec<String>)],
+        target: &Target,
+        now: Timestamp,
+    ) -> Evaluation {
+        let permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+        let principal = principal_of(caller, &permissions);
+        let mut context = Context::new();
+        for (key, values) in request_keys.iter().chain(&target.context) {
+            context.insert_all(key, values.iter().cloned());
+        }
+        context.insert("aws:CurrentTime", now.to_iso8601());
+        context.insert("aws:EpochTime", (now.epoch_seconds() as i64).to_string());
+        context.insert("aws:RequestedRegion", caller.region.clone());
+        context.insert("aws:SecureTransport", "false");
+        let session = caller.session_policy.as_deref().and_then(|text| self.policies.get(text));
+        let set = PolicySet {
+            identity: permissions.identity.iter().map(|(label, doc)| Named::new(label.as_str(), &doc.policy)).collect(),
+            resource: target.policy.as_ref().map(|(label, policy)| Named::new(label.as_str(), policy.as_ref())),
+            boundary: permissions.boundary.as_ref().map(|(label, doc)| Named::new(label.as_str(), &doc.policy)),
+            session: session.as_deref().map(|policy| Named::new("session policy", policy)),
+            resource_kind: target.kind,
+        };
+        let request = policy::Request {
+            principal: &principal,
+            action,
+            resource: target.arn.as_deref(),
+            resource_account: Some(&target.account),
+            context: &context,
+        };
+        policy::evaluate(&request, &set)
+    }
+
+    /// Whether `caller` may perform `access` on `target`: `Ok` when enforcement is off or the
+    /// policies allow; otherwise AWS's refusal, logged with the deciding policy and statement.
+    ///
+    /// # Errors
+    /// The refusal.
+    pub fn check(
+        &self,
+        identities: &IdentityStore,
+        caller: &Caller,
+        access: &Access,
+        target: &Target,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
+        self.check_action(identities, caller, access.action, access.resource.as_deref(), &access.context, target, now)
+    }
+
+    /// [`Self::check`] for one action and resource as sent.
+    ///
+    /// # Errors
+    /// The refusal.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_action(
+        &self,
+        identities: &IdentityStore,
+        caller: &Caller,
+        action: &str,
+        as_sent: Option<&str>,
+        request_keys: &[(String, Vec<String>)],
+        target: &Target,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
+        if !self.enforcing() {
+            return Ok(());
+        }
+        let evaluation = self.evaluate(identities, caller, action, request_keys, target, now);
+        if evaluation.allowed() {
+            return Ok(());
+        }
+        let shown = as_sent.filter(|_| target.arn.is_some());
+        let message = match evaluation.denial {
+            Some(denial) => denial.message(&caller.principal_arn, action, shown),
+            None => policy::Denial::NoAllow(policy::PolicyKind::Identity).message(&caller.principal_arn, action, shown),
+        };
+        log_refusal(caller, action, as_sent, &evaluation);
+        Err(Refusal { evaluation, message })
+    }
+
+    /// Whether the key behind a secret value lets `caller` use it through Secrets Manager:
+    /// `kms:Decrypt` for reads, `kms:GenerateDataKey` for writes, with `kms:ViaService` set.
+    /// The managed key (`key: None`) admits callers of its own account only; a customer key's
+    /// policy (and, where it delegates to the account, the caller's identity policies) decides.
+    ///
+    /// # Errors
+    /// `InvalidRequestException` for another account's caller on the managed key;
+    /// `AccessDeniedException` `Access to KMS is not allowed` when the key refuses.
+    pub fn authorize_key_use(
+        &self,
+        identities: &IdentityStore,
+        caller: &Caller,
+        use_: &KeyUse<'_>,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
+        if !self.enforcing() {
+            return Ok(());
+        }
+        let Some(key) = &use_.key else {
+            if caller.account_id == use_.secret_account {
+                return Ok(());
+            }
+            tracing::info!(
+                target: "smemu::authorize",
+                principal = %caller.principal_arn,
+                action = use_.action,
+                secret = use_.secret_arn,
+                "refused: the managed key aws/secretsmanager admits its own account only"
+            );
+            return Err(ApiError::new(ErrorCode::InvalidRequestException, DEFAULT_KEY_CROSS_ACCOUNT));
+        };
+        let target = Target {
+            arn: Some(key.arn.clone()),
+            account: key.account.clone(),
+            policy: self.policies.get(&key.policy).map(|p| (format!("key policy of {}", key.arn), p)),
+            kind: ResourceKind::Key,
+            context: Vec::new(),
+        };
+        let keys = vec![
+            ("kms:ViaService".to_string(), vec![format!("secretsmanager.{}.amazonaws.com", caller.region)]),
+            ("kms:CallerAccount".to_string(), vec![caller.account_id.clone()]),
+            ("kms:EncryptionContext:SecretARN".to_string(), vec![use_.secret_arn.to_string()]),
+            ("kms:EncryptionContextKeys".to_string(), vec!["SecretARN".to_string(), "SecretVersionId".to_string()]),
+        ];
+        self.check_action(identities, caller, use_.action, Some(&key.arn), &keys, &target, now)
+            .map_err(|_| ApiError::new(ErrorCode::AccessDeniedException, KMS_NOT_ALLOWED))
+    }
+}
+
+/// Whether `caller` may assume `role`: its trust policy alone decides, as AssumeRole asks it.
+#[must_use]
+pub fn may_assume(identities: &IdentityStore, caller: &Caller, role: &super::store::Role) -> bool {
+    let permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+    let principal = principal_of(caller, &permissions);
+    let context = Context::new();
+    let set = PolicySet {
+        resource: Some(Named::new(role.arn.as_str(), &role.trust.policy)),
+        resource_kind: ResourceKind::Trust,
+        ..PolicySet::default()
+    };
+    let request = policy::Request {
+        principal: &principal,
+        action: crate::auth::roles::ASSUME_ROLE_ACTION,
+        resource: Some(&role.arn),
+        resource_account: Some(&role.account_id),
+        context: &context,
+    };
+    policy::evaluate(&request, &set).allowed()
+}
+
+/// A customer managed key as authorization sees it.
+#[derive(Debug, Clone)]
+pub struct KeyFacts {
+    pub arn: String,
+    pub account: String,
+    pub policy: String,
+}
+
+/// One use of the key behind a secret value.
+#[derive(Debug, Clone)]
+pub struct KeyUse<'a> {
+    /// `kms:Decrypt` or `kms:GenerateDataKey`.
+    pub action: &'static str,
+    /// `None`: the managed key `aws/secretsmanager` of the secret's account.
+    pub key: Option<KeyFacts>,
+    pub secret_arn: &'a str,
+    pub secret_account: &'a str,
+}
+
+/// Every refusal at info, with the policy and statement that decided it, so "why was I
+/// denied?" is answered from the log. Never a value: actions, ARNs and policy names only.
+fn log_refusal(caller: &Caller, action: &str, resource: Option<&str>, evaluation: &Evaluation) {
+    let describe = |index: usize| {
+        evaluation.statements.get(index).map(|f| {
+            let sid = f.sid.as_deref().map_or_else(|| format!("#{}", f.index), |s| format!("{s:?}"));
+            format!("{} ({} policy), statement {sid}", f.policy, f.kind.label())
+        })
+    };
+    let (deciding, closest) = if evaluation.decision == Decision::ExplicitDeny {
+        (evaluation.deciding.first().and_then(|i| describe(*i)), None)
+    } else {
+        (None, evaluation.closest.and_then(describe))
+    };
+    let reason = match evaluation.denial {
+        Some(policy::Denial::ExplicitDeny(kind)) => format!("explicit deny in a {} policy", kind.label()),
+        Some(policy::Denial::NoAllow(kind)) => format!("no {} policy allows it", kind.label()),
+        None => "denied".to_string(),
+    };
+    let closest_miss = evaluation.closest.and_then(|i| evaluation.statements.get(i)).and_then(|f| match &f.outcome {
+        Outcome::NotApplied(m) => Some(format!("{m:?}")),
+        Outcome::Applied => None,
+    });
+    tracing::info!(
+        target: "smemu::authorize",
+        principal = %caller.principal_arn,
+        action,
+        resource = resource.unwrap_or("-"),
+        reason,
+        deciding = deciding.as_deref().unwrap_or("-"),
+        closest = closest.as_deref().unwrap_or("-"),
+        closest_mismatch = closest_miss.as_deref().unwrap_or("-"),
+        "refused"
+    );
+}

@@ -1,0 +1,227 @@
+//! The identity store: IAM's users, roles and managed policies, per account, shaped as IAM keeps
+//! them so that the IAM API can later write into the same store.
+//!
+//! A user has inline policies, attached managed policies, an optional permissions boundary,
+//! tags and access keys (the keys themselves live with the credentials, which authenticate
+//! them); a role has the same plus its trust policy. A managed policy has versions, one of them
+//! the default, which is the one in force. AWS managed policies live under the account `aws`.
+//!
+//! Written while the credentials file and seeds load (and, later, by the IAM API); read once per
+//! authorised request, under a read lock that writers almost never hold.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::Document;
+
+/// The account AWS managed policies belong to (`arn:aws:iam::aws:policy/...`).
+pub const AWS_MANAGED: &str = "aws";
+
+/// An inline policy, or the version of a managed policy in force, as evaluation needs it.
+pub type PolicyRef = Arc<Document>;
+
+/// An IAM user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// `AIDA…`.
+    pub user_id: String,
+    pub account_id: String,
+    /// Inline policies by name.
+    pub inline: BTreeMap<String, PolicyRef>,
+    /// ARNs of the attached managed policies.
+    pub attached: Vec<String>,
+    /// ARN of the managed policy used as permissions boundary.
+    pub boundary: Option<String>,
+    pub tags: Vec<(String, String)>,
+    /// The user's access key ids (the secrets are with the credentials).
+    pub access_keys: Vec<String>,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// `AROA…`.
+    pub role_id: String,
+    pub account_id: String,
+    /// Who may assume it.
+    pub trust: PolicyRef,
+    pub inline: BTreeMap<String, PolicyRef>,
+    pub attached: Vec<String>,
+    pub boundary: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A managed policy and its versions.
+#[derive(Debug, Clone)]
+pub struct ManagedPolicy {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub policy_id: String,
+    /// Versions by id (`v1`, `v2`, ...).
+    pub versions: BTreeMap<String, PolicyRef>,
+    pub default_version: String,
+}
+
+impl ManagedPolicy {
+    /// The version in force.
+    #[must_use]
+    pub fn document(&self) -> Option<&PolicyRef> {
+        self.versions.get(&self.default_version)
+    }
+}
+
+/// One account's identities.
+#[derive(Debug, Default, Clone)]
+pub struct Account {
+    pub users: BTreeMap<String, Arc<User>>,
+    pub roles: BTreeMap<String, Arc<Role>>,
+    /// Managed policies by ARN.
+    pub policies: BTreeMap<String, Arc<ManagedPolicy>>,
+}
+
+/// Who is calling, as far as identity policies go: the identity's own policies, its
+/// boundary and its tags.
+#[derive(Debug, Clone, Default)]
+pub struct Permissions {
+    /// (label, document) of every identity policy: inline ones labelled by name, managed ones by ARN.
+    pub identity: Vec<(String, PolicyRef)>,
+    pub boundary: Option<(String, PolicyRef)>,
+    pub tags: Vec<(String, String)>,
+    /// The IAM user's name (`aws:username`), for users only.
+    pub username: Option<String>,
+    /// Whether the identity is declared at all.
+    pub known: bool,
+}
+
+/// Every account's identities.
+#[derive(Debug, Default)]
+pub struct IdentityStore {
+    accounts: RwLock<HashMap<String, Account>>,
+}
+
+/// What an `iam` section or a credentials file declares, checked and ready to enter the store.
+#[derive(Debug, Default, Clone)]
+pub struct Declared {
+    pub users: Vec<User>,
+    pub roles: Vec<Role>,
+    pub policies: Vec<ManagedPolicy>,
+}
+
+impl IdentityStore {
+    /// Enters `declared`: an identity or policy declared again replaces the earlier one. Every
+    /// attachment and boundary must name a managed policy declared here or before; otherwise
+    /// nothing is entered.
+    ///
+    /// # Errors
+    /// The first attachment naming an unknown policy.
+    pub fn declare(&self, declared: Declared) -> Result<(), String> {
+        let mut accounts = self.accounts.write();
+        let known = |arn: &str, accounts: &HashMap<String, Account>| {
+            declared.policies.iter().any(|p| p.arn == arn)
+                || accounts.values().any(|account| account.policies.contains_key(arn))
+        };
+        let attachments = declared
+            .users
+            .iter()
+            .map(|u| (&u.arn, &u.attached, &u.boundary))
+            .chain(declared.roles.iter().map(|r| (&r.arn, &r.attached, &r.boundary)));
+        for (who, attached, boundary) in attachments {
+            if let Some(missing) = attached.iter().chain(boundary).find(|arn| !known(arn, &accounts)) {
+                return Err(format!(
+                    "{who} is attached to the managed policy {missing}, which is not declared (add it to Policies)"
+                ));
+            }
+        }
+        for policy in declared.policies {
+            let account = policy_account(&policy.arn).to_string();
+            accounts.entry(account).or_default().policies.insert(policy.arn.clone(), Arc::new(policy));
+        }
+        for user in declared.users {
+            accounts.entry(user.account_id.clone()).or_default().users.insert(user.name.clone(), Arc::new(user));
+        }
+        for role in declared.roles {
+            accounts.entry(role.account_id.clone()).or_default().roles.insert(role.name.clone(), Arc::new(role));
+        }
+        Ok(())
+    }
+
+    /// A copy of one account's identities (for listings and tests).
+    #[must_use]
+    pub fn account(&self, account_id: &str) -> Option<Account> {
+        self.accounts.read().get(account_id).cloned()
+    }
+
+    #[must_use]
+    pub fn role(&self, account_id: &str, name: &str) -> Option<Arc<Role>> {
+        self.accounts.read().get(account_id)?.roles.get(name).cloned()
+    }
+
+    #[must_use]
+    pub fn user(&self, account_id: &str, name: &str) -> Option<Arc<User>> {
+        self.accounts.read().get(account_id)?.users.get(name).cloned()
+    }
+
+    /// The permissions of the principal `principal_arn` of `account_id`: a user
+    /// (`arn:aws:iam::<acct>:user/<path><name>`) or a role session
+    /// (`arn:aws:sts::<acct>:assumed-role/<role>/<session>`). Root and undeclared identities
+    /// have none (`known: false`).
+    #[must_use]
+    pub fn permissions(&self, account_id: &str, principal_arn: &str) -> Permissions {
+        let accounts = self.accounts.read();
+        let Some(account) = accounts.get(account_id) else { return Permissions::default() };
+        let resource = principal_arn.splitn(6, ':').nth(5).unwrap_or_default();
+        let gather = |inline: &BTreeMap<String, PolicyRef>, attached: &[String], boundary: &Option<String>| {
+            let mut identity: Vec<(String, PolicyRef)> =
+                inline.iter().map(|(name, doc)| (name.clone(), doc.clone())).collect();
+            identity.extend(attached.iter().filter_map(|arn| {
+                managed(&accounts, arn).and_then(|p| p.document().cloned()).map(|doc| (arn.clone(), doc))
+            }));
+            let boundary = boundary
+                .as_ref()
+                .and_then(|arn| managed(&accounts, arn).and_then(|p| p.document().cloned()).map(|d| (arn.clone(), d)));
+            (identity, boundary)
+        };
+        if let Some(path_and_name) = resource.strip_prefix("user/") {
+            let name = path_and_name.rsplit('/').next().unwrap_or_default();
+            let Some(user) = account.users.get(name).filter(|u| u.arn == principal_arn) else {
+                return Permissions::default();
+            };
+            let (identity, boundary) = gather(&user.inline, &user.attached, &user.boundary);
+            return Permissions {
+                identity,
+                boundary,
+                tags: user.tags.clone(),
+                username: Some(user.name.clone()),
+                known: true,
+            };
+        }
+        if let Some(rest) = resource.strip_prefix("assumed-role/")
+            && let Some((role, _session)) = rest.split_once('/')
+            && let Some(role) = account.roles.get(role)
+        {
+            let (identity, boundary) = gather(&role.inline, &role.attached, &role.boundary);
+            return Permissions { identity, boundary, tags: role.tags.clone(), username: None, known: true };
+        }
+        Permissions::default()
+    }
+}
+
+/// The managed policy `arn` names, in whichever account holds it.
+fn managed<'a>(accounts: &'a HashMap<String, Account>, arn: &str) -> Option<&'a Arc<ManagedPolicy>> {
+    accounts.get(policy_account(arn))?.policies.get(arn)
+}
+
+/// The account of a policy ARN: `arn:aws:iam::<account>:policy/...`.
+#[must_use]
+pub fn policy_account(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or_default()
+}

@@ -1,0 +1,77 @@
+//! The pipeline's authorization step for KMS calls: the caller's identity policies and the
+//! key's key policy, for the key the request names (by id, alias or ARN, in any account).
+
+use serde_json::Value;
+
+use super::Operation;
+use super::store::{Caller as KmsCaller, Principal as KmsPrincipal};
+use crate::auth::Caller;
+use crate::error::Result;
+use crate::iam::Access;
+use crate::iam::enforce::Target;
+use crate::iam::policy::ResourceKind;
+use crate::services::secretsmanager::ops::Ctx;
+
+/// What a KMS request asks: `kms:<operation>` on the key its `KeyId` names, with
+/// `kms:CallerAccount` and the encryption context it sends.
+#[must_use]
+pub fn access(op: Operation, caller: &Caller, input: &Value) -> Access {
+    let mut access = Access::new(op.action(), input.get("KeyId").and_then(Value::as_str))
+        .with("kms:CallerAccount", vec![caller.account_id.clone()]);
+    if let Some(Value::Object(context)) = input.get("EncryptionContext") {
+        for (key, value) in context {
+            if let Some(value) = value.as_str() {
+                access.context.push((format!("kms:EncryptionContext:{key}"), vec![value.to_string()]));
+            }
+        }
+        access.context.push(("kms:EncryptionContextKeys".into(), context.keys().cloned().collect()));
+    }
+    access
+}
+
+/// The key `key_ref` names as a policy target (`None` when there is no such key), or the
+/// caller's account for actions without a key.
+#[must_use]
+pub fn target_for(ctx: &Ctx<'_>, caller: &Caller, key_ref: Option<&str>) -> Option<Target> {
+    let Some(key_ref) = key_ref else {
+        return Some(Target { arn: None, account: caller.account_id.clone(), ..Target::default() });
+    };
+    let as_service = KmsCaller { account: ctx.account, region: ctx.region, principal: KmsPrincipal::SecretsManager };
+    let key = ctx.app.kms.describe_key(as_service, key_ref).ok()?;
+    let policy = ctx.app.authorizer.policies.get(&key.policy).map(|p| (format!("key policy of {}", key.arn), p));
+    Some(Target {
+        arn: Some(key.arn.clone()),
+        account: key.account.clone(),
+        policy,
+        kind: ResourceKind::Key,
+        context: Vec::new(),
+    })
+}
+
+/// Whether `caller` may make the KMS request `access` states. A key that cannot be found is
+/// left to the operation, which reports it; actions without a key are decided by identity
+/// policies alone.
+///
+/// # Errors
+/// `AccessDeniedException` with AWS's text, naming the key as sent.
+pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, access: &Access) -> Result<()> {
+    let authorizer = &ctx.app.authorizer;
+    if !authorizer.enforcing() {
+        return Ok(());
+    }
+    let Some(target) = target_for(ctx, caller, access.resource.as_deref()) else { return Ok(()) };
+    let identities = ctx.app.auth.credentials().identities();
+    // KMS names the key's ARN in its refusals, whatever form the request used.
+    let shown = target.arn.clone();
+    authorizer
+        .check_action(
+            identities,
+            caller,
+            access.action,
+            shown.as_deref(),
+            &access.context,
+            &target,
+            ctx.app.engine.now(),
+        )
+        .map_err(|r| r.api_error())
+}
