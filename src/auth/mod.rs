@@ -58,6 +58,7 @@ const SIGNING_KEY_CACHE_LIMIT: usize = 4096;
 pub const SECRETS_MANAGER: &str = "secretsmanager";
 pub const STS: &str = "sts";
 pub const KMS: &str = "kms";
+pub const LAMBDA: &str = "lambda";
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -1,5 +1,7 @@
-//! The services smemu answers on its one port, one folder each: Secrets Manager itself, STS and KMS.
+//! The services smemu answers on its one port, one folder each: Secrets Manager itself, STS, KMS and
+//! a local Lambda for rotation functions.
 
 pub mod kms;
+pub mod lambda;
 pub mod secretsmanager;
 pub mod sts;
