@@ -27,6 +27,7 @@ pub enum Service {
     Kms,
     Sts,
     CloudTrail,
+    Lambda,
     /// smemu's own API under `/_smemu/` (and the health and reset paths of other emulators).
     Control,
 }
@@ -40,6 +41,7 @@ impl Service {
             Self::Kms => "kms",
             Self::Sts => "sts",
             Self::CloudTrail => "cloudtrail",
+            Self::Lambda => "lambda",
             Self::Control => "control",
         }
     }

@@ -30,12 +30,16 @@ pub struct Config {
     pub control_token: Option<ControlToken>,
     /// Names besides loopback ones that may appear in `Host` and `Origin` (e.g. a compose service).
     pub allowed_hosts: Vec<String>,
-    /// Whether `POST /_smemu/hooks` may register `command` hooks (programs smemu runs).
+    /// Whether `POST /_smemu/hooks` may register `command` hooks (programs smemu runs), and
+    /// callers whose signature is not checked may deploy Lambda functions.
     pub allow_command_hooks: bool,
     /// Whether every call is recorded in the audit trail (`--audit on|off`).
     pub audit: bool,
     /// Events the trail keeps in memory (`--audit-retain`).
     pub audit_retain: usize,
+    /// The interpreters that run deployed functions' `python3.x` and `nodejs` handlers.
+    pub lambda_python: String,
+    pub lambda_node: String,
 }
 
 /// When RotateSecret answers.
@@ -71,6 +75,8 @@ impl Default for Config {
             control_token: None,
             allowed_hosts: Vec::new(),
             allow_command_hooks: false,
+            lambda_python: "python3".to_owned(),
+            lambda_node: "node".to_owned(),
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,

@@ -14,7 +14,9 @@
 //!     (GetRandomPassword from a CSPRNG), `policy` (resource-policy syntax and the public test);
 //!   - `sts`: the STS calls clients make first (GetCallerIdentity, AssumeRole);
 //!   - `kms`: keys, aliases, key states and deletion windows, AES-256-GCM envelope encryption,
-//!     and the typed calls Secrets Manager makes.
+//!     and the typed calls Secrets Manager makes;
+//!   - `lambda`: functions deployed with the Lambda API, run by local python3.x and nodejs
+//!     workers (one long-lived process per function), and as rotation functions;
 //!   - `cloudtrail`: LookupEvents over the audit trail.
 //! - [`iam`]: IAM's policy language — parsing, validation, evaluation within and across
 //!   accounts, AWS's refusal texts and the explanation of a decision (pure; no HTTP).
@@ -110,6 +112,8 @@ pub struct App {
     endpoint: std::sync::OnceLock<String>,
     /// The init scripts' states, for `GET /_localstack/init`.
     pub init: init::InitStatus,
+    /// Functions deployed to the Lambda API, and their workers.
+    pub lambda: services::lambda::Lambda,
 }
 
 impl state::ChangeLog for persist::Journal {
@@ -174,6 +178,7 @@ impl App {
             guard: std::sync::OnceLock::new(),
             endpoint: std::sync::OnceLock::new(),
             init: init::InitStatus::default(),
+            lambda: services::lambda::Lambda::new(),
         }
     }
 
@@ -536,6 +541,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     // In-flight requests had their time to finish; hooks still running (a rotation that answered
     // early, a hook past the drain) are not left behind smemu's exit.
     app.hook_processes.shut_down();
+    app.lambda.shut_down();
     let _ = stop_sweeper.send(());
     let _ = sweeper.await;
     app.flush();

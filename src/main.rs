@@ -115,6 +115,8 @@ struct Args {
     allowed_hosts: Vec<String>,
     /// Let `POST /_smemu/hooks` register `command` hooks, which run programs as smemu's user
     /// (without it they come only from the seed file).
+    /// Also lets callers whose signature is not checked (`--auth open`/`off`) deploy Lambda
+    /// functions, whose code smemu runs (with `--auth strict`, any signed caller may).
     #[arg(long, env = "SMEMU_ALLOW_COMMAND_HOOKS")]
     allow_command_hooks: bool,
     /// Record every call in the audit trail (CloudTrail's LookupEvents, `GET /_smemu/audit`):
@@ -130,6 +132,13 @@ struct Args {
     #[arg(long, env = "SMEMU_AUDIT_RETAIN", value_name = "N", default_value_t = smemu::audit::DEFAULT_RETAIN,
           value_parser = parse_retain)]
     audit_retain: usize,
+    /// The Python interpreter of deployed `python3.x` functions (a virtualenv's, to give them
+    /// packages such as boto3).
+    #[arg(long, env = "SMEMU_LAMBDA_PYTHON", default_value = "python3")]
+    lambda_python: String,
+    /// The Node.js of deployed `nodejs` functions.
+    #[arg(long, env = "SMEMU_LAMBDA_NODE", default_value = "node")]
+    lambda_node: String,
     /// Log filter: error, warn, info, debug, trace or off, or tracing directives such as
     /// `smemu=debug,hyper=info`. At `info` every request has a line; `warn` turns them off.
     #[arg(long, env = "SMEMU_LOG_LEVEL", default_value = "info", value_parser = smemu::logging::parse_filter)]
@@ -210,6 +219,8 @@ async fn main() -> std::process::ExitCode {
         allow_command_hooks: args.allow_command_hooks,
         audit: args.audit,
         audit_retain: args.audit_retain,
+        lambda_python: args.lambda_python,
+        lambda_node: args.lambda_node,
         ..Config::default()
     };
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {

@@ -59,6 +59,7 @@ impl<'a> Worlds<'a> {
 pub fn reset(app: &App, worlds: Worlds<'_>) {
     app.reset(worlds.account, worlds.region);
     app.rotation_log.forget(worlds.account, worlds.region);
+    app.lambda.forget(worlds.account, worlds.region);
 }
 
 /// A value quoted for an error message; a long one is not repeated whole.

@@ -9,6 +9,7 @@ use crate::protocol;
 use crate::services::cloudtrail;
 use crate::services::kms;
 use crate::services::secretsmanager::authorize;
+use crate::services::lambda;
 use crate::services::secretsmanager::ops::{self, Ctx, Operation};
 use crate::services::sts;
 use bytes::Bytes;
@@ -311,6 +312,10 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
     if !app.is_ready() {
         return unread(body, loading(&request_id));
     }
+    if let Some(route) = lambda::owns(parts.uri.path()).then(|| lambda::api::Route::of(&parts.method, parts.uri.path()))
+    {
+        return lambda_request(app, &parts, body, route, entry, call).await;
+    }
     let response = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
         Err(err) => {
             let err = err.api_error();
@@ -536,6 +541,46 @@ fn trail_lookup(
     let outcome = cloudtrail::dispatch(&ctx, cloudtrail::LOOKUP_EVENTS, &json);
     entry.caller(caller);
     outcome
+}
+
+/// A Lambda API request: routed by method and path before its body is read, under its own
+/// body cap (a function's zip).
+async fn lambda_request(
+    app: &Arc<App>,
+    parts: &Parts,
+    body: Incoming,
+    route: Option<lambda::api::Route>,
+    entry: &mut Entry,
+    call: &mut Call,
+) -> Response<Full<Bytes>> {
+    entry.route(Service::Lambda, route.as_ref().map(lambda::api::Route::name));
+    let Some(route) = route else {
+        entry.error("UnknownOperationException");
+        return unread(body, lambda::error::LambdaError::unknown_operation().response(&protocol::request_id()));
+    };
+    entry.subject(route.subject().map_or(Subject::None, Subject::One));
+    let body = match read_body(body, lambda::MAX_REQUEST_BYTES, app.config.client_timeout).await {
+        Ok(body) => body,
+        Err(err) => {
+            let message = err.api_error().message.into_owned();
+            let err = match err {
+                BodyError::TooLarge(_) => lambda::error::LambdaError::too_large(message),
+                _ => lambda::error::LambdaError::invalid(message),
+            };
+            entry.error(err.code);
+            return closing(err.response(&protocol::request_id()));
+        }
+    };
+    let caller = match authenticated(app, crate::auth::LAMBDA, parts, &body, entry, call) {
+        Ok(caller) => caller,
+        Err(err) => return protocol::error(&protocol::request_id(), &err),
+    };
+    let response = lambda::api::handle(app, parts, &body, &caller, route).await;
+    entry.caller(caller);
+    if let Some(code) = lambda::api::error_code(&response) {
+        entry.error(code);
+    }
+    response
 }
 
 fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry, call: &mut Call) -> Response<Full<Bytes>> {

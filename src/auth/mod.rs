@@ -59,6 +59,7 @@ pub const SECRETS_MANAGER: &str = "secretsmanager";
 pub const STS: &str = "sts";
 pub const KMS: &str = "kms";
 pub const CLOUDTRAIL: &str = "cloudtrail";
+pub const LAMBDA: &str = "lambda";
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -8,6 +8,9 @@
 //! * `lambda`: call the Lambda Invoke API (`POST {endpoint}/2015-03-31/functions/{name}/invocations`)
 //!   of a Lambda-compatible endpoint, such as the Lambda Runtime Interface Emulator; success is a 2xx
 //!   status without an `X-Amz-Function-Error` header.
+//! * a function deployed to smemu's own Lambda API: not configured here, but found by its ARN when
+//!   no hook is configured for it; it runs through [`DeployedFunctions`], success is an invocation
+//!   without a function error.
 //! * `builtin`: runs the four steps in-process through [`SecretsApi`], storing a new random password
 //!   (GetRandomPassword's options) as the whole value or as one key of a JSON object.
 //!
@@ -197,6 +200,19 @@ pub struct InvokeContext<'a> {
     pub env: &'a [(String, String)],
     /// Where `command` hooks' processes are tracked, so shutdown can kill them.
     pub processes: &'a ProcessGroups,
+    /// The functions deployed to smemu's Lambda API, when the caller has them.
+    pub functions: Option<&'a dyn DeployedFunctions>,
+}
+
+/// Runs functions deployed to smemu's Lambda API, for rotation steps.
+pub trait DeployedFunctions: Send + Sync {
+    /// Invokes `function_arn` with `event` and waits for it: success, and what the function
+    /// printed (and, on failure, its error and stack trace).
+    fn invoke<'a>(
+        &'a self,
+        function_arn: &'a str,
+        event: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (bool, String)> + Send + 'a>>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,6 +231,8 @@ pub enum HookKind {
     Command(CommandHook),
     Lambda(LambdaHook),
     Builtin(BuiltinHook),
+    /// A function deployed to smemu's Lambda API (never read from a hook spec).
+    Deployed,
 }
 
 fn default_timeout() -> u64 {
@@ -407,6 +425,7 @@ impl HookSpec {
                     return Err(SpecError::new("functionName must not be empty"));
                 }
             }
+            HookKind::Deployed => {}
             HookKind::Builtin(b) => {
                 let spec = b.password_spec();
                 if !(1..=password::MAX_LENGTH).contains(&spec.length) {
@@ -433,6 +452,7 @@ impl HookSpec {
             HookKind::Command(_) => "command",
             HookKind::Lambda(_) => "lambda",
             HookKind::Builtin(_) => "builtin",
+            HookKind::Deployed => "function",
         }
     }
 
@@ -444,6 +464,7 @@ impl HookSpec {
             HookKind::Command(c) => serde_json::to_value(c),
             HookKind::Lambda(l) => serde_json::to_value(l),
             HookKind::Builtin(b) => serde_json::to_value(b),
+            HookKind::Deployed => Ok(Value::Object(Map::new())),
         };
         let mut out = Map::new();
         out.insert("functionArn".into(), Value::String(self.function_arn.clone()));
@@ -484,6 +505,10 @@ impl HookSpec {
             HookKind::Http(h) => invoke_http(h, event).await,
             HookKind::Command(c) => invoke_command(c, event, ctx.env, ctx.processes).await,
             HookKind::Lambda(l) => invoke_lambda(l, &self.function_arn, event).await,
+            HookKind::Deployed => match ctx.functions {
+                Some(functions) => functions.invoke(&self.function_arn, event.to_json()).await,
+                None => (false, "[smemu] no deployed functions here".to_owned()),
+            },
             HookKind::Builtin(b) => match run_builtin(b, event, ctx.api) {
                 Ok(report) => (true, report),
                 Err(reason) => (false, reason),

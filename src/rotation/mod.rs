@@ -43,8 +43,8 @@ pub mod schedule;
 mod fake;
 
 pub use hook::{
-    HookKind, HookRef, HookRegistry, HookSpec, InvokeContext, RotationEvent, SecretsApi, SpecError, Step, StepOutcome,
-    StoredValue, ValueSelector,
+    DeployedFunctions, HookKind, HookRef, HookRegistry, HookSpec, InvokeContext, RotationEvent, SecretsApi, SpecError,
+    Step, StepOutcome, StoredValue, ValueSelector,
 };
 pub use log::{LogEntry, RotationLog, RotationMode, StepStatus, Trigger};
 pub use process::ProcessGroups;
@@ -82,6 +82,11 @@ pub trait RotationHost: Send + Sync {
 
     /// Where `command` hooks' process groups are tracked, so shutdown can kill them.
     fn processes(&self) -> &ProcessGroups;
+
+    /// The functions deployed to smemu's Lambda API, for rotation functions that name one.
+    fn functions(&self) -> Option<&dyn hook::DeployedFunctions> {
+        None
+    }
 
     /// Environment for `command` hooks (above smemu's own environment, below the hook's `env`):
     /// suggested `AWS_ENDPOINT_URL` = smemu's URL, `AWS_REGION`/`AWS_DEFAULT_REGION` = the secret's
@@ -142,8 +147,13 @@ pub async fn drive<H: RotationHost + ?Sized>(host: &H, job: &RotationJob) -> Rot
             client_request_token: job.version_id.clone(),
             rotation_token: job.rotation_token.clone(),
         };
-        let outcome =
-            job.hook.invoke(&event, &InvokeContext { api: host.api(), env: &env, processes: host.processes() }).await;
+        let outcome = job
+            .hook
+            .invoke(
+                &event,
+                &InvokeContext { api: host.api(), env: &env, processes: host.processes(), functions: host.functions() },
+            )
+            .await;
         let mut ok = outcome.ok;
         let mut output = outcome.output;
         let problem = match (ok, step, job.mode) {

@@ -3,17 +3,21 @@
 //! ran past its timeout), when the step is abandoned, and at shutdown. Killing the program alone
 //! would leave its children running, holding its pipes, past smemu's own exit.
 //!
+//! Long-lived processes (the workers of deployed functions) use the same groups: a [`Group`] owns
+//! its share of the registry, so it can be kept as long as the process should live.
+//!
 //! A process that leaves the group on purpose (`setsid`) is beyond reach, as it would be for any
 //! supervisor that is not its parent.
 
 use parking_lot::Mutex;
 use std::collections::HashSet;
+use std::sync::Arc;
 use tokio::process::{Child, Command};
 
 /// The groups of the hooks running now, per smemu instance.
 #[derive(Debug, Default)]
 pub struct ProcessGroups {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
 }
 
 #[derive(Debug, Default)]
@@ -34,7 +38,7 @@ impl ProcessGroups {
     ///
     /// # Errors
     /// When the program can't start, or smemu is shutting down.
-    pub fn spawn(&self, command: &mut Command) -> std::io::Result<Group<'_>> {
+    pub fn spawn(&self, command: &mut Command) -> std::io::Result<Group> {
         #[cfg(unix)]
         command.process_group(0);
         // Spawning under the lock means a concurrent shutdown either refuses this hook or sees
@@ -48,7 +52,7 @@ impl ProcessGroups {
         if let Some(id) = pgid {
             inner.running.insert(id);
         }
-        Ok(Group { groups: self, pgid, child })
+        Ok(Group { groups: self.inner.clone(), pgid, child })
     }
 
     /// Kills every running hook's group and refuses new hooks: smemu is stopping.
@@ -68,13 +72,13 @@ impl ProcessGroups {
 }
 
 /// A running hook: its leader process, and its group, killed when this is dropped.
-pub struct Group<'a> {
-    groups: &'a ProcessGroups,
+pub struct Group {
+    groups: Arc<Mutex<Inner>>,
     pgid: Option<u32>,
     pub child: Child,
 }
 
-impl Group<'_> {
+impl Group {
     /// Sends SIGKILL to every process of the group, the leader included.
     pub fn kill(&mut self) {
         if let Some(id) = self.pgid {
@@ -85,11 +89,11 @@ impl Group<'_> {
     }
 }
 
-impl Drop for Group<'_> {
+impl Drop for Group {
     fn drop(&mut self) {
         if let Some(id) = self.pgid.take() {
             kill_group(id);
-            self.groups.inner.lock().running.remove(&id);
+            self.groups.lock().running.remove(&id);
         }
     }
 }

@@ -19,12 +19,14 @@ fn cannot_invoke() -> ApiError {
     )
 }
 
-/// Finds the hook configured for a rotation function ARN.
+/// Finds what runs a rotation function ARN: the hook configured for it, or the function deployed
+/// to smemu's Lambda API under it.
+/// A configured hook wins over a function deployed under the same ARN.
 ///
 /// # Errors
-/// `AccessDeniedException` when there is none.
+/// `AccessDeniedException` when there is neither.
 pub fn hook_for(app: &App, function_arn: &str) -> Result<Arc<super::HookSpec>> {
-    app.hooks.get(function_arn).ok_or_else(cannot_invoke)
+    app.hooks.get(function_arn).or_else(|| app.lambda.rotation_hook(function_arn)).ok_or_else(cannot_invoke)
 }
 
 /// Builds the driver's job for a rotation the engine prepared.
@@ -43,7 +45,8 @@ pub fn job(start: RotationStart<Arc<super::HookSpec>>, trigger: Trigger) -> Rota
 
 /// Runs every step of `job` (no lock is held while a hook runs).
 pub async fn run(app: &App, account: &str, region: &str, job: &RotationJob) {
-    let host = Host { app, scope_account: account, scope_region: region };
+    let functions = crate::services::lambda::RotationRunner { app };
+    let host = Host { app, scope_account: account, scope_region: region, functions };
     let test = if job.mode == RotationMode::TestOnly { "Test" } else { "" };
     app.audit.service_event(account, region, &format!("{test}RotationStarted"), &job.secret_arn, None);
     let report = super::drive(&host, job).await;
@@ -96,6 +99,7 @@ struct Host<'a> {
     app: &'a App,
     scope_account: &'a str,
     scope_region: &'a str,
+    functions: crate::services::lambda::RotationRunner<'a>,
 }
 
 impl Host<'_> {
@@ -161,6 +165,10 @@ impl RotationHost for Host<'_> {
 
     fn processes(&self) -> &super::ProcessGroups {
         &self.app.hook_processes
+    }
+
+    fn functions(&self) -> Option<&dyn super::DeployedFunctions> {
+        Some(&self.functions)
     }
 
     fn hook_env(&self, _job: &RotationJob) -> Vec<(String, String)> {

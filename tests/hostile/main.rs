@@ -10,6 +10,7 @@ mod auth;
 mod control;
 mod input;
 mod kms;
+mod lambda;
 mod lifecycle;
 mod server;
 mod state;

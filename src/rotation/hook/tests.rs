@@ -25,7 +25,7 @@ fn spec_error(value: Value) -> String {
 }
 
 async fn invoke(spec: &HookSpec, step: Step, api: &FakeSecrets, env: &[(String, String)]) -> StepOutcome {
-    spec.invoke(&event(step), &InvokeContext { api, env, processes: &ProcessGroups::new() }).await
+    spec.invoke(&event(step), &InvokeContext { api, env, processes: &ProcessGroups::new(), functions: None }).await
 }
 
 /// One request as the test server saw it.
@@ -402,7 +402,9 @@ async fn builtin_failures_say_why() {
     let plain = spec(json!({"functionArn": "b", "kind": "builtin"}));
     let mut wrong = event(Step::FinishSecret);
     wrong.client_request_token = "missing".into();
-    let outcome = plain.invoke(&wrong, &InvokeContext { api: &api, env: &[], processes: &ProcessGroups::new() }).await;
+    let outcome = plain
+        .invoke(&wrong, &InvokeContext { api: &api, env: &[], processes: &ProcessGroups::new(), functions: None })
+        .await;
     assert!(!outcome.ok);
     assert_eq!(outcome.output, "finishSecret: UpdateSecretVersionStage failed: version missing doesn't exist");
 }
