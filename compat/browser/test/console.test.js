@@ -155,8 +155,33 @@ test('the audit trail and IAM views appear exactly when their APIs answer', asyn
   if (hasTrail) {
     await page.goto(ui + '#/audit');
     await page.waitFor(`!!document.querySelector('#audit-events')`);
-    await page.screenshot(shots, '07-audit');
+    await page.screenshot(shots, '10-audit');
   }
+});
+
+test('a rotation from the page moves the labels on the timeline and logs its steps', async () => {
+  const functionArn = 'arn:aws:lambda:us-east-1:000000000000:function:console-rotator';
+  const hook = await control('POST', '/_smemu/hooks', { functionArn, kind: 'builtin', passwordLength: 24 });
+  assert.equal(hook.functionArn, functionArn, JSON.stringify(hook));
+  const created = await sm('CreateSecret', { Name: 'console/rotated', SecretString: 'before' });
+  assert.equal(created.status, 200);
+  const first = await sm('RotateSecret', { SecretId: 'console/rotated', RotationLambdaARN: functionArn,
+    RotationRules: { AutomaticallyAfterDays: 30 }, ClientRequestToken: randomUUID() });
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  await page.goto(ui + '#/secret/' + encodeURIComponent('console/rotated'));
+  await page.waitFor(`document.querySelectorAll('#versions li').length === 2 &&
+    ${text('#rotation-enabled')} === 'yes'`);
+  await page.click('#rotate');
+  await page.waitFor(`document.querySelectorAll('#versions li').length === 3`);
+  await page.waitFor(`/AWSCURRENT/.test(${text('#versions li:last-child')})`);
+  const labels = await page.eval(`[...document.querySelectorAll('#versions li')].map((li) =>
+    [...li.querySelectorAll('.chip')].map((c) => c.textContent).join(','))`);
+  assert.deepEqual(labels, ['', 'AWSPREVIOUS', 'AWSCURRENT']);
+  // Two rotations of four steps each, all succeeded.
+  await page.waitFor(`document.querySelectorAll('#rotation-log tbody tr').length === 8`);
+  assert.doesNotMatch(await page.eval(text('#rotation-log')), /failed/);
+  assert.match(await page.eval(text('#rotation-log')), /finishSecret/);
+  await page.screenshot(shots, '07-rotation');
 });
 
 test('the layout holds at phone width', async () => {
