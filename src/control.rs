@@ -246,7 +246,7 @@ fn listing() -> Value {
         .iter()
         .map(|e| json!({ "method": e.method, "path": e.path, "description": e.description }))
         .collect();
-    json!({ "version": env!("CARGO_PKG_VERSION"), "endpoints": endpoints })
+    json!({ "version": env!("CARGO_PKG_VERSION"), "console": crate::console::PATH, "endpoints": endpoints })
 }
 
 fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<T, (StatusCode, String)> {

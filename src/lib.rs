@@ -35,6 +35,8 @@
 //! - [`reset`]: what a reset of one world or of all of them forgets, and what it keeps.
 //! - [`control`]: the `/_smemu/` control API (health, reset, clock, state, hooks, rotations), its
 //!   endpoints in one table ([`control::endpoints`]), and LocalStack's and moto's paths.
+//! - [`console`]: the web console at `/_smemu/ui`, a page embedded in the binary that reads only
+//!   the control API and the services' APIs.
 //! - [`init`]: the operator's init scripts (`--init-dir`), run once smemu is ready.
 //! - [`config`]: runtime settings.
 //! - [`logging`]: the log filter, text or JSON output, colour, and the startup banner.
@@ -44,6 +46,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod error;
 pub mod guard;

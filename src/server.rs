@@ -301,6 +301,10 @@ async fn handle(app: &Arc<App>, peer: std::net::IpAddr, req: Request<Incoming>) 
 /// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
 async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call: &mut Call) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    if crate::console::owns(parts.uri.path()) {
+        entry.control(&parts.method, parts.uri.path());
+        return unread(body, crate::console::serve(app, &parts));
+    }
     if control::owns(parts.uri.path()) {
         entry.control(&parts.method, parts.uri.path());
         return control_request(app, &parts, body).await;
