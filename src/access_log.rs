@@ -26,6 +26,7 @@ pub enum Service {
     SecretsManager,
     Kms,
     Sts,
+    Iam,
     /// smemu's own API under `/_smemu/` (and the health and reset paths of other emulators).
     Control,
 }
@@ -38,6 +39,7 @@ impl Service {
             Self::SecretsManager => "secretsmanager",
             Self::Kms => "kms",
             Self::Sts => "sts",
+            Self::Iam => "iam",
             Self::Control => "control",
         }
     }

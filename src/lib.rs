@@ -14,7 +14,9 @@
 //!     (GetRandomPassword from a CSPRNG), `policy` (resource-policy syntax and the public test);
 //!   - `sts`: the STS calls clients make first (GetCallerIdentity, AssumeRole);
 //!   - `kms`: keys, aliases, key states and deletion windows, AES-256-GCM envelope encryption,
-//!     and the typed calls Secrets Manager makes.
+//!     and the typed calls Secrets Manager makes;
+//!   - `iam`: IAM's users, access keys, roles, inline and managed policies, attachments and
+//!     tags, written into the identity store, and the policy simulator on the evaluation engine.
 //! - [`iam`]: IAM's policy language — parsing, validation, evaluation within and across
 //!   accounts, AWS's refusal texts and the explanation of a decision (pure; no HTTP).
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
@@ -77,6 +79,8 @@ pub struct App {
     pub auth: auth::Authenticator,
     /// Decides whether each call may run (`--authorize`).
     pub authorizer: iam::enforce::Authorizer,
+    /// What IAM keeps beside the identity store (dates, key states, descriptions).
+    pub iam: services::iam::Iam,
     /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
     /// control endpoints answer, everything else is 503.
     ready: AtomicBool,
@@ -147,6 +151,7 @@ impl App {
             model: protocol::validate::Model::embedded(),
             auth,
             authorizer: iam::enforce::Authorizer::new(config.authorize),
+            iam: services::iam::Iam::default(),
             config,
             ready: AtomicBool::new(true),
             ready_changed: tokio::sync::Notify::new(),
