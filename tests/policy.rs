@@ -84,3 +84,65 @@ async fn validate_reports_broad_access() {
         err_of(sm.validate_resource_policy().secret_id("bad name").resource_policy(PRIVATE).send().await.unwrap_err());
     assert_eq!(code, "ValidationException");
 }
+
+/// "Public" is a wildcard principal not pinned to accounts, organisations or sources: a
+/// condition on something else (TLS) does not make it private, one on the organisation does.
+#[tokio::test]
+async fn block_public_policy_sees_through_conditions_that_do_not_restrict_who() {
+    let server = TestServer::start().await;
+    let sm = server.client();
+    sm.create_secret().name("p").secret_string("x").send().await.unwrap();
+    let with = |condition: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{condition}}}]}}"#
+        )
+    };
+    for loose in [
+        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+        r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-abc"}}"#,
+        r#"{"StringNotEquals":{"aws:PrincipalAccount":"111122223333"}}"#,
+    ] {
+        let put = sm.put_resource_policy().secret_id("p").resource_policy(with(loose)).block_public_policy(true);
+        let (code, _) = err_of(put.send().await.unwrap_err());
+        assert_eq!(code, "PublicPolicyException", "{loose}");
+        let report = sm.validate_resource_policy().resource_policy(with(loose)).send().await.unwrap();
+        assert!(!report.policy_validation_passed(), "{loose}");
+        assert_eq!(report.validation_errors()[0].check_name(), Some("BROAD_ACCESS_CHECK"));
+    }
+    let org = with(r#"{"StringEquals":{"aws:PrincipalOrgID":"o-abc"}}"#);
+    sm.put_resource_policy().secret_id("p").resource_policy(&org).block_public_policy(true).send().await.unwrap();
+    assert!(sm.validate_resource_policy().resource_policy(&org).send().await.unwrap().policy_validation_passed());
+}
+
+/// A policy IAM would refuse is refused here too, not stored to fail later.
+#[tokio::test]
+async fn policies_iam_refuses_are_malformed() {
+    let server = TestServer::start().await;
+    let sm = server.client();
+    sm.create_secret().name("p").secret_string("x").send().await.unwrap();
+    for (bad, message) in [
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"StringSortOf":{"a":"b"}}}]}"#,
+            "This resource policy contains a syntax error.",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Colour":"red"}]}"#,
+            "This resource policy contains a syntax error.",
+        ),
+        (
+            r#"{"Version":"2012-10-18","Statement":[{"Effect":"Allow","Principal":"*","Action":"*"}]}"#,
+            "This resource policy contains a syntax error.",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Group":"x"},"Action":"*"}]}"#,
+            "This resource policy contains an unsupported principal.",
+        ),
+    ] {
+        let (code, got) =
+            err_of(sm.put_resource_policy().secret_id("p").resource_policy(bad).send().await.unwrap_err());
+        assert_eq!((code.as_str(), got.as_str()), ("MalformedPolicyDocumentException", message), "{bad}");
+        let (code, _) = err_of(sm.validate_resource_policy().resource_policy(bad).send().await.unwrap_err());
+        assert_eq!(code, "MalformedPolicyDocumentException", "{bad}");
+    }
+    assert!(sm.get_resource_policy().secret_id("p").send().await.unwrap().resource_policy().is_none());
+}

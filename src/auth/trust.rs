@@ -1,22 +1,15 @@
 //! Role trust policies: who may call `sts:AssumeRole` on a role.
 //!
-//! A deliberately small subset of IAM's policy language, enough for trust
-//! policies as people write them:
-//! * a statement applies when its `Action` matches the action (`*` and `?`
-//!   wildcards, case-insensitive, as IAM matches actions) and its `Principal`
-//!   names the caller: `"*"`, `{"AWS": "*"}`, the caller's ARN, the caller's
-//!   account (`"111122223333"` or `arn:aws:iam::111122223333:root`), or, for a
-//!   role session, the role it is a session of;
-//! * an applying `Deny` wins over any `Allow`; without an applying `Allow` the
-//!   answer is no;
-//! * what this subset cannot evaluate (`Condition`, `NotAction`,
-//!   `NotPrincipal`) makes the statement not apply, whatever its effect. For an
-//!   `Allow` that refuses more than AWS would; for a `Deny` it refuses less.
-//!
-//! `Service`, `Federated` and `CanonicalUser` principals never match: smemu's
-//! callers are always IAM identities.
+//! A trust policy is a resource policy on the role, read and evaluated by the policy engine
+//! ([`crate::iam::policy`]) with its whole language: principals (a caller's ARN, its account as
+//! `"111122223333"` or `arn:aws:iam::111122223333:root`, a role for its sessions, `"*"`),
+//! `NotPrincipal`, `NotAction`, conditions. Here the trust policy alone decides, as AssumeRole
+//! asks it: an applying `Deny` wins, otherwise an applying `Allow` is needed. The account root
+//! gets no pass: it must be named like anyone else.
 
 use serde_json::Value;
+
+use crate::iam::policy::{self, Context, Named, Policy, PolicySet, Principal, Request, ResourceKind};
 
 /// What a trust policy says about one caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,203 +33,55 @@ pub struct Subject<'a> {
 /// A parsed trust policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustPolicy {
-    statements: Vec<Statement>,
+    policy: Policy,
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Statement {
-    allow: bool,
-    actions: Vec<String>,
-    principals: Principals,
-    /// False when the statement uses what this subset cannot evaluate.
-    evaluable: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Principals {
-    Anyone,
-    Aws(Vec<String>),
-}
-
-const STATEMENT_FIELDS: [&str; 9] =
-    ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
 
 impl TrustPolicy {
     /// Reads a policy given as a JSON document or as its text (plain JSON, or
     /// URL-encoded JSON as IAM's API returns `AssumeRolePolicyDocument`).
     pub fn from_value(value: &Value) -> Result<Self, String> {
-        match value {
-            Value::String(text) => Self::from_text(text),
-            other => Self::parse(other),
-        }
+        Self::checked(Policy::from_value(value))
     }
 
     /// Reads a policy from its text: plain JSON, or URL-encoded JSON.
     pub fn from_text(text: &str) -> Result<Self, String> {
-        let document = serde_json::from_str::<Value>(text).or_else(|e| {
-            let decoded = crate::auth::sigv4::percent_decode(text, false);
-            serde_json::from_slice::<Value>(&decoded).map_err(|_| format!("not a JSON policy document: {e}"))
-        })?;
-        Self::parse(&document)
+        Self::checked(Policy::parse(text))
     }
 
-    fn parse(document: &Value) -> Result<Self, String> {
-        let Value::Object(map) = document else {
-            return Err("a policy document must be a JSON object".into());
-        };
-        let statements = match map.get("Statement") {
-            Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
-            Some(item @ Value::Object(_)) => vec![item],
-            Some(_) => return Err("`Statement` must be a statement or a list of statements".into()),
-            None => return Err("a policy document needs a `Statement`".into()),
-        };
-        let statements = statements
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| Statement::parse(s).map_err(|e| format!("Statement[{i}]: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { statements })
+    fn checked(parsed: Result<Policy, policy::PolicyError>) -> Result<Self, String> {
+        let policy = parsed.map_err(|e| e.detail)?;
+        policy.check_resource().map_err(|e| e.detail)?;
+        Ok(Self { policy })
     }
 
-    /// What the policy says about `subject` performing `action`.
+    /// The policy, for callers that evaluate it with more context than [`Self::evaluate`].
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// What the policy says about `subject` performing `action`, with no condition keys.
     pub fn evaluate(&self, action: &str, subject: Subject<'_>) -> Decision {
-        let mut decision = Decision::ImplicitDeny;
-        for statement in self.statements.iter().filter(|s| s.applies(action, subject)) {
-            if !statement.allow {
-                return Decision::ExplicitDeny;
-            }
-            decision = Decision::Allow;
-        }
-        decision
+        self.evaluate_in(action, subject, &Context::new())
     }
-}
 
-impl Statement {
-    fn parse(value: &Value) -> Result<Self, String> {
-        let Value::Object(map) = value else {
-            return Err("a statement must be a JSON object".into());
+    /// What the policy says about `subject` performing `action` in `context`
+    /// (`sts:ExternalId`, `aws:SourceIp` ...).
+    pub fn evaluate_in(&self, action: &str, subject: Subject<'_>, context: &Context) -> Decision {
+        let mut principal = Principal::from_arn(subject.principal_arn, "");
+        principal.account = subject.account_id.to_string();
+        let request = Request { principal: &principal, action, resource: None, resource_account: None, context };
+        let set = PolicySet {
+            resource: Some(Named::new("trust policy", &self.policy)),
+            resource_kind: ResourceKind::Trust,
+            ..PolicySet::default()
         };
-        if let Some(unknown) = map.keys().find(|k| !STATEMENT_FIELDS.contains(&k.as_str())) {
-            return Err(format!("unknown element `{unknown}`"));
-        }
-        let allow = match map.get("Effect").and_then(Value::as_str) {
-            Some("Allow") => true,
-            Some("Deny") => false,
-            _ => return Err("`Effect` must be \"Allow\" or \"Deny\"".into()),
-        };
-        let actions = match (map.get("Action"), map.get("NotAction")) {
-            (Some(action), None) => strings(action).ok_or("`Action` must be a string or a list of strings")?,
-            (None, Some(not_action)) => {
-                strings(not_action).ok_or("`NotAction` must be a string or a list of strings")?;
-                Vec::new()
-            }
-            _ => return Err("give exactly one of `Action` and `NotAction`".into()),
-        };
-        let principals = match (map.get("Principal"), map.get("NotPrincipal")) {
-            (Some(principal), None) => parse_principal(principal)?,
-            (None, Some(not_principal)) => {
-                parse_principal(not_principal)?;
-                Principals::Aws(Vec::new())
-            }
-            _ => return Err("a trust policy statement needs exactly one of `Principal` and `NotPrincipal`".into()),
-        };
-        let evaluable = !["Condition", "NotAction", "NotPrincipal"].iter().any(|k| map.contains_key(*k));
-        Ok(Self { allow, actions, principals, evaluable })
-    }
-
-    fn applies(&self, action: &str, subject: Subject<'_>) -> bool {
-        self.evaluable
-            && self
-                .actions
-                .iter()
-                .any(|pattern| wildcard_match(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase()))
-            && match &self.principals {
-                Principals::Anyone => true,
-                Principals::Aws(names) => names.iter().any(|name| names_subject(name, subject)),
-            }
-    }
-}
-
-/// A string or a list of strings.
-fn strings(value: &Value) -> Option<Vec<String>> {
-    match value {
-        Value::String(s) => Some(vec![s.clone()]),
-        Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_string)).collect(),
-        _ => None,
-    }
-}
-
-fn parse_principal(value: &Value) -> Result<Principals, String> {
-    match value {
-        Value::String(s) if s == "*" => Ok(Principals::Anyone),
-        Value::Object(map) => {
-            let mut aws = Vec::new();
-            for (kind, names) in map {
-                let names = strings(names)
-                    .ok_or_else(|| format!("`Principal.{kind}` must be a string or a list of strings"))?;
-                match kind.as_str() {
-                    "AWS" => aws.extend(names),
-                    "Service" | "Federated" | "CanonicalUser" => {}
-                    other => return Err(format!("unknown principal type `{other}`")),
-                }
-            }
-            Ok(Principals::Aws(aws))
-        }
-        _ => Err("`Principal` must be \"*\" or an object such as {\"AWS\": \"111122223333\"}".into()),
-    }
-}
-
-/// Whether a principal named in an `AWS` element covers the subject. A
-/// wildcard matches only on its own: IAM does not match part of a principal.
-fn names_subject(name: &str, subject: Subject<'_>) -> bool {
-    if name == "*" || name == subject.principal_arn || name == subject.account_id {
-        return true;
-    }
-    let arn: Vec<&str> = name.splitn(6, ':').collect();
-    let [_, _, service, _, account, resource] = arn.as_slice() else {
-        return false;
-    };
-    if *account != subject.account_id {
-        return false;
-    }
-    match (*service, *resource) {
-        ("iam", "root") => true,
-        // A role principal covers every session of that role.
-        ("iam", role) => role.strip_prefix("role/").is_some_and(|path_and_name| {
-            let role_name = path_and_name.rsplit('/').next().unwrap_or(path_and_name);
-            session_role(subject.principal_arn) == Some(role_name)
-        }),
-        _ => false,
-    }
-}
-
-/// The role name of an assumed-role session ARN.
-fn session_role(principal_arn: &str) -> Option<&str> {
-    let (_, rest) = principal_arn.split_once(":assumed-role/")?;
-    rest.split_once('/').map(|(role, _)| role)
-}
-
-/// `*` matches any run of characters, `?` any one character.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            backtrack = Some((pi, ti));
-            pi += 1;
-        } else if let Some((star, matched)) = backtrack {
-            pi = star + 1;
-            ti = matched + 1;
-            backtrack = Some((star, matched + 1));
-        } else {
-            return false;
+        match policy::evaluate(&request, &set).decision {
+            policy::Decision::Allow => Decision::Allow,
+            policy::Decision::ImplicitDeny => Decision::ImplicitDeny,
+            policy::Decision::ExplicitDeny => Decision::ExplicitDeny,
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -329,13 +174,25 @@ mod tests {
         assert_eq!(deny.evaluate(ASSUME, ALICE), Decision::ExplicitDeny);
         assert_eq!(deny.evaluate(ASSUME, ROOT), Decision::Allow);
 
-        let conditional = TrustPolicy::from_value(&json!({"Statement": [
-            {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "x"}}},
-            {"Effect": "Allow", "NotPrincipal": {"AWS": "222222222222"}, "Action": "sts:AssumeRole"},
-            {"Effect": "Allow", "Principal": "*", "NotAction": "s3:*"}
+        // The whole language applies: conditions, NotPrincipal and NotAction are evaluated.
+        let one = |statement: Value| TrustPolicy::from_value(&json!({"Statement": [statement]})).unwrap();
+        let external_id = one(json!({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": "x"}}}));
+        assert_eq!(external_id.evaluate(ASSUME, ALICE), Decision::ImplicitDeny, "no ExternalId sent");
+        let sent = crate::iam::policy::Context::new().with("sts:ExternalId", "x");
+        assert_eq!(external_id.evaluate_in(ASSUME, ALICE, &sent), Decision::Allow);
+        let everyone_but =
+            one(json!({"Effect": "Allow", "NotPrincipal": {"AWS": "222222222222"}, "Action": "sts:AssumeRole"}));
+        assert_eq!(everyone_but.evaluate(ASSUME, ALICE), Decision::Allow);
+        assert_eq!(everyone_but.evaluate(ASSUME, OTHER), Decision::ImplicitDeny);
+        let not_action = one(json!({"Effect": "Allow", "Principal": "*", "NotAction": "s3:*"}));
+        assert_eq!(not_action.evaluate(ASSUME, ALICE), Decision::Allow);
+        let deny_not_action = TrustPolicy::from_value(&json!({"Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "sts:*"},
+            {"Effect": "Deny", "Principal": "*", "NotAction": "sts:TagSession"}
         ]}))
         .unwrap();
-        assert_eq!(conditional.evaluate(ASSUME, ALICE), Decision::ImplicitDeny);
+        assert_eq!(deny_not_action.evaluate(ASSUME, ALICE), Decision::ExplicitDeny);
     }
 
     #[test]
@@ -355,7 +212,7 @@ mod tests {
             ),
             (
                 json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}),
-                "Statement[0]: a trust policy statement needs exactly one of `Principal` and `NotPrincipal`",
+                "Statement[0]: a statement needs `Principal` or `NotPrincipal`",
             ),
             (
                 json!({"Statement": [{"Effect": "Allow", "Principal": "*"}]}),
@@ -363,7 +220,7 @@ mod tests {
             ),
             (
                 json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": 3}]}),
-                "Statement[0]: `Action` must be a string or a list of strings",
+                "Statement[0]: `Action` must be a string or a non-empty list of strings",
             ),
             (
                 json!({"Statement": [{"Effect": "Allow", "Principal": {"Users": "x"}, "Action": "sts:AssumeRole"}]}),
@@ -381,16 +238,5 @@ mod tests {
             let err = TrustPolicy::from_value(&document).unwrap_err();
             assert!(err.starts_with(error), "{document}: {err}");
         }
-    }
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("a*c", "abbbc"));
-        assert!(wildcard_match("*", ""));
-        assert!(wildcard_match("a?c", "abc"));
-        assert!(!wildcard_match("a?c", "ac"));
-        assert!(wildcard_match("*b*", "abc"));
-        assert!(!wildcard_match("abc", "abcd"));
-        assert!(wildcard_match("a**", "a"));
     }
 }

@@ -235,5 +235,5 @@ fn managed<'a>(accounts: &'a HashMap<String, Account>, arn: &str) -> Option<&'a 
 /// The account of a policy ARN: `arn:aws:iam::<account>:policy/...`.
 #[must_use]
 pub fn policy_account(arn: &str) -> &str {
-    arn.splitn(6, ':').nth(4).unwrap_or_default()
+    arn.split(':').nth(4).unwrap_or_default()
 }

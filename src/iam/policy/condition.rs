@@ -45,6 +45,27 @@ impl Context {
         self
     }
 
+    /// Sets the global keys every request carries: `aws:CurrentTime` (ISO 8601) and
+    /// `aws:EpochTime` from `now_ms` (smemu's clock, milliseconds since the epoch),
+    /// `aws:SecureTransport`, `aws:RequestedRegion`, and `aws:SourceIp` when known.
+    pub fn insert_globals(
+        &mut self,
+        now_ms: i64,
+        secure_transport: bool,
+        region: &str,
+        source_ip: Option<std::net::IpAddr>,
+    ) -> &mut Self {
+        let now = jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        self.insert("aws:CurrentTime", now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        self.insert("aws:EpochTime", now.as_second().to_string());
+        self.insert("aws:SecureTransport", secure_transport.to_string());
+        self.insert("aws:RequestedRegion", region);
+        if let Some(ip) = source_ip {
+            self.insert("aws:SourceIp", ip.to_string());
+        }
+        self
+    }
+
     /// The values of `key`, whatever its case.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&[String]> {
@@ -287,7 +308,7 @@ pub(crate) fn arn_like(pattern: &str, arn: &str) -> bool {
 pub(crate) fn holds(
     condition: &Condition,
     request_values: Option<&[String]>,
-    resolve: Option<&dyn Fn(&str) -> Option<String>>,
+    resolve: Option<pattern::Resolve<'_>>,
 ) -> bool {
     let op = condition.operator;
     if op == Operator::Null {
@@ -326,7 +347,7 @@ pub(crate) fn holds(
 /// Substitutes the variables of a condition value. For the `*Like` operators the substituted
 /// text must stay literal, so `*` and `?` coming from a variable are not wildcards; a value
 /// that needs this is turned back into a pattern whose wildcards come only from the policy.
-fn substitute(value: &str, resolve: &dyn Fn(&str) -> Option<String>, op: Operator) -> Option<String> {
+fn substitute(value: &str, resolve: pattern::Resolve<'_>, op: Operator) -> Option<String> {
     if !value.contains("${") {
         return Some(value.to_string());
     }
@@ -372,6 +393,17 @@ mod tests {
         assert_eq!(Operator::parse_full("NullIfExists"), None);
         assert_eq!(Operator::parse_full("StringSortOf"), None);
         assert_eq!(Operator::parse_full("ForSomeValues:StringEquals"), None);
+    }
+
+    #[test]
+    fn globals() {
+        let mut c = Context::new();
+        c.insert_globals(1_577_836_800_500, true, "eu-west-1", "10.0.0.1".parse().ok());
+        assert_eq!(c.get("AWS:CurrentTime"), Some(&["2020-01-01T00:00:00Z".to_string()][..]));
+        assert_eq!(c.get("aws:epochtime"), Some(&["1577836800".to_string()][..]));
+        assert_eq!(c.get("aws:SecureTransport"), Some(&["true".to_string()][..]));
+        assert_eq!(c.get("aws:RequestedRegion"), Some(&["eu-west-1".to_string()][..]));
+        assert_eq!(c.get("aws:SourceIp"), Some(&["10.0.0.1".to_string()][..]));
     }
 
     #[test]

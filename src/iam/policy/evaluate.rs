@@ -273,6 +273,18 @@ pub enum Outcome {
     NotApplied(Mismatch),
 }
 
+impl std::fmt::Display for Mismatch {
+    /// Names the element, never a value: explanations go to logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Action => f.write_str("the action is not matched"),
+            Self::Resource => f.write_str("the resource is not matched"),
+            Self::Principal => f.write_str("the principal is not matched"),
+            Self::Condition { operator, key } => write!(f, "condition {operator} on {key} does not hold"),
+        }
+    }
+}
+
 /// What one statement of one policy did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -283,6 +295,17 @@ pub struct Finding {
     pub sid: Option<String>,
     pub effect: Effect,
     pub outcome: Outcome,
+}
+
+impl Finding {
+    /// `resource policy statement 2 (Sid "ReadOnly")`: how logs and explanations name it.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match &self.sid {
+            Some(sid) => format!("{} statement {} (Sid {sid:?})", self.policy, self.index),
+            None => format!("{} statement {}", self.policy, self.index),
+        }
+    }
 }
 
 /// The decision, the refusal text that goes with it, and every statement's part in it.
@@ -304,6 +327,18 @@ impl Evaluation {
     pub fn allowed(&self) -> bool {
         self.decision == Decision::Allow
     }
+
+    /// The statement that decided: the first applying deny, or the first applying allow.
+    #[must_use]
+    pub fn decided_by(&self) -> Option<&Finding> {
+        self.deciding.first().and_then(|i| self.statements.get(*i))
+    }
+
+    /// On an implicit deny, the allow that came closest.
+    #[must_use]
+    pub fn closest_allow(&self) -> Option<&Finding> {
+        self.closest.and_then(|i| self.statements.get(i))
+    }
 }
 
 /// How an applying resource-policy statement named the caller.
@@ -320,11 +355,13 @@ enum Via {
 /// Evaluates `req` against `set` as spec §2.1–2.2 describe.
 #[must_use]
 pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Evaluation {
+    // Lower-cased once: statements hold their actions lower-cased.
+    let action = req.action.to_ascii_lowercase();
     let mut statements = Vec::new();
     let mut applied: Vec<(usize, PolicyKind, Effect, Option<Via>)> = Vec::new();
     let mut run = |named: &Named<'_>, kind: PolicyKind| {
         for (index, statement) in named.policy.statements.iter().enumerate() {
-            let result = statement_applies(req, named.policy, statement, kind);
+            let result = statement_applies(req, &action, named.policy, statement, kind);
             let outcome = match &result {
                 Ok(via) => {
                     applied.push((statements.len(), kind, statement.effect, *via));
@@ -458,19 +495,18 @@ fn closest_allow(statements: &[Finding], kind: Option<PolicyKind>) -> Option<usi
 /// the caller.
 fn statement_applies(
     req: &Request<'_>,
+    action: &str,
     policy: &Policy,
     statement: &Statement,
     kind: PolicyKind,
 ) -> Result<Option<Via>, Mismatch> {
-    let action = req.action.to_ascii_lowercase();
-    let named = statement.actions.iter().any(|p| pattern::wildcard(p, &action, false));
+    let named = statement.actions.iter().any(|p| pattern::wildcard(p, action, false));
     if named == statement.not_action {
         return Err(Mismatch::Action);
     }
 
     let resolve_fn = |name: &str| req.variable(name);
-    let resolve: Option<&dyn Fn(&str) -> Option<String>> =
-        if policy.substitutes_variables() { Some(&resolve_fn) } else { None };
+    let resolve: Option<pattern::Resolve<'_>> = if policy.substitutes_variables() { Some(&resolve_fn) } else { None };
     if let Some(resources) = &statement.resources {
         // An action without a resource is matched as `*`, which only `"Resource": "*"` covers.
         let target = req.resource.unwrap_or("*");

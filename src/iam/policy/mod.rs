@@ -4,6 +4,11 @@
 //!
 //! Identity policies, resource policies (secrets), key policies (KMS) and trust policies
 //! (roles) are all the same [`Policy`]; [`PolicySet`] says which role each plays in a request.
+//!
+//! Evaluation is by policy type on purpose: AWS's answer depends on which policy allowed
+//! (identity or resource, same account or across accounts, capped by a boundary or a session
+//! policy) and its refusal text names the type that failed, so a flat "any allow, no deny"
+//! over all statements cannot give AWS's decisions or texts.
 
 mod condition;
 mod denial;

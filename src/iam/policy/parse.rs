@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::condition::{Operator, SetQualifier};
 
 /// A parsed policy document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub(crate) version: Option<String>,
     pub(crate) id: Option<String>,
@@ -20,7 +20,7 @@ pub enum Effect {
 }
 
 /// One statement. `Not*` elements are kept as the element plus `negated`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub(crate) sid: Option<String>,
     pub(crate) effect: Effect,
@@ -50,7 +50,7 @@ pub struct PrincipalSet {
 }
 
 /// One (operator, key, values) of a `Condition` block.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     /// The operator as written, e.g. `ForAnyValue:StringEqualsIfExists`.
     pub operator_text: String,
@@ -255,23 +255,19 @@ impl Statement {
             Some("Deny") => Effect::Deny,
             _ => return Err(syntax("`Effect` must be \"Allow\" or \"Deny\"")),
         };
-        let (actions, not_action): (Vec<String>, bool) = match exactly_one(map, "Action", "NotAction")? {
+        let (actions, not_action) = match exactly_one(map, "Action", "NotAction")? {
             Some((v, negated)) => (
                 strings(v)
                     .filter(|l| !l.is_empty())
-                    .ok_or_else(|| syntax("`Action` must be a string or a non-empty list of strings"))?
-                    .into_iter()
-                    .map(|a| a.to_ascii_lowercase())
-                    .collect(),
+                    .ok_or_else(|| syntax("`Action` must be a string or a non-empty list of strings"))?,
                 negated,
             ),
             None => return Err(syntax("give exactly one of `Action` and `NotAction`")),
         };
-        for action in &actions {
-            if action != "*" && !action.contains(':') {
-                return Err(syntax(format!("action `{action}` is not of the form service:Action")));
-            }
+        if let Some(bad) = actions.iter().find(|a| *a != "*" && !a.contains(':')) {
+            return Err(syntax(format!("action `{bad}` is not of the form service:Action")));
         }
+        let actions = actions.iter().map(|a| a.to_ascii_lowercase()).collect();
         let (resources, not_resource) = match exactly_one(map, "Resource", "NotResource")? {
             Some((v, negated)) => (
                 Some(
