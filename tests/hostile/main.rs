@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod control;
+mod iam;
 mod input;
 mod kms;
 mod lifecycle;

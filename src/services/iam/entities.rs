@@ -292,6 +292,11 @@ pub fn tag(ctx: &Ctx<'_>, kind: Kind) -> Answer {
 pub fn untag(ctx: &Ctx<'_>, kind: Kind) -> Answer {
     let name = ctx.name(kind.member(), 128)?;
     let keys = ctx.params.list("TagKeys");
+    if keys.len() > TAGS_PER_ENTITY {
+        return Err(IamError::validation(format!(
+            "Value at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to {TAGS_PER_ENTITY}"
+        )));
+    }
     let _meta = ctx.meta();
     with_entity(ctx, kind, name, |entity, _| {
         entity.tags.retain(|(k, _)| !keys.iter().any(|gone| gone.eq_ignore_ascii_case(k)));

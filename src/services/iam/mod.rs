@@ -436,8 +436,15 @@ impl Ctx<'_> {
 
     /// `Tags.member.N.Key` / `.Value`.
     fn tags(&self) -> Result<Vec<(String, String)>, IamError> {
+        let entries = self.params.structures("Tags");
+        // Counted before reading them, so a flood of tags costs no duplicate checks.
+        if entries.len() > TAGS_PER_ENTITY {
+            return Err(IamError::validation(format!(
+                "Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {TAGS_PER_ENTITY}"
+            )));
+        }
         let mut tags: Vec<(String, String)> = Vec::new();
-        for prefix in self.params.structures("Tags") {
+        for prefix in entries {
             let key = self.get(&format!("{prefix}Key")).unwrap_or_default();
             let value = self.get(&format!("{prefix}Value")).unwrap_or_default();
             if key.is_empty() || key.chars().count() > 128 {
@@ -458,11 +465,6 @@ impl Ctx<'_> {
                 ));
             }
             tags.push((key.to_string(), value.to_string()));
-        }
-        if tags.len() > TAGS_PER_ENTITY {
-            return Err(IamError::validation(format!(
-                "Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {TAGS_PER_ENTITY}"
-            )));
         }
         Ok(tags)
     }

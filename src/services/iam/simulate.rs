@@ -8,6 +8,10 @@ use super::{Answer, Ctx, IamError, Xml, page, parse_document};
 use crate::iam::Document;
 use crate::iam::policy::{self, Context, Decision, Named, Outcome, PolicySet, Principal, ResourceKind};
 
+/// The most (action, resource) pairs one simulation evaluates: smemu's own bound, so one request
+/// cannot ask for millions of evaluations.
+const MAX_EVALUATIONS: usize = 10_000;
+
 /// The policies of one simulation, with how each is reported (`SourcePolicyType`).
 struct Sources {
     identity: Vec<(String, &'static str, Document)>,
@@ -107,6 +111,11 @@ fn simulate(ctx: &Ctx<'_>, mut sources: Sources) -> Answer {
     let mut resources: Vec<&str> = ctx.params.list("ResourceArns");
     if resources.is_empty() {
         resources.push("*");
+    }
+    if actions.len().saturating_mul(resources.len()) > MAX_EVALUATIONS {
+        return Err(IamError::invalid_input(format!(
+            "A simulation may evaluate at most {MAX_EVALUATIONS} action and resource pairs; ask for fewer ActionNames or ResourceArns."
+        )));
     }
     let mut types: HashMap<&str, &str> =
         sources.identity.iter().map(|(label, kind, _)| (label.as_str(), *kind)).collect();
