@@ -356,6 +356,17 @@ async fn a_created_key_reads_what_its_policy_allows_and_the_simulator_agrees() {
     let matched = simulated.evaluation_results()[0].matched_statements();
     assert_eq!(matched[0].source_policy_id.as_deref(), Some("read-one"));
 
+    // IAM calls are authorized too: the reader's policy grants no IAM action.
+    let as_reader = iam_with(&server, &key.access_key_id, &key.secret_access_key);
+    let (code, message) = err(as_reader.create_user().user_name("mallory").send().await.unwrap_err());
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        message,
+        format!(
+            "User: arn:aws:iam::{ACCOUNT}:user/reader is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::{ACCOUNT}:user/mallory because no identity-based policy allows the iam:CreateUser action"
+        )
+    );
+
     // The key itself is listed, can be made inactive (refused at once) and active again.
     let listed = admin.list_access_keys().user_name("reader").send().await.unwrap().access_key_metadata;
     assert_eq!(listed[0].access_key_id.as_deref(), Some(key.access_key_id.as_str()));

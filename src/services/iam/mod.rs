@@ -325,9 +325,64 @@ pub fn handle(app: &App, caller: &Caller, request: &IamRequest) -> QueryResponse
         );
     };
     let ctx = Ctx { app, caller, account: &caller.account_id, params, now: app.engine.now() };
+    if let Err(refused) = authorize(&ctx, op) {
+        return query::error(XMLNS, refused.status, refused.code, &refused.message, request_id);
+    }
     match dispatch(&ctx, op) {
         Ok(result) => query::success(XMLNS, op.name(), result.as_deref(), request_id),
         Err(e) => query::error(XMLNS, e.status, e.code, &e.message, request_id),
+    }
+}
+
+/// With `--authorize enforce`, whether the caller's policies allow `iam:<Action>` on what the
+/// request names, as the pipeline asks for every other service.
+fn authorize(ctx: &Ctx<'_>, op: Operation) -> Result<(), IamError> {
+    if !ctx.app.authorizer.enforcing() {
+        return Ok(());
+    }
+    let resource = resource_of(ctx, op);
+    let action = format!("iam:{}", op.name());
+    let target = crate::iam::enforce::Target {
+        arn: Some(resource.clone()),
+        account: ctx.account.to_string(),
+        ..crate::iam::enforce::Target::default()
+    };
+    let evaluation = ctx.app.authorizer.evaluate(ctx.store(), ctx.caller, &action, &[], &target, ctx.now);
+    if evaluation.allowed() {
+        return Ok(());
+    }
+    let denial =
+        evaluation.denial.unwrap_or(crate::iam::policy::Denial::NoAllow(crate::iam::policy::PolicyKind::Identity));
+    Err(IamError::new(403, "AccessDenied", denial.message(&ctx.caller.principal_arn, &action, Some(&resource))))
+}
+
+/// The ARN an IAM action is authorized on: the named user, role or policy (with its path when
+/// it exists), or the account's kind of entity for listings.
+fn resource_of(ctx: &Ctx<'_>, op: Operation) -> String {
+    let account = ctx.store().account(ctx.account).unwrap_or_default();
+    let iam = |rest: &str| format!("arn:aws:iam::{}:{rest}", ctx.account);
+    let path = ctx.get("Path").unwrap_or("/");
+    if let Some(arn) = ctx.get("PolicyArn").or_else(|| ctx.get("PolicySourceArn")) {
+        return arn.to_string();
+    }
+    if let Some(name) = ctx.get("RoleName") {
+        return entities::key_of(&account.roles, name)
+            .and_then(|k| account.roles.get(&k).map(|r| r.arn.clone()))
+            .unwrap_or_else(|| iam(&format!("role{path}{name}")));
+    }
+    if let Some(name) = ctx.get("UserName") {
+        return entities::key_of(&account.users, name)
+            .and_then(|k| account.users.get(&k).map(|u| u.arn.clone()))
+            .unwrap_or_else(|| iam(&format!("user{path}{name}")));
+    }
+    match op {
+        Operation::CreatePolicy => iam(&format!("policy{path}{}", ctx.get("PolicyName").unwrap_or_default())),
+        Operation::ListUsers => iam("user/"),
+        Operation::ListRoles => iam("role/"),
+        Operation::ListPolicies => iam("policy/"),
+        Operation::SimulateCustomPolicy => "*".to_string(),
+        // The caller's own user (GetUser, the access key calls without a name).
+        _ => ctx.caller.principal_arn.clone(),
     }
 }
 
