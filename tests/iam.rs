@@ -195,6 +195,8 @@ async fn roles_keep_their_trust_and_inline_policies_url_encoded() {
     iam.update_assume_role_policy().role_name("app").policy_document(trust("*")).send().await.unwrap();
     let roles = iam.list_roles().send().await.unwrap().roles;
     assert_eq!(roles.len(), 1);
+    let profiles = iam.list_instance_profiles_for_role().role_name("app").send().await.unwrap();
+    assert!(profiles.instance_profiles.is_empty() && !profiles.is_truncated);
     iam.delete_role_policy().role_name("app").policy_name("read").send().await.unwrap();
     iam.delete_role().role_name("app").send().await.unwrap();
     let (code, message) = err(iam.get_role().role_name("app").send().await.unwrap_err());

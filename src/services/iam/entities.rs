@@ -534,6 +534,16 @@ pub fn list_roles(ctx: &Ctx<'_>) -> Answer {
     Ok(Some(xml.finish() + &paging))
 }
 
+/// smemu keeps no instance profiles: a role is in none (Terraform asks before it deletes one).
+pub fn list_instance_profiles_for_role(ctx: &Ctx<'_>) -> Answer {
+    let name = ctx.name("RoleName", 64)?;
+    find_role(&account(ctx), name)?;
+    let mut xml = Xml::new();
+    xml.members("InstanceProfiles", &[] as &[()], |_, ()| {});
+    xml.field("IsTruncated", "false");
+    Ok(Some(xml.finish()))
+}
+
 pub fn delete_role(ctx: &Ctx<'_>) -> Answer {
     let name = ctx.name("RoleName", 64)?;
     let _meta = ctx.meta();
