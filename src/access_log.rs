@@ -28,6 +28,7 @@ pub enum Service {
     Sts,
     CloudTrail,
     Lambda,
+    Iam,
     /// smemu's own API under `/_smemu/` (and the health and reset paths of other emulators).
     Control,
 }
@@ -42,6 +43,7 @@ impl Service {
             Self::Sts => "sts",
             Self::CloudTrail => "cloudtrail",
             Self::Lambda => "lambda",
+            Self::Iam => "iam",
             Self::Control => "control",
         }
     }

@@ -17,7 +17,9 @@
 //!     and the typed calls Secrets Manager makes;
 //!   - `lambda`: functions deployed with the Lambda API, run by local python3.x and nodejs
 //!     workers (one long-lived process per function), and as rotation functions;
-//!   - `cloudtrail`: LookupEvents over the audit trail.
+//!   - `cloudtrail`: LookupEvents over the audit trail;
+//!   - `iam`: IAM's users, access keys, roles, inline and managed policies, attachments and
+//!     tags, written into the identity store, and the policy simulator on the evaluation engine.
 //! - [`iam`]: IAM's policy language — parsing, validation, evaluation within and across
 //!   accounts, AWS's refusal texts and the explanation of a decision (pure; no HTTP).
 //! - [`audit`]: the CloudTrail-shaped record of every call and of Secrets Manager's own events,
@@ -90,6 +92,8 @@ pub struct App {
     pub auth: auth::Authenticator,
     /// Decides whether each call may run (`--authorize`).
     pub authorizer: iam::enforce::Authorizer,
+    /// What IAM keeps beside the identity store (dates, key states, descriptions).
+    pub iam: services::iam::Iam,
     /// False while state loads (the journal, the seed); meanwhile only health and a few read-only
     /// control endpoints answer, everything else is 503.
     ready: AtomicBool,
@@ -168,6 +172,7 @@ impl App {
             model: protocol::validate::Model::embedded(),
             auth,
             authorizer: iam::enforce::Authorizer::new(config.authorize),
+            iam: services::iam::Iam::default(),
             config,
             ready: AtomicBool::new(true),
             ready_changed: tokio::sync::Notify::new(),

@@ -11,7 +11,7 @@ use crate::services::kms;
 use crate::services::secretsmanager::authorize;
 use crate::services::lambda;
 use crate::services::secretsmanager::ops::{self, Ctx, Operation};
-use crate::services::sts;
+use crate::services::{iam, sts};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
@@ -329,6 +329,9 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
         Ok(body) if sts::is_sts_request(&parts.headers, &parts.uri, &body) => {
             return sts_answer(app, &parts, &body, entry, call);
         }
+        Ok(body) if iam::is_iam_request(&parts.headers, &parts.uri) => {
+            return iam_answer(app, &parts, &body, entry);
+        }
         Ok(body) if protocol::targets(&parts.headers, kms::TARGET_PREFIX) => {
             let outcome = key_management(app, &parts, &body, entry, call).await;
             call.outcome(&outcome);
@@ -612,15 +615,33 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry, call: &m
         entry.error(code);
         call.query_outcome(Some(code), sts::error_message(&answer.body));
     }
-    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let headers = response.headers_mut();
-    headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
-    if let Ok(id) = HeaderValue::from_str(&answer.request_id) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    entry.request_id(answer.request_id);
+    let request_id = answer.request_id.clone();
+    let response = answer.into_http();
+    entry.request_id(request_id);
     response
+}
+
+fn iam_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry) -> Response<Full<Bytes>> {
+    let request = iam::IamRequest::parse(&parts.method, &parts.uri, body);
+    entry.route(Service::Iam, request.operation().map(iam::Operation::name));
+    entry.subject(request.subject().map_or(Subject::None, Subject::One));
+    let now = SystemTime::now();
+    let answer = match app.auth.authenticate(iam::SIGNING_NAME, &parts.method, &parts.uri, &parts.headers, body, now) {
+        Ok(caller) => {
+            let answer = iam::handle(app, &caller, &request);
+            entry.caller(caller);
+            answer
+        }
+        Err(e) => {
+            entry.refused(&parts.headers, &parts.uri);
+            iam::auth_error_response(&e)
+        }
+    };
+    if let Some(code) = answer.code {
+        entry.error(code);
+    }
+    entry.request_id(answer.request_id.clone());
+    answer.into_http()
 }
 
 /// Why a request body was not read.

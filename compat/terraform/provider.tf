@@ -1,5 +1,5 @@
 # The provider as an application's configuration would point it at smemu: its own endpoints
-# for Secrets Manager and STS, fixed test credentials from the environment, and none of the
+# for Secrets Manager, STS and IAM, fixed test credentials from the environment, and none of the
 # skip_* flags, so the provider's STS GetCallerIdentity at start-up is answered by smemu.
 terraform {
   required_providers {
@@ -18,5 +18,6 @@ provider "aws" {
   endpoints {
     secretsmanager = var.endpoint
     sts            = var.endpoint
+    iam            = var.endpoint
   }
 }

@@ -23,6 +23,7 @@ import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -258,6 +259,31 @@ class secret_policy:
 
     def destroyed(c):
         assert_gone(c.out["arn"])
+
+
+def iam():
+    return boto3.client(
+        "iam", endpoint_url=tfdriver.endpoint(), region_name=REGION,
+        aws_access_key_id=tfdriver.ACCESS_KEY, aws_secret_access_key=tfdriver.SECRET_KEY,
+    )
+
+
+@lifecycle
+class iam_role:
+    def applied(c):
+        role = iam().get_role(RoleName=c.out["role"])["Role"]
+        assert role["AssumeRolePolicyDocument"]["Statement"][0]["Action"] == "sts:AssumeRole"
+        document = iam().get_role_policy(RoleName=c.out["role"], PolicyName="read")["PolicyDocument"]
+        assert document["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue"]
+        assert policy_of(c.out["arn"])["Statement"][0]["Principal"] == {"AWS": role["Arn"]}
+
+    def modified(c):
+        document = iam().get_role_policy(RoleName=c.out["role"], PolicyName="read")["PolicyDocument"]
+        assert document["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+
+    def destroyed(c):
+        assert_gone(c.out["arn"])
+        assert error_code(iam().get_role, RoleName=c.out["role"])[0] == "NoSuchEntity"
 
 
 def rotation_function():

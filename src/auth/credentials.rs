@@ -50,6 +50,8 @@ pub enum CredentialSource {
     Flags,
     /// Issued by STS AssumeRole.
     AssumeRole,
+    /// Created by IAM CreateAccessKey.
+    Iam,
 }
 
 /// One access key smemu knows. `Debug` leaves the secret and token out.
@@ -440,6 +442,25 @@ impl CredentialStore {
         }
         map.insert(access_key_id.to_string(), Arc::new(entry.into_credential(CredentialSource::Flags)));
         Ok(())
+    }
+
+    /// Makes an access key created through the IAM API usable at once (and again, once it is
+    /// made active after being inactive).
+    ///
+    /// # Errors
+    /// The key id is already known.
+    pub fn add_key(&self, credential: Credential) -> Result<(), CredentialsError> {
+        let mut map = self.by_key.write();
+        if map.contains_key(&credential.access_key_id) {
+            return Err(CredentialsError::new(format!("access key {:?} is already defined", credential.access_key_id)));
+        }
+        map.insert(credential.access_key_id.clone(), Arc::new(credential));
+        Ok(())
+    }
+
+    /// Stops accepting an access key (deleted or made inactive through the IAM API); returns it.
+    pub fn remove_key(&self, access_key_id: &str) -> Option<Arc<Credential>> {
+        self.by_key.write().remove(access_key_id)
     }
 
     /// The static credential for an access key id.

@@ -154,6 +154,18 @@ impl IdentityStore {
         Ok(())
     }
 
+    /// Changes one account's identities under the write lock (the IAM API's writes): `change`
+    /// sees the account, created empty when it has none yet, and every account's managed
+    /// policies for attachments across accounts (AWS managed ones).
+    pub fn update<R>(&self, account_id: &str, change: impl FnOnce(&mut Account, &dyn Fn(&str) -> bool) -> R) -> R {
+        let mut accounts = self.accounts.write();
+        let mut account = accounts.remove(account_id).unwrap_or_default();
+        let known = |arn: &str| accounts.values().any(|other| other.policies.contains_key(arn));
+        let result = change(&mut account, &known);
+        accounts.insert(account_id.to_string(), account);
+        result
+    }
+
     /// A copy of one account's identities (for listings and tests).
     #[must_use]
     pub fn account(&self, account_id: &str) -> Option<Account> {

@@ -1,9 +1,11 @@
-//! The awsJson1_1 wire: routing on `X-Amz-Target`, decoding bodies, and encoding every answer.
+//! The awsJson1_1 wire: routing on `X-Amz-Target`, decoding bodies, and encoding every answer;
+//! the awsQuery wire of STS and IAM is in [`query`].
 //!
 //! This is the only module that writes JSON response bytes; it decides nothing about state. The
 //! JSON services differ in one thing only, how an error body names its message: [`Dialect`].
 
 pub mod json;
+pub mod query;
 pub mod validate;
 
 use crate::error::{ApiError, ErrorCode};

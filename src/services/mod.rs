@@ -1,7 +1,8 @@
 //! The services smemu answers on its one port, one folder each: Secrets Manager itself, STS, KMS,
-//! CloudTrail's LookupEvents and a local Lambda for rotation functions.
+//! IAM, CloudTrail's LookupEvents and a local Lambda for rotation functions.
 
 pub mod cloudtrail;
+pub mod iam;
 pub mod kms;
 pub mod lambda;
 pub mod secretsmanager;

@@ -19,29 +19,21 @@ use http::{HeaderMap, Method, Uri};
 
 use crate::auth::sigv4;
 use crate::auth::{AuthError, Authenticator, Caller, RoleArn};
+use crate::protocol::query::{self, Params, Xml};
 
 /// XML namespace of every STS response.
 pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// The one API version STS has.
 pub const API_VERSION: &str = "2011-06-15";
 /// Content type of every STS response.
-pub const CONTENT_TYPE: &str = "text/xml";
+pub const CONTENT_TYPE: &str = query::CONTENT_TYPE;
 
 const DEFAULT_DURATION_SECS: u64 = 3600;
 const MIN_DURATION_SECS: u64 = 900;
 const MAX_DURATION_SECS: u64 = 43_200;
 
-/// An STS answer, ready to send. Also send `x-amzn-RequestId: <request_id>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StsResponse {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
-    /// The `RequestId` inside the body.
-    pub request_id: String,
-    /// The error `Code` inside the body, for the request line.
-    pub code: Option<&'static str>,
-}
+/// An STS answer, ready to send.
+pub type StsResponse = crate::protocol::query::QueryResponse;
 
 /// True when the request is for STS rather than Secrets Manager (rule in the
 /// module documentation).
@@ -60,31 +52,14 @@ pub fn is_sts_request(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> bool {
     (form_body && has_action(&String::from_utf8_lossy(body))) || uri.query().is_some_and(has_action)
 }
 
-/// Escapes text for XML element content (`&`, `<`, `>`).
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::protocol::query::xml_escape;
 
 fn new_request_id() -> String {
     crate::protocol::request_id()
 }
 
 fn error_with_id(status: u16, code: &'static str, message: &str, request_id: String) -> StsResponse {
-    let body = format!(
-        "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
-        xml_escape(code),
-        xml_escape(message)
-    );
-    StsResponse { status, content_type: CONTENT_TYPE, body, request_id, code: Some(code) }
+    query::error(XMLNS, status, code, message, request_id)
 }
 
 /// An STS error document (`Type` is always `Sender`).
@@ -111,24 +86,13 @@ pub fn auth_error_response(err: &AuthError) -> StsResponse {
 /// them before [`handle`] serves them.
 #[derive(Debug)]
 pub struct StsRequest {
-    params: Vec<(String, String)>,
+    params: Params,
 }
 
 impl StsRequest {
     /// The form body (for a POST), then the query string for names the body lacks.
     pub fn parse(method: &Method, uri: &Uri, body: &[u8]) -> Self {
-        let mut params = Vec::new();
-        if method == Method::POST && !body.is_empty() {
-            params = sigv4::parse_query_pairs(&String::from_utf8_lossy(body), true);
-        }
-        if let Some(query) = uri.query() {
-            for (k, v) in sigv4::parse_query_pairs(query, true) {
-                if !params.iter().any(|(name, _)| *name == k) {
-                    params.push((k, v));
-                }
-            }
-        }
-        Self { params }
+        Self { params: Params::parse(method, uri, body) }
     }
 
     /// The action, when it is one smemu serves.
@@ -169,8 +133,8 @@ pub fn error_message(body: &str) -> Option<&str> {
     Some(&body[start..end])
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name)
 }
 
 /// Serves one STS request made by `caller` (already authenticated).
@@ -208,14 +172,9 @@ pub fn handle(auth: &Authenticator, caller: &Caller, request: &StsRequest, now: 
 }
 
 fn get_caller_identity(caller: &Caller, request_id: String) -> StsResponse {
-    let user_id = &caller.user_id;
-    let body = format!(
-        "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
-        xml_escape(&caller.principal_arn),
-        xml_escape(user_id),
-        xml_escape(&caller.account_id)
-    );
-    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id, code: None }
+    let mut xml = Xml::new();
+    xml.field("Arn", &caller.principal_arn).field("UserId", &caller.user_id).field("Account", &caller.account_id);
+    query::success(XMLNS, "GetCallerIdentity", Some(&xml.finish()), request_id)
 }
 
 fn validation_error(problems: &[String], request_id: String) -> StsResponse {
@@ -236,7 +195,7 @@ fn assume_role_denied(caller: &Caller, role_arn: &str, request_id: String) -> St
 fn assume_role(
     auth: &Authenticator,
     caller: &Caller,
-    params: &[(String, String)],
+    params: &Params,
     now: SystemTime,
     request_id: String,
 ) -> StsResponse {
@@ -316,19 +275,19 @@ fn assume_role(
         Ok(issued) => issued,
         Err(e) => return error_with_id(400, "ValidationError", &e.message, request_id),
     };
-    let source_identity = param(params, "SourceIdentity")
-        .map(|s| format!("    <SourceIdentity>{}</SourceIdentity>\n", xml_escape(s)))
-        .unwrap_or_default();
-    let body = format!(
-        "<AssumeRoleResponse xmlns=\"{XMLNS}\">\n  <AssumeRoleResult>\n{source_identity}    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
-        xml_escape(&issued.assumed_role_id),
-        xml_escape(&issued.assumed_role_arn),
-        xml_escape(&issued.access_key_id),
-        xml_escape(&issued.secret_access_key),
-        xml_escape(&issued.session_token),
-        sigv4::format_iso8601(sigv4::unix_seconds(issued.expiration)),
-    );
-    StsResponse { status: 200, content_type: CONTENT_TYPE, body, request_id, code: None }
+    let mut xml = Xml::new();
+    xml.opt("SourceIdentity", param(params, "SourceIdentity"));
+    xml.open("AssumedRoleUser")
+        .field("AssumedRoleId", &issued.assumed_role_id)
+        .field("Arn", &issued.assumed_role_arn)
+        .close("AssumedRoleUser");
+    xml.open("Credentials")
+        .field("AccessKeyId", &issued.access_key_id)
+        .field("SecretAccessKey", &issued.secret_access_key)
+        .field("SessionToken", &issued.session_token)
+        .field("Expiration", &sigv4::format_iso8601(sigv4::unix_seconds(issued.expiration)))
+        .close("Credentials");
+    query::success(XMLNS, "AssumeRole", Some(&xml.finish()), request_id)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod common;
 mod audit;
 mod auth;
 mod control;
+mod iam;
 mod input;
 mod kms;
 mod lambda;
