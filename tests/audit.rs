@@ -203,11 +203,24 @@ async fn lookups_filter_by_each_attribute_and_page_newest_first() {
     // The reader's own lookups carry another key than the calls it looks for; the KMS calls
     // Secrets Manager makes for each value are left out by the event source.
     let ct = trail_client(&server, "AKIATRAILREADER00000", "secret", "us-east-1");
-    let page = ct.lookup_events().lookup_attributes(by(LookupAttributeKey::EventSource, "secretsmanager.amazonaws.com")).max_results(2).send().await.unwrap();
+    let page = ct
+        .lookup_events()
+        .lookup_attributes(by(LookupAttributeKey::EventSource, "secretsmanager.amazonaws.com"))
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
     let first: Vec<&str> = page.events().iter().map(|e| e.event_name().unwrap()).collect();
     assert_eq!(first, ["DescribeSecret", "CreateSecret"]);
     let token = page.next_token().unwrap().to_owned();
-    let page = ct.lookup_events().lookup_attributes(by(LookupAttributeKey::EventSource, "secretsmanager.amazonaws.com")).max_results(2).next_token(&token).send().await.unwrap();
+    let page = ct
+        .lookup_events()
+        .lookup_attributes(by(LookupAttributeKey::EventSource, "secretsmanager.amazonaws.com"))
+        .max_results(2)
+        .next_token(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.events().len(), 2);
     assert_eq!(page.events()[0].resources()[0].resource_name(), Some("s3"));
     // The paginator walks to the end: 6 calls, 5 KMS calls made for them, and the two lookups above.
