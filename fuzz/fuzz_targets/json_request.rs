@@ -113,7 +113,15 @@ async fn one(app: &Arc<App>, name: &str, body: &[u8], check_marker: bool) {
         Ok(json) => {
             let op = Operation::from_name(name).expect("the harness only names model operations");
             let vetted = app.model.validate(name, &json).is_ok();
-            let ctx = Ctx { app, account: ACCOUNT, region: REGION, principal: PRINCIPAL };
+            let caller = smemu::auth::Caller {
+                account_id: ACCOUNT.to_owned(),
+                region: REGION.to_owned(),
+                access_key_id: None,
+                principal_arn: PRINCIPAL.to_owned(),
+                user_id: ACCOUNT.to_owned(),
+                session_policy: None,
+            };
+            let ctx = Ctx { app, account: ACCOUNT, region: REGION, principal: PRINCIPAL, caller: &caller };
             let outcome = ops::dispatch(&ctx, op, json).await;
             if vetted && let Err(err) = &outcome {
                 assert_ne!(
