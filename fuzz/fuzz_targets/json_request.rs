@@ -16,9 +16,9 @@ use smemu::App;
 use smemu::clock::{Clock, Timestamp};
 use smemu::config::Config;
 use smemu::error::ErrorCode;
-use smemu::services::secretsmanager::ops::{self, Ctx, Operation};
 use smemu::protocol;
 use smemu::rotation::HookSpec;
+use smemu::services::secretsmanager::ops::{self, Ctx, Operation};
 use std::sync::{Arc, OnceLock};
 
 const OPERATIONS: [&str; 26] = [
