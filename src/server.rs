@@ -452,7 +452,7 @@ async fn secrets_manager(
     let access = op.access(&json);
     // A secret of another account named by ARN is served from that account's store.
     let account = authorize::serving_account(&caller, &access).to_owned();
-    let ctx = Ctx { app, account: &account, region: &caller.region, principal: &caller.principal_arn, caller: &caller };
+    let ctx = Ctx::in_account(app, &account, &caller);
     let outcome = match authorize::authorize(&ctx, &caller, op, &access, &json) {
         Ok(()) if op == Operation::BatchGetSecretValue && app.authorizer.enforcing() => {
             let input = json.clone();
@@ -501,13 +501,7 @@ async fn key_management(
     call.route(Source::Kms, op.name(), &json, &app.kms_model, kms_subject(&json));
     let caller = authenticated(app, crate::auth::KMS, parts, body, entry, call)?;
     call.caller(&caller);
-    let ctx = Ctx {
-        app,
-        account: &caller.account_id,
-        region: &caller.region,
-        principal: &caller.principal_arn,
-        caller: &caller,
-    };
+    let ctx = Ctx::of(app, &caller);
     let access = kms::authorize::access(op, &caller, &json);
     let outcome = kms::authorize::authorize(&ctx, &caller, &access).and_then(|()| kms::dispatch(&ctx, op, json));
     entry.caller(caller);
@@ -538,13 +532,7 @@ fn trail_lookup(
     call.route(Source::CloudTrail, cloudtrail::LOOKUP_EVENTS, &json, &app.cloudtrail_model, Subject::None);
     let caller = authenticated(app, crate::auth::CLOUDTRAIL, parts, body, entry, call)?;
     call.caller(&caller);
-    let ctx = Ctx {
-        app,
-        account: &caller.account_id,
-        region: &caller.region,
-        principal: &caller.principal_arn,
-        caller: &caller,
-    };
+    let ctx = Ctx::of(app, &caller);
     let outcome = cloudtrail::dispatch(&ctx, cloudtrail::LOOKUP_EVENTS, &json);
     entry.caller(caller);
     outcome

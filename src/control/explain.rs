@@ -55,23 +55,11 @@ pub fn answer(app: &std::sync::Arc<App>, body: &[u8]) -> Result<Value, String> {
                 .ok_or_else(|| format!("unknown Secrets Manager action {}", q.action))?;
             let access = crate::iam::Access::new("", q.resource.as_deref());
             let account = sm::serving_account(&caller, &access).to_string();
-            let ctx = Ctx {
-                app,
-                account: &account,
-                region: &caller.region,
-                principal: &caller.principal_arn,
-                caller: &caller,
-            };
+            let ctx = Ctx::in_account(app, &account, &caller);
             sm::target_for(&ctx, op, q.resource.as_deref())
         }
         "kms" => {
-            let ctx = Ctx {
-                app,
-                account: &caller.account_id,
-                region: &caller.region,
-                principal: &caller.principal_arn,
-                caller: &caller,
-            };
+            let ctx = Ctx::of(app, &caller);
             kms::target_for(&ctx, &caller, q.resource.as_deref()).ok_or_else(|| {
                 format!("no KMS key {} for {}", q.resource.as_deref().unwrap_or_default(), caller.account_id)
             })?

@@ -41,7 +41,20 @@ pub struct Ctx<'a> {
     pub caller: &'a crate::auth::Caller,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of a request by `caller`, served from its own account.
+    #[must_use]
+    pub fn of(app: &'a Arc<App>, caller: &'a crate::auth::Caller) -> Self {
+        Self::in_account(app, &caller.account_id, caller)
+    }
+
+    /// The context of a request by `caller`, served from `account` (another account's secret
+    /// named by ARN).
+    #[must_use]
+    pub fn in_account(app: &'a Arc<App>, account: &'a str, caller: &'a crate::auth::Caller) -> Self {
+        Self { app, account, region: &caller.region, principal: &caller.principal_arn, caller }
+    }
+
     #[must_use]
     pub fn engine(&self) -> &Engine {
         &self.app.engine
