@@ -180,9 +180,9 @@ enum Principal {
     #[default]
     Unknown,
     /// Authenticated (or, with `--auth open`, taken at its word).
-    Caller(Caller),
+    Caller(std::sync::Arc<Caller>),
     /// Refused by authentication: the access key id the request carried, as sent.
-    Refused(Echo),
+    Refused(Box<Echo>),
 }
 
 /// What the request line of one request says, filled as the request goes through the pipeline.
@@ -222,15 +222,15 @@ impl Entry {
     }
 
     /// The identity the request ran as; it is moved here once the request no longer needs it.
-    pub fn caller(&mut self, caller: Caller) {
-        self.principal = Principal::Caller(caller);
+    pub fn caller(&mut self, caller: impl Into<std::sync::Arc<Caller>>) {
+        self.principal = Principal::Caller(caller.into());
     }
 
     /// Authentication refused the request: the line names the access key id it carried, the only
     /// part of a credential that is not secret.
     pub fn refused(&mut self, headers: &HeaderMap, uri: &Uri) {
         let key = crate::auth::sigv4::peek_credential_scope(headers, uri).map(|scope| scope.access_key_id);
-        self.principal = key.map_or(Principal::Unknown, |key| Principal::Refused(Echo::of(&key)));
+        self.principal = key.map_or(Principal::Unknown, |key| Principal::Refused(Box::new(Echo::of(&key))));
     }
 
     /// The error code the answer carries.

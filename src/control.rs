@@ -348,7 +348,7 @@ fn audit_view(app: &App, query: &str) -> Value {
         .iter()
         .filter(|e| {
             is(&name, Some(&e.name))
-                && is(&source, Some(&e.source))
+                && is(&source, Some(e.source.event_source()))
                 && is(&code, e.error_code.as_deref())
                 && is(&user, e.username.as_deref())
                 && is(&account, Some(&e.account))

@@ -11,6 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // No `Debug`: the arguments hold the secret access key.
 #[derive(Parser)]
 #[command(name = "smemu", version, about = "A local emulator of AWS Secrets Manager")]

@@ -474,12 +474,16 @@ fn authenticated(
     body: &[u8],
     entry: &mut Entry,
     call: &mut Call,
-) -> Result<crate::auth::Caller, ApiError> {
-    app.auth.authenticate(service, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now()).map_err(|e| {
-        entry.refused(&parts.headers, &parts.uri);
-        call.refused(&parts.headers, &parts.uri, app.auth.credentials());
-        ApiError::new(auth_code(e.code), e.message)
-    })
+) -> Result<Arc<crate::auth::Caller>, ApiError> {
+    // Shared, not copied, by the log line and the audit record.
+    match app.auth.authenticate(service, &parts.method, &parts.uri, &parts.headers, body, SystemTime::now()) {
+        Ok(caller) => Ok(Arc::new(caller)),
+        Err(e) => {
+            entry.refused(&parts.headers, &parts.uri);
+            call.refused(&parts.headers, &parts.uri, app.auth.credentials());
+            Err(ApiError::new(auth_code(e.code), e.message))
+        }
+    }
 }
 
 async fn key_management(
@@ -588,6 +592,7 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry, call: &m
     }
     let answer = match app.auth.authenticate(crate::auth::STS, &parts.method, &parts.uri, &parts.headers, body, now) {
         Ok(caller) => {
+            let caller = Arc::new(caller);
             call.caller(&caller);
             let answer = sts::handle(&app.auth, &caller, &request, now);
             entry.caller(caller);

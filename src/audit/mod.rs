@@ -115,14 +115,14 @@ impl Audit {
         let follow = routed.follow_up();
         self.push(Draft {
             source: routed.source,
-            name: routed.operation,
+            name: routed.operation.into(),
             service_event: false,
             identity,
             region,
             source_ip: &source_ip,
             user_agent: call.user_agent.as_deref(),
             error: routed.error.as_ref().map(|(code, message)| (*code, message.as_str())),
-            request_parameters: routed.parameters,
+            request_parameters: routed.parameters.map(record::Elements::Value),
             response_elements: routed.response,
             additional: None,
             request_id,
@@ -148,7 +148,7 @@ impl Audit {
         };
         self.push(Draft {
             source: Source::SecretsManager,
-            name,
+            name: name.to_owned().into(),
             service_event: true,
             identity: Identity::Service { account },
             region,
@@ -172,16 +172,12 @@ impl Audit {
         if !self.enabled {
             return;
         }
-        let mut parameters = serde_json::Map::new();
-        if let Some(key) = call.key_arn {
-            parameters.insert("keyId".into(), key.into());
-        }
-        let context: serde_json::Map<String, Value> =
-            call.context.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-        parameters.insert("encryptionContext".into(), Value::Object(context));
-        match call.operation {
-            "GenerateDataKey" => parameters.insert("keySpec".into(), "AES_256".into()),
-            _ => parameters.insert("encryptionAlgorithm".into(), "SYMMETRIC_DEFAULT".into()),
+        let generate = call.operation == "GenerateDataKey";
+        let parameters = record::KmsParameters {
+            key_id: call.key_arn,
+            encryption_context: call.context,
+            key_spec: generate.then_some("AES_256"),
+            encryption_algorithm: (!generate).then_some("SYMMETRIC_DEFAULT"),
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         let identity = match acting.caller {
@@ -190,14 +186,14 @@ impl Audit {
         };
         self.push(Draft {
             source: Source::Kms,
-            name: call.operation,
+            name: call.operation.into(),
             service_event: false,
             identity,
             region: acting.region,
             source_ip: record::SECRETS_MANAGER_PRINCIPAL,
             user_agent: Some(record::SECRETS_MANAGER_PRINCIPAL),
             error: call.error,
-            request_parameters: Some(Value::Object(parameters)),
+            request_parameters: Some(record::Elements::Kms(parameters)),
             response_elements: None,
             additional: None,
             request_id: &request_id,
@@ -255,7 +251,7 @@ struct Routed {
     read_only: bool,
     parameters: Option<Value>,
     resources: Vec<String>,
-    caller: Option<Caller>,
+    caller: Option<Arc<Caller>>,
     refused: Option<Refused>,
     error: Option<(&'static str, String)>,
     response: Option<Value>,
@@ -365,9 +361,9 @@ impl Call {
     }
 
     /// Who the request runs as.
-    pub fn caller(&mut self, caller: &Caller) {
+    pub fn caller(&mut self, caller: &Arc<Caller>) {
         if let Some(routed) = &mut self.routed {
-            routed.caller = Some(caller.clone());
+            routed.caller = Some(Arc::clone(caller));
         }
     }
 
@@ -450,7 +446,7 @@ mod tests {
         let mut call = audit.begin(None, &HeaderMap::new());
         let input = serde_json::json!({"SecretId": "db", "SecretString": "hunter2-distinct"});
         call.route(Source::SecretsManager, "PutSecretValue", &input, &Model::embedded(), Subject::One("db"));
-        call.caller(&caller());
+        call.caller(&Arc::new(caller()));
         call.outcome(&Err(crate::api_error!(AccessDeniedException, "no")));
         audit.finish(call, Some("req-1"));
         let events = audit.trail().events();
@@ -496,12 +492,12 @@ mod tests {
             &Model::embedded(),
             Subject::One("db"),
         );
-        call.caller(&caller());
+        call.caller(&Arc::new(caller()));
         call.outcome(&Ok(Some(
             br#"{"ARN":"arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-a1b2c3","Name":"db"}"#.to_vec(),
         )));
         audit.finish(call, Some("req"));
-        let names: Vec<String> = audit.trail().events().iter().map(|e| e.name.clone()).collect();
+        let names: Vec<String> = audit.trail().events().iter().map(|e| e.name.to_string()).collect();
         assert_eq!(names, ["DeleteSecret", "StartSecretVersionDelete"]);
         let service: Value = serde_json::from_str(&audit.trail().events()[1].record).unwrap();
         assert_eq!(service["eventType"], "AwsServiceEvent");

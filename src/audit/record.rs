@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::clock::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// The record format this trail writes (CloudTrail's current one).
 pub const EVENT_VERSION: &str = "1.11";
@@ -18,6 +19,8 @@ const TEXT_LIMIT: usize = 1024;
 /// Parameters or response elements larger than this, serialised, are left out of a record (null),
 /// so one request cannot make a record of megabytes.
 pub const ELEMENTS_LIMIT: usize = 64 * 1024;
+/// What a record's text usually takes (a call's record is 0.8–1.5 KB).
+const RECORD_CAPACITY: usize = 1536;
 
 /// The service a record is about, by its `eventSource`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -341,7 +344,7 @@ struct SessionIssuer<'a> {
 /// What is known of a call or a service event when its record is made.
 pub struct Draft<'a> {
     pub source: Source,
-    pub name: &'a str,
+    pub name: Cow<'static, str>,
     /// `AwsApiCall`, or `AwsServiceEvent` for what Secrets Manager does on its own.
     pub service_event: bool,
     pub identity: Identity<'a>,
@@ -350,7 +353,7 @@ pub struct Draft<'a> {
     pub user_agent: Option<&'a str>,
     /// The error code and message of a failure.
     pub error: Option<(&'a str, &'a str)>,
-    pub request_parameters: Option<Value>,
+    pub request_parameters: Option<Elements<'a>>,
     pub response_elements: Option<Value>,
     pub additional: Option<Value>,
     pub request_id: &'a str,
@@ -359,19 +362,46 @@ pub struct Draft<'a> {
     pub resources: Vec<String>,
 }
 
-/// A record in the trail: its JSON text, and the fields LookupEvents filters on.
+/// `requestParameters`: the members of a request as sent, or the few a KMS call Secrets Manager
+/// makes has, written straight from what the call borrows (it happens on every value read).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Elements<'a> {
+    Value(Value),
+    Kms(KmsParameters<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KmsParameters<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<&'a str>,
+    #[serde(serialize_with = "context_map")]
+    pub encryption_context: &'a [(String, String)],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithm: Option<&'static str>,
+}
+
+fn context_map<S: serde::Serializer>(pairs: &&[(String, String)], out: S) -> Result<S::Ok, S::Error> {
+    out.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+/// A record in the trail: its JSON text, and the fields LookupEvents filters on. Kept to few
+/// allocations: the trail makes one or two per call and drops the oldest as it goes.
 #[derive(Clone, Debug)]
 pub struct Event {
     /// The order events were recorded in; NextToken points into it.
     pub seq: u64,
-    pub id: String,
+    pub id: uuid::Uuid,
     pub time: Timestamp,
-    pub name: String,
-    pub source: String,
+    pub name: Cow<'static, str>,
+    pub source: Source,
     pub read_only: bool,
     pub username: Option<String>,
     pub access_key_id: Option<String>,
-    pub resource_type: Option<String>,
+    pub resource_type: Option<&'static str>,
     pub resources: Vec<String>,
     pub account: String,
     pub region: String,
@@ -397,14 +427,14 @@ struct Record<'a> {
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<&'a str>,
-    request_parameters: Option<Value>,
+    request_parameters: Option<Elements<'a>>,
     response_elements: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     additional_event_data: Option<Value>,
     #[serde(rename = "requestID")]
     request_id: &'a str,
     #[serde(rename = "eventID")]
-    event_id: &'a str,
+    event_id: uuid::Uuid,
     read_only: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     resources: Vec<RecordResource<'a>>,
@@ -440,7 +470,7 @@ impl Draft<'_> {
     /// The event, with its record rendered, at `time`.
     #[must_use]
     pub fn into_event(self, time: Timestamp) -> Event {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::new_v4();
         let account = self.identity.account().to_owned();
         let resource_type = self.source.resource_type();
         let resources: Vec<RecordResource<'_>> = match resource_type {
@@ -457,7 +487,7 @@ impl Draft<'_> {
             user_identity: self.identity.shape(),
             event_time: time.to_iso8601_seconds(),
             event_source: self.source.event_source(),
-            event_name: self.name,
+            event_name: &self.name,
             aws_region: self.region,
             source_ip_address: self.source_ip,
             user_agent: self.user_agent.map(cut),
@@ -467,7 +497,7 @@ impl Draft<'_> {
             response_elements: if self.read_only { None } else { self.response_elements },
             additional_event_data: self.additional,
             request_id: self.request_id,
-            event_id: &id,
+            event_id: id,
             read_only: self.read_only,
             resources,
             event_type: if self.service_event { "AwsServiceEvent" } else { "AwsApiCall" },
@@ -475,16 +505,21 @@ impl Draft<'_> {
             recipient_account_id: &account,
             event_category: "Management",
         };
-        let record = serde_json::to_string(&record).unwrap_or_default();
+        // Sized for a typical record, so the text is written without growing its buffer.
+        let mut text = Vec::with_capacity(RECORD_CAPACITY);
+        let record = match serde_json::to_writer(&mut text, &record) {
+            Ok(()) => String::from_utf8(text).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         Event {
             seq: 0,
             time,
-            name: self.name.to_owned(),
-            source: self.source.event_source().to_owned(),
+            name: self.name,
+            source: self.source,
             read_only: self.read_only,
             username: self.identity.username(),
             access_key_id: self.identity.access_key_id().map(str::to_owned),
-            resource_type: resource_type.filter(|_| !self.resources.is_empty()).map(str::to_owned),
+            resource_type: resource_type.filter(|_| !self.resources.is_empty()),
             resources: self.resources,
             region: self.region.to_owned(),
             error_code: self.error.map(|(code, _)| code).filter(|c| !c.is_empty()).map(str::to_owned),
@@ -524,18 +559,14 @@ impl Event {
             .collect();
         resources.dedup();
         let source = value.get("eventSource").and_then(Value::as_str).unwrap_or_default();
-        let resource_type = Source::ALL
-            .into_iter()
-            .find(|s| s.event_source() == source)
-            .and_then(Source::resource_type)
-            .filter(|_| !resources.is_empty())
-            .map(str::to_owned);
+        let source = Source::ALL.into_iter().find(|s| s.event_source() == source)?;
+        let resource_type = source.resource_type().filter(|_| !resources.is_empty());
         Some(Event {
             seq: 0,
-            id: text("eventID")?,
+            id: text("eventID")?.parse().ok()?,
             time: Timestamp::parse(value.get("eventTime")?.as_str()?)?,
-            name: text("eventName")?,
-            source: text("eventSource")?,
+            name: Cow::Owned(text("eventName")?),
+            source,
             read_only: value.get("readOnly").and_then(Value::as_bool).unwrap_or(false),
             username,
             access_key_id: id_text("accessKeyId").map(str::to_owned),
@@ -618,16 +649,16 @@ mod tests {
         let user = caller("arn:aws:iam::111122223333:user/alice", "AIDAEXAMPLE");
         let event = Draft {
             source: Source::SecretsManager,
-            name: "DeleteSecret",
+            name: "DeleteSecret".into(),
             service_event: false,
             identity: Identity::Caller(&user),
             region: "eu-west-1",
             source_ip: "127.0.0.1",
             user_agent: Some("aws-cli"),
             error: Some(("ResourceNotFoundException", "nope")),
-            request_parameters: Some(serde_json::json!({
+            request_parameters: Some(Elements::Value(serde_json::json!({
                 "secretId": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-abcdef"
-            })),
+            }))),
             response_elements: None,
             additional: None,
             request_id: "req",

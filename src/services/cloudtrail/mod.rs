@@ -144,13 +144,13 @@ impl Query {
         }
         let Some((key, value)) = &self.attribute else { return true };
         match key.as_str() {
-            "EventId" => event.id == *value,
+            "EventId" => event.id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()) == value.as_str(),
             "EventName" => event.name == *value,
             "ReadOnly" => (if event.read_only { "true" } else { "false" }) == value,
             "Username" => event.username.as_deref() == Some(value),
-            "ResourceType" => event.resource_type.as_deref() == Some(value),
+            "ResourceType" => event.resource_type == Some(value.as_str()),
             "ResourceName" => event.resources.iter().any(|r| r == value),
-            "EventSource" => event.source == *value,
+            "EventSource" => event.source.event_source() == value,
             "AccessKeyId" => event.access_key_id.as_deref() == Some(value),
             _ => false,
         }
@@ -208,11 +208,11 @@ fn listed(event: &Event) -> Value {
         .map(|name| json!({ "ResourceType": event.resource_type, "ResourceName": name }))
         .collect();
     let mut out = json!({
-        "EventId": event.id,
+        "EventId": event.id.hyphenated().to_string(),
         "EventName": event.name,
         "ReadOnly": if event.read_only { "true" } else { "false" },
         "EventTime": event.time.epoch_seconds(),
-        "EventSource": event.source,
+        "EventSource": event.source.event_source(),
         "Resources": resources,
         "CloudTrailEvent": event.record,
     });
