@@ -135,6 +135,16 @@ impl PolicyCache {
     }
 }
 
+/// How the identity side is labelled when `--authorize off` leaves it unchecked.
+const IDENTITY_NOT_CHECKED: &str = "identity policies (not checked with --authorize off)";
+
+/// The identity side with `--authorize off`: everything, so only resource and key policies decide.
+static ALLOW_ALL: std::sync::LazyLock<Arc<super::Document>> = std::sync::LazyLock::new(|| {
+    let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let policy = Policy::parse(text).unwrap_or_else(|_| unreachable!("the allow-all policy parses"));
+    Arc::new(super::Document { text: text.to_string(), policy })
+});
+
 /// Decides requests; one per process, shared by every request.
 #[derive(Debug, Default)]
 pub struct Authorizer {
@@ -177,6 +187,14 @@ impl Authorizer {
         self.mode == AuthorizeMode::Enforce
     }
 
+    /// Whether a request by `caller` on a resource of `owner` is checked at all: always under
+    /// enforcement; with enforcement off only across accounts, where the owner's resource (or
+    /// key) policy must admit the caller — otherwise any credentials would read any account.
+    #[must_use]
+    pub fn checks(&self, caller: &Caller, owner: &str) -> bool {
+        self.enforcing() || caller.account_id != owner
+    }
+
     /// Evaluates `access` by `caller` on `target` as AWS does, whatever the mode (the explain
     /// endpoint asks even with enforcement off). `now` feeds `aws:CurrentTime`/`aws:EpochTime`.
     #[must_use]
@@ -189,7 +207,29 @@ impl Authorizer {
         target: &Target,
         now: Timestamp,
     ) -> Evaluation {
-        let permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+        self.evaluate_as(AuthorizeMode::Enforce, identities, caller, action, request_keys, target, now)
+    }
+
+    /// [`Self::evaluate`] as `mode` decides: with enforcement off the caller's identity side
+    /// (identity policies, boundary, session policy) is not checked and counts as allowing, so
+    /// only the resource side (and its explicit denies) decides.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_as(
+        &self,
+        mode: AuthorizeMode,
+        identities: &IdentityStore,
+        caller: &Caller,
+        action: &str,
+        request_keys: &[(String, Vec<String>)],
+        target: &Target,
+        now: Timestamp,
+    ) -> Evaluation {
+        let mut permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+        let unchecked = mode == AuthorizeMode::Off;
+        if unchecked {
+            permissions.identity = vec![(IDENTITY_NOT_CHECKED.to_string(), ALLOW_ALL.clone())];
+            permissions.boundary = None;
+        }
         let principal = principal_of(caller, &permissions);
         let mut context = Context::new();
         for (key, values) in request_keys.iter().chain(&target.context) {
@@ -199,7 +239,7 @@ impl Authorizer {
         context.insert("aws:EpochTime", (now.epoch_seconds() as i64).to_string());
         context.insert("aws:RequestedRegion", caller.region.clone());
         context.insert("aws:SecureTransport", "false");
-        let session = caller.session_policy.as_deref().and_then(|text| self.policies.get(text));
+        let session = caller.session_policy.as_deref().filter(|_| !unchecked).and_then(|text| self.policies.get(text));
         let set = PolicySet {
             identity: permissions.identity.iter().map(|(label, doc)| Named::new(label.as_str(), &doc.policy)).collect(),
             resource: target.policy.as_ref().map(|(label, policy)| Named::new(label.as_str(), policy.as_ref())),
@@ -248,10 +288,10 @@ impl Authorizer {
         target: &Target,
         now: Timestamp,
     ) -> Result<(), Refusal> {
-        if !self.enforcing() {
+        if !self.checks(caller, &target.account) {
             return Ok(());
         }
-        let evaluation = self.evaluate(identities, caller, action, request_keys, target, now);
+        let evaluation = self.evaluate_as(self.mode, identities, caller, action, request_keys, target, now);
         if evaluation.allowed() {
             return Ok(());
         }
@@ -279,9 +319,6 @@ impl Authorizer {
         use_: &KeyUse<'_>,
         now: Timestamp,
     ) -> Result<(), ApiError> {
-        if !self.enforcing() {
-            return Ok(());
-        }
         let Some(key) = &use_.key else {
             if caller.account_id == use_.secret_account {
                 return Ok(());
