@@ -350,6 +350,40 @@ impl Authorizer {
     }
 }
 
+/// Whether a Lambda function's resource policy (`policy`, as GetPolicy shows it) lets `service`
+/// invoke it on behalf of the resource `source_arn` of `source_account` (`aws:SourceArn`,
+/// `aws:SourceAccount`, which AddPermission's `--source-arn`/`--source-account` restrict), as
+/// Lambda asks before Secrets Manager runs a rotation function. The service has no identity
+/// policies: only an allow naming it (or everyone) admits it; an explicit deny refuses it.
+#[must_use]
+pub fn service_may_invoke(
+    policies: &PolicyCache,
+    policy: &str,
+    function_arn: &str,
+    service: &str,
+    source_arn: &str,
+    source_account: &str,
+) -> bool {
+    let Some(policy) = policies.get(policy) else { return false };
+    let principal = Principal::service(service);
+    let mut context = Context::new();
+    context.insert("aws:SourceArn", source_arn.to_string());
+    context.insert("aws:SourceAccount", source_account.to_string());
+    let set = PolicySet {
+        resource: Some(Named::new(format!("resource policy of {function_arn}"), policy.as_ref())),
+        resource_kind: ResourceKind::Resource,
+        ..PolicySet::default()
+    };
+    let request = policy::Request {
+        principal: &principal,
+        action: "lambda:InvokeFunction",
+        resource: Some(function_arn),
+        resource_account: function_arn.split(':').nth(4),
+        context: &context,
+    };
+    policy::evaluate(&request, &set).allowed()
+}
+
 /// Whether `caller` may assume `role`: its trust policy alone decides, as AssumeRole asks it.
 #[must_use]
 pub fn may_assume(identities: &IdentityStore, caller: &Caller, role: &super::store::Role) -> bool {
