@@ -292,7 +292,7 @@ async fn handle(app: &Arc<App>, peer: std::net::IpAddr, req: Request<Incoming>) 
     let started = Instant::now();
     let mut entry = Entry::default();
     let mut call = app.audit.begin(Some(peer), req.headers());
-    let response = answer(app, req, &mut entry, &mut call).await;
+    let response = crate::iam::enforce::from_peer(peer, answer(app, req, &mut entry, &mut call)).await;
     app.audit.finish(call, response.headers().get("x-amzn-requestid").and_then(|v| v.to_str().ok()));
     entry.write(response.status(), started.elapsed());
     response

@@ -547,3 +547,90 @@ async fn the_explain_endpoint_names_the_missing_allow_and_the_closest_statement(
     let health = server.control("GET", "/_smemu/health", "").await.json();
     assert_eq!(health["authorize"], "enforce");
 }
+
+/// `aws:SourceIp` is the address of the connection's peer (the tests connect from loopback).
+#[tokio::test]
+async fn source_ip_conditions_see_the_peer_of_the_connection() {
+    let server = enforcing().await;
+    let from = |cidr: &str| {
+        json!({"Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+            "Condition": {"IpAddress": {"aws:SourceIp": cidr}}}]})
+    };
+    let user = |name: &str, key: &str, cidr: &str| {
+        json!({"UserName": name, "Account": A,
+            "UserPolicyList": [{"PolicyName": "from", "PolicyDocument": from(cidr)}],
+            "AccessKeys": [{"AccessKeyId": key, "SecretAccessKey": "secret"}]})
+    };
+    declare(
+        &server,
+        json!({"UserDetailList": [user("local", READER_KEY, "127.0.0.0/8"), user("remote", OTHER_KEY, "10.0.0.0/8")]}),
+    );
+    server.client_as(A, REGION).create_secret().name("ip").secret_string("x").send().await.unwrap();
+    let local = server.client_as(READER_KEY, REGION);
+    assert_eq!(local.get_secret_value().secret_id("ip").send().await.unwrap().secret_string(), Some("x"));
+    let remote = server.client_as(OTHER_KEY, REGION);
+    let (code, message) = err_of(remote.get_secret_value().secret_id("ip").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.ends_with("because no identity-based policy allows the secretsmanager:GetSecretValue action"));
+}
+
+/// A user's groups lend it their inline and attached policies; an explicit deny in a group's
+/// policy is a deny in an identity-based policy.
+#[tokio::test]
+async fn a_users_groups_grant_and_deny() {
+    let server = enforcing().await;
+    let deny_api = json!({"Statement": [{"Effect": "Deny", "Action": "secretsmanager:GetSecretValue",
+        "Resource": format!("arn:aws:secretsmanager:{REGION}:{A}:secret:prod/api-??????")}]});
+    declare(
+        &server,
+        json!({
+            "UserDetailList": [{"UserName": "member", "Account": A, "GroupList": ["readers", "careful"],
+                "AccessKeys": [{"AccessKeyId": READER_KEY, "SecretAccessKey": "reader-secret"}]}],
+            "GroupDetailList": [
+                {"GroupName": "readers", "Account": A,
+                 "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": format!("arn:aws:iam::{A}:policy/read")}]},
+                {"GroupName": "careful", "Account": A, "GroupPolicyList": [{"PolicyName": "no-api", "PolicyDocument": deny_api}]},
+            ],
+            "Policies": [{"PolicyName": "read", "Account": A,
+                "PolicyVersionList": [{"VersionId": "v1", "Document": allow(&["secretsmanager:GetSecretValue"], "*")}]}],
+        }),
+    );
+    let owner = server.client_as(A, REGION);
+    owner.create_secret().name("prod/db").secret_string("db").send().await.unwrap();
+    owner.create_secret().name("prod/api").secret_string("api").send().await.unwrap();
+    let member = server.client_as(READER_KEY, REGION);
+    assert_eq!(member.get_secret_value().secret_id("prod/db").send().await.unwrap().secret_string(), Some("db"));
+    let (code, message) = err_of(member.get_secret_value().secret_id("prod/api").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    assert_eq!(
+        message,
+        format!(
+            "User: arn:aws:iam::{A}:user/member is not authorized to perform: secretsmanager:GetSecretValue on resource: prod/api with an explicit deny in an identity-based policy"
+        )
+    );
+    let (code, _) = err_of(member.describe_secret().secret_id("prod/db").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+}
+
+/// `secretsmanager:KmsKeyArn` is the ARN of the customer key the request names, however named.
+#[tokio::test]
+async fn kms_key_arn_is_the_named_keys_arn() {
+    let server = enforcing().await;
+    let kms = kms_client_for(&server.endpoint(), A, REGION);
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    kms.create_alias().alias_name("alias/app").target_key_id(key.key_id()).send().await.unwrap();
+    let only_that_key = json!({"Statement": [
+        {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "secretsmanager:CreateSecret", "Resource": "*",
+         "Condition": {"ArnEquals": {"secretsmanager:KmsKeyArn": key.arn().unwrap()}}}]});
+    declare(
+        &server,
+        json!({"UserDetailList": [{"UserName": "maker", "Account": A,
+            "UserPolicyList": [{"PolicyName": "key", "PolicyDocument": only_that_key}],
+            "AccessKeys": [{"AccessKeyId": READER_KEY, "SecretAccessKey": "secret"}]}]}),
+    );
+    let maker = server.client_as(READER_KEY, REGION);
+    maker.create_secret().name("keyed").kms_key_id("alias/app").secret_string("x").send().await.unwrap();
+    let (code, _) = err_of(maker.create_secret().name("unkeyed").secret_string("x").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+}

@@ -135,6 +135,17 @@ impl PolicyCache {
     }
 }
 
+tokio::task_local! {
+    /// The address of the peer of the connection the current request came on: `aws:SourceIp`
+    /// (the socket's peer, as AWS takes the address the request came from, not a header).
+    static SOURCE_IP: std::net::IpAddr;
+}
+
+/// Runs the request `answer` knowing its peer's address, for `aws:SourceIp`.
+pub async fn from_peer<F: std::future::Future>(peer: std::net::IpAddr, answer: F) -> F::Output {
+    SOURCE_IP.scope(peer.to_canonical(), answer).await
+}
+
 /// How the identity side is labelled when `--authorize off` leaves it unchecked.
 const IDENTITY_NOT_CHECKED: &str = "identity policies (not checked with --authorize off)";
 
@@ -144,6 +155,13 @@ static ALLOW_ALL: std::sync::LazyLock<Arc<super::Document>> = std::sync::LazyLoc
     let policy = Policy::parse(text).unwrap_or_else(|_| unreachable!("the allow-all policy parses"));
     Arc::new(super::Document { text: text.to_string(), policy })
 });
+
+/// The request's side of an evaluation: the keys its operation states, and the peer's address
+/// when the request came over a connection (the explain endpoint's questions did not).
+struct Asked<'a> {
+    keys: &'a [(String, Vec<String>)],
+    source_ip: Option<std::net::IpAddr>,
+}
 
 /// Decides requests; one per process, shared by every request.
 #[derive(Debug, Default)]
@@ -207,7 +225,8 @@ impl Authorizer {
         target: &Target,
         now: Timestamp,
     ) -> Evaluation {
-        self.evaluate_as(AuthorizeMode::Enforce, identities, caller, action, request_keys, target, now)
+        let request = Asked { keys: request_keys, source_ip: None };
+        self.evaluate_as(AuthorizeMode::Enforce, identities, caller, action, &request, target, now)
     }
 
     /// [`Self::evaluate`] as `mode` decides: with enforcement off the caller's identity side
@@ -220,7 +239,7 @@ impl Authorizer {
         identities: &IdentityStore,
         caller: &Caller,
         action: &str,
-        request_keys: &[(String, Vec<String>)],
+        request: &Asked<'_>,
         target: &Target,
         now: Timestamp,
     ) -> Evaluation {
@@ -232,8 +251,11 @@ impl Authorizer {
         }
         let principal = principal_of(caller, &permissions);
         let mut context = Context::new();
-        for (key, values) in request_keys.iter().chain(&target.context) {
+        for (key, values) in request.keys.iter().chain(&target.context) {
             context.insert_all(key, values.iter().cloned());
+        }
+        if let Some(ip) = request.source_ip {
+            context.insert("aws:SourceIp", ip.to_string());
         }
         context.insert("aws:CurrentTime", now.to_iso8601());
         context.insert("aws:EpochTime", (now.epoch_seconds() as i64).to_string());
@@ -291,7 +313,8 @@ impl Authorizer {
         if !self.checks(caller, &target.account) {
             return Ok(());
         }
-        let evaluation = self.evaluate_as(self.mode, identities, caller, action, request_keys, target, now);
+        let request = Asked { keys: request_keys, source_ip: SOURCE_IP.try_with(|ip| *ip).ok() };
+        let evaluation = self.evaluate_as(self.mode, identities, caller, action, &request, target, now);
         if evaluation.allowed() {
             return Ok(());
         }

@@ -35,6 +35,7 @@ struct SecretFacts {
     tags: Vec<(String, String)>,
     kms_key_id: Option<String>,
     rotation_lambda: Option<String>,
+    secret_type: Option<String>,
 }
 
 fn secret_facts(ctx: &Ctx<'_>, id: &str) -> Option<SecretFacts> {
@@ -46,6 +47,7 @@ fn secret_facts(ctx: &Ctx<'_>, id: &str) -> Option<SecretFacts> {
                 tags: s.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
                 kms_key_id: s.kms_key_id.clone(),
                 rotation_lambda: s.rotation.lambda_arn.clone(),
+                secret_type: s.secret_type.clone(),
             })
         })
         .ok()
@@ -90,6 +92,9 @@ fn target(ctx: &Ctx<'_>, op: Operation, id: Option<&str>) -> (Target, Option<Sec
     if let Some(lambda) = &facts.rotation_lambda {
         context.push(("secretsmanager:resource/AllowRotationLambdaArn".to_string(), vec![lambda.clone()]));
     }
+    if let Some(kind) = &facts.secret_type {
+        context.push(("secretsmanager:resource/Type".to_string(), vec![kind.clone()]));
+    }
     let policy = facts
         .policy
         .as_deref()
@@ -121,9 +126,21 @@ pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, op: Operation, access: &Access,
     let identities = ctx.app.auth.credentials().identities();
     let now = ctx.engine().now();
     let (target, facts) = target(ctx, op, access.resource.as_deref());
+    // CreateSecret and a key change name the key in the request; otherwise the secret's own.
+    let named_key = input.get("KmsKeyId").and_then(Value::as_str);
+    // `secretsmanager:KmsKeyArn`: the ARN of the customer key the request names.
+    let with_key_arn;
+    let request_keys = match named_key.filter(|k| !k.is_empty()).and_then(|k| key_facts(ctx, Some(k))).flatten() {
+        Some(key) => {
+            with_key_arn =
+                [access.context.clone(), vec![("secretsmanager:KmsKeyArn".to_string(), vec![key.arn])]].concat();
+            &with_key_arn
+        }
+        None => &access.context,
+    };
     let check = |action: &str| {
         authorizer
-            .check_action(identities, caller, action, access.resource.as_deref(), &access.context, &target, now)
+            .check_action(identities, caller, action, access.resource.as_deref(), request_keys, &target, now)
             .map_err(|r| r.api_error())
     };
     check(access.action)?;
@@ -131,8 +148,6 @@ pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, op: Operation, access: &Access,
         check(also)?;
     }
     let Some(use_action) = key_use(op, input) else { return Ok(()) };
-    // CreateSecret and a key change name the key in the request; otherwise the secret's own.
-    let named_key = input.get("KmsKeyId").and_then(Value::as_str);
     let key_ref = match (named_key, &facts) {
         (Some(key), _) => Some(key.to_string()).filter(|k| !k.is_empty()),
         (None, Some(facts)) => facts.kms_key_id.clone(),
