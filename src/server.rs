@@ -498,7 +498,8 @@ async fn key_management(
     call.caller(&caller);
     let ctx = Ctx::of(app, &caller);
     let access = kms::authorize::access(op, &caller, &json);
-    let outcome = kms::authorize::authorize(&ctx, &caller, &access).and_then(|()| kms::dispatch(&ctx, op, json));
+    let outcome =
+        kms::authorize::authorize(&ctx, &caller, op, &access, &json).and_then(|()| kms::dispatch(&ctx, op, json));
     entry.caller(caller);
     let body = outcome?;
     if op.is_mutating() {

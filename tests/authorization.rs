@@ -634,3 +634,82 @@ async fn kms_key_arn_is_the_named_keys_arn() {
     let (code, _) = err_of(maker.create_secret().name("unkeyed").secret_string("x").send().await.unwrap_err());
     assert_eq!(code, "AccessDeniedException");
 }
+
+/// Decrypt without a `KeyId` is decided by the key its blob names, as in AWS; ReEncrypt needs
+/// `kms:ReEncryptFrom` on the source key, whichever account holds it.
+#[tokio::test]
+async fn decrypt_and_re_encrypt_are_authorised_against_the_key_in_the_blob() {
+    use aws_sdk_kms::primitives::Blob;
+    let server = enforcing().await;
+    let admin = "AKIAAADMIN0000000001";
+    declare(
+        &server,
+        json!({"UserDetailList": [
+            {"UserName": "admin", "Account": A, "AccessKeys": [{"AccessKeyId": admin, "SecretAccessKey": "x"}]},
+            {"UserName": "reader", "Account": A, "UserPolicyList": [{"PolicyName": "kms", "PolicyDocument": allow(&["kms:*"], "*")}],
+             "AccessKeys": [{"AccessKeyId": READER_KEY, "SecretAccessKey": "x"}]},
+        ]}),
+    );
+    let admin_only = json!({"Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{A}:user/admin")}, "Action": "kms:*", "Resource": "*"}]});
+    let owner = kms_client_for(&server.endpoint(), A, REGION);
+    let key = owner.create_key().policy(admin_only.to_string()).send().await.unwrap().key_metadata.unwrap();
+    let key_arn = key.arn().unwrap().to_string();
+    let admin = kms_client_for(&server.endpoint(), admin, REGION);
+    let sealed = admin.encrypt().key_id(&key_arn).plaintext(Blob::new("s3cret")).send().await.unwrap();
+    let blob = sealed.ciphertext_blob().unwrap().clone();
+    assert_eq!(
+        admin.decrypt().ciphertext_blob(blob.clone()).send().await.unwrap().plaintext().unwrap().as_ref(),
+        b"s3cret"
+    );
+
+    // The reader's identity policy allows kms:*, but the key's policy does not delegate to it.
+    let reader = kms_client_for(&server.endpoint(), READER_KEY, REGION);
+    let (code, message) = common::kms_err(reader.decrypt().ciphertext_blob(blob.clone()).send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains(&format!("kms:Decrypt on resource: {key_arn}")), "{message}");
+
+    // Another account's caller cannot launder the blob into a key of its own.
+    let b = kms_client_for(&server.endpoint(), B, REGION);
+    let own = b.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let err = b
+        .re_encrypt()
+        .ciphertext_blob(blob.clone())
+        .source_key_id(&key_arn)
+        .destination_key_id(&own)
+        .send()
+        .await
+        .unwrap_err();
+    let (code, message) = common::kms_err(err);
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains("kms:ReEncryptFrom"), "{message}");
+    // Nor can the reader, into a key it may use.
+    let (code, _) = common::kms_err(
+        reader.re_encrypt().ciphertext_blob(blob.clone()).destination_key_id(&key_arn).send().await.unwrap_err(),
+    );
+    assert_eq!(code, "AccessDeniedException");
+    admin.re_encrypt().ciphertext_blob(blob).destination_key_id(&key_arn).send().await.unwrap();
+}
+
+/// With enforcement off the same laundering needs the source key's policy too.
+#[tokio::test]
+async fn without_enforcement_another_accounts_key_cannot_be_re_encrypted_from() {
+    use aws_sdk_kms::primitives::Blob;
+    let server = TestServer::start().await;
+    let owner = kms_client_for(&server.endpoint(), A, REGION);
+    let key_arn = owner.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let sealed = owner.encrypt().key_id(&key_arn).plaintext(Blob::new("s3cret")).send().await.unwrap();
+    let b = kms_client_for(&server.endpoint(), B, REGION);
+    let own = b.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let err = b
+        .re_encrypt()
+        .ciphertext_blob(sealed.ciphertext_blob().unwrap().clone())
+        .source_key_id(&key_arn)
+        .destination_key_id(&own)
+        .send()
+        .await
+        .unwrap_err();
+    let (code, message) = common::kms_err(err);
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.ends_with("because no resource-based policy allows the kms:ReEncryptFrom action"), "{message}");
+}
