@@ -292,7 +292,7 @@ async fn handle(app: &Arc<App>, peer: std::net::IpAddr, req: Request<Incoming>) 
     let started = Instant::now();
     let mut entry = Entry::default();
     let mut call = app.audit.begin(Some(peer), req.headers());
-    let response = answer(app, req, &mut entry, &mut call).await;
+    let response = crate::iam::enforce::from_peer(peer, answer(app, req, &mut entry, &mut call)).await;
     app.audit.finish(call, response.headers().get("x-amzn-requestid").and_then(|v| v.to_str().ok()));
     entry.write(response.status(), started.elapsed());
     response
@@ -454,11 +454,6 @@ async fn secrets_manager(
     let account = authorize::serving_account(&caller, &access).to_owned();
     let ctx = Ctx::in_account(app, &account, &caller);
     let outcome = match authorize::authorize(&ctx, &caller, op, &access, &json) {
-        Ok(()) if op == Operation::BatchGetSecretValue && app.authorizer.enforcing() => {
-            let input = json.clone();
-            let answer = app.settled(false, ops::dispatch(&ctx, op, json)).await;
-            answer.and_then(|body| authorize::filter_batch(&ctx, &caller, &input, body))
-        }
         Ok(()) => app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await,
         Err(refused) => Err(refused),
     };
@@ -507,7 +502,8 @@ async fn key_management(
     call.caller(&caller);
     let ctx = Ctx::of(app, &caller);
     let access = kms::authorize::access(op, &caller, &json);
-    let outcome = kms::authorize::authorize(&ctx, &caller, &access).and_then(|()| kms::dispatch(&ctx, op, json));
+    let outcome =
+        kms::authorize::authorize(&ctx, &caller, op, &access, &json).and_then(|()| kms::dispatch(&ctx, op, json));
     entry.caller(caller);
     let body = outcome?;
     if op.is_mutating() {

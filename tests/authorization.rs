@@ -197,6 +197,63 @@ async fn a_least_privilege_reader_reads_one_secret_and_nothing_else() {
     assert!(errors[0].message().unwrap().contains("on resource: prod/api because no identity-based policy allows"));
 }
 
+/// A secret the batch refuses is never opened: no Decrypt on its behalf reaches KMS (nor the
+/// audit trail), by id or through `Filters`.
+#[tokio::test]
+async fn a_batch_never_decrypts_the_secrets_it_refuses() {
+    let server = enforcing().await;
+    declare(
+        &server,
+        json!({"UserDetailList": [{
+            "UserName": "reader", "Account": A,
+            "UserPolicyList": [
+                {"PolicyName": "db", "PolicyDocument": allow(&["secretsmanager:GetSecretValue"], &format!("arn:aws:secretsmanager:{REGION}:{A}:secret:prod/db-??????"))},
+                {"PolicyName": "batch", "PolicyDocument": allow(&["secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets"], "*")},
+            ],
+            "AccessKeys": [{"AccessKeyId": READER_KEY, "SecretAccessKey": "reader-secret"}],
+        }]}),
+    );
+    let owner = server.client_as(A, REGION);
+    owner.create_secret().name("prod/db").secret_string("db-pass").send().await.unwrap();
+    let api = owner.create_secret().name("prod/api").secret_string("api-key").send().await.unwrap();
+    let api_arn = api.arn().unwrap().to_string();
+    let decrypts = || async {
+        let trail = server.control("GET", "/_smemu/audit", "").await.json();
+        let events = trail["events"].as_array().cloned().unwrap_or_default();
+        events
+            .into_iter()
+            .filter(|e| e["eventName"] == "Decrypt" && e["userIdentity"].get("invokedBy").is_some())
+            .map(|e| e["requestParameters"].to_string())
+            .collect::<Vec<_>>()
+    };
+    let before = decrypts().await.len();
+
+    let reader = server.client_as(READER_KEY, REGION);
+    let by_id = reader
+        .batch_get_secret_value()
+        .set_secret_id_list(Some(vec!["prod/db".into(), "prod/api".into()]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_id.secret_values().len(), 1);
+    assert_eq!(by_id.errors()[0].secret_id(), Some("prod/api"));
+    let filter = aws_sdk_secretsmanager::types::Filter::builder()
+        .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+        .values("prod/")
+        .build();
+    let by_filter = reader.batch_get_secret_value().filters(filter).send().await.unwrap();
+    assert_eq!(by_filter.secret_values().len(), 1);
+    assert_eq!(by_filter.errors()[0].secret_id(), Some(api_arn.as_str()));
+
+    let after = decrypts().await;
+    let new = &after[before..];
+    assert_eq!(new.len(), 2, "one Decrypt per readable secret: {new:?}");
+    assert!(new.iter().all(|params| !params.contains(&api_arn)), "the refused secret was decrypted: {new:?}");
+    // Nor was its access date moved by the refused reads.
+    let described = owner.describe_secret().secret_id("prod/api").send().await.unwrap();
+    assert!(described.last_accessed_date().is_none(), "{described:?}");
+}
+
 /// Spec §2.7: B (admin identity policy, here B's root) against A's secret with a resource
 /// policy allowing B `secretsmanager:*`, on the default key and on a customer key that allows B.
 #[tokio::test]
@@ -368,15 +425,91 @@ async fn kms_calls_are_authorised_against_the_key_policy_across_accounts() {
 }
 
 #[tokio::test]
-async fn without_enforcement_everything_is_allowed_and_arns_of_other_accounts_still_resolve() {
+async fn without_enforcement_the_callers_own_account_is_open() {
     let server = TestServer::start().await;
     let owner = server.client_as(A, REGION);
-    let arn = owner.create_secret().name("open").secret_string("x").send().await.unwrap().arn().unwrap().to_string();
-    let b = server.client_as(B, REGION);
-    assert_eq!(b.get_secret_value().secret_id(&arn).send().await.unwrap().secret_string(), Some("x"));
-    assert!(b.list_secrets().send().await.unwrap().secret_list().is_empty());
+    owner.create_secret().name("open").secret_string("x").send().await.unwrap();
+    let deny =
+        json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"}]});
+    owner.put_resource_policy().secret_id("open").resource_policy(deny.to_string()).send().await.unwrap();
+    // Stored, not enforced, within the account.
+    assert_eq!(owner.get_secret_value().secret_id("open").send().await.unwrap().secret_string(), Some("x"));
+    assert!(server.client_as(B, REGION).list_secrets().send().await.unwrap().secret_list().is_empty());
     let health = server.control("GET", "/_smemu/health", "").await.json();
     assert_eq!(health["authorize"], "off");
+}
+
+/// With enforcement off, a caller of another account still needs the owner's consent: the
+/// secret's resource policy and, for a value, the customer key's policy.
+#[tokio::test]
+async fn without_enforcement_another_accounts_secret_needs_its_resource_policy() {
+    let server = TestServer::start().await;
+    let owner = server.client_as(A, REGION);
+    let kms = kms_client_for(&server.endpoint(), A, REGION);
+    let own_only = json!({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "kms:*", "Resource": "*"}]});
+    let sealed = kms.create_key().policy(own_only.to_string()).send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let with_b = json!({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": B}, "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], "Resource": "*"}]});
+    let open = kms.create_key().policy(with_b.to_string()).send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let mut arns = Vec::new();
+    for (name, key) in [("default", None), ("sealed", Some(&sealed)), ("shared", Some(&open))] {
+        let created = owner.create_secret().name(name).set_kms_key_id(key.cloned()).secret_string("v1").send().await;
+        arns.push(created.unwrap().arn().unwrap().to_string());
+    }
+    let b = server.client_as(B, REGION);
+    let refusal = |action: &str, resource: &str| {
+        format!(
+            "User: arn:aws:iam::{B}:root is not authorized to perform: secretsmanager:{action} on resource: {resource} because no resource-based policy allows the secretsmanager:{action} action"
+        )
+    };
+
+    // No resource policy: refused as AWS refuses a cross-account call, existing or not.
+    let (code, message) = err_of(b.get_secret_value().secret_id(&arns[0]).send().await.unwrap_err());
+    assert_eq!((code.as_str(), message), ("AccessDeniedException", refusal("GetSecretValue", &arns[0])));
+    let (code, message) = err_of(b.describe_secret().secret_id(&arns[2]).send().await.unwrap_err());
+    assert_eq!((code.as_str(), message), ("AccessDeniedException", refusal("DescribeSecret", &arns[2])));
+    let (code, _) = err_of(b.put_secret_value().secret_id(&arns[2]).secret_string("v2").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    let missing = format!("arn:aws:secretsmanager:{REGION}:{A}:secret:missing-AbCdEf");
+    let (code, message) = err_of(b.describe_secret().secret_id(&missing).send().await.unwrap_err());
+    assert_eq!((code.as_str(), message), ("AccessDeniedException", refusal("DescribeSecret", &missing)));
+    let (code, _) = err_of(b.delete_secret().secret_id(&arns[2]).send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+
+    // With a resource policy for B: the default key still refuses the value, a key that does
+    // not name B refuses it too, a key that names B lets it through.
+    let grant = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": B}, "Action": "secretsmanager:*", "Resource": "*"}]});
+    for arn in &arns {
+        owner.put_resource_policy().secret_id(arn).resource_policy(grant.to_string()).send().await.unwrap();
+    }
+    b.describe_secret().secret_id(&arns[0]).send().await.unwrap();
+    let (code, message) = err_of(b.get_secret_value().secret_id(&arns[0]).send().await.unwrap_err());
+    assert_eq!(code, "InvalidRequestException");
+    assert!(message.starts_with("You can't access a secret from a different AWS account"), "{message}");
+    let (code, message) = err_of(b.get_secret_value().secret_id(&arns[1]).send().await.unwrap_err());
+    assert_eq!((code.as_str(), message.as_str()), ("AccessDeniedException", "Access to KMS is not allowed"));
+    assert_eq!(b.get_secret_value().secret_id(&arns[2]).send().await.unwrap().secret_string(), Some("v1"));
+    b.put_secret_value().secret_id(&arns[2]).secret_string("v2").send().await.unwrap();
+
+    // An explicit deny in the resource policy wins over the grant.
+    let deny = json!({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": B}, "Action": "secretsmanager:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": B}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]});
+    owner.put_resource_policy().secret_id(&arns[2]).resource_policy(deny.to_string()).send().await.unwrap();
+    let (_, message) = err_of(b.get_secret_value().secret_id(&arns[2]).send().await.unwrap_err());
+    assert!(message.ends_with("with an explicit deny in a resource-based policy"), "{message}");
+
+    // KMS: another account's key by ARN needs its key policy.
+    let kms_b = kms_client_for(&server.endpoint(), B, REGION);
+    let (code, message) = common::kms_err(kms_b.describe_key().key_id(&sealed).send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.ends_with("because no resource-based policy allows the kms:DescribeKey action"), "{message}");
+    kms_b.describe_key().key_id(&open).send().await.unwrap();
+    // The owner itself is never asked.
+    kms.describe_key().key_id(&sealed).send().await.unwrap();
+    assert_eq!(owner.get_secret_value().secret_id("sealed").send().await.unwrap().secret_string(), Some("v1"));
 }
 
 #[tokio::test]
@@ -413,4 +546,170 @@ async fn the_explain_endpoint_names_the_missing_allow_and_the_closest_statement(
     assert_eq!(bad.status, 400);
     let health = server.control("GET", "/_smemu/health", "").await.json();
     assert_eq!(health["authorize"], "enforce");
+}
+
+/// `aws:SourceIp` is the address of the connection's peer (the tests connect from loopback).
+#[tokio::test]
+async fn source_ip_conditions_see_the_peer_of_the_connection() {
+    let server = enforcing().await;
+    let from = |cidr: &str| {
+        json!({"Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+            "Condition": {"IpAddress": {"aws:SourceIp": cidr}}}]})
+    };
+    let user = |name: &str, key: &str, cidr: &str| {
+        json!({"UserName": name, "Account": A,
+            "UserPolicyList": [{"PolicyName": "from", "PolicyDocument": from(cidr)}],
+            "AccessKeys": [{"AccessKeyId": key, "SecretAccessKey": "secret"}]})
+    };
+    declare(
+        &server,
+        json!({"UserDetailList": [user("local", READER_KEY, "127.0.0.0/8"), user("remote", OTHER_KEY, "10.0.0.0/8")]}),
+    );
+    server.client_as(A, REGION).create_secret().name("ip").secret_string("x").send().await.unwrap();
+    let local = server.client_as(READER_KEY, REGION);
+    assert_eq!(local.get_secret_value().secret_id("ip").send().await.unwrap().secret_string(), Some("x"));
+    let remote = server.client_as(OTHER_KEY, REGION);
+    let (code, message) = err_of(remote.get_secret_value().secret_id("ip").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.ends_with("because no identity-based policy allows the secretsmanager:GetSecretValue action"));
+}
+
+/// A user's groups lend it their inline and attached policies; an explicit deny in a group's
+/// policy is a deny in an identity-based policy.
+#[tokio::test]
+async fn a_users_groups_grant_and_deny() {
+    let server = enforcing().await;
+    let deny_api = json!({"Statement": [{"Effect": "Deny", "Action": "secretsmanager:GetSecretValue",
+        "Resource": format!("arn:aws:secretsmanager:{REGION}:{A}:secret:prod/api-??????")}]});
+    declare(
+        &server,
+        json!({
+            "UserDetailList": [{"UserName": "member", "Account": A, "GroupList": ["readers", "careful"],
+                "AccessKeys": [{"AccessKeyId": READER_KEY, "SecretAccessKey": "reader-secret"}]}],
+            "GroupDetailList": [
+                {"GroupName": "readers", "Account": A,
+                 "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": format!("arn:aws:iam::{A}:policy/read")}]},
+                {"GroupName": "careful", "Account": A, "GroupPolicyList": [{"PolicyName": "no-api", "PolicyDocument": deny_api}]},
+            ],
+            "Policies": [{"PolicyName": "read", "Account": A,
+                "PolicyVersionList": [{"VersionId": "v1", "Document": allow(&["secretsmanager:GetSecretValue"], "*")}]}],
+        }),
+    );
+    let owner = server.client_as(A, REGION);
+    owner.create_secret().name("prod/db").secret_string("db").send().await.unwrap();
+    owner.create_secret().name("prod/api").secret_string("api").send().await.unwrap();
+    let member = server.client_as(READER_KEY, REGION);
+    assert_eq!(member.get_secret_value().secret_id("prod/db").send().await.unwrap().secret_string(), Some("db"));
+    let (code, message) = err_of(member.get_secret_value().secret_id("prod/api").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    assert_eq!(
+        message,
+        format!(
+            "User: arn:aws:iam::{A}:user/member is not authorized to perform: secretsmanager:GetSecretValue on resource: prod/api with an explicit deny in an identity-based policy"
+        )
+    );
+    let (code, _) = err_of(member.describe_secret().secret_id("prod/db").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+}
+
+/// `secretsmanager:KmsKeyArn` is the ARN of the customer key the request names, however named.
+#[tokio::test]
+async fn kms_key_arn_is_the_named_keys_arn() {
+    let server = enforcing().await;
+    let kms = kms_client_for(&server.endpoint(), A, REGION);
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    kms.create_alias().alias_name("alias/app").target_key_id(key.key_id()).send().await.unwrap();
+    let only_that_key = json!({"Statement": [
+        {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "secretsmanager:CreateSecret", "Resource": "*",
+         "Condition": {"ArnEquals": {"secretsmanager:KmsKeyArn": key.arn().unwrap()}}}]});
+    declare(
+        &server,
+        json!({"UserDetailList": [{"UserName": "maker", "Account": A,
+            "UserPolicyList": [{"PolicyName": "key", "PolicyDocument": only_that_key}],
+            "AccessKeys": [{"AccessKeyId": READER_KEY, "SecretAccessKey": "secret"}]}]}),
+    );
+    let maker = server.client_as(READER_KEY, REGION);
+    maker.create_secret().name("keyed").kms_key_id("alias/app").secret_string("x").send().await.unwrap();
+    let (code, _) = err_of(maker.create_secret().name("unkeyed").secret_string("x").send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+}
+
+/// Decrypt without a `KeyId` is decided by the key its blob names, as in AWS; ReEncrypt needs
+/// `kms:ReEncryptFrom` on the source key, whichever account holds it.
+#[tokio::test]
+async fn decrypt_and_re_encrypt_are_authorised_against_the_key_in_the_blob() {
+    use aws_sdk_kms::primitives::Blob;
+    let server = enforcing().await;
+    let admin = "AKIAAADMIN0000000001";
+    declare(
+        &server,
+        json!({"UserDetailList": [
+            {"UserName": "admin", "Account": A, "AccessKeys": [{"AccessKeyId": admin, "SecretAccessKey": "x"}]},
+            {"UserName": "reader", "Account": A, "UserPolicyList": [{"PolicyName": "kms", "PolicyDocument": allow(&["kms:*"], "*")}],
+             "AccessKeys": [{"AccessKeyId": READER_KEY, "SecretAccessKey": "x"}]},
+        ]}),
+    );
+    let admin_only = json!({"Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{A}:user/admin")}, "Action": "kms:*", "Resource": "*"}]});
+    let owner = kms_client_for(&server.endpoint(), A, REGION);
+    let key = owner.create_key().policy(admin_only.to_string()).send().await.unwrap().key_metadata.unwrap();
+    let key_arn = key.arn().unwrap().to_string();
+    let admin = kms_client_for(&server.endpoint(), admin, REGION);
+    let sealed = admin.encrypt().key_id(&key_arn).plaintext(Blob::new("s3cret")).send().await.unwrap();
+    let blob = sealed.ciphertext_blob().unwrap().clone();
+    assert_eq!(
+        admin.decrypt().ciphertext_blob(blob.clone()).send().await.unwrap().plaintext().unwrap().as_ref(),
+        b"s3cret"
+    );
+
+    // The reader's identity policy allows kms:*, but the key's policy does not delegate to it.
+    let reader = kms_client_for(&server.endpoint(), READER_KEY, REGION);
+    let (code, message) = common::kms_err(reader.decrypt().ciphertext_blob(blob.clone()).send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains(&format!("kms:Decrypt on resource: {key_arn}")), "{message}");
+
+    // Another account's caller cannot launder the blob into a key of its own.
+    let b = kms_client_for(&server.endpoint(), B, REGION);
+    let own = b.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let err = b
+        .re_encrypt()
+        .ciphertext_blob(blob.clone())
+        .source_key_id(&key_arn)
+        .destination_key_id(&own)
+        .send()
+        .await
+        .unwrap_err();
+    let (code, message) = common::kms_err(err);
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains("kms:ReEncryptFrom"), "{message}");
+    // Nor can the reader, into a key it may use.
+    let (code, _) = common::kms_err(
+        reader.re_encrypt().ciphertext_blob(blob.clone()).destination_key_id(&key_arn).send().await.unwrap_err(),
+    );
+    assert_eq!(code, "AccessDeniedException");
+    admin.re_encrypt().ciphertext_blob(blob).destination_key_id(&key_arn).send().await.unwrap();
+}
+
+/// With enforcement off the same laundering needs the source key's policy too.
+#[tokio::test]
+async fn without_enforcement_another_accounts_key_cannot_be_re_encrypted_from() {
+    use aws_sdk_kms::primitives::Blob;
+    let server = TestServer::start().await;
+    let owner = kms_client_for(&server.endpoint(), A, REGION);
+    let key_arn = owner.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let sealed = owner.encrypt().key_id(&key_arn).plaintext(Blob::new("s3cret")).send().await.unwrap();
+    let b = kms_client_for(&server.endpoint(), B, REGION);
+    let own = b.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let err = b
+        .re_encrypt()
+        .ciphertext_blob(sealed.ciphertext_blob().unwrap().clone())
+        .source_key_id(&key_arn)
+        .destination_key_id(&own)
+        .send()
+        .await
+        .unwrap_err();
+    let (code, message) = common::kms_err(err);
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.ends_with("because no resource-based policy allows the kms:ReEncryptFrom action"), "{message}");
 }

@@ -632,6 +632,59 @@ async fn a_rotation_arn_with_no_function_nor_hook_is_refused_as_aws_does() {
     server.stop().await;
 }
 
+/// With authorization enforced, Secrets Manager may invoke a deployed function only when the
+/// function's policy (AddPermission) lets `secretsmanager.amazonaws.com` in for this secret.
+#[tokio::test]
+async fn with_enforcement_rotation_needs_the_functions_permission_for_secrets_manager() {
+    let server = TestServer::start_with(Config {
+        allow_command_hooks: true,
+        authorize: smemu::iam::AuthorizeMode::Enforce,
+        ..Config::default()
+    })
+    .await;
+    let client = lambda(&server);
+    deploy(&client, "rotate", Runtime::Python311, "lambda_function.lambda_handler", &[("lambda_function.py", ROTATOR)])
+        .await;
+    let sm = server.client_as("000000000000", "us-east-1");
+    let arn = sm.create_secret().name("app/db").secret_string("first").send().await.unwrap().arn().unwrap().to_owned();
+    let rotate = |token: &'static str| {
+        sm.rotate_secret()
+            .secret_id("app/db")
+            .rotation_lambda_arn(format!("{ARN_PREFIX}rotate"))
+            .client_request_token(token)
+            .send()
+    };
+    let refused = |err: aws_sdk_secretsmanager::error::SdkError<_, _>| {
+        let (code, message) = common::err_of(err);
+        assert_eq!(code, "AccessDeniedException");
+        assert_eq!(
+            message,
+            "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com."
+        );
+    };
+    refused(rotate("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa").await.unwrap_err());
+    // Nothing is saved, as in AWS.
+    let described = sm.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(described.rotation_lambda_arn(), None);
+
+    // A permission for the service, but only for another account's secrets.
+    let permit = |sid: &'static str| {
+        client
+            .add_permission()
+            .function_name("rotate")
+            .statement_id(sid)
+            .action("lambda:InvokeFunction")
+            .principal("secretsmanager.amazonaws.com")
+    };
+    permit("OtherAccount").source_account("999999999999").send().await.unwrap();
+    refused(rotate("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb").await.unwrap_err());
+    permit("ThisSecret").source_arn(&arn).send().await.unwrap();
+    rotate("cccccccc-cccc-4ccc-8ccc-cccccccccccc").await.unwrap();
+    let value = sm.get_secret_value().secret_id("app/db").send().await.unwrap();
+    assert_eq!(value.secret_string(), Some("rotated-cccccccc"));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn shutdown_kills_the_workers() {
     let server = server().await;

@@ -409,9 +409,10 @@ async fn accounts_and_regions_are_isolated() {
     assert_eq!(a.get_secret_value().secret_id("same").send().await.unwrap().secret_string(), Some("a"));
     assert_eq!(b.get_secret_value().secret_id("same").send().await.unwrap().secret_string(), Some("b"));
     assert_eq!(a_west.get_secret_value().secret_id("same").send().await.unwrap().secret_string(), Some("west"));
-    // Another account's ARN reaches that account's secret (authorised against its policies with
-    // --authorize enforce; with authorization off, anyone may); another region's does not.
-    assert_eq!(a.get_secret_value().secret_id(&arn_b).send().await.unwrap().secret_string(), Some("b"));
+    // Another account's ARN reaches that account's secret, which its resource policy must
+    // admit even with authorization off (see tests/authorization.rs); another region's does not.
+    let (code, _) = err_of(a.get_secret_value().secret_id(&arn_b).send().await.unwrap_err());
+    assert_eq!(code, "AccessDeniedException");
     let (code, _) = err_of(a_west.describe_secret().secret_id(&arn_a).send().await.unwrap_err());
     assert_eq!(code, "ResourceNotFoundException");
     assert_eq!(a.list_secrets().send().await.unwrap().secret_list().len(), 1);

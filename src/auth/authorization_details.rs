@@ -26,6 +26,11 @@
 //!             Principal: { AWS: "arn:aws:iam::111122223333:root" }
 //!             Action: sts:AssumeRole
 //!       RolePolicyList: [{PolicyName: ..., PolicyDocument: ...}]
+//!   GroupDetailList:                # its users name it in their GroupList
+//!     - GroupName: readers
+//!       Account: "111122223333"
+//!       GroupPolicyList: [{PolicyName: ..., PolicyDocument: ...}]
+//!       AttachedManagedPolicies: [{PolicyName: ops, PolicyArn: "arn:aws:iam::111122223333:policy/ops"}]
 //!   Policies:
 //!     - PolicyName: ops
 //!       Arn: arn:aws:iam::111122223333:policy/ops   # or PolicyName (+ Path, Account)
@@ -33,8 +38,8 @@
 //!       PolicyVersionList: [{VersionId: v1, IsDefaultVersion: true, Document: {...}}]
 //! ```
 //!
-//! `GroupDetailList` is refused rather than ignored, so nobody believes group
-//! policies are in force.
+//! A user's `GroupList` names groups of its own account; their inline and attached
+//! policies are the user's identity policies too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -78,11 +83,9 @@ impl std::fmt::Debug for AccessKey {
     }
 }
 
-/// Lists of the IAM answer smemu does not read yet.
-const NOT_YET: [&str; 1] = ["GroupDetailList"];
 /// Paging fields of the IAM answer, meaningless here.
 const PAGING: [&str; 2] = ["IsTruncated", "Marker"];
-const LISTS: &str = "UserDetailList, RoleDetailList, Policies";
+const LISTS: &str = "UserDetailList, GroupDetailList, RoleDetailList, Policies";
 /// Fields of a role detail smemu reads.
 const ROLE_FIELDS: [&str; 11] = [
     "RoleName",
@@ -110,6 +113,8 @@ const USER_FIELDS: [&str; 11] = [
     "AccessKeys",
     "GroupList",
 ];
+const GROUP_FIELDS: [&str; 7] =
+    ["GroupName", "Path", "Account", "Arn", "GroupId", "GroupPolicyList", "AttachedManagedPolicies"];
 const POLICY_FIELDS: [&str; 8] =
     ["PolicyName", "Path", "Account", "Arn", "PolicyId", "DefaultVersionId", "PolicyVersionList", "Description"];
 /// Fields of the IAM answer that describe what smemu does not model (instance profiles,
@@ -137,19 +142,17 @@ impl AuthorizationDetails {
         for (key, value) in map {
             let list = key.as_str();
             let entries = match list {
-                "UserDetailList" | "RoleDetailList" | "Policies" => match value {
+                "UserDetailList" | "GroupDetailList" | "RoleDetailList" | "Policies" => match value {
                     Value::Array(entries) => entries,
                     _ => return Err(format!("{list} must be a list")),
                 },
                 k if PAGING.contains(&k) => continue,
-                k if NOT_YET.contains(&k) => {
-                    return Err(format!("{k} is not supported yet (only {LISTS} are)"));
-                }
                 other => return Err(format!("unknown field '{other}' (expected {LISTS})")),
             };
             let name_field = match list {
                 "UserDetailList" => "UserName",
                 "RoleDetailList" => "RoleName",
+                "GroupDetailList" => "GroupName",
                 _ => "PolicyName",
             };
             for (index, entry) in entries.iter().enumerate() {
@@ -164,6 +167,7 @@ impl AuthorizationDetails {
                         details.identities.users.push(user);
                         details.access_keys.extend(keys);
                     }
+                    "GroupDetailList" => details.identities.groups.push(group(entry, default_account).map_err(at)?),
                     "RoleDetailList" => {
                         let (role, identity) = role(entry, default_account).map_err(at)?;
                         details.roles.push(role);
@@ -352,6 +356,7 @@ fn user(entry: &Value, default_account: &str) -> Result<(store::User, Vec<Access
         boundary: boundary(map)?,
         tags: tags(map)?,
         access_keys: keys.iter().map(|k| k.access_key_id.clone()).collect(),
+        groups: group_list(map)?,
         name,
         path,
         arn,
@@ -359,6 +364,41 @@ fn user(entry: &Value, default_account: &str) -> Result<(store::User, Vec<Access
         account_id,
     };
     Ok((user, keys))
+}
+
+/// A user's `GroupList`: the names of its groups.
+fn group_list(map: &Map<String, Value>) -> Result<Vec<String>, String> {
+    list(map, "GroupList")?
+        .iter()
+        .enumerate()
+        .map(|(index, name)| match name {
+            Value::String(name) if !name.is_empty() => Ok(name.clone()),
+            _ => Err(format!("field 'GroupList'[{index}]: must be a group name")),
+        })
+        .collect()
+}
+
+fn group(entry: &Value, default_account: &str) -> Result<store::Group, String> {
+    let map = object(entry, &GROUP_FIELDS, "GroupName, GroupPolicyList, AttachedManagedPolicies, ...")?;
+    let (arn, account_id, name, path) = identity_arn(map, "GroupName", "group", default_account)?;
+    let group_id = match text(map, "GroupId")? {
+        Some(id) if id.starts_with("AGPA") && id.len() > 4 && id.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            id.to_string()
+        }
+        Some(id) => {
+            return Err(format!("field 'GroupId': {id:?} is not a group id (AGPA followed by letters or digits)"));
+        }
+        None => derived_id("AGPA", &arn),
+    };
+    Ok(store::Group {
+        inline: inline_policies(map, "GroupPolicyList")?,
+        attached: attached(map)?,
+        name,
+        path,
+        arn,
+        group_id,
+        account_id,
+    })
 }
 
 fn role(entry: &Value, default_account: &str) -> Result<(Role, store::Role), String> {
@@ -505,6 +545,48 @@ mod tests {
     }
 
     #[test]
+    fn a_users_groups_lend_it_their_inline_and_attached_policies() {
+        let statement = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]});
+        let document = json!({
+            "UserDetailList": [
+                {"UserName": "member", "GroupList": ["readers", "ops"], "CreateDate": "2024-01-01T00:00:00Z"},
+                {"UserName": "outsider"},
+            ],
+            "GroupDetailList": [
+                {"GroupName": "readers", "Path": "/teams/", "GroupPolicyList": [{"PolicyName": "list", "PolicyDocument": statement}],
+                 "CreateDate": "2024-01-01T00:00:00Z"},
+                {"GroupName": "ops", "GroupId": "AGPAOPS0000000000001",
+                 "AttachedManagedPolicies": [{"PolicyName": "p", "PolicyArn": "arn:aws:iam::444444444444:policy/p"}]},
+            ],
+            "Policies": [{"PolicyName": "p", "PolicyVersionList": [{"VersionId": "v1", "Document": statement}]}],
+        });
+        let details = AuthorizationDetails::parse(&document, "444444444444").unwrap();
+        let groups = &details.identities.groups;
+        assert_eq!(groups[0].arn, "arn:aws:iam::444444444444:group/teams/readers");
+        assert!(groups[0].group_id.starts_with("AGPA"));
+        assert_eq!(groups[1].group_id, "AGPAOPS0000000000001");
+        let store = crate::iam::IdentityStore::default();
+        store.declare(details.identities).unwrap();
+        let member = store.permissions("444444444444", "arn:aws:iam::444444444444:user/member");
+        let labels: Vec<&str> = member.identity.iter().map(|(label, _)| label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["arn:aws:iam::444444444444:group/teams/readers/list", "arn:aws:iam::444444444444:policy/p"]
+        );
+        assert!(store.permissions("444444444444", "arn:aws:iam::444444444444:user/outsider").identity.is_empty());
+
+        let unknown = json!({"UserDetailList": [{"UserName": "u", "GroupList": ["nobody"]}]});
+        let details = AuthorizationDetails::parse(&unknown, "444444444444").unwrap();
+        let err = crate::iam::IdentityStore::default().declare(details.identities).unwrap_err();
+        assert!(err.contains("is in the group nobody, which is not declared"), "{err}");
+        let unknown_policy = json!({"GroupDetailList": [{"GroupName": "g",
+            "AttachedManagedPolicies": [{"PolicyName": "q", "PolicyArn": "arn:aws:iam::444444444444:policy/q"}]}]});
+        let details = AuthorizationDetails::parse(&unknown_policy, "444444444444").unwrap();
+        let err = crate::iam::IdentityStore::default().declare(details.identities).unwrap_err();
+        assert!(err.contains("policy/q, which is not declared"), "{err}");
+    }
+
+    #[test]
     fn an_attachment_must_name_a_declared_policy() {
         let document = json!({"UserDetailList": [{"UserName": "u",
             "AttachedManagedPolicies": [{"PolicyName": "p", "PolicyArn": "arn:aws:iam::444444444444:policy/p"}]}]});
@@ -516,9 +598,19 @@ mod tests {
     #[test]
     fn errors_name_the_entry_and_field() {
         for (document, error) in [
-            (json!([]), "must be a mapping of UserDetailList, RoleDetailList, Policies"),
-            (json!({"GroupDetailList": []}), "GroupDetailList is not supported yet"),
-            (json!({"Roles": []}), "unknown field 'Roles' (expected UserDetailList, RoleDetailList, Policies)"),
+            (json!([]), "must be a mapping of UserDetailList, GroupDetailList, RoleDetailList, Policies"),
+            (
+                json!({"Roles": []}),
+                "unknown field 'Roles' (expected UserDetailList, GroupDetailList, RoleDetailList, Policies)",
+            ),
+            (
+                json!({"UserDetailList": [{"UserName": "u", "GroupList": [{"GroupName": "g"}]}]}),
+                "UserDetailList[0] (u): field 'GroupList'[0]: must be a group name",
+            ),
+            (
+                json!({"GroupDetailList": [{"GroupName": "g", "GroupId": "AIDA1"}]}),
+                "GroupDetailList[0] (g): field 'GroupId': \"AIDA1\" is not a group id",
+            ),
             (json!({"RoleDetailList": {}}), "RoleDetailList must be a list"),
             (
                 json!({"RoleDetailList": [{"AssumeRolePolicyDocument": TRUST}]}),

@@ -135,6 +135,34 @@ impl PolicyCache {
     }
 }
 
+tokio::task_local! {
+    /// The address of the peer of the connection the current request came on: `aws:SourceIp`
+    /// (the socket's peer, as AWS takes the address the request came from, not a header).
+    static SOURCE_IP: std::net::IpAddr;
+}
+
+/// Runs the request `answer` knowing its peer's address, for `aws:SourceIp`.
+pub async fn from_peer<F: std::future::Future>(peer: std::net::IpAddr, answer: F) -> F::Output {
+    SOURCE_IP.scope(peer.to_canonical(), answer).await
+}
+
+/// How the identity side is labelled when `--authorize off` leaves it unchecked.
+const IDENTITY_NOT_CHECKED: &str = "identity policies (not checked with --authorize off)";
+
+/// The identity side with `--authorize off`: everything, so only resource and key policies decide.
+static ALLOW_ALL: std::sync::LazyLock<Arc<super::Document>> = std::sync::LazyLock::new(|| {
+    let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let policy = Policy::parse(text).unwrap_or_else(|_| unreachable!("the allow-all policy parses"));
+    Arc::new(super::Document { text: text.to_string(), policy })
+});
+
+/// The request's side of an evaluation: the keys its operation states, and the peer's address
+/// when the request came over a connection (the explain endpoint's questions did not).
+struct Asked<'a> {
+    keys: &'a [(String, Vec<String>)],
+    source_ip: Option<std::net::IpAddr>,
+}
+
 /// Decides requests; one per process, shared by every request.
 #[derive(Debug, Default)]
 pub struct Authorizer {
@@ -177,6 +205,14 @@ impl Authorizer {
         self.mode == AuthorizeMode::Enforce
     }
 
+    /// Whether a request by `caller` on a resource of `owner` is checked at all: always under
+    /// enforcement; with enforcement off only across accounts, where the owner's resource (or
+    /// key) policy must admit the caller — otherwise any credentials would read any account.
+    #[must_use]
+    pub fn checks(&self, caller: &Caller, owner: &str) -> bool {
+        self.enforcing() || caller.account_id != owner
+    }
+
     /// Evaluates `access` by `caller` on `target` as AWS does, whatever the mode (the explain
     /// endpoint asks even with enforcement off). `now` feeds `aws:CurrentTime`/`aws:EpochTime`.
     #[must_use]
@@ -189,17 +225,43 @@ impl Authorizer {
         target: &Target,
         now: Timestamp,
     ) -> Evaluation {
-        let permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+        let request = Asked { keys: request_keys, source_ip: None };
+        self.evaluate_as(AuthorizeMode::Enforce, identities, caller, action, &request, target, now)
+    }
+
+    /// [`Self::evaluate`] as `mode` decides: with enforcement off the caller's identity side
+    /// (identity policies, boundary, session policy) is not checked and counts as allowing, so
+    /// only the resource side (and its explicit denies) decides.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_as(
+        &self,
+        mode: AuthorizeMode,
+        identities: &IdentityStore,
+        caller: &Caller,
+        action: &str,
+        request: &Asked<'_>,
+        target: &Target,
+        now: Timestamp,
+    ) -> Evaluation {
+        let mut permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+        let unchecked = mode == AuthorizeMode::Off;
+        if unchecked {
+            permissions.identity = vec![(IDENTITY_NOT_CHECKED.to_string(), ALLOW_ALL.clone())];
+            permissions.boundary = None;
+        }
         let principal = principal_of(caller, &permissions);
         let mut context = Context::new();
-        for (key, values) in request_keys.iter().chain(&target.context) {
+        for (key, values) in request.keys.iter().chain(&target.context) {
             context.insert_all(key, values.iter().cloned());
+        }
+        if let Some(ip) = request.source_ip {
+            context.insert("aws:SourceIp", ip.to_string());
         }
         context.insert("aws:CurrentTime", now.to_iso8601());
         context.insert("aws:EpochTime", (now.epoch_seconds() as i64).to_string());
         context.insert("aws:RequestedRegion", caller.region.clone());
         context.insert("aws:SecureTransport", "false");
-        let session = caller.session_policy.as_deref().and_then(|text| self.policies.get(text));
+        let session = caller.session_policy.as_deref().filter(|_| !unchecked).and_then(|text| self.policies.get(text));
         let set = PolicySet {
             identity: permissions.identity.iter().map(|(label, doc)| Named::new(label.as_str(), &doc.policy)).collect(),
             resource: target.policy.as_ref().map(|(label, policy)| Named::new(label.as_str(), policy.as_ref())),
@@ -248,10 +310,11 @@ impl Authorizer {
         target: &Target,
         now: Timestamp,
     ) -> Result<(), Refusal> {
-        if !self.enforcing() {
+        if !self.checks(caller, &target.account) {
             return Ok(());
         }
-        let evaluation = self.evaluate(identities, caller, action, request_keys, target, now);
+        let request = Asked { keys: request_keys, source_ip: SOURCE_IP.try_with(|ip| *ip).ok() };
+        let evaluation = self.evaluate_as(self.mode, identities, caller, action, &request, target, now);
         if evaluation.allowed() {
             return Ok(());
         }
@@ -279,9 +342,6 @@ impl Authorizer {
         use_: &KeyUse<'_>,
         now: Timestamp,
     ) -> Result<(), ApiError> {
-        if !self.enforcing() {
-            return Ok(());
-        }
         let Some(key) = &use_.key else {
             if caller.account_id == use_.secret_account {
                 return Ok(());
@@ -311,6 +371,40 @@ impl Authorizer {
         self.check_action(identities, caller, use_.action, Some(&key.arn), &keys, &target, now)
             .map_err(|_| ApiError::new(ErrorCode::AccessDeniedException, KMS_NOT_ALLOWED))
     }
+}
+
+/// Whether a Lambda function's resource policy (`policy`, as GetPolicy shows it) lets `service`
+/// invoke it on behalf of the resource `source_arn` of `source_account` (`aws:SourceArn`,
+/// `aws:SourceAccount`, which AddPermission's `--source-arn`/`--source-account` restrict), as
+/// Lambda asks before Secrets Manager runs a rotation function. The service has no identity
+/// policies: only an allow naming it (or everyone) admits it; an explicit deny refuses it.
+#[must_use]
+pub fn service_may_invoke(
+    policies: &PolicyCache,
+    policy: &str,
+    function_arn: &str,
+    service: &str,
+    source_arn: &str,
+    source_account: &str,
+) -> bool {
+    let Some(policy) = policies.get(policy) else { return false };
+    let principal = Principal::service(service);
+    let mut context = Context::new();
+    context.insert("aws:SourceArn", source_arn.to_string());
+    context.insert("aws:SourceAccount", source_account.to_string());
+    let set = PolicySet {
+        resource: Some(Named::new(format!("resource policy of {function_arn}"), policy.as_ref())),
+        resource_kind: ResourceKind::Resource,
+        ..PolicySet::default()
+    };
+    let request = policy::Request {
+        principal: &principal,
+        action: "lambda:InvokeFunction",
+        resource: Some(function_arn),
+        resource_account: function_arn.split(':').nth(4),
+        context: &context,
+    };
+    policy::evaluate(&request, &set).allowed()
 }
 
 /// Whether `caller` may assume `role`: its trust policy alone decides, as AssumeRole asks it.

@@ -2,8 +2,8 @@
 //! them so that the IAM API can later write into the same store.
 //!
 //! A user has inline policies, attached managed policies, an optional permissions boundary,
-//! tags and access keys (the keys themselves live with the credentials, which authenticate
-//! them); a role has the same plus its trust policy. A managed policy has versions, one of them
+//! tags, the groups it is in (whose inline and attached policies it holds too) and access keys
+//! (the keys themselves live with the credentials, which authenticate them); a role has the same plus its trust policy. A managed policy has versions, one of them
 //! the default, which is the one in force. AWS managed policies live under the account `aws`.
 //!
 //! Written while the credentials file and seeds load (and, later, by the IAM API); read once per
@@ -40,6 +40,21 @@ pub struct User {
     pub tags: Vec<(String, String)>,
     /// The user's access key ids (the secrets are with the credentials).
     pub access_keys: Vec<String>,
+    /// Names of the groups the user is in (in its own account): their policies are the user's too.
+    pub groups: Vec<String>,
+}
+
+/// An IAM group: policies its users hold (a group is no principal of its own).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// `AGPA…`.
+    pub group_id: String,
+    pub account_id: String,
+    pub inline: BTreeMap<String, PolicyRef>,
+    pub attached: Vec<String>,
 }
 
 /// An IAM role.
@@ -84,6 +99,7 @@ impl ManagedPolicy {
 pub struct Account {
     pub users: BTreeMap<String, Arc<User>>,
     pub roles: BTreeMap<String, Arc<Role>>,
+    pub groups: BTreeMap<String, Arc<Group>>,
     /// Managed policies by ARN.
     pub policies: BTreeMap<String, Arc<ManagedPolicy>>,
 }
@@ -113,16 +129,18 @@ pub struct IdentityStore {
 pub struct Declared {
     pub users: Vec<User>,
     pub roles: Vec<Role>,
+    pub groups: Vec<Group>,
     pub policies: Vec<ManagedPolicy>,
 }
 
 impl IdentityStore {
     /// Enters `declared`: an identity or policy declared again replaces the earlier one. Every
-    /// attachment and boundary must name a managed policy declared here or before; otherwise
-    /// nothing is entered.
+    /// attachment and boundary must name a managed policy declared here or before, and every
+    /// group a user is in a group of its account declared here or before; otherwise nothing is
+    /// entered.
     ///
     /// # Errors
-    /// The first attachment naming an unknown policy.
+    /// The first attachment naming an unknown policy, or membership naming an unknown group.
     pub fn declare(&self, declared: Declared) -> Result<(), String> {
         let mut accounts = self.accounts.write();
         let known = |arn: &str, accounts: &HashMap<String, Account>| {
@@ -133,11 +151,24 @@ impl IdentityStore {
             .users
             .iter()
             .map(|u| (&u.arn, &u.attached, &u.boundary))
-            .chain(declared.roles.iter().map(|r| (&r.arn, &r.attached, &r.boundary)));
+            .chain(declared.roles.iter().map(|r| (&r.arn, &r.attached, &r.boundary)))
+            .chain(declared.groups.iter().map(|g| (&g.arn, &g.attached, &None)));
         for (who, attached, boundary) in attachments {
             if let Some(missing) = attached.iter().chain(boundary).find(|arn| !known(arn, &accounts)) {
                 return Err(format!(
                     "{who} is attached to the managed policy {missing}, which is not declared (add it to Policies)"
+                ));
+            }
+        }
+        for user in &declared.users {
+            let declared_group = |name: &String| {
+                declared.groups.iter().any(|g| &g.name == name && g.account_id == user.account_id)
+                    || accounts.get(&user.account_id).is_some_and(|a| a.groups.contains_key(name))
+            };
+            if let Some(missing) = user.groups.iter().find(|name| !declared_group(name)) {
+                return Err(format!(
+                    "{} is in the group {missing}, which is not declared (add it to GroupDetailList)",
+                    user.arn
                 ));
             }
         }
@@ -150,6 +181,9 @@ impl IdentityStore {
         }
         for role in declared.roles {
             accounts.entry(role.account_id.clone()).or_default().roles.insert(role.name.clone(), Arc::new(role));
+        }
+        for group in declared.groups {
+            accounts.entry(group.account_id.clone()).or_default().groups.insert(group.name.clone(), Arc::new(group));
         }
         Ok(())
     }
@@ -207,7 +241,13 @@ impl IdentityStore {
             let Some(user) = account.users.get(name).filter(|u| u.arn == principal_arn) else {
                 return Permissions::default();
             };
-            let (identity, boundary) = gather(&user.inline, &user.attached, &user.boundary);
+            let (mut identity, boundary) = gather(&user.inline, &user.attached, &user.boundary);
+            // A group's policies count as the user's own identity policies (a boundary still caps them).
+            for group in user.groups.iter().filter_map(|name| account.groups.get(name)) {
+                let (attached, _) = gather(&BTreeMap::new(), &group.attached, &None);
+                identity.extend(group.inline.iter().map(|(name, doc)| (format!("{}/{name}", group.arn), doc.clone())));
+                identity.extend(attached);
+            }
             return Permissions {
                 identity,
                 boundary,

@@ -19,15 +19,46 @@ fn cannot_invoke() -> ApiError {
     )
 }
 
-/// Finds what runs a rotation function ARN: the hook configured for it, or the function deployed
-/// to smemu's Lambda API under it.
-/// A configured hook wins over a function deployed under the same ARN.
+/// Finds what runs a rotation function ARN for the secret `secret_arn`: the hook configured for
+/// it, or the function deployed to smemu's Lambda API under it.
+/// A configured hook wins over a function deployed under the same ARN. With `--authorize
+/// enforce` a deployed function runs only if its resource policy (AddPermission) lets
+/// `secretsmanager.amazonaws.com` invoke it for this secret, as in AWS.
 ///
 /// # Errors
-/// `AccessDeniedException` when there is neither.
-pub fn hook_for(app: &App, function_arn: &str) -> Result<Arc<super::HookSpec>> {
-    app.hooks.get(function_arn).or_else(|| app.lambda.rotation_hook(function_arn)).ok_or_else(cannot_invoke)
+/// `AccessDeniedException` when there is neither, or the function's policy refuses.
+pub fn hook_for(app: &App, function_arn: &str, secret_arn: &str) -> Result<Arc<super::HookSpec>> {
+    if let Some(hook) = app.hooks.get(function_arn) {
+        return Ok(hook);
+    }
+    let hook = app.lambda.rotation_hook(function_arn).ok_or_else(cannot_invoke)?;
+    if app.authorizer.enforcing() {
+        let secret_account = secret_arn.split(':').nth(4).unwrap_or_default();
+        let allowed = app.lambda.resource_policy(function_arn).is_some_and(|policy| {
+            crate::iam::enforce::service_may_invoke(
+                &app.authorizer.policies,
+                &policy,
+                function_arn,
+                SECRETS_MANAGER_SERVICE,
+                secret_arn,
+                secret_account,
+            )
+        });
+        if !allowed {
+            tracing::info!(
+                target: "smemu::authorize",
+                function = function_arn,
+                secret = secret_arn,
+                "refused: the function's resource policy does not let secretsmanager.amazonaws.com invoke it"
+            );
+            return Err(cannot_invoke());
+        }
+    }
+    Ok(hook)
 }
+
+/// The principal Secrets Manager invokes rotation functions as.
+const SECRETS_MANAGER_SERVICE: &str = "secretsmanager.amazonaws.com";
 
 /// Builds the driver's job for a rotation the engine prepared.
 #[must_use]
@@ -88,7 +119,8 @@ fn failure_message(app: &App, job: &RotationJob, step: Option<super::Step>) -> S
 /// A rotation that fell due on smemu's clock.
 pub async fn run_scheduled(app: &App, due: &Due) {
     let scope = Scope::of(&due.account, &due.region);
-    match app.engine.begin_scheduled_rotation(scope, &due.name, due.at, |arn| hook_for(app, arn)) {
+    let secret_arn = app.engine.read_secret(scope, &due.name, |s| Ok(s.arn.clone())).unwrap_or_default();
+    match app.engine.begin_scheduled_rotation(scope, &due.name, due.at, |arn| hook_for(app, arn, &secret_arn)) {
         Ok(Some(start)) => run(app, &due.account, &due.region, &job(start, Trigger::Schedule)).await,
         Ok(None) => {}
         Err(e) => tracing::warn!(secret = %due.name, error = %e, "scheduled rotation not started"),

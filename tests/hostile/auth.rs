@@ -434,6 +434,56 @@ mod authorization {
         }
     }
 
+    /// Only the connection's peer is the source: a forwarding header naming an address outside
+    /// the allowed range changes nothing (loopback here, which the policy admits).
+    #[tokio::test]
+    async fn forwarding_headers_do_not_move_the_source_ip() {
+        let server = server(Config::default()).await;
+        let only_from_loopback = json!({"Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*",
+             "Condition": {"NotIpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}}}]});
+        let iam = json!({"UserDetailList": [{"UserName": "office", "Account": A,
+            "UserPolicyList": [{"PolicyName": "office", "PolicyDocument": only_from_loopback}],
+            "AccessKeys": [{"AccessKeyId": "AKIAAOFFICE000000001", "SecretAccessKey": "x"}]}]});
+        server.app.auth.credentials().load_document("office", &json!({ "iam": iam })).unwrap();
+        let auth = as_key("AKIAAOFFICE000000001");
+        for (name, value) in
+            [("X-Forwarded-For", "10.1.2.3"), ("X-Real-IP", "10.1.2.3"), ("Forwarded", "for=10.1.2.3"), ("Via", "x")]
+        {
+            let headers = [
+                ("X-Amz-Target", "secretsmanager.GetSecretValue"),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Authorization", auth.as_str()),
+                (name, value),
+            ];
+            let answer = server.raw("POST", &headers, br#"{"SecretId":"prod/db"}"#).await;
+            assert_eq!(answer.status, 200, "{name}: {}", String::from_utf8_lossy(&answer.body));
+            assert_eq!(answer.json()["SecretString"], "db", "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_enforcement_no_form_of_another_accounts_arn_reads_its_secret() {
+        let server = TestServer::start().await;
+        let owner = server.client_as(A, "us-east-1");
+        let arn =
+            owner.create_secret().name("prod/db").secret_string("db").send().await.unwrap().arn().unwrap().to_string();
+        let partial = format!("arn:aws:secretsmanager:us-east-1:{A}:secret:prod/db");
+        for id in [arn.as_str(), partial.as_str()] {
+            for op in ["GetSecretValue", "DescribeSecret", "GetResourcePolicy", "ListSecretVersionIds"] {
+                let answer = call_as(&server, B, op, &json!({"SecretId": id}).to_string()).await;
+                assert_eq!(answer.json()["__type"], "AccessDeniedException", "{op} {id}");
+            }
+            let put = json!({"SecretId": id, "SecretString": "mine", "ClientRequestToken": "a".repeat(32)});
+            let answer = call_as(&server, B, "PutSecretValue", &put.to_string()).await;
+            assert_eq!(answer.json()["__type"], "AccessDeniedException", "{id}");
+            let batch = call_as(&server, B, "BatchGetSecretValue", &json!({"SecretIdList": [id]}).to_string()).await;
+            assert!(!String::from_utf8_lossy(&batch.body).contains("\"db\""), "{id}");
+        }
+        assert_eq!(owner.get_secret_value().secret_id("prod/db").send().await.unwrap().secret_string(), Some("db"));
+    }
+
     #[tokio::test]
     async fn the_explain_endpoint_is_behind_the_control_token() {
         let token = smemu::guard::ControlToken::new("t0ken").unwrap();

@@ -67,7 +67,7 @@ pub(super) fn with_entity<R>(
     change: impl FnOnce(EntityMut<'_>, &dyn Fn(&str) -> bool) -> Result<R, IamError>,
 ) -> Result<R, IamError> {
     ctx.store().update(ctx.account, |account, elsewhere| {
-        let Account { users, roles, policies } = account;
+        let Account { users, roles, policies, .. } = account;
         let known = |arn: &str| policies.contains_key(arn) || elsewhere(arn);
         match kind {
             Kind::User => {
@@ -183,6 +183,7 @@ pub fn create_user(ctx: &Ctx<'_>) -> Answer {
         boundary,
         tags,
         access_keys: Vec::new(),
+        groups: Vec::new(),
     };
     let user = ctx.store().update(ctx.account, |account, _| {
         if key_of(&account.users, name).is_some() {

@@ -633,7 +633,7 @@ async fn invoke(ctx: &Ctx<'_>, function: &str, parts: &Parts, body: &[u8]) -> Re
     Ok(Answer { status: StatusCode::OK, body: Some(run.payload), headers })
 }
 
-fn policy_document(f: &Function) -> Value {
+pub(super) fn policy_document(f: &Function) -> Value {
     json!({ "Version": "2012-10-17", "Id": "default", "Statement": f.statements })
 }
 

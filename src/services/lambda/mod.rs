@@ -118,7 +118,7 @@ impl Lambda {
     }
 
     /// Whether the function's resource policy lets `service` (`secretsmanager.amazonaws.com`)
-    /// invoke it: what AWS checks before a rotation when authorization is enforced.
+    /// invoke it, conditions aside (rotation asks [`Self::resource_policy`] of the policy engine).
     #[must_use]
     pub fn allows_service(&self, function_arn: &str, service: &str) -> bool {
         let Some((account, region, name)) = parse_arn(function_arn) else { return false };
@@ -126,6 +126,17 @@ impl Lambda {
         functions
             .get(&(account.to_owned(), region.to_owned(), name.to_owned()))
             .is_some_and(|f| api::policy_allows_service(&f.statements, service))
+    }
+
+    /// The function's resource policy as GetPolicy shows it (`None`: no such function; a
+    /// function without permissions has a policy without statements), for the check AWS makes
+    /// before a rotation when authorization is enforced.
+    #[must_use]
+    pub fn resource_policy(&self, function_arn: &str) -> Option<String> {
+        let (account, region, name) = parse_arn(function_arn)?;
+        let functions = self.functions.lock();
+        let function = functions.get(&(account.to_owned(), region.to_owned(), name.to_owned()))?;
+        Some(api::policy_document(function).to_string())
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::ops::{Ctx, Operation};
 use super::state::ident::{self, SecretRef};
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorCode, Result};
+use crate::error::Result;
 use crate::iam::Access;
 use crate::iam::enforce::{KeyFacts, KeyUse, Target};
 use crate::iam::policy::ResourceKind;
@@ -35,6 +35,7 @@ struct SecretFacts {
     tags: Vec<(String, String)>,
     kms_key_id: Option<String>,
     rotation_lambda: Option<String>,
+    secret_type: Option<String>,
 }
 
 fn secret_facts(ctx: &Ctx<'_>, id: &str) -> Option<SecretFacts> {
@@ -46,6 +47,7 @@ fn secret_facts(ctx: &Ctx<'_>, id: &str) -> Option<SecretFacts> {
                 tags: s.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
                 kms_key_id: s.kms_key_id.clone(),
                 rotation_lambda: s.rotation.lambda_arn.clone(),
+                secret_type: s.secret_type.clone(),
             })
         })
         .ok()
@@ -90,6 +92,9 @@ fn target(ctx: &Ctx<'_>, op: Operation, id: Option<&str>) -> (Target, Option<Sec
     if let Some(lambda) = &facts.rotation_lambda {
         context.push(("secretsmanager:resource/AllowRotationLambdaArn".to_string(), vec![lambda.clone()]));
     }
+    if let Some(kind) = &facts.secret_type {
+        context.push(("secretsmanager:resource/Type".to_string(), vec![kind.clone()]));
+    }
     let policy = facts
         .policy
         .as_deref()
@@ -107,21 +112,35 @@ fn target(ctx: &Ctx<'_>, op: Operation, id: Option<&str>) -> (Target, Option<Sec
 
 /// Whether `caller` may make the request `op` states in `access`, served from `ctx`'s account:
 /// the action itself, the actions AWS also requires with it, and the key behind any value.
+/// With enforcement off only a request into another account is checked, against the
+/// secret's resource policy and the key's policy alone.
 ///
 /// # Errors
 /// `AccessDeniedException` with AWS's text; the key's own refusals (see
 /// [`crate::iam::enforce::Authorizer::authorize_key_use`]).
 pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, op: Operation, access: &Access, input: &Value) -> Result<()> {
     let authorizer = &ctx.app.authorizer;
-    if !authorizer.enforcing() {
+    if !authorizer.checks(caller, ctx.account) {
         return Ok(());
     }
     let identities = ctx.app.auth.credentials().identities();
     let now = ctx.engine().now();
     let (target, facts) = target(ctx, op, access.resource.as_deref());
+    // CreateSecret and a key change name the key in the request; otherwise the secret's own.
+    let named_key = input.get("KmsKeyId").and_then(Value::as_str);
+    // `secretsmanager:KmsKeyArn`: the ARN of the customer key the request names.
+    let with_key_arn;
+    let request_keys = match named_key.filter(|k| !k.is_empty()).and_then(|k| key_facts(ctx, Some(k))).flatten() {
+        Some(key) => {
+            with_key_arn =
+                [access.context.clone(), vec![("secretsmanager:KmsKeyArn".to_string(), vec![key.arn])]].concat();
+            &with_key_arn
+        }
+        None => &access.context,
+    };
     let check = |action: &str| {
         authorizer
-            .check_action(identities, caller, action, access.resource.as_deref(), &access.context, &target, now)
+            .check_action(identities, caller, action, access.resource.as_deref(), request_keys, &target, now)
             .map_err(|r| r.api_error())
     };
     check(access.action)?;
@@ -129,8 +148,6 @@ pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, op: Operation, access: &Access,
         check(also)?;
     }
     let Some(use_action) = key_use(op, input) else { return Ok(()) };
-    // CreateSecret and a key change name the key in the request; otherwise the secret's own.
-    let named_key = input.get("KmsKeyId").and_then(Value::as_str);
     let key_ref = match (named_key, &facts) {
         (Some(key), _) => Some(key.to_string()).filter(|k| !k.is_empty()),
         (None, Some(facts)) => facts.kms_key_id.clone(),
@@ -187,52 +204,13 @@ fn key_use(op: Operation, input: &Value) -> Option<&'static str> {
 }
 
 /// BatchGetSecretValue: AWS requires `GetSecretValue` on each secret and reports each refusal
-/// in `Errors` instead of failing the call. Runs over the handler's answer, so secrets named by
-/// `Filters` are covered as well as those of `SecretIdList`.
+/// in `Errors` instead of failing the call. The batch asks before it reads each secret, so a
+/// refused secret is never decrypted (nor its access date moved); `id` is the secret as the
+/// caller sent it, or its ARN for the secrets `Filters` found.
 ///
 /// # Errors
-/// Only when the answer cannot be read back (it is always smemu's own JSON).
-pub fn filter_batch(ctx: &Ctx<'_>, caller: &Caller, input: &Value, body: Option<Vec<u8>>) -> Result<Option<Vec<u8>>> {
-    if !ctx.app.authorizer.enforcing() {
-        return Ok(body);
-    }
-    let Some(bytes) = body else { return Ok(None) };
-    let mut answer: Value =
-        serde_json::from_slice(&bytes).map_err(|_| ApiError::internal("batch answer is not JSON"))?;
-    let sent: Vec<&str> = input
-        .get("SecretIdList")
-        .and_then(Value::as_array)
-        .map_or_else(Vec::new, |l| l.iter().filter_map(Value::as_str).collect());
-    let values = match answer.get_mut("SecretValues").and_then(Value::as_array_mut) {
-        Some(values) => std::mem::take(values),
-        None => return Ok(Some(bytes)),
-    };
-    let mut kept = Vec::with_capacity(values.len());
-    let mut refused = Vec::new();
-    for value in values {
-        let arn = value.get("ARN").and_then(Value::as_str).unwrap_or_default();
-        let name = value.get("Name").and_then(Value::as_str).unwrap_or_default();
-        // The id as the caller sent it, for the `on resource:` part; the ARN for filter matches.
-        let as_sent = sent
-            .iter()
-            .find(|id| **id == name || **id == arn || (id.starts_with("arn:") && arn.starts_with(**id)))
-            .map_or(arn, |id| *id);
-        let one = Operation::GetSecretValue.access(&serde_json::json!({ "SecretId": as_sent }));
-        match authorize(ctx, caller, Operation::GetSecretValue, &one, &serde_json::json!({})) {
-            Ok(()) => kept.push(value),
-            Err(e) => refused.push(serde_json::json!({
-                "SecretId": as_sent,
-                "ErrorCode": e.code.as_str(),
-                "Message": e.message,
-            })),
-        }
-    }
-    answer["SecretValues"] = Value::Array(kept);
-    if !refused.is_empty() {
-        match answer.get_mut("Errors").and_then(Value::as_array_mut) {
-            Some(errors) => errors.extend(refused),
-            None => answer["Errors"] = Value::Array(refused),
-        }
-    }
-    serde_json::to_vec(&answer).map(Some).map_err(|_| ApiError::new(ErrorCode::InternalServiceError, "encoding failed"))
+/// The refusal, for the batch's `Errors`.
+pub fn admit_to_batch(ctx: &Ctx<'_>, id: &str) -> Result<()> {
+    let one = Operation::GetSecretValue.access(&serde_json::json!({ "SecretId": id }));
+    authorize(ctx, ctx.caller, Operation::GetSecretValue, &one, &Value::Null)
 }

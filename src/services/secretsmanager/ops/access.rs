@@ -28,6 +28,7 @@ impl Operation {
                 key("secretsmanager:Name", "Name");
                 key("secretsmanager:Description", "Description");
                 key("secretsmanager:KmsKeyId", "KmsKeyId");
+                key("secretsmanager:Type", "Type");
                 key("secretsmanager:ForceOverwriteReplicaSecret", "ForceOverwriteReplicaSecret");
                 add_replica_regions(input, &mut access);
                 request_tags(input, &mut access);
@@ -35,6 +36,7 @@ impl Operation {
             Self::UpdateSecret => {
                 key("secretsmanager:Description", "Description");
                 key("secretsmanager:KmsKeyId", "KmsKeyId");
+                key("secretsmanager:Type", "Type");
             }
             Self::GetSecretValue => {
                 key("secretsmanager:VersionId", "VersionId");
@@ -45,7 +47,11 @@ impl Operation {
                 key("secretsmanager:ForceDeleteWithoutRecovery", "ForceDeleteWithoutRecovery");
                 key("secretsmanager:RecoveryWindowInDays", "RecoveryWindowInDays");
             }
-            Self::PutResourcePolicy => key("secretsmanager:BlockPublicPolicy", "BlockPublicPolicy"),
+            Self::PutResourcePolicy => {
+                key("secretsmanager:BlockPublicPolicy", "BlockPublicPolicy");
+                key("secretsmanager:PolicyName", "PolicyName");
+            }
+            Self::DeleteResourcePolicy => key("secretsmanager:PolicyName", "PolicyName"),
             Self::RotateSecret => {
                 key("secretsmanager:RotationLambdaARN", "RotationLambdaARN");
                 key("secretsmanager:RotateImmediately", "RotateImmediately");
@@ -147,5 +153,11 @@ mod tests {
         assert!(!format!("{create:?}").contains("never a key"));
         let batch = Operation::BatchGetSecretValue.access(&json!({"SecretIdList": ["a", "b", 3]}));
         assert_eq!((batch.resource, batch.each), (None, vec!["a".to_string(), "b".to_string()]));
+        let typed = Operation::UpdateSecret.access(&json!({"SecretId": "s", "Type": "aws/rds"}));
+        assert_eq!(typed.context, [("secretsmanager:Type".to_string(), vec!["aws/rds".to_string()])]);
+        for op in [Operation::PutResourcePolicy, Operation::DeleteResourcePolicy] {
+            let named = op.access(&json!({"SecretId": "s", "PolicyName": "default"}));
+            assert_eq!(keys(&named), ["secretsmanager:PolicyName"], "{op:?}");
+        }
     }
 }

@@ -55,6 +55,15 @@ impl<'a> Ctx<'a> {
         Self { app, account, region: &caller.region, principal: &caller.principal_arn, caller }
     }
 
+    /// Whether a batch read may read the secret `id`: the pipeline's per-secret check, asked
+    /// before the value is touched.
+    ///
+    /// # Errors
+    /// The refusal, reported in the batch's `Errors`.
+    pub fn admit(&self, id: &str) -> Result<()> {
+        crate::services::secretsmanager::authorize::admit_to_batch(self, id)
+    }
+
     #[must_use]
     pub fn engine(&self) -> &Engine {
         &self.app.engine

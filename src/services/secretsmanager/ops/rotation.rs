@@ -82,7 +82,10 @@ fn checked_rules(r: RotationRulesShape) -> std::result::Result<RotationRules, Re
 pub async fn rotate_secret(ctx: &Ctx<'_>, input: RotateSecretInput) -> Result<RotateSecretOutput> {
     let (secret_id, request) = prepare_rotate_secret(input)?;
     let app = ctx.app;
-    let start = ctx.engine().begin_rotation(ctx.scope(), &secret_id, request, |arn| run::hook_for(app, arn))?;
+    // The function's resource policy is asked about this secret (`aws:SourceArn`).
+    let secret_arn = ctx.engine().read_secret(ctx.scope(), &secret_id, |s| Ok(s.arn.clone())).unwrap_or_default();
+    let start =
+        ctx.engine().begin_rotation(ctx.scope(), &secret_id, request, |arn| run::hook_for(app, arn, &secret_arn))?;
     let Some(start) = start else {
         // Configuration saved, nothing to run (a test-only rotation of a secret without a value).
         let (arn, name) = ctx.engine().read_secret(ctx.scope(), &secret_id, |s| Ok((s.arn.clone(), s.name.clone())))?;

@@ -114,7 +114,7 @@ pub fn batch_get_secret_value(ctx: &Ctx<'_>, input: BatchGetSecretValueInput) ->
     };
     let mut output = BatchGetSecretValueOutput { secret_values: Vec::new(), errors: Vec::new(), next_token };
     for id in ids {
-        let result = ident::check_secret_id(&id).and_then(|()| {
+        let result = ident::check_secret_id(&id).and_then(|()| ctx.admit(&id)).and_then(|()| {
             ctx.engine().get_secret_value(ctx.scope(), &id, VersionSelector::default(), SecretValueEntry::of)
         });
         match result {
