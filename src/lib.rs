@@ -211,6 +211,7 @@ impl App {
     ) -> Result<Vec<String>, String> {
         let (journal, recovered) = persist::Journal::open_with(dir, options).map_err(|e| e.to_string())?;
         let keys = services::kms::keyfile::KeyFile::open(dir)?;
+        self.iam.set_sealer(Arc::new(services::kms::sealer::Sealer::open(dir)?));
         let replayed = Self::replay(&self.engine, &recovered, dir)?;
         self.engine.adopt(replayed.engine);
         let clock_offset = replayed.clock_offset;
@@ -218,12 +219,16 @@ impl App {
         for change in replayed.kms_changes {
             self.kms.apply_change(change);
         }
+        for image in replayed.iam {
+            self.iam.restore(self, image)?;
+        }
         let mut warnings = recovered.warnings;
         warnings.extend(self.kms.attach_material(keys)?);
         self.audit.open_dir(dir)?;
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
         self.kms.set_changelog(journal.clone());
+        self.iam.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
         // A clock that starts further ahead (`--start-time`) is kept from now on as well.
         let offset = self.engine.clock().offset();
@@ -264,8 +269,23 @@ impl App {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let kms = snapshot.as_mut().map(|s| std::mem::take(&mut s.kms)).unwrap_or_default();
+        // An IAM image replaces its whole account: only each account's last one counts.
+        let mut iam: std::collections::BTreeMap<String, services::iam::AccountImage> = snapshot
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.iam))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|image| (image.account.clone(), image))
+            .collect();
         let (kms_changes, changes): (Vec<_>, Vec<_>) =
             changes.into_iter().partition(|c| matches!(c, state::Change::Kms(_)));
+        let (iam_changes, changes): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|c| matches!(c, state::Change::Iam(_)));
+        for change in iam_changes {
+            if let state::Change::Iam(image) = change {
+                iam.insert(image.account.clone(), image);
+            }
+        }
         let kms_changes = kms_changes
             .into_iter()
             .filter_map(|c| if let state::Change::Kms(k) = c { Some(k) } else { None })
@@ -285,7 +305,7 @@ impl App {
         for change in changes {
             rebuilt.apply_change(change);
         }
-        Ok(Replayed { engine: rebuilt, clock_offset, kms, kms_changes })
+        Ok(Replayed { engine: rebuilt, clock_offset, kms, kms_changes, iam: iam.into_values().collect() })
     }
 
     /// Runs one request's `work`, then holds its answer back until everything the answer
@@ -390,6 +410,11 @@ impl App {
                 Ok(replayed) => {
                     self.engine.adopt(replayed.engine);
                     self.kms.restore(replayed.kms, replayed.kms_changes);
+                    for image in replayed.iam {
+                        if let Err(e) = self.iam.restore(self, image) {
+                            tracing::error!(error = %e, "an IAM account cannot be rebuilt from the journal");
+                        }
+                    }
                     for warning in &recovered.warnings {
                         tracing::warn!("{warning}");
                     }
@@ -434,8 +459,19 @@ impl App {
                     .shared(|| (journal_for_export.last_seq(), app.engine.export(), journal_for_export.last_ticket()));
                 let mut state = state;
                 state.kms = app.kms.export();
-                let snapshot = Snapshot { state: &state, clock_offset: app.engine.clock().offset() };
-                (covered, serde_json::to_vec(&snapshot), upto)
+                // IAM's records are appended under its own order, which its export takes: what
+                // the export shows was appended before the ticket read after it.
+                let iam = app.iam.export(&app, services::iam::Secrets::Sealed);
+                let upto = upto.max(journal_for_export.last_ticket());
+                let snapshot = match iam {
+                    Ok(iam) => {
+                        state.iam = iam;
+                        let snapshot = Snapshot { state: &state, clock_offset: app.engine.clock().offset() };
+                        serde_json::to_vec(&snapshot).map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e),
+                };
+                (covered, snapshot, upto)
             })
             .await;
             // The export may hold changes still on their way to disk: it is written only once
@@ -504,6 +540,8 @@ struct Replayed {
     clock_offset: Option<i64>,
     kms: Vec<services::kms::StoreDump>,
     kms_changes: Vec<services::kms::Change>,
+    /// The last image of each IAM account the API changed.
+    iam: Vec<services::iam::AccountImage>,
 }
 
 /// A snapshot: the state export, and the clock's offset so a restart keeps smemu's time.

@@ -304,6 +304,8 @@ pub enum Change<'a> {
     },
     /// A change to the KMS key store, which replays it (`services::kms`).
     Kms(crate::services::kms::Change),
+    /// One IAM account after a change the IAM API made (`services::iam`).
+    Iam(crate::services::iam::AccountImage),
 }
 
 /// The whole state, for export, import and snapshots.
@@ -313,6 +315,10 @@ pub struct StateDump {
     /// KMS keys and aliases (never their material), in snapshots and in the control API's export.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kms: Vec<crate::services::kms::StoreDump>,
+    /// The IAM accounts the IAM API changed (secret access keys sealed in snapshots, plain in
+    /// the control API's export).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iam: Vec<crate::services::iam::AccountImage>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -1050,13 +1056,14 @@ impl Engine {
             }
         }
         stores.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
-        StateDump { stores, kms: Vec::new() }
+        StateDump { stores, kms: Vec::new(), iam: Vec::new() }
     }
 
     /// Replaces the whole state with `state`. Like [`Self::reset`], never refused up front.
     pub fn import(&self, mut state: StateDump) {
-        // KMS's part, if any, is not the engine's.
+        // KMS's and IAM's parts, if any, are not the engine's (and IAM's may hold plain keys).
         state.kms.clear();
+        state.iam.clear();
         // Encoded before any lock: a large state takes a while, and readers need not wait for it.
         let record = self.encode(&Change::Import { state: Cow::Borrowed(&state) });
         let _order = self.order.write();
@@ -1175,8 +1182,8 @@ impl Engine {
             Change::Clock { offset } => {
                 self.clock.raise_offset(offset);
             }
-            // The key store's own records: `App` hands them to it, never here.
-            Change::Kms(_) => {}
+            // The key store's and IAM's own records: `App` hands them to them, never here.
+            Change::Kms(_) | Change::Iam(_) => {}
         }
     }
 
