@@ -688,3 +688,66 @@ async fn iam_accounts_are_kept_in_snapshots_with_sealed_keys() {
     second.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn context_values_are_read_as_their_context_key_type_says() {
+    use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
+    let server = TestServer::start().await;
+    let iam = iam(&server);
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+        "Condition": {
+            "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+            "Bool": {"aws:SecureTransport": "true"},
+            "DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"},
+            "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}
+        }
+    }]})
+    .to_string();
+    let entry = |name: &str, kind: ContextKeyTypeEnum, values: &[&str]| {
+        let mut entry = ContextEntry::builder().context_key_name(name).context_key_type(kind);
+        for value in values {
+            entry = entry.context_key_values(*value);
+        }
+        entry.build()
+    };
+    let simulate = |entries: Vec<ContextEntry>| {
+        iam.simulate_custom_policy()
+            .policy_input_list(&policy)
+            .action_names("secretsmanager:GetSecretValue")
+            .set_context_entries(Some(entries))
+            .send()
+    };
+    let typed = || {
+        vec![
+            entry("aws:MultiFactorAuthAge", ContextKeyTypeEnum::Numeric, &["120"]),
+            entry("aws:SecureTransport", ContextKeyTypeEnum::Boolean, &["TRUE"]),
+            entry("aws:CurrentTime", ContextKeyTypeEnum::Date, &["2026-01-01T00:00:00Z"]),
+            entry("aws:SourceIp", ContextKeyTypeEnum::IpList, &["10.1.2.3", "192.168.0.1"]),
+        ]
+    };
+    let allowed = simulate(typed()).await.unwrap();
+    assert_eq!(allowed.evaluation_results()[0].eval_decision, PolicyEvaluationDecisionType::Allowed);
+
+    for (i, (name, kind, value)) in [
+        ("aws:MultiFactorAuthAge", ContextKeyTypeEnum::Numeric, "soon"),
+        ("aws:SecureTransport", ContextKeyTypeEnum::Boolean, "yes"),
+        ("aws:CurrentTime", ContextKeyTypeEnum::Date, "not a date"),
+        ("aws:SourceIp", ContextKeyTypeEnum::IpList, "10.0.0.300"),
+        ("aws:SourceIp", ContextKeyTypeEnum::Ip, "10.0.0.0/33"),
+        ("aws:SourceIp", ContextKeyTypeEnum::Binary, "!!"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut entries = typed();
+        entries.push(entry(name, kind.clone(), &[value]));
+        let (code, message) = err(simulate(entries).await.unwrap_err());
+        assert_eq!(code, "InvalidInput", "case {i}");
+        assert!(message.contains(name) && message.contains(value), "case {i}: {message}");
+    }
+    let (code, message) =
+        err(simulate(vec![entry("aws:SourceIp", ContextKeyTypeEnum::from("cidr"), &["10.0.0.1"])]).await.unwrap_err());
+    assert_eq!(code, "ValidationError");
+    assert!(message.contains("Member must satisfy enum value set: [string, stringList, numeric"), "{message}");
+}
