@@ -211,7 +211,9 @@ impl App {
     ) -> Result<Vec<String>, String> {
         let (journal, recovered) = persist::Journal::open_with(dir, options).map_err(|e| e.to_string())?;
         let keys = services::kms::keyfile::KeyFile::open(dir)?;
-        self.iam.set_sealer(Arc::new(services::kms::sealer::Sealer::open(dir)?));
+        let sealer = Arc::new(services::kms::sealer::Sealer::open(dir)?);
+        self.iam.set_sealer(sealer.clone());
+        self.lambda.open_dir(dir, sealer)?;
         let replayed = Self::replay(&self.engine, &recovered, dir)?;
         self.engine.adopt(replayed.engine);
         let clock_offset = replayed.clock_offset;
@@ -223,12 +225,14 @@ impl App {
             self.iam.restore(self, image)?;
         }
         let mut warnings = recovered.warnings;
+        warnings.extend(self.lambda.restore(replayed.lambda, replayed.lambda_changes)?);
         warnings.extend(self.kms.attach_material(keys)?);
         self.audit.open_dir(dir)?;
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
         self.kms.set_changelog(journal.clone());
         self.iam.set_changelog(journal.clone());
+        self.lambda.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
         // A clock that starts further ahead (`--start-time`) is kept from now on as well.
         let offset = self.engine.clock().offset();
@@ -286,6 +290,13 @@ impl App {
                 iam.insert(image.account.clone(), image);
             }
         }
+        let lambda = snapshot.as_mut().map(|s| std::mem::take(&mut s.lambda)).unwrap_or_default();
+        let (lambda_changes, changes): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|c| matches!(c, state::Change::Lambda(_)));
+        let lambda_changes = lambda_changes
+            .into_iter()
+            .filter_map(|c| if let state::Change::Lambda(l) = c { Some(l) } else { None })
+            .collect();
         let kms_changes = kms_changes
             .into_iter()
             .filter_map(|c| if let state::Change::Kms(k) = c { Some(k) } else { None })
@@ -305,7 +316,15 @@ impl App {
         for change in changes {
             rebuilt.apply_change(change);
         }
-        Ok(Replayed { engine: rebuilt, clock_offset, kms, kms_changes, iam: iam.into_values().collect() })
+        Ok(Replayed {
+            engine: rebuilt,
+            clock_offset,
+            kms,
+            kms_changes,
+            iam: iam.into_values().collect(),
+            lambda,
+            lambda_changes,
+        })
     }
 
     /// Runs one request's `work`, then holds its answer back until everything the answer
@@ -459,13 +478,15 @@ impl App {
                     .shared(|| (journal_for_export.last_seq(), app.engine.export(), journal_for_export.last_ticket()));
                 let mut state = state;
                 state.kms = app.kms.export();
-                // IAM's records are appended under its own order, which its export takes: what
-                // the export shows was appended before the ticket read after it.
+                // IAM's and Lambda's records are appended under their own locks, which their
+                // exports take: what an export shows was appended before the ticket read after it.
                 let iam = app.iam.export(&app, services::iam::Secrets::Sealed);
+                let lambda = app.lambda.export();
                 let upto = upto.max(journal_for_export.last_ticket());
-                let snapshot = match iam {
-                    Ok(iam) => {
+                let snapshot = match iam.and_then(|iam| Ok((iam, lambda?))) {
+                    Ok((iam, lambda)) => {
                         state.iam = iam;
+                        state.lambda = lambda;
                         let snapshot = Snapshot { state: &state, clock_offset: app.engine.clock().offset() };
                         serde_json::to_vec(&snapshot).map_err(|e| e.to_string())
                     }
@@ -542,6 +563,8 @@ struct Replayed {
     kms_changes: Vec<services::kms::Change>,
     /// The last image of each IAM account the API changed.
     iam: Vec<services::iam::AccountImage>,
+    lambda: Vec<services::lambda::durable::FunctionImage>,
+    lambda_changes: Vec<services::lambda::durable::Change>,
 }
 
 /// A snapshot: the state export, and the clock's offset so a restart keeps smemu's time.

@@ -299,10 +299,9 @@ impl KeyType {
         let read = match self {
             Self::String => Some(value.to_string()),
             Self::Numeric => trimmed.parse::<f64>().ok().filter(|n| n.is_finite()).map(|_| trimmed.to_string()),
-            Self::Boolean => ["true", "false"]
-                .into_iter()
-                .find(|b| trimmed.eq_ignore_ascii_case(b))
-                .map(str::to_string),
+            Self::Boolean => {
+                ["true", "false"].into_iter().find(|b| trimmed.eq_ignore_ascii_case(b)).map(str::to_string)
+            }
             Self::Date => policy::date(trimmed).map(|_| trimmed.to_string()),
             Self::Ip => ip_or_cidr(trimmed).then(|| trimmed.to_string()),
             Self::Binary => {

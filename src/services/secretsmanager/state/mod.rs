@@ -306,6 +306,8 @@ pub enum Change<'a> {
     Kms(crate::services::kms::Change),
     /// One IAM account after a change the IAM API made (`services::iam`).
     Iam(crate::services::iam::AccountImage),
+    /// A change to the Lambda functions (`services::lambda`).
+    Lambda(crate::services::lambda::durable::Change),
 }
 
 /// The whole state, for export, import and snapshots.
@@ -319,6 +321,9 @@ pub struct StateDump {
     /// the control API's export).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub iam: Vec<crate::services::iam::AccountImage>,
+    /// Lambda functions, in snapshots only (environment values sealed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda: Vec<crate::services::lambda::durable::FunctionImage>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -1056,7 +1061,7 @@ impl Engine {
             }
         }
         stores.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
-        StateDump { stores, kms: Vec::new(), iam: Vec::new() }
+        StateDump { stores, kms: Vec::new(), iam: Vec::new(), lambda: Vec::new() }
     }
 
     /// Replaces the whole state with `state`. Like [`Self::reset`], never refused up front.
@@ -1064,6 +1069,7 @@ impl Engine {
         // KMS's and IAM's parts, if any, are not the engine's (and IAM's may hold plain keys).
         state.kms.clear();
         state.iam.clear();
+        state.lambda.clear();
         // Encoded before any lock: a large state takes a while, and readers need not wait for it.
         let record = self.encode(&Change::Import { state: Cow::Borrowed(&state) });
         let _order = self.order.write();
@@ -1183,7 +1189,7 @@ impl Engine {
                 self.clock.raise_offset(offset);
             }
             // The key store's and IAM's own records: `App` hands them to them, never here.
-            Change::Kms(_) | Change::Iam(_) => {}
+            Change::Kms(_) | Change::Iam(_) | Change::Lambda(_) => {}
         }
     }
 
