@@ -598,6 +598,12 @@ pub fn endpoint_of(mut addr: std::net::SocketAddr) -> String {
 
 /// Serves `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let weak = Arc::downgrade(&app);
+    app.audit.count_versions_with(Box::new(move |account, region, arn| {
+        weak.upgrade().map_or(1, |app| {
+            app.engine.read_secret(state::Scope::of(account, region), arn, |s| Ok(s.versions.len())).unwrap_or(1)
+        })
+    }));
     if let Ok(addr) = listener.local_addr() {
         let _ = app.endpoint.set(endpoint_of(addr));
         let _ = app.guard.set(guard::Guard::new(&app.config, Some(addr.ip())));

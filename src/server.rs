@@ -566,14 +566,24 @@ async fn lambda_request(
             return closing(err.response(&protocol::request_id()));
         }
     };
+    // An invocation's payload is never recorded.
+    let input = (!matches!(route, lambda::api::Route::Invoke(_)))
+        .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .flatten();
+    call.route_lambda(route.name(), route.subject(), input.as_ref());
     let caller = match authenticated(app, crate::auth::LAMBDA, parts, &body, entry, call) {
         Ok(caller) => caller,
-        Err(err) => return protocol::error(&protocol::request_id(), &err),
+        Err(err) => {
+            call.query_outcome(Some(crate::audit::error_code(err.code)), Some(&err.message));
+            return protocol::error(&protocol::request_id(), &err);
+        }
     };
+    call.caller(&caller);
     let response = lambda::api::handle(app, parts, &body, &caller, route).await;
     entry.caller(caller);
     if let Some(code) = lambda::api::error_code(&response) {
         entry.error(code);
+        call.query_outcome(Some(code), None);
     }
     response
 }

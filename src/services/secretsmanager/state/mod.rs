@@ -1004,10 +1004,10 @@ impl Engine {
     }
 
     /// Purges the secret of a `Purge` entry if its recovery window has really ended.
-    /// Returns the ARN of the secret removed, if one was.
+    /// Returns the ARN of the secret removed and how many versions it had, if one was.
     /// While the journal refuses changes nothing is purged; a secret past its window already
     /// reads as gone, a CreateSecret of its name purges it, and a restart schedules it again.
-    pub fn purge(&self, due: &Due) -> Option<String> {
+    pub fn purge(&self, due: &Due) -> Option<(String, usize)> {
         let Ok(_order) = self.begin_change() else { return None };
         let scope = Scope::of(&due.account, &due.region);
         let store = self.existing_store(scope)?;
@@ -1278,10 +1278,10 @@ impl StoreInner {
     }
 
     /// Removes the secret `name` if its recovery window has ended; returns its ARN then.
-    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> Option<String> {
+    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> Option<(String, usize)> {
         let arn = self.secrets.get(name).map(|s| s.read()).filter(|s| is_due(s, now)).map(|s| s.arn.clone())?;
-        self.remove(name);
-        Some(arn)
+        let versions = self.remove(name).map_or(0, |s| s.versions.len());
+        Some((arn, versions))
     }
 }
 
