@@ -434,6 +434,9 @@ impl App {
                             tracing::error!(error = %e, "an IAM account cannot be rebuilt from the journal");
                         }
                     }
+                    if let Err(e) = self.lambda.restore(replayed.lambda, replayed.lambda_changes) {
+                        tracing::error!(error = %e, "the Lambda functions cannot be rebuilt from the journal");
+                    }
                     for warning in &recovered.warnings {
                         tracing::warn!("{warning}");
                     }

@@ -730,3 +730,37 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_are_kept_in_snapshots_with_sealed_environments() {
+    let dir = std::env::temp_dir().join(format!("smemu-lambda-snap-{}", uuid::Uuid::new_v4()));
+    let first = server().await;
+    let options = smemu::persist::JournalOptions { compact_threshold: 1, ..Default::default() };
+    first.app.open_data_dir_with(&dir, &options).unwrap();
+    let client = lambda(&first);
+    client
+        .create_function()
+        .function_name("snapped")
+        .runtime(Runtime::Python311)
+        .handler("app.handler")
+        .role(ROLE)
+        .environment(Environment::builder().variables("GREETING", "snapshot-greeting-3d9e").build())
+        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("app.py", PYTHON)]))).build())
+        .send()
+        .await
+        .unwrap();
+    while first.app.is_compacting() {
+        tokio::task::yield_now().await;
+    }
+    first.stop().await;
+    let snapshot = walk(&dir).into_iter().find(|p| p.extension().is_some_and(|e| e == "snap")).expect("a snapshot");
+    let text = String::from_utf8_lossy(&std::fs::read(snapshot).unwrap()).into_owned();
+    assert!(text.contains("snapped") && !text.contains("snapshot-greeting-3d9e"), "{text}");
+
+    let second = server().await;
+    second.app.open_data_dir(&dir, false).unwrap();
+    let out = invoke(&lambda(&second), "snapped", "{}").await;
+    assert_eq!(payload_json(&out)["greeting"], "snapshot-greeting-3d9e");
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
