@@ -134,13 +134,13 @@ impl KeyFile {
             text.push_str(&encoded);
             text.push('\n');
         }
-        let temp = &self.temp;
+        let temp = self.temp.as_path();
         let fail = |action: &str, path: &Path, e: std::io::Error| format!("cannot {action} {}: {e}", path.display());
-        let mut file = create_private(&temp).map_err(|e| fail("create", &temp, e))?;
-        file.write_all(text.as_bytes()).map_err(|e| fail("write", &temp, e))?;
-        file.sync_all().map_err(|e| fail("sync", &temp, e))?;
+        let mut file = create_private(temp).map_err(|e| fail("create", temp, e))?;
+        file.write_all(text.as_bytes()).map_err(|e| fail("write", temp, e))?;
+        file.sync_all().map_err(|e| fail("sync", temp, e))?;
         drop(file);
-        fs::rename(&temp, &self.path).map_err(|e| fail("replace", &self.path, e))?;
+        fs::rename(temp, &self.path).map_err(|e| fail("replace", &self.path, e))?;
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| fail("sync", &self.dir, e))
     }
 }

@@ -27,6 +27,7 @@ pub const DIR_NAME: &str = "lambda";
 /// One journalled change to the functions.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[allow(clippy::large_enum_variant)] // lives only while one record is encoded or replayed
 pub enum Change {
     Put(FunctionImage),
     Remove { account: String, region: String, name: String },
