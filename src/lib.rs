@@ -213,7 +213,7 @@ impl App {
         let keys = services::kms::keyfile::KeyFile::open(dir)?;
         let sealer = Arc::new(services::kms::sealer::Sealer::open(dir)?);
         self.iam.set_sealer(sealer.clone());
-        self.lambda.open_dir(dir, sealer)?;
+        self.lambda.open_dir(dir, sealer);
         let replayed = Self::replay(&self.engine, &recovered, dir)?;
         self.engine.adopt(replayed.engine);
         let clock_offset = replayed.clock_offset;

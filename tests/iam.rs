@@ -669,7 +669,15 @@ async fn iam_accounts_are_kept_in_snapshots_with_sealed_keys() {
         .await
         .unwrap();
     let key = admin.create_access_key().user_name("snapper").send().await.unwrap().access_key.unwrap();
-    // The last change starts a snapshot in the background; it is done once nothing compacts.
+    // A change starts a snapshot once the journal has grown past the last one; each is awaited,
+    // so the snapshots that follow the key cover it.
+    for i in 0..20 {
+        while first.app.is_compacting() {
+            tokio::task::yield_now().await;
+        }
+        let tag = Tag::builder().key(format!("k{i}")).value("v").build().unwrap();
+        admin.tag_user().user_name("snapper").tags(tag).send().await.unwrap();
+    }
     while first.app.is_compacting() {
         tokio::task::yield_now().await;
     }

@@ -78,15 +78,10 @@ fn package_name(sha256_hex: &str) -> String {
 }
 
 impl Lambda {
-    /// Opens the functions' part of the data directory `dir` (before anything is replayed).
-    ///
-    /// # Errors
-    /// When the package directory cannot be made.
-    pub fn open_dir(&self, dir: &Path, sealer: Arc<Sealer>) -> Result<(), String> {
-        let packages = dir.join(DIR_NAME);
-        code::private_dir(&packages).map_err(|e| format!("cannot create {}: {e}", packages.display()))?;
-        let _ = self.kept.set(Kept { packages, sealer, log: std::sync::OnceLock::new() });
-        Ok(())
+    /// Opens the functions' part of the data directory `dir` (before anything is replayed); its
+    /// package directory is made with the first package.
+    pub fn open_dir(&self, dir: &Path, sealer: Arc<Sealer>) {
+        let _ = self.kept.set(Kept { packages: dir.join(DIR_NAME), sealer, log: std::sync::OnceLock::new() });
     }
 
     /// From now on every change is journalled to `log`.
@@ -108,6 +103,7 @@ impl Lambda {
         }
         let temp = path.with_extension("zip.tmp");
         let write = || -> std::io::Result<()> {
+            code::private_dir(&kept.packages)?;
             let mut file = std::fs::File::create(&temp)?;
             file.write_all(zip)?;
             file.sync_all()?;
