@@ -328,6 +328,7 @@ fn import(app: &App, body: &[u8]) -> Answer {
         }
         _ => Vec::new(),
     };
+    crate::services::iam::Iam::check(&iam).map_err(|e| bad(format!("not a smemu state export: {e}")))?;
     let state: StateDump = crate::services::secretsmanager::encryption::import_plain(app, json).map_err(bad)?;
     let secrets: usize = state.stores.iter().map(|s| s.secrets.len()).sum();
     app.engine.import(state);

@@ -532,3 +532,22 @@ async fn a_swapped_sealing_key_stops_the_start_naming_the_file_and_never_the_sec
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[tokio::test]
+async fn an_import_with_a_bad_iam_part_changes_nothing() {
+    let server = Durable::start("iam-import", &JournalOptions::default()).await;
+    server.client().create_secret().name("stays").secret_string("v").send().await.unwrap();
+    let before = served_export(&server.app);
+    let export = serde_json::json!({
+        "stores": [],
+        "iam": [{"account": "000000000000", "users": [{
+            "name": "u", "path": "/", "arn": "arn:aws:iam::000000000000:user/u", "userId": "AIDAEXAMPLE",
+            "inline": {"p": "{not a policy"}, "attached": [], "boundary": null, "tags": [], "accessKeys": []
+        }]}]
+    });
+    let (status, answer) = control(&server.endpoint, "POST", "/_smemu/state", &export.to_string()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("not a smemu state export"), "{answer}");
+    assert_eq!(served_export(&server.app), before, "the secrets were not replaced");
+    let _ = std::fs::remove_dir_all(&server.dir);
+}

@@ -396,6 +396,30 @@ impl Iam {
         let _ = self.sealer.set(sealer);
     }
 
+    /// Whether every image of an export can be put in place: its documents read as policies,
+    /// and each key carries its secret. Checked before an import changes anything.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn check(images: &[AccountImage]) -> Result<(), String> {
+        for image in images {
+            for user in &image.users {
+                user.inline.values().try_for_each(|text| document(text, true).map(drop))?;
+            }
+            for role in &image.roles {
+                document(&role.trust, false)?;
+                role.inline.values().try_for_each(|text| document(text, true).map(drop))?;
+            }
+            for policy in &image.policies {
+                policy.versions.iter().try_for_each(|v| document(&v.document, true).map(drop))?;
+            }
+            if let Some(key) = image.keys.iter().find(|k| k.secret_access_key.is_none()) {
+                return Err(format!("access key {} has no secretAccessKey", key.access_key_id));
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces every account the API changed with those of an export (`POST /_smemu/state`),
     /// journalling each.
     ///
