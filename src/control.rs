@@ -320,11 +320,19 @@ async fn move_clock(app: &App, body: &[u8]) -> Answer {
 }
 
 fn import(app: &App, body: &[u8]) -> Answer {
-    let json: serde_json::Value =
+    let mut json: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| bad(format!("not a smemu state export: {e}")))?;
+    let iam: Vec<crate::services::iam::AccountImage> = match json.as_object_mut().and_then(|o| o.remove("iam")) {
+        Some(iam) if !iam.is_null() => {
+            serde_json::from_value(iam).map_err(|e| bad(format!("not a smemu state export: {e}")))?
+        }
+        _ => Vec::new(),
+    };
+    crate::services::iam::Iam::check(&iam).map_err(|e| bad(format!("not a smemu state export: {e}")))?;
     let state: StateDump = crate::services::secretsmanager::encryption::import_plain(app, json).map_err(bad)?;
     let secrets: usize = state.stores.iter().map(|s| s.secrets.len()).sum();
     app.engine.import(state);
+    app.iam.import(app, iam).map_err(bad)?;
     Ok(json!({ "imported": secrets }))
 }
 

@@ -211,6 +211,9 @@ impl App {
     ) -> Result<Vec<String>, String> {
         let (journal, recovered) = persist::Journal::open_with(dir, options).map_err(|e| e.to_string())?;
         let keys = services::kms::keyfile::KeyFile::open(dir)?;
+        let sealer = Arc::new(services::kms::sealer::Sealer::open(dir)?);
+        self.iam.set_sealer(sealer.clone());
+        self.lambda.open_dir(dir, sealer);
         let replayed = Self::replay(&self.engine, &recovered, dir)?;
         self.engine.adopt(replayed.engine);
         let clock_offset = replayed.clock_offset;
@@ -218,12 +221,18 @@ impl App {
         for change in replayed.kms_changes {
             self.kms.apply_change(change);
         }
+        for image in replayed.iam {
+            self.iam.restore(self, image)?;
+        }
         let mut warnings = recovered.warnings;
+        warnings.extend(self.lambda.restore(replayed.lambda, replayed.lambda_changes)?);
         warnings.extend(self.kms.attach_material(keys)?);
         self.audit.open_dir(dir)?;
         let journal = Arc::new(journal);
         self.engine.set_changelog(journal.clone());
         self.kms.set_changelog(journal.clone());
+        self.iam.set_changelog(journal.clone());
+        self.lambda.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
         // A clock that starts further ahead (`--start-time`) is kept from now on as well.
         let offset = self.engine.clock().offset();
@@ -264,8 +273,30 @@ impl App {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let kms = snapshot.as_mut().map(|s| std::mem::take(&mut s.kms)).unwrap_or_default();
+        // An IAM image replaces its whole account: only each account's last one counts.
+        let mut iam: std::collections::BTreeMap<String, services::iam::AccountImage> = snapshot
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.iam))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|image| (image.account.clone(), image))
+            .collect();
         let (kms_changes, changes): (Vec<_>, Vec<_>) =
             changes.into_iter().partition(|c| matches!(c, state::Change::Kms(_)));
+        let (iam_changes, changes): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|c| matches!(c, state::Change::Iam(_)));
+        for change in iam_changes {
+            if let state::Change::Iam(image) = change {
+                iam.insert(image.account.clone(), image);
+            }
+        }
+        let lambda = snapshot.as_mut().map(|s| std::mem::take(&mut s.lambda)).unwrap_or_default();
+        let (lambda_changes, changes): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|c| matches!(c, state::Change::Lambda(_)));
+        let lambda_changes = lambda_changes
+            .into_iter()
+            .filter_map(|c| if let state::Change::Lambda(l) = c { Some(l) } else { None })
+            .collect();
         let kms_changes = kms_changes
             .into_iter()
             .filter_map(|c| if let state::Change::Kms(k) = c { Some(k) } else { None })
@@ -285,7 +316,15 @@ impl App {
         for change in changes {
             rebuilt.apply_change(change);
         }
-        Ok(Replayed { engine: rebuilt, clock_offset, kms, kms_changes })
+        Ok(Replayed {
+            engine: rebuilt,
+            clock_offset,
+            kms,
+            kms_changes,
+            iam: iam.into_values().collect(),
+            lambda,
+            lambda_changes,
+        })
     }
 
     /// Runs one request's `work`, then holds its answer back until everything the answer
@@ -390,6 +429,14 @@ impl App {
                 Ok(replayed) => {
                     self.engine.adopt(replayed.engine);
                     self.kms.restore(replayed.kms, replayed.kms_changes);
+                    for image in replayed.iam {
+                        if let Err(e) = self.iam.restore(self, image) {
+                            tracing::error!(error = %e, "an IAM account cannot be rebuilt from the journal");
+                        }
+                    }
+                    if let Err(e) = self.lambda.restore(replayed.lambda, replayed.lambda_changes) {
+                        tracing::error!(error = %e, "the Lambda functions cannot be rebuilt from the journal");
+                    }
                     for warning in &recovered.warnings {
                         tracing::warn!("{warning}");
                     }
@@ -434,8 +481,21 @@ impl App {
                     .shared(|| (journal_for_export.last_seq(), app.engine.export(), journal_for_export.last_ticket()));
                 let mut state = state;
                 state.kms = app.kms.export();
-                let snapshot = Snapshot { state: &state, clock_offset: app.engine.clock().offset() };
-                (covered, serde_json::to_vec(&snapshot), upto)
+                // IAM's and Lambda's records are appended under their own locks, which their
+                // exports take: what an export shows was appended before the ticket read after it.
+                let iam = app.iam.export(&app, services::iam::Secrets::Sealed);
+                let lambda = app.lambda.export();
+                let upto = upto.max(journal_for_export.last_ticket());
+                let snapshot = match iam.and_then(|iam| Ok((iam, lambda?))) {
+                    Ok((iam, lambda)) => {
+                        state.iam = iam;
+                        state.lambda = lambda;
+                        let snapshot = Snapshot { state: &state, clock_offset: app.engine.clock().offset() };
+                        serde_json::to_vec(&snapshot).map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e),
+                };
+                (covered, snapshot, upto)
             })
             .await;
             // The export may hold changes still on their way to disk: it is written only once
@@ -504,6 +564,10 @@ struct Replayed {
     clock_offset: Option<i64>,
     kms: Vec<services::kms::StoreDump>,
     kms_changes: Vec<services::kms::Change>,
+    /// The last image of each IAM account the API changed.
+    iam: Vec<services::iam::AccountImage>,
+    lambda: Vec<services::lambda::durable::FunctionImage>,
+    lambda_changes: Vec<services::lambda::durable::Change>,
 }
 
 /// A snapshot: the state export, and the clock's offset so a restart keeps smemu's time.
@@ -537,6 +601,12 @@ pub fn endpoint_of(mut addr: std::net::SocketAddr) -> String {
 
 /// Serves `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let weak = Arc::downgrade(&app);
+    app.audit.count_versions_with(Box::new(move |account, region, arn| {
+        weak.upgrade().map_or(1, |app| {
+            app.engine.read_secret(state::Scope::of(account, region), arn, |s| Ok(s.versions.len())).unwrap_or(1)
+        })
+    }));
     if let Ok(addr) = listener.local_addr() {
         let _ = app.endpoint.set(endpoint_of(addr));
         let _ = app.guard.set(guard::Guard::new(&app.config, Some(addr.ip())));

@@ -23,8 +23,11 @@ pub async fn run_due(app: &App) {
 async fn run_one(app: &App, due: &Due) {
     match due.kind {
         DueKind::Purge => {
-            if let Some(arn) = app.engine.purge(due) {
-                app.audit.service_event(&due.account, &due.region, "EndSecretVersionDelete", &arn, None);
+            // One event per version the window's end deleted.
+            if let Some((arn, versions)) = app.engine.purge(due) {
+                for _ in 0..versions.max(1) {
+                    app.audit.service_event(&due.account, &due.region, "EndSecretVersionDelete", &arn, None);
+                }
             }
         }
         DueKind::Rotate => crate::rotation::run::run_scheduled(app, due).await,

@@ -330,7 +330,7 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
             return sts_answer(app, &parts, &body, entry, call);
         }
         Ok(body) if iam::is_iam_request(&parts.headers, &parts.uri) => {
-            return iam_answer(app, &parts, &body, entry);
+            return iam_answer(app, &parts, &body, entry).await;
         }
         Ok(body) if protocol::targets(&parts.headers, kms::TARGET_PREFIX) => {
             let outcome = key_management(app, &parts, &body, entry, call).await;
@@ -566,14 +566,24 @@ async fn lambda_request(
             return closing(err.response(&protocol::request_id()));
         }
     };
+    // An invocation's payload is never recorded.
+    let input = (!matches!(route, lambda::api::Route::Invoke(_)))
+        .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .flatten();
+    call.route_lambda(route.name(), route.subject(), input.as_ref());
     let caller = match authenticated(app, crate::auth::LAMBDA, parts, &body, entry, call) {
         Ok(caller) => caller,
-        Err(err) => return protocol::error(&protocol::request_id(), &err),
+        Err(err) => {
+            call.query_outcome(Some(crate::audit::error_code(err.code)), Some(&err.message));
+            return protocol::error(&protocol::request_id(), &err);
+        }
     };
+    call.caller(&caller);
     let response = lambda::api::handle(app, parts, &body, &caller, route).await;
     entry.caller(caller);
     if let Some(code) = lambda::api::error_code(&response) {
         entry.error(code);
+        call.query_outcome(Some(code), None);
     }
     response
 }
@@ -610,14 +620,14 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry, call: &m
     response
 }
 
-fn iam_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry) -> Response<Full<Bytes>> {
+async fn iam_answer(app: &Arc<App>, parts: &Parts, body: &[u8], entry: &mut Entry) -> Response<Full<Bytes>> {
     let request = iam::IamRequest::parse(&parts.method, &parts.uri, body);
     entry.route(Service::Iam, request.operation().map(iam::Operation::name));
     entry.subject(request.subject().map_or(Subject::None, Subject::One));
     let now = SystemTime::now();
     let answer = match app.auth.authenticate(iam::SIGNING_NAME, &parts.method, &parts.uri, &parts.headers, body, now) {
         Ok(caller) => {
-            let answer = iam::handle(app, &caller, &request);
+            let answer = iam::handle(app, &caller, &request).await;
             entry.caller(caller);
             answer
         }

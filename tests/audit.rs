@@ -542,3 +542,140 @@ async fn every_operation_of_both_models_makes_exactly_one_event_with_its_outcome
         assert_eq!(read_only(name), expected, "{name}");
     }
 }
+
+#[tokio::test]
+async fn deletion_events_come_one_per_version() {
+    let server = TestServer::start().await;
+    let sm = server.client();
+    let arn = sm.create_secret().name("two").secret_string("v1").send().await.unwrap().arn.unwrap();
+    sm.put_secret_value().secret_id("two").secret_string("v2").send().await.unwrap();
+    sm.delete_secret().secret_id("two").recovery_window_in_days(7).send().await.unwrap();
+    sm.restore_secret().secret_id("two").send().await.unwrap();
+    sm.delete_secret().secret_id("two").recovery_window_in_days(7).send().await.unwrap();
+    let r = server.control("POST", "/_smemu/clock", r#"{"advance":"8d"}"#).await;
+    assert_eq!(r.status, 200);
+    let service: Vec<Value> =
+        records(&server, "").await.into_iter().filter(|r| r["eventType"] == "AwsServiceEvent").collect();
+    assert_eq!(
+        names(&service),
+        [
+            "StartSecretVersionDelete",
+            "StartSecretVersionDelete",
+            "CancelSecretVersionDelete",
+            "CancelSecretVersionDelete",
+            "StartSecretVersionDelete",
+            "StartSecretVersionDelete",
+            "EndSecretVersionDelete",
+            "EndSecretVersionDelete"
+        ]
+    );
+    assert!(service.iter().all(|r| r["additionalEventData"]["SecretId"] == arn.as_str()));
+}
+
+#[tokio::test]
+async fn a_version_made_by_hand_during_a_rotation_abandons_it() {
+    let server = TestServer::start_with(Config { allow_command_hooks: true, ..Config::default() }).await;
+    // createSecret: instead of filling the rotation's version, a new version takes AWSPENDING
+    // (as a person's PutSecretValue would), and the step fails.
+    let script = r#"
+import json, os, urllib.request
+body = json.dumps({"SecretId": os.environ["SMEMU_SECRET_ID"], "ClientRequestToken": "manual-version-0000000000000000001",
+                   "SecretString": "by hand", "VersionStages": ["AWSPENDING"]}).encode()
+auth = "AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00"
+request = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"], data=body, headers={
+    "X-Amz-Target": "secretsmanager.PutSecretValue", "Content-Type": "application/x-amz-json-1.1",
+    "Authorization": auth, "X-Amz-Date": "20260101T000000Z"})
+urllib.request.urlopen(request, timeout=10).read()
+raise SystemExit(1)
+"#;
+    let hook = json!({ "functionArn": FN, "kind": "command", "program": "python3", "args": ["-c", script], "timeoutMs": 20000 });
+    let r = server.control("POST", "/_smemu/hooks", &hook.to_string()).await;
+    assert_eq!(r.status, 200);
+    let sm = server.client();
+    let arn = sm.create_secret().name("busy").secret_string("v").send().await.unwrap().arn.unwrap();
+    sm.rotate_secret().secret_id("busy").rotation_lambda_arn(FN).send().await.unwrap();
+    let pending = sm.get_secret_value().secret_id("busy").version_stage("AWSPENDING").send().await.unwrap();
+    assert_eq!(pending.secret_string(), Some("by hand"), "the hook's version took AWSPENDING");
+
+    let events = records(&server, &format!("?resource={arn}")).await;
+    let service: Vec<&Value> = events.iter().filter(|r| r["eventType"] == "AwsServiceEvent").collect();
+    let named: Vec<&str> = service.iter().map(|r| r["eventName"].as_str().unwrap()).collect();
+    assert_eq!(named, ["RotationStarted", "RotationAbandoned"]);
+    assert_eq!(service[1]["additionalEventData"], json!({ "SecretId": arn }));
+    assert!(service[1].get("errorMessage").is_none());
+}
+
+#[tokio::test]
+async fn a_key_whose_deletion_window_ends_leaves_kms_deletekey_event() {
+    let server = TestServer::start().await;
+    let kms = server.kms();
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    kms.schedule_key_deletion().key_id(key.key_id()).pending_window_in_days(7).send().await.unwrap();
+    let r = server.control("POST", "/_smemu/clock", r#"{"advance":"7d"}"#).await;
+    assert_eq!(r.status, 200);
+    let service: Vec<Value> =
+        records(&server, "").await.into_iter().filter(|r| r["eventType"] == "AwsServiceEvent").collect();
+    assert_eq!(names(&service), ["DeleteKey"]);
+    let deleted = &service[0];
+    assert_eq!(deleted["eventSource"], "kms.amazonaws.com");
+    assert_eq!(deleted["userIdentity"], json!({ "accountId": ACCOUNT, "invokedBy": "kms.amazonaws.com" }));
+    assert_eq!(deleted["sourceIPAddress"], "kms.amazonaws.com");
+    assert_eq!(deleted["readOnly"], false);
+    assert_eq!(deleted["resources"][0]["ARN"], key.arn().unwrap());
+    assert_eq!(deleted["resources"][0]["type"], "AWS::KMS::Key");
+    assert_eq!(deleted["eventTime"], "2026-01-08T00:00:00Z");
+}
+
+#[tokio::test]
+async fn lambda_calls_are_recorded_without_their_code_environment_or_payload() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+    let server = TestServer::start_with(Config { allow_command_hooks: true, ..Config::default() }).await;
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+        .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new("000000000000", "secret", None, None, "t"))
+        .endpoint_url(server.endpoint())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .build();
+    let lambda = aws_sdk_lambda::Client::from_conf(config);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("app.py", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, b"def handler(e, c):\n    return {'ok': True}\n").unwrap();
+    let zip = zip.finish().unwrap().into_inner();
+    lambda
+        .create_function()
+        .function_name("audited")
+        .runtime(Runtime::Python311)
+        .handler("app.handler")
+        .role("arn:aws:iam::000000000000:role/r")
+        .environment(Environment::builder().variables("DB_PASSWORD", "lambda-env-distinct-91a").build())
+        .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
+        .send()
+        .await
+        .unwrap();
+    lambda.get_function().function_name("audited").send().await.unwrap();
+    lambda
+        .invoke()
+        .function_name("audited")
+        .payload(Blob::new(r#"{"card": "lambda-payload-distinct-5c2"}"#))
+        .send()
+        .await
+        .unwrap();
+    lambda.get_function().function_name("missing").send().await.unwrap_err();
+
+    let all = direct(records(&server, "?eventSource=lambda.amazonaws.com").await);
+    assert_eq!(names(&all), ["CreateFunction", "GetFunction", "Invoke", "GetFunction"]);
+    let read_only: Vec<bool> = all.iter().map(|r| r["readOnly"].as_bool().unwrap()).collect();
+    assert_eq!(read_only, [false, true, false, true]);
+    assert_eq!(all[0]["requestParameters"]["functionName"], "audited");
+    assert_eq!(all[0]["requestParameters"]["runtime"], "python3.11");
+    assert_eq!(all[1]["requestParameters"], json!({ "functionName": "audited" }));
+    assert_eq!(all[3]["errorCode"], "ResourceNotFoundException");
+    assert_eq!(all[0]["userIdentity"]["accountId"], "000000000000");
+    let text = serde_json::to_string(&all).unwrap();
+    for hidden in ["lambda-env-distinct-91a", "lambda-payload-distinct-5c2", "zipFile", "UEsDB"] {
+        assert!(!text.contains(hidden), "{hidden} in {text}");
+    }
+}

@@ -498,3 +498,264 @@ async fn the_custom_simulator_weighs_denies_resource_policies_and_missing_contex
     let (code, _) = err(ask("{".to_string()).await.unwrap_err());
     assert_eq!(code, "MalformedPolicyDocument");
 }
+
+/// Every file of a data directory, read whole.
+fn data_dir_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// [`strict_enforcing`] with the control API open (the export and import).
+async fn strict_enforcing_open() -> TestServer {
+    TestServer::start_strict_with(Config {
+        authorize: AuthorizeMode::Enforce,
+        control: smemu::guard::ControlMode::Open,
+        ..Config::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn what_the_iam_api_creates_survives_a_restart_and_its_secret_keys_are_sealed_on_disk() {
+    let dir = std::env::temp_dir().join(format!("smemu-iam-dir-{}", uuid::Uuid::new_v4()));
+    let first = strict_enforcing().await;
+    first.app.open_data_dir(&dir, false).unwrap();
+    let admin = iam_with(&first, KEY_ID, SECRET_KEY);
+    let root_sm = first.client_with(KEY_ID, SECRET_KEY, None);
+    let secret_arn = root_sm.create_secret().name("app/kept").secret_string("yes").send().await.unwrap().arn.unwrap();
+    admin
+        .create_user()
+        .user_name("reader")
+        .tags(Tag::builder().key("team").value("a").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let key = admin.create_access_key().user_name("reader").send().await.unwrap().access_key.unwrap();
+    let spare = admin.create_access_key().user_name("reader").send().await.unwrap().access_key.unwrap();
+    admin
+        .update_access_key()
+        .user_name("reader")
+        .access_key_id(&spare.access_key_id)
+        .status(StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_user_policy()
+        .user_name("reader")
+        .policy_name("read-one")
+        .policy_document(allow("secretsmanager:GetSecretValue", &secret_arn))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .create_role()
+        .role_name("app")
+        .assume_role_policy_document(trust(&format!("arn:aws:iam::{ACCOUNT}:root")))
+        .description("the app")
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_role_policy()
+        .role_name("app")
+        .policy_name("inline")
+        .policy_document(allow("secretsmanager:DescribeSecret", "*"))
+        .send()
+        .await
+        .unwrap();
+    let policy = admin
+        .create_policy()
+        .policy_name("managed")
+        .policy_document(allow("secretsmanager:ListSecrets", "*"))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    let policy_arn = policy.arn.unwrap();
+    admin
+        .create_policy_version()
+        .policy_arn(&policy_arn)
+        .policy_document(allow("secretsmanager:ListSecrets", "*"))
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    admin.attach_role_policy().role_name("app").policy_arn(&policy_arn).send().await.unwrap();
+    first.stop().await;
+
+    for (file, bytes) in data_dir_bytes(&dir) {
+        for secret in [&key.secret_access_key, &spare.secret_access_key] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret access key in {file}");
+        }
+    }
+
+    let second = strict_enforcing_open().await;
+    second.app.open_data_dir(&dir, false).unwrap();
+    let reader = second.client_with(&key.access_key_id, &key.secret_access_key, None);
+    let value = reader.get_secret_value().secret_id(&secret_arn).send().await.unwrap();
+    assert_eq!(value.secret_string(), Some("yes"), "the key and its inline policy came back");
+    let inactive = second.client_with(&spare.access_key_id, &spare.secret_access_key, None);
+    assert_eq!(common::err_of(inactive.list_secrets().send().await.unwrap_err()).0, "UnrecognizedClientException");
+    let admin = iam_with(&second, KEY_ID, SECRET_KEY);
+    let keys = admin.list_access_keys().user_name("reader").send().await.unwrap();
+    let statuses: Vec<_> = keys
+        .access_key_metadata()
+        .iter()
+        .map(|k| (k.access_key_id().unwrap().to_owned(), k.status.clone().unwrap()))
+        .collect();
+    assert!(statuses.contains(&(spare.access_key_id.clone(), StatusType::Inactive)), "{statuses:?}");
+    let tags = admin.list_user_tags().user_name("reader").send().await.unwrap();
+    assert_eq!(tags.tags()[0].key(), "team");
+    let role = admin.get_role().role_name("app").send().await.unwrap().role.unwrap();
+    assert_eq!(role.description(), Some("the app"));
+    assert_eq!(decode(role.assume_role_policy_document().unwrap())["Statement"][0]["Action"], "sts:AssumeRole");
+    let inline = admin.list_role_policies().role_name("app").send().await.unwrap();
+    assert_eq!(inline.policy_names(), ["inline"]);
+    let attached = admin.list_attached_role_policies().role_name("app").send().await.unwrap();
+    assert_eq!(attached.attached_policies()[0].policy_arn(), Some(policy_arn.as_str()));
+    let kept = admin.get_policy().policy_arn(&policy_arn).send().await.unwrap().policy.unwrap();
+    assert_eq!(kept.default_version_id(), Some("v2"));
+    let next = admin
+        .create_policy_version()
+        .policy_arn(&policy_arn)
+        .policy_document(allow("secretsmanager:ListSecrets", "*"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.policy_version.unwrap().version_id(), Some("v3"), "version ids are never reused");
+
+    // The control API's export carries the keys, and an import elsewhere makes them work there.
+    let export = second.control("GET", "/_smemu/state", "").await;
+    assert_eq!(export.status, 200);
+    let third = strict_enforcing_open().await;
+    let imported = third.control("POST", "/_smemu/state", std::str::from_utf8(&export.body).unwrap()).await;
+    assert_eq!(imported.status, 200, "{}", String::from_utf8_lossy(&imported.body));
+    let reader = third.client_with(&key.access_key_id, &key.secret_access_key, None);
+    assert_eq!(reader.get_secret_value().secret_id(&secret_arn).send().await.unwrap().secret_string(), Some("yes"));
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_accounts_are_kept_in_snapshots_with_sealed_keys() {
+    let dir = std::env::temp_dir().join(format!("smemu-iam-snap-{}", uuid::Uuid::new_v4()));
+    let first = strict_enforcing().await;
+    let options = smemu::persist::JournalOptions { compact_threshold: 1, ..Default::default() };
+    first.app.open_data_dir_with(&dir, &options).unwrap();
+    let admin = iam_with(&first, KEY_ID, SECRET_KEY);
+    let secret_arn = first
+        .client_with(KEY_ID, SECRET_KEY, None)
+        .create_secret()
+        .name("app/snap")
+        .secret_string("yes")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    admin.create_user().user_name("snapper").send().await.unwrap();
+    admin
+        .put_user_policy()
+        .user_name("snapper")
+        .policy_name("read")
+        .policy_document(allow("secretsmanager:GetSecretValue", &secret_arn))
+        .send()
+        .await
+        .unwrap();
+    let key = admin.create_access_key().user_name("snapper").send().await.unwrap().access_key.unwrap();
+    // A change starts a snapshot once the journal has grown past the last one; each is awaited,
+    // so the snapshots that follow the key cover it.
+    for i in 0..20 {
+        while first.app.is_compacting() {
+            tokio::task::yield_now().await;
+        }
+        let tag = Tag::builder().key(format!("k{i}")).value("v").build().unwrap();
+        admin.tag_user().user_name("snapper").tags(tag).send().await.unwrap();
+    }
+    while first.app.is_compacting() {
+        tokio::task::yield_now().await;
+    }
+    first.stop().await;
+    let snapshots: Vec<_> =
+        data_dir_bytes(&dir).into_iter().filter(|(name, _)| name.ends_with(".snap")).map(|(_, b)| b).collect();
+    assert_eq!(snapshots.len(), 1);
+    let snapshot = String::from_utf8_lossy(&snapshots[0]).into_owned();
+    assert!(snapshot.contains("snapper") && snapshot.contains(&key.access_key_id), "the account is in the snapshot");
+    assert!(!snapshot.contains(&key.secret_access_key), "the secret access key is sealed");
+
+    let second = strict_enforcing().await;
+    second.app.open_data_dir(&dir, false).unwrap();
+    let reader = second.client_with(&key.access_key_id, &key.secret_access_key, None);
+    assert_eq!(reader.get_secret_value().secret_id(&secret_arn).send().await.unwrap().secret_string(), Some("yes"));
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn context_values_are_read_as_their_context_key_type_says() {
+    use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
+    let server = TestServer::start().await;
+    let iam = iam(&server);
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+        "Condition": {
+            "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+            "Bool": {"aws:SecureTransport": "true"},
+            "DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"},
+            "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}
+        }
+    }]})
+    .to_string();
+    let entry = |name: &str, kind: ContextKeyTypeEnum, values: &[&str]| {
+        let mut entry = ContextEntry::builder().context_key_name(name).context_key_type(kind);
+        for value in values {
+            entry = entry.context_key_values(*value);
+        }
+        entry.build()
+    };
+    let simulate = |entries: Vec<ContextEntry>| {
+        iam.simulate_custom_policy()
+            .policy_input_list(&policy)
+            .action_names("secretsmanager:GetSecretValue")
+            .set_context_entries(Some(entries))
+            .send()
+    };
+    let typed = || {
+        vec![
+            entry("aws:MultiFactorAuthAge", ContextKeyTypeEnum::Numeric, &["120"]),
+            entry("aws:SecureTransport", ContextKeyTypeEnum::Boolean, &["TRUE"]),
+            entry("aws:CurrentTime", ContextKeyTypeEnum::Date, &["2026-01-01T00:00:00Z"]),
+            entry("aws:SourceIp", ContextKeyTypeEnum::IpList, &["10.1.2.3", "192.168.0.1"]),
+        ]
+    };
+    let allowed = simulate(typed()).await.unwrap();
+    assert_eq!(allowed.evaluation_results()[0].eval_decision, PolicyEvaluationDecisionType::Allowed);
+
+    for (i, (name, kind, value)) in [
+        ("aws:MultiFactorAuthAge", ContextKeyTypeEnum::Numeric, "soon"),
+        ("aws:SecureTransport", ContextKeyTypeEnum::Boolean, "yes"),
+        ("aws:CurrentTime", ContextKeyTypeEnum::Date, "not a date"),
+        ("aws:SourceIp", ContextKeyTypeEnum::IpList, "10.0.0.300"),
+        ("aws:SourceIp", ContextKeyTypeEnum::Ip, "10.0.0.0/33"),
+        ("aws:SourceIp", ContextKeyTypeEnum::Binary, "!!"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut entries = typed();
+        entries.push(entry(name, kind.clone(), &[value]));
+        let (code, message) = err(simulate(entries).await.unwrap_err());
+        assert_eq!(code, "InvalidInput", "case {i}");
+        assert!(message.contains(name) && message.contains(value), "case {i}: {message}");
+    }
+    let (code, message) =
+        err(simulate(vec![entry("aws:SourceIp", ContextKeyTypeEnum::from("cidr"), &["10.0.0.1"])]).await.unwrap_err());
+    assert_eq!(code, "ValidationError");
+    assert!(message.contains("Member must satisfy enum value set: [string, stringList, numeric"), "{message}");
+}

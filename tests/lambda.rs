@@ -716,3 +716,120 @@ fn runs(pid: i64) -> bool {
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     state.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').next()).is_some_and(|s| s != "Z" && s != "X")
 }
+
+#[tokio::test]
+async fn functions_their_code_environment_and_permissions_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("smemu-lambda-dir-{}", uuid::Uuid::new_v4()));
+    let first = server().await;
+    first.app.open_data_dir(&dir, false).unwrap();
+    let client = lambda(&first);
+    deploy(&client, "kept", Runtime::Python311, "app.handler", &[("app.py", PYTHON)]).await;
+    deploy(&client, "gone", Runtime::Python311, "app.handler", &[("app.py", "def handler(e, c):\n    return 1\n")])
+        .await;
+    client
+        .update_function_configuration()
+        .function_name("kept")
+        .environment(Environment::builder().variables("GREETING", "distinct-greeting-7c1f").build())
+        .description("kept across restarts")
+        .send()
+        .await
+        .unwrap();
+    client
+        .add_permission()
+        .function_name("kept")
+        .statement_id("SecretsManagerAccess")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    client.delete_function().function_name("gone").send().await.unwrap();
+    let before = client.get_function_configuration().function_name("kept").send().await.unwrap();
+    first.stop().await;
+
+    for entry in walk(&dir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(b"distinct-greeting-7c1f".len()).any(|w| w == b"distinct-greeting-7c1f"),
+            "an environment value in plaintext in {}",
+            entry.display()
+        );
+    }
+    let packages = std::fs::read_dir(dir.join("lambda")).unwrap().count();
+    assert_eq!(packages, 2, "both packages are kept until a start finds one unused");
+
+    let second = server().await;
+    second.app.open_data_dir(&dir, false).unwrap();
+    let client = lambda(&second);
+    let after = client.get_function_configuration().function_name("kept").send().await.unwrap();
+    assert_eq!(after.code_sha256(), before.code_sha256());
+    assert_eq!(after.revision_id(), before.revision_id());
+    assert_eq!(after.description(), Some("kept across restarts"));
+    assert!(second.app.lambda.allows_service(&format!("{ARN_PREFIX}kept"), "secretsmanager.amazonaws.com"));
+    let out = invoke(&client, "kept", r#"{"n": 1}"#).await;
+    assert_eq!(payload_json(&out)["greeting"], "distinct-greeting-7c1f");
+    let gone = client.get_function().function_name("gone").send().await.unwrap_err();
+    assert!(gone.into_service_error().is_resource_not_found_exception());
+    assert_eq!(std::fs::read_dir(dir.join("lambda")).unwrap().count(), 1, "the unused package is removed");
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_are_kept_in_snapshots_with_sealed_environments() {
+    let dir = std::env::temp_dir().join(format!("smemu-lambda-snap-{}", uuid::Uuid::new_v4()));
+    let first = server().await;
+    let options = smemu::persist::JournalOptions { compact_threshold: 1, ..Default::default() };
+    first.app.open_data_dir_with(&dir, &options).unwrap();
+    let client = lambda(&first);
+    client
+        .create_function()
+        .function_name("snapped")
+        .runtime(Runtime::Python311)
+        .handler("app.handler")
+        .role(ROLE)
+        .environment(Environment::builder().variables("GREETING", "snapshot-greeting-3d9e").build())
+        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("app.py", PYTHON)]))).build())
+        .send()
+        .await
+        .unwrap();
+    // A change starts a snapshot once the journal has grown past the last one; each is awaited,
+    // so the snapshots that follow the function cover it.
+    for i in 0..20 {
+        while first.app.is_compacting() {
+            tokio::task::yield_now().await;
+        }
+        client
+            .add_permission()
+            .function_name("snapped")
+            .statement_id(format!("s{i}"))
+            .action("lambda:InvokeFunction")
+            .principal("secretsmanager.amazonaws.com")
+            .send()
+            .await
+            .unwrap();
+    }
+    while first.app.is_compacting() {
+        tokio::task::yield_now().await;
+    }
+    first.stop().await;
+    let snapshot = walk(&dir).into_iter().find(|p| p.extension().is_some_and(|e| e == "snap")).expect("a snapshot");
+    let text = String::from_utf8_lossy(&std::fs::read(snapshot).unwrap()).into_owned();
+    assert!(text.contains("snapped") && !text.contains("snapshot-greeting-3d9e"), "{text}");
+
+    let second = server().await;
+    second.app.open_data_dir(&dir, false).unwrap();
+    let out = invoke(&lambda(&second), "snapped", "{}").await;
+    assert_eq!(payload_json(&out)["greeting"], "snapshot-greeting-3d9e");
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -598,6 +598,85 @@ def lookup_events_lists_a_read_and_a_refusal_by_event_name():
     assert bad.code == SERVICE_ERROR_EXIT and "InvalidMaxResultsException" in bad.err, bad.err
 
 
+def iam(*args, env=None):
+    proc = subprocess.run([AWS, "iam", *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+    return Result(proc)
+
+
+@test
+def iam_user_key_and_policy_enforced_and_simulated_and_kept_across_kill_9():
+    """The IAM acceptance flow: with --auth strict --authorize enforce, a user, key and inline
+    policy created with `aws iam` read exactly the secret the policy allows, the simulator says
+    the same, and all of it survives kill -9 with --data-dir."""
+    binary = os.environ.get("SMEMU_BIN")
+    if not binary:
+        raise Skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
+    account, admin_key, admin_secret = "111122223333", "AKIDSMEMUIAMADMIN01", "iam-admin-secret"
+    work = tempfile.mkdtemp(prefix="smemu-cli-iam-")
+    secret_file = os.path.join(work, "admin-secret")
+    with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(admin_secret + "\n")
+    data_dir = os.path.join(work, "data")
+
+    def start():
+        proc = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--auth", "strict",
+             "--authorize", "enforce", "--account-id", account, "--access-key-id", admin_key,
+             "--secret-access-key-file", secret_file, "--data-dir", data_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        return proc, proc.stdout.readline().strip().removeprefix("smemu ready on ")
+
+    def as_key(key, secret):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+        return env
+
+    proc, endpoint = start()
+    try:
+        admin = as_key(admin_key, admin_secret)
+        sm = lambda env, *args: aws("--endpoint-url", endpoint, *args, env=env)  # noqa: E731
+        allowed = sm(admin, "create-secret", "--name", "app/allowed", "--secret-string", "yes").json()["ARN"]
+        other = sm(admin, "create-secret", "--name", "app/other", "--secret-string", "no").json()["ARN"]
+        user = iam("--endpoint-url", endpoint, "create-user", "--user-name", "reader", env=admin)
+        assert user.code == 0, user.err
+        user_arn = user.json()["User"]["Arn"]
+        created = iam("--endpoint-url", endpoint, "create-access-key", "--user-name", "reader", env=admin)
+        assert created.code == 0, created.err
+        key = created.json()["AccessKey"]
+        document = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": allowed}]})
+        put = iam("--endpoint-url", endpoint, "put-user-policy", "--user-name", "reader", "--policy-name", "read-one",
+                  "--policy-document", document, env=admin)
+        assert put.code == 0, put.err
+
+        reader = as_key(key["AccessKeyId"], key["SecretAccessKey"])
+        read = lambda secret: sm(reader, "get-secret-value", "--secret-id", secret, "--query", "SecretString", "--output", "text")  # noqa: E731
+        assert read(allowed).text() == "yes"
+        refused = read(other)
+        assert refused.code == SERVICE_ERROR_EXIT
+        assert refused.err.strip() == (
+            "An error occurred (AccessDeniedException) when calling the GetSecretValue operation: "
+            f"User: {user_arn} is not authorized to perform: secretsmanager:GetSecretValue on resource: {other} "
+            "because no identity-based policy allows the secretsmanager:GetSecretValue action"
+        ), refused.err
+        simulated = iam("--endpoint-url", endpoint, "simulate-principal-policy", "--policy-source-arn", user_arn,
+                        "--action-names", "secretsmanager:GetSecretValue", "--resource-arns", allowed, other, env=admin)
+        assert simulated.code == 0, simulated.err
+        decisions = [r["EvalDecision"] for r in simulated.json()["EvaluationResults"]]
+        assert decisions == ["allowed", "implicitDeny"], decisions
+
+        proc.kill()  # SIGKILL: only what was acknowledged may count
+        proc.wait(timeout=10)
+        proc, endpoint = start()
+        assert read(allowed).text() == "yes"
+        assert read(other).code == SERVICE_ERROR_EXIT
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        subprocess.run(["rm", "-rf", work], check=False)
+
+
 def main():
     only = set(sys.argv[1:])
     passed = failed = skipped = 0

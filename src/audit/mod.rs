@@ -38,12 +38,24 @@ pub struct Audit {
     enabled: bool,
     clock: Arc<Clock>,
     trail: trail::Trail,
+    /// How many versions a secret (account, region, ARN) has: Secrets Manager's deletion events
+    /// are one per version.
+    versions: std::sync::OnceLock<VersionCount>,
 }
+
+/// See [`Audit::count_versions_with`].
+pub type VersionCount = Box<dyn Fn(&str, &str, &str) -> usize + Send + Sync>;
 
 impl Audit {
     #[must_use]
     pub fn new(enabled: bool, retain: usize, clock: Arc<Clock>) -> Self {
-        Self { enabled, clock, trail: trail::Trail::new(retain) }
+        Self { enabled, clock, trail: trail::Trail::new(retain), versions: std::sync::OnceLock::new() }
+    }
+
+    /// Where the follow-up events of DeleteSecret and RestoreSecret (one per version) learn how
+    /// many versions the secret has; without it, one event each.
+    pub fn count_versions_with(&self, count: VersionCount) {
+        let _ = self.versions.set(count);
     }
 
     #[must_use]
@@ -130,7 +142,10 @@ impl Audit {
             resources: routed.resources,
         });
         if let (Some((name, arn)), Some(caller)) = (follow, &routed.caller) {
-            self.service_event(&caller.account_id, &caller.region, name, &arn, None);
+            let versions = self.versions.get().map_or(1, |count| count(&caller.account_id, &caller.region, &arn));
+            for _ in 0..versions.max(1) {
+                self.service_event(&caller.account_id, &caller.region, name, &arn, None);
+            }
         }
     }
 
@@ -150,7 +165,7 @@ impl Audit {
             source: Source::SecretsManager,
             name: name.to_owned().into(),
             service_event: true,
-            identity: Identity::Service { account },
+            identity: Identity::Service { account, by: record::SECRETS_MANAGER_PRINCIPAL },
             region,
             source_ip: record::SECRETS_MANAGER_PRINCIPAL,
             user_agent: Some(record::SECRETS_MANAGER_PRINCIPAL),
@@ -161,6 +176,30 @@ impl Audit {
             request_id: &request_id,
             read_only: false,
             resources: vec![arn.to_owned()],
+        });
+    }
+
+    /// KMS's own `DeleteKey` when a key's deletion window ends: a service event with the key in
+    /// `resources`, as KMS records the deletion it completes.
+    pub fn key_deleted(&self, account: &str, region: &str, key_arn: &str) {
+        if !self.enabled {
+            return;
+        }
+        self.push(Draft {
+            source: Source::Kms,
+            name: "DeleteKey".into(),
+            service_event: true,
+            identity: Identity::Service { account, by: record::KMS_PRINCIPAL },
+            region,
+            source_ip: record::KMS_PRINCIPAL,
+            user_agent: Some(record::KMS_PRINCIPAL),
+            error: None,
+            request_parameters: None,
+            response_elements: None,
+            additional: None,
+            request_id: &uuid::Uuid::new_v4().to_string(),
+            read_only: false,
+            resources: vec![key_arn.to_owned()],
         });
     }
 
@@ -353,6 +392,39 @@ impl Call {
             read_only: source.read_only(operation),
             parameters: (!members.is_empty()).then_some(Value::Object(members)),
             resources: resources.into_iter().collect(),
+            caller: None,
+            refused: None,
+            error: None,
+            response: None,
+        });
+    }
+
+    /// The request is a Lambda REST call of `operation` on `function` (from its path), with
+    /// its JSON body: the members sent, without the package (`ZipFile`) or the environment's
+    /// values, and never an invocation's payload.
+    pub fn route_lambda(&mut self, operation: &'static str, function: Option<&str>, body: Option<&Value>) {
+        if !self.on {
+            return;
+        }
+        let mut members = match body.and_then(|b| record::parameters(b, |member| member == "ZipFile")) {
+            Some(Value::Object(members)) => members,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(Value::Object(code)) = members.get_mut("code") {
+            code.remove("zipFile");
+        }
+        if let Some(Value::Object(environment)) = members.get_mut("environment") {
+            environment.remove("variables");
+        }
+        if let Some(function) = function {
+            members.insert("functionName".to_owned(), Value::String(function.to_owned()));
+        }
+        self.routed = Some(Routed {
+            source: Source::Lambda,
+            operation,
+            read_only: Source::Lambda.read_only(operation),
+            parameters: (!members.is_empty()).then_some(Value::Object(members)),
+            resources: function.map(str::to_owned).into_iter().collect(),
             caller: None,
             refused: None,
             error: None,

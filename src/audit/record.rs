@@ -14,6 +14,8 @@ use std::borrow::Cow;
 pub const EVENT_VERSION: &str = "1.11";
 /// Who emits the service events and the calls Secrets Manager makes on a caller's behalf.
 pub const SECRETS_MANAGER_PRINCIPAL: &str = "secretsmanager.amazonaws.com";
+/// Who emits KMS's own events (a key deleted when its window ends).
+pub const KMS_PRINCIPAL: &str = "kms.amazonaws.com";
 /// CloudTrail's limit on `userAgent` and `errorMessage`.
 const TEXT_LIMIT: usize = 1024;
 /// Parameters or response elements larger than this, serialised, are left out of a record (null),
@@ -29,10 +31,11 @@ pub enum Source {
     Kms,
     Sts,
     CloudTrail,
+    Lambda,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Self::SecretsManager, Self::Kms, Self::Sts, Self::CloudTrail];
+    pub const ALL: [Source; 5] = [Self::SecretsManager, Self::Kms, Self::Sts, Self::CloudTrail, Self::Lambda];
 
     #[must_use]
     pub const fn event_source(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Source {
             Self::Kms => "kms.amazonaws.com",
             Self::Sts => "sts.amazonaws.com",
             Self::CloudTrail => "cloudtrail.amazonaws.com",
+            Self::Lambda => "lambda.amazonaws.com",
         }
     }
 
@@ -52,6 +56,7 @@ impl Source {
             Self::Kms => Some("AWS::KMS::Key"),
             Self::Sts => Some("AWS::IAM::Role"),
             Self::CloudTrail => None,
+            Self::Lambda => Some("AWS::Lambda::Function"),
         }
     }
 
@@ -182,8 +187,9 @@ pub enum Identity<'a> {
     ViaAccount(&'a str),
     /// A request authentication refused: only the access key it carried is known.
     Refused { account: &'a str, access_key_id: Option<&'a str> },
-    /// Secrets Manager on its own (rotation, deletion): only the account.
-    Service { account: &'a str },
+    /// A service on its own (Secrets Manager's rotations and deletions, KMS's key deletions):
+    /// only the account, and the service as `invokedBy`.
+    Service { account: &'a str, by: &'static str },
 }
 
 /// What a caller's ARN says about it.
@@ -217,7 +223,7 @@ impl<'a> Identity<'a> {
     pub fn account(&self) -> &str {
         match self {
             Self::Caller(c) | Self::Via(c) => &c.account_id,
-            Self::ViaAccount(account) | Self::Refused { account, .. } | Self::Service { account } => account,
+            Self::ViaAccount(account) | Self::Refused { account, .. } | Self::Service { account, .. } => account,
         }
     }
 
@@ -276,9 +282,13 @@ impl<'a> Identity<'a> {
                     out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
                 }
             }
-            Self::ViaAccount(account) | Self::Service { account } => {
+            Self::ViaAccount(account) => {
                 out.account_id = Some(account);
                 out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
+            }
+            Self::Service { account, by } => {
+                out.account_id = Some(account);
+                out.invoked_by = Some(by);
             }
             Self::Refused { access_key_id, .. } => {
                 out.kind = Some("Unknown");
@@ -640,7 +650,7 @@ mod tests {
         assert_eq!(Identity::Via(&role).username().as_deref(), Some("s1"));
         let root = caller("arn:aws:iam::111122223333:root", "111122223333");
         assert_eq!(Identity::Caller(&root).to_value()["type"], "Root");
-        let service = Identity::Service { account: "111122223333" }.to_value();
+        let service = Identity::Service { account: "111122223333", by: SECRETS_MANAGER_PRINCIPAL }.to_value();
         assert_eq!(service, serde_json::json!({"accountId": "111122223333", "invokedBy": SECRETS_MANAGER_PRINCIPAL}));
     }
 

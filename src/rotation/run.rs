@@ -83,11 +83,25 @@ pub async fn run(app: &App, account: &str, region: &str, job: &RotationJob) {
     let report = super::drive(&host, job).await;
     if report.succeeded {
         app.audit.service_event(account, region, &format!("{test}RotationSucceeded"), &job.secret_arn, None);
+    } else if job.mode == RotationMode::Full && pending_taken(app, account, region, job) {
+        // A version made by hand during the rotation took AWSPENDING: the rotation is abandoned.
+        tracing::warn!(secret = %job.secret_name, "rotation abandoned: a new version took AWSPENDING during it");
+        app.audit.service_event(account, region, "RotationAbandoned", &job.secret_arn, None);
     } else {
         tracing::warn!(secret = %job.secret_name, step = ?report.failed_step, "rotation failed; AWSPENDING stays where it is");
         let message = failure_message(app, job, report.failed_step);
         app.audit.service_event(account, region, &format!("{test}RotationFailed"), &job.secret_arn, Some(&message));
     }
+}
+
+/// Whether AWSPENDING is now on a version other than the rotation's own.
+fn pending_taken(app: &App, account: &str, region: &str, job: &RotationJob) -> bool {
+    use crate::services::secretsmanager::state::{Scope, secret::AWSPENDING};
+    app.engine
+        .read_secret(Scope::of(account, region), &job.secret_arn, |s| {
+            Ok(s.holder_of(AWSPENDING).is_some_and(|v| v.id != job.version_id))
+        })
+        .unwrap_or(false)
 }
 
 /// How much of a failed step's output a RotationFailed event quotes.

@@ -482,3 +482,72 @@ async fn a_reset_the_disk_refuses_keeps_the_keys_and_what_they_sealed() {
     assert_eq!(value.secret_string(), Some("sealed"), "and still opens what it sealed");
     smemu.assert_restart_serves_the_same();
 }
+
+// --- IAM's secret access keys are sealed with the data directory's key ------------------------
+
+/// One IAM Query call in `--auth open` mode (the signature is not checked there); the XML answer.
+async fn iam_call(endpoint: &str, body: &str) -> String {
+    let authority = endpoint.trim_start_matches("http://");
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         X-Amz-Date: 20260101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_swapped_sealing_key_stops_the_start_naming_the_file_and_never_the_secret() {
+    let server = Durable::start("sealing", &JournalOptions::default()).await;
+    let created = iam_call(&server.endpoint, "Action=CreateUser&UserName=sealed&Version=2010-05-08").await;
+    assert!(created.contains("<UserName>sealed</UserName>"), "{created}");
+    let key = iam_call(&server.endpoint, "Action=CreateAccessKey&UserName=sealed&Version=2010-05-08").await;
+    let secret = key.split("<SecretAccessKey>").nth(1).and_then(|r| r.split('<').next()).unwrap().to_owned();
+    server.app.flush();
+    let dir = server.dir.clone();
+    drop(server);
+
+    // Another directory's key in its place: the sealed secret no longer opens.
+    let other = temp_dir("other-key");
+    let sealer = smemu::services::kms::sealer::Sealer::open(&other).unwrap();
+    sealer.seal(b"x", &[]).unwrap();
+    std::fs::copy(other.join("sealing-key"), dir.join("sealing-key")).unwrap();
+    let copy = temp_dir("sealing-copy");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() && path.file_name().is_some_and(|n| n != "LOCK") {
+            std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let app = App::new(Config::default(), Arc::new(Clock::manual(Timestamp::from_secs(START))));
+    let refused = app.open_data_dir(&copy, false).unwrap_err();
+    assert!(refused.contains("sealing-key") && refused.contains("does not open"), "{refused}");
+    assert!(!refused.contains(&secret));
+    for dir in [dir, other, copy] {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn an_import_with_a_bad_iam_part_changes_nothing() {
+    let server = Durable::start("iam-import", &JournalOptions::default()).await;
+    server.client().create_secret().name("stays").secret_string("v").send().await.unwrap();
+    let before = served_export(&server.app);
+    let export = serde_json::json!({
+        "stores": [],
+        "iam": [{"account": "000000000000", "users": [{
+            "name": "u", "path": "/", "arn": "arn:aws:iam::000000000000:user/u", "userId": "AIDAEXAMPLE",
+            "inline": {"p": "{not a policy"}, "attached": [], "boundary": null, "tags": [], "accessKeys": []
+        }]}]
+    });
+    let (status, answer) = control(&server.endpoint, "POST", "/_smemu/state", &export.to_string()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("not a smemu state export"), "{answer}");
+    assert_eq!(served_export(&server.app), before, "the secrets were not replaced");
+    let _ = std::fs::remove_dir_all(&server.dir);
+}

@@ -243,7 +243,7 @@ fn numbers(request: &str, policy: &str) -> Option<(f64, f64)> {
 
 /// A date as IAM reads one: ISO 8601 (with or without time and offset) or epoch seconds.
 /// Compared in milliseconds since the epoch.
-fn date(text: &str) -> Option<i64> {
+pub fn date(text: &str) -> Option<i64> {
     let text = text.trim();
     if let Ok(epoch) = text.parse::<i64>() {
         return epoch.checked_mul(1000);

@@ -18,7 +18,7 @@ mod pattern;
 #[cfg(test)]
 mod tests;
 
-pub use condition::{Context, Operator, SetQualifier};
+pub use condition::{Context, Operator, SetQualifier, date};
 pub use denial::{Denial, PolicyKind};
 pub use evaluate::{
     Decision, Evaluation, Finding, Mismatch, Named, Outcome, PolicySet, Principal, PrincipalKind, Request,

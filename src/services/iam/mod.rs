@@ -9,9 +9,12 @@
 //! What the store does not keep (creation dates, key states and secrets, descriptions,
 //! managed-policy tags) is kept here, in [`Iam`].
 
+mod durable;
 mod entities;
 mod managed;
 mod simulate;
+
+pub use durable::{AccountImage, Secrets};
 
 use std::collections::HashMap;
 
@@ -49,9 +52,14 @@ pub fn is_iam_request(headers: &HeaderMap, uri: &Uri) -> bool {
 }
 
 /// What IAM keeps beside the identity store.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Iam {
     meta: Mutex<Meta>,
+    /// Held from a change until its image is journalled, so images reach the journal in the
+    /// order of the changes they show.
+    order: Mutex<()>,
+    changelog: std::sync::OnceLock<std::sync::Arc<dyn crate::services::secretsmanager::state::ChangeLog>>,
+    sealer: std::sync::OnceLock<std::sync::Arc<crate::services::kms::sealer::Sealer>>,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +80,8 @@ struct Meta {
     /// Managed policy tags, by ARN.
     policy_tags: HashMap<String, Vec<(String, String)>>,
     started: Option<Timestamp>,
+    /// Accounts the API changed: those kept under `--data-dir` and in the export.
+    touched: std::collections::BTreeSet<String>,
 }
 
 /// An access key created through the API. The secret is kept so the key can be made active
@@ -258,6 +268,13 @@ impl Operation {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|op| op.name() == name)
     }
+
+    /// Whether the operation changes IAM's state (and so is journalled).
+    #[must_use]
+    pub fn is_mutating(self) -> bool {
+        const READS: [&str; 3] = ["Get", "List", "Simulate"];
+        !READS.iter().any(|prefix| self.name().starts_with(prefix))
+    }
 }
 
 /// An IAM request's parameters, read once: the pipeline takes what the request line shows from
@@ -303,8 +320,9 @@ struct Ctx<'a> {
     now: Timestamp,
 }
 
-/// Serves one IAM request made by `caller` (already authenticated).
-pub fn handle(app: &App, caller: &Caller, request: &IamRequest) -> QueryResponse {
+/// Serves one IAM request made by `caller` (already authenticated). A change is answered once
+/// it is durable (`--data-dir`).
+pub async fn handle(app: &std::sync::Arc<App>, caller: &Caller, request: &IamRequest) -> QueryResponse {
     let request_id = crate::protocol::request_id();
     let params = &request.params;
     let Some(action) = params.action() else {
@@ -330,10 +348,35 @@ pub fn handle(app: &App, caller: &Caller, request: &IamRequest) -> QueryResponse
     if let Err(refused) = authorize(&ctx, op) {
         return query::error(XMLNS, refused.status, refused.code, &refused.message, request_id);
     }
-    match dispatch(&ctx, op) {
+    let outcome = if op.is_mutating() {
+        let order = app.iam.order.lock();
+        let outcome = dispatch(&ctx, op);
+        // A refused change changed nothing; only a made one is journalled.
+        let kept = match &outcome {
+            Ok(_) => app.iam.journal(app, ctx.account),
+            Err(_) => Ok(()),
+        };
+        drop(order);
+        match kept {
+            Ok(()) => match app.durable().await {
+                Ok(()) => outcome,
+                Err(e) => Err(not_kept(&e.message)),
+            },
+            Err(e) => Err(not_kept(&e)),
+        }
+    } else {
+        dispatch(&ctx, op)
+    };
+    match outcome {
         Ok(result) => query::success(XMLNS, op.name(), result.as_deref(), request_id),
         Err(e) => query::error(XMLNS, e.status, e.code, &e.message, request_id),
     }
+}
+
+/// IAM's answer when a change could not be made durable.
+fn not_kept(why: &str) -> IamError {
+    tracing::error!(error = %why, "an IAM change could not be kept");
+    IamError::new(500, "ServiceFailure", "The request processing has failed because of an unknown error.")
 }
 
 /// With `--authorize enforce`, whether the caller's policies allow `iam:<Action>` on what the

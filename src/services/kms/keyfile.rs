@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 pub const FILE_NAME: &str = "keys";
+#[cfg(test)]
 const TEMP_NAME: &str = "keys.tmp";
 const HEADER: &str = "smemu-kms-keys 1";
 
@@ -33,6 +34,7 @@ type Entries = BTreeMap<(String, String, String), Material>;
 pub struct KeyFile {
     dir: PathBuf,
     path: PathBuf,
+    temp: PathBuf,
     entries: Mutex<Entries>,
 }
 
@@ -43,14 +45,24 @@ impl KeyFile {
     /// # Errors
     /// A message naming the file and the line that cannot be read (never its content).
     pub fn open(dir: &Path) -> Result<Self, String> {
-        let path = dir.join(FILE_NAME);
-        let _ = fs::remove_file(dir.join(TEMP_NAME));
+        Self::open_named(dir, FILE_NAME)
+    }
+
+    /// [`Self::open`] for a file of another name in `dir`, in the same format: material other
+    /// parts of smemu keep apart from the KMS keys (see [`super::sealer`]).
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub fn open_named(dir: &Path, name: &str) -> Result<Self, String> {
+        let path = dir.join(name);
+        let temp = dir.join(format!("{name}.tmp"));
+        let _ = fs::remove_file(&temp);
         let entries = match fs::read(&path) {
             Ok(bytes) => parse(&Zeroizing::new(bytes)).map_err(|e| format!("{}: {e}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Entries::new(),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        Ok(Self { dir: dir.to_owned(), path, entries: Mutex::new(entries) })
+        Ok(Self { dir: dir.to_owned(), path, temp, entries: Mutex::new(entries) })
     }
 
     #[must_use]
@@ -122,13 +134,13 @@ impl KeyFile {
             text.push_str(&encoded);
             text.push('\n');
         }
-        let temp = self.dir.join(TEMP_NAME);
+        let temp = self.temp.as_path();
         let fail = |action: &str, path: &Path, e: std::io::Error| format!("cannot {action} {}: {e}", path.display());
-        let mut file = create_private(&temp).map_err(|e| fail("create", &temp, e))?;
-        file.write_all(text.as_bytes()).map_err(|e| fail("write", &temp, e))?;
-        file.sync_all().map_err(|e| fail("sync", &temp, e))?;
+        let mut file = create_private(temp).map_err(|e| fail("create", temp, e))?;
+        file.write_all(text.as_bytes()).map_err(|e| fail("write", temp, e))?;
+        file.sync_all().map_err(|e| fail("sync", temp, e))?;
         drop(file);
-        fs::rename(&temp, &self.path).map_err(|e| fail("replace", &self.path, e))?;
+        fs::rename(temp, &self.path).map_err(|e| fail("replace", &self.path, e))?;
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| fail("sync", &self.dir, e))
     }
 }

@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod error;
 pub mod keyfile;
 mod ops;
+pub mod sealer;
 pub mod store;
 
 use crate::error::{ApiError, ErrorCode};

@@ -1052,6 +1052,9 @@ impl Kms {
         drop(inner);
         self.forget_material(&[(due.account.clone(), due.region.clone(), due.name.clone())]);
         tracing::debug!(key = %due.name, "deletion window ended; key deleted");
+        if let Some(audit) = self.audit.get() {
+            audit.key_deleted(&due.account, &due.region, &key_arn(&due.region, &due.account, &due.name));
+        }
         true
     }
 

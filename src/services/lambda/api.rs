@@ -71,6 +71,20 @@ impl Route {
         }
     }
 
+    /// Whether the request changes a function (and so is journalled).
+    #[must_use]
+    pub const fn is_mutating(&self) -> bool {
+        matches!(
+            self,
+            Self::CreateFunction
+                | Self::DeleteFunction(_)
+                | Self::UpdateFunctionConfiguration(_)
+                | Self::UpdateFunctionCode(_)
+                | Self::AddPermission(_)
+                | Self::RemovePermission(..)
+        )
+    }
+
     /// The function the request names, as sent.
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
@@ -134,7 +148,15 @@ pub async fn handle(
 ) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let ctx = Ctx { app, account: &caller.account_id, region: &caller.region };
-    respond(answer(&ctx, parts, body, &route).await, &request_id)
+    let mut outcome = answer(&ctx, parts, body, &route).await;
+    // A change is answered once it is durable (`--data-dir`).
+    if route.is_mutating()
+        && outcome.is_ok()
+        && let Err(e) = app.durable().await
+    {
+        outcome = Err(LambdaError::service(format!("the change could not be kept: {}", e.message)));
+    }
+    respond(outcome, &request_id)
 }
 
 async fn answer(ctx: &Ctx<'_>, parts: &Parts, body: &[u8], route: &Route) -> Result<Answer, LambdaError> {
@@ -249,7 +271,10 @@ impl Ctx<'_> {
         let mut functions = self.lambda().functions.lock();
         let found =
             functions.get_mut(&key).ok_or_else(|| LambdaError::no_function(&function_arn(&key.0, &key.1, &key.2)))?;
-        f(found)
+        let out = f(found)?;
+        // Journalled under the lock that ordered the change.
+        self.lambda().journal_put(found);
+        Ok(out)
     }
 }
 
@@ -314,7 +339,7 @@ fn number(
     }
 }
 
-fn check_runtime(runtime: &str) -> Result<worker::Kind, LambdaError> {
+pub(super) fn check_runtime(runtime: &str) -> Result<worker::Kind, LambdaError> {
     worker::Kind::of(runtime).ok_or_else(|| {
         LambdaError::invalid(format!(
             "Value {runtime} at 'runtime' failed to satisfy constraint: smemu runs the python3.x and nodejsNN.x runtimes"
@@ -390,7 +415,9 @@ fn code_of(lambda: &Lambda, name: &str, input: &Map<String, Value>) -> Result<co
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(zip)
             .map_err(|_| LambdaError::invalid("ZipFile must be base64-encoded."))?;
-        return code::unpack(&bytes, lambda.code_dir(name));
+        let code = code::unpack(&bytes, lambda.code_dir(name))?;
+        lambda.keep_zip(&bytes).map_err(|e| LambdaError::service(format!("cannot keep the package: {e}")))?;
+        return Ok(code);
     }
     match (string(input, "S3Bucket")?, string(input, "S3Key")?) {
         (Some("hot-reload"), Some(path)) => code::local(path),
@@ -461,6 +488,7 @@ fn create(ctx: &Ctx<'_>, input: &Map<String, Value>) -> Result<Answer, LambdaErr
         return Err(LambdaError::conflict(format!("Function already exist: {}", function.name)));
     }
     let answer = Answer::json(StatusCode::CREATED, &configuration(&function));
+    ctx.lambda().journal_put(&function);
     functions.insert(key, function);
     Ok(answer)
 }
@@ -515,11 +543,9 @@ fn list(ctx: &Ctx<'_>) -> Answer {
 fn delete(ctx: &Ctx<'_>, function: &str) -> Result<Answer, LambdaError> {
     let key = ctx.key(function)?;
     // The worker goes with the function: killed now if idle, else once its invocation ends.
-    ctx.lambda()
-        .functions
-        .lock()
-        .remove(&key)
-        .ok_or_else(|| LambdaError::no_function(&function_arn(&key.0, &key.1, &key.2)))?;
+    let mut functions = ctx.lambda().functions.lock();
+    functions.remove(&key).ok_or_else(|| LambdaError::no_function(&function_arn(&key.0, &key.1, &key.2)))?;
+    ctx.lambda().journal_remove(&key);
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 

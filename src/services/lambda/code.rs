@@ -19,6 +19,27 @@ pub struct CodeDir {
     owned: bool,
     pub sha256: String,
     pub size: u64,
+    /// Where the code came from, as `--data-dir` keeps it.
+    pub origin: Origin,
+}
+
+/// The source of a function's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A deployment package, by the hex SHA-256 of its bytes.
+    Zip { sha256_hex: String },
+    /// A local directory run in place.
+    Local { path: String },
+}
+
+/// The hex SHA-256 of a package: the name it is kept under in the data directory.
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 impl Drop for CodeDir {
@@ -67,7 +88,13 @@ pub fn unpack(zip: &[u8], dest: PathBuf) -> Result<CodeDir, LambdaError> {
     }
     private_dir(&dest).map_err(|e| LambdaError::service(format!("cannot create the code directory: {e}")))?;
     // From here on the directory goes away with `code` if unpacking fails.
-    let code = CodeDir { path: dest, owned: true, sha256: sha256_base64(zip), size: zip.len() as u64 };
+    let code = CodeDir {
+        path: dest,
+        owned: true,
+        sha256: sha256_base64(zip),
+        size: zip.len() as u64,
+        origin: Origin::Zip { sha256_hex: sha256_hex(zip) },
+    };
     let mut total: u64 = 0;
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|e| bad(e.to_string()))?;
@@ -114,7 +141,13 @@ pub fn local(path: &str) -> Result<CodeDir, LambdaError> {
             "S3Key must be the absolute path of a local directory when S3Bucket is hot-reload: {path}"
         )));
     }
-    Ok(CodeDir { sha256: sha256_base64(path.as_bytes()), size: 0, path: dir, owned: false })
+    Ok(CodeDir {
+        sha256: sha256_base64(path.as_bytes()),
+        size: 0,
+        path: dir,
+        owned: false,
+        origin: Origin::Local { path: path.to_owned() },
+    })
 }
 
 /// Lambda's `CodeSha256`: the base64 of the package's SHA-256.

@@ -7,11 +7,13 @@
 //! * [`worker`]: the worker processes and the protocol they speak.
 //! * [`error`]: Lambda's error shapes.
 //!
-//! Functions live in memory (they are not journaled under `--data-dir`), like registered hooks.
+//! * [`durable`]: functions under `--data-dir`.
+//!
 //! Running code is a capability of its own: see [`may_deploy`].
 
 pub mod api;
 pub mod code;
+pub mod durable;
 pub mod error;
 pub mod worker;
 
@@ -71,6 +73,8 @@ pub struct Lambda {
     functions: Mutex<BTreeMap<Key, Function>>,
     /// smemu's private directory for unpacked code, made on first use and removed at shutdown.
     root: PathBuf,
+    /// Where functions are kept under `--data-dir`.
+    kept: std::sync::OnceLock<durable::Kept>,
 }
 
 impl Default for Lambda {
@@ -84,7 +88,7 @@ impl Lambda {
     pub fn new() -> Self {
         let root =
             std::env::temp_dir().join(format!("smemu-lambda-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-        Self { functions: Mutex::new(BTreeMap::new()), root }
+        Self { functions: Mutex::new(BTreeMap::new()), root, kept: std::sync::OnceLock::new() }
     }
 
     /// Where a new copy of a function's code is unpacked.
@@ -100,9 +104,9 @@ impl Lambda {
 
     /// Forgets the functions of one world, or of every world (a reset).
     pub fn forget(&self, account: Option<&str>, region: Option<&str>) {
-        self.functions
-            .lock()
-            .retain(|(a, r, _), _| !(account.is_none_or(|want| want == a) && region.is_none_or(|want| want == r)));
+        let mut functions = self.functions.lock();
+        functions.retain(|(a, r, _), _| !(account.is_none_or(|want| want == a) && region.is_none_or(|want| want == r)));
+        self.journal_reset(account, region);
     }
 
     /// The rotation hook for a deployed function's ARN, when there is such a function.

@@ -230,6 +230,10 @@ pub fn decryption_failure(e: &KmsError) -> ApiError {
 pub fn export_plain(app: &crate::App) -> serde_json::Value {
     let mut state = app.engine.export();
     state.kms = app.kms.export();
+    match app.iam.export(app, crate::services::iam::Secrets::Plain) {
+        Ok(iam) => state.iam = iam,
+        Err(e) => tracing::error!(error = %e, "IAM's part of the state cannot be exported"),
+    }
     let mut json = serde_json::to_value(&state).unwrap_or_default();
     for_each_value(&mut json, |scope, arn, _key, version_id, value| {
         let Ok(sealed) = serde_json::from_value::<Sealed>(value.clone()) else { return Ok(()) };

@@ -304,6 +304,10 @@ pub enum Change<'a> {
     },
     /// A change to the KMS key store, which replays it (`services::kms`).
     Kms(crate::services::kms::Change),
+    /// One IAM account after a change the IAM API made (`services::iam`).
+    Iam(crate::services::iam::AccountImage),
+    /// A change to the Lambda functions (`services::lambda`).
+    Lambda(crate::services::lambda::durable::Change),
 }
 
 /// The whole state, for export, import and snapshots.
@@ -313,6 +317,13 @@ pub struct StateDump {
     /// KMS keys and aliases (never their material), in snapshots and in the control API's export.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kms: Vec<crate::services::kms::StoreDump>,
+    /// The IAM accounts the IAM API changed (secret access keys sealed in snapshots, plain in
+    /// the control API's export).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iam: Vec<crate::services::iam::AccountImage>,
+    /// Lambda functions, in snapshots only (environment values sealed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda: Vec<crate::services::lambda::durable::FunctionImage>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -993,10 +1004,10 @@ impl Engine {
     }
 
     /// Purges the secret of a `Purge` entry if its recovery window has really ended.
-    /// Returns the ARN of the secret removed, if one was.
+    /// Returns the ARN of the secret removed and how many versions it had, if one was.
     /// While the journal refuses changes nothing is purged; a secret past its window already
     /// reads as gone, a CreateSecret of its name purges it, and a restart schedules it again.
-    pub fn purge(&self, due: &Due) -> Option<String> {
+    pub fn purge(&self, due: &Due) -> Option<(String, usize)> {
         let Ok(_order) = self.begin_change() else { return None };
         let scope = Scope::of(&due.account, &due.region);
         let store = self.existing_store(scope)?;
@@ -1050,13 +1061,15 @@ impl Engine {
             }
         }
         stores.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
-        StateDump { stores, kms: Vec::new() }
+        StateDump { stores, kms: Vec::new(), iam: Vec::new(), lambda: Vec::new() }
     }
 
     /// Replaces the whole state with `state`. Like [`Self::reset`], never refused up front.
     pub fn import(&self, mut state: StateDump) {
-        // KMS's part, if any, is not the engine's.
+        // KMS's and IAM's parts, if any, are not the engine's (and IAM's may hold plain keys).
         state.kms.clear();
+        state.iam.clear();
+        state.lambda.clear();
         // Encoded before any lock: a large state takes a while, and readers need not wait for it.
         let record = self.encode(&Change::Import { state: Cow::Borrowed(&state) });
         let _order = self.order.write();
@@ -1175,8 +1188,8 @@ impl Engine {
             Change::Clock { offset } => {
                 self.clock.raise_offset(offset);
             }
-            // The key store's own records: `App` hands them to it, never here.
-            Change::Kms(_) => {}
+            // The key store's and IAM's own records: `App` hands them to them, never here.
+            Change::Kms(_) | Change::Iam(_) | Change::Lambda(_) => {}
         }
     }
 
@@ -1265,10 +1278,10 @@ impl StoreInner {
     }
 
     /// Removes the secret `name` if its recovery window has ended; returns its ARN then.
-    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> Option<String> {
+    fn purge_if_due(&mut self, name: &str, now: Timestamp) -> Option<(String, usize)> {
         let arn = self.secrets.get(name).map(|s| s.read()).filter(|s| is_due(s, now)).map(|s| s.arn.clone())?;
-        self.remove(name);
-        Some(arn)
+        let versions = self.remove(name).map_or(0, |s| s.versions.len());
+        Some((arn, versions))
     }
 }
 
