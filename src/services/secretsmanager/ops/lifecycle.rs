@@ -18,7 +18,8 @@ pub struct CreateSecretInput {
     secret_binary: Option<Blob>,
     secret_string: Option<String>,
     tags: Option<Vec<Tag>>,
-    add_replica_regions: Option<serde_json::Value>,
+    add_replica_regions: Option<Vec<shapes::ReplicaRegion>>,
+    force_overwrite_replica_secret: Option<bool>,
     #[serde(rename = "CrossAccountPrimaryARN")]
     cross_account_primary_arn: Option<String>,
     r#type: Option<String>,
@@ -32,6 +33,8 @@ pub struct CreateSecretOutput {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_status: Option<Vec<shapes::ReplicationStatus>>,
 }
 
 /// CreateSecret's own checks, in the order AWS makes them, and what the engine then gets.
@@ -43,9 +46,7 @@ pub fn prepare_create_secret(input: CreateSecretInput) -> std::result::Result<Ne
     let token =
         require_token(input.client_request_token, ErrorCode::InvalidRequestException).at("clientRequestToken")?;
     let value = shapes::secret_value(input.secret_string, input.secret_binary).at("secretString")?;
-    if input.add_replica_regions.is_some() {
-        return Err(not_supported("replication (AddReplicaRegions)")).at("addReplicaRegions");
-    }
+    let replicas = shapes::replica_requests(input.add_replica_regions.unwrap_or_default()).at("addReplicaRegions")?;
     if input.cross_account_primary_arn.is_some() {
         return Err(not_supported("cross-account replicas (CrossAccountPrimaryARN)")).at("crossAccountPrimaryARN");
     }
@@ -61,12 +62,19 @@ pub fn prepare_create_secret(input: CreateSecretInput) -> std::result::Result<Ne
         secret_type: input.r#type,
         value,
         tags,
+        replicas,
+        overwrite_replicas: input.force_overwrite_replica_secret.unwrap_or(false),
     })
 }
 
 pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSecretOutput> {
     let created = ctx.engine().create_secret(ctx.scope(), prepare_create_secret(input)?)?;
-    Ok(CreateSecretOutput { arn: created.arn, name: created.name, version_id: created.version_id })
+    Ok(CreateSecretOutput {
+        arn: created.arn,
+        name: created.name,
+        version_id: created.version_id,
+        replication_status: created.replicas.as_deref().map(shapes::ReplicationStatus::list),
+    })
 }
 
 #[derive(Deserialize)]
@@ -103,7 +111,12 @@ pub fn update_secret(ctx: &Ctx<'_>, input: UpdateSecretInput) -> Result<CreateSe
             value,
         },
     )?;
-    Ok(CreateSecretOutput { arn: updated.arn, name: updated.name, version_id: updated.version_id })
+    Ok(CreateSecretOutput {
+        arn: updated.arn,
+        name: updated.name,
+        version_id: updated.version_id,
+        replication_status: None,
+    })
 }
 
 #[derive(Deserialize)]

@@ -121,6 +121,7 @@ fn step(engine: &Engine, journal: &Journal, rng: &mut Rng) -> (String, bool) {
                 secret_type: None,
                 value: rng.chance(80).then(|| value(rng)),
                 tags: if rng.chance(10) { tags(rng, 200) } else { tags(rng, 3) },
+                ..NewSecret::default()
             };
             ("create", engine.create_secret(scope, new).is_err())
         }

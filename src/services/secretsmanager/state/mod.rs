@@ -22,6 +22,7 @@
 
 pub mod ident;
 pub mod listing;
+pub mod replication;
 pub mod rotation;
 pub mod secret;
 
@@ -118,6 +119,10 @@ pub struct NewSecret {
     pub secret_type: Option<String>,
     pub value: Option<SecretValue>,
     pub tags: Vec<Tag>,
+    /// AddReplicaRegions.
+    pub replicas: Vec<replication::ReplicaRequest>,
+    /// ForceOverwriteReplicaSecret.
+    pub overwrite_replicas: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -125,6 +130,8 @@ pub struct Created {
     pub arn: String,
     pub name: String,
     pub version_id: Option<String>,
+    /// The replicas' links as the creation left them, when replicas were asked for.
+    pub replicas: Option<Vec<secret::ReplicaLink>>,
 }
 
 #[derive(Debug)]
@@ -202,6 +209,8 @@ pub struct Engine {
     due: Arc<DueQueue>,
     /// Seals and opens every value (see [`Engine::set_vault`]).
     vault: OnceLock<Arc<dyn Vault>>,
+    /// The replication faults a test has injected (see `replication`).
+    faults: RwLock<Vec<replication::Fault>>,
 }
 
 /// Work that falls due at a time on smemu's clock, earliest first, for every service: the one
@@ -330,6 +339,8 @@ pub enum DueKind {
     Rotate,
     /// The deletion window of a KMS key has ended (`name` is the key id).
     KeyDeletion,
+    /// A lagging replication of the primary `name` is due (see `replication`).
+    Replicate,
 }
 
 /// A piece of scheduled work. Entries can go stale (a restored secret, a changed schedule);
@@ -386,6 +397,7 @@ impl Engine {
             changelog: OnceLock::new(),
             due: Arc::new(DueQueue::default()),
             vault: OnceLock::new(),
+            faults: RwLock::new(Vec::new()),
         }
     }
 
@@ -548,9 +560,24 @@ impl Engine {
         if is_due(&secret, now) {
             return Err(ApiError::secret_not_found());
         }
+        // Only the primary changes a replica (see `replication`).
+        if secret.is_replica() {
+            return Err(ApiError::replica_read_only());
+        }
         let result = f(&mut secret, now)?;
+        secret.revision += 1;
         let ticket = self.log_update(scope, &mut secret);
         self.changed(&store, ticket);
+        let replicated = !secret.replicas.is_empty();
+        let name = secret.name.clone();
+        drop(secret);
+        drop(inner);
+        drop(_order);
+        // The one place a primary's change reaches its replicas: after it is applied and
+        // journalled, and with no lock of its store held, since replicas live in other stores.
+        if replicated {
+            self.sync_replicas(scope, &name);
+        }
         Ok(result)
     }
 
@@ -569,7 +596,23 @@ impl Engine {
         })
     }
 
-    pub fn create_secret(&self, scope: Scope<'_>, new: NewSecret) -> Result<Created> {
+    pub fn create_secret(&self, scope: Scope<'_>, mut new: NewSecret) -> Result<Created> {
+        for replica in &new.replicas {
+            replication::check_region(scope.region, &replica.region)?;
+        }
+        let replicas = std::mem::take(&mut new.replicas);
+        let overwrite = new.overwrite_replicas;
+        let mut created = self.create_one(scope, new)?;
+        // Replicated once the secret exists and its store is unlocked, like any later
+        // ReplicateSecretToRegions (see `replication`).
+        if !replicas.is_empty() {
+            let (_, links) = self.replicate_to_regions(scope, &created.arn, &replicas, overwrite)?;
+            created.replicas = Some(links);
+        }
+        Ok(created)
+    }
+
+    fn create_one(&self, scope: Scope<'_>, new: NewSecret) -> Result<Created> {
         // Before anything below changes state (a due purge, the creation counter).
         secret::check_tag_limit(&[], &new.tags)?;
         let suffix = self.random_suffix()?;
@@ -607,6 +650,7 @@ impl Engine {
                     arn: existing.arn.clone(),
                     name: existing.name.clone(),
                     version_id: Some(version.id.clone()),
+                    replicas: None,
                 });
             }
             return Err(api_error!(
@@ -628,7 +672,7 @@ impl Engine {
             secret.add_version(version, None, now);
             id
         });
-        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id };
+        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id, replicas: None };
         secret.ticket = self.log_put(scope, &secret);
         self.changed(&store, secret.ticket);
         inner.insert(secret);
@@ -752,6 +796,9 @@ impl Engine {
             self.observe(store.changed.load(Ordering::Acquire));
             return phantom();
         };
+        if let Some(cell) = inner.secrets.get(&name) {
+            replication::check_deletable(&cell.read())?;
+        }
         if force {
             let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
             self.changed(&store, self.log_remove(scope, &secret.name));

@@ -1,0 +1,448 @@
+//! Replicas in other Regions: creation, propagation of every kind of change, the guards on
+//! replicas and primaries, removal and promotion, the `primary-region` filter, and faults.
+
+mod common;
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, ReplicaRegionType, StatusType, Tag};
+use common::{TOKEN_A, TestServer, err_of};
+
+const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+const REPLICA_TEXT: &str = "Operation not permitted on a replica secret. Call must be made in primary secret's region.";
+
+fn region(r: &str) -> ReplicaRegionType {
+    ReplicaRegionType::builder().region(r).build()
+}
+
+struct World {
+    server: TestServer,
+    east: Client,
+    west: Client,
+}
+
+async fn world() -> World {
+    let server = TestServer::start().await;
+    let east = server.client_as(KEY, "us-east-1");
+    let west = server.client_as(KEY, "eu-west-1");
+    World { server, east, west }
+}
+
+/// `app/db` in us-east-1 with a replica in eu-west-1.
+async fn replicated(w: &World) -> String {
+    let out = w
+        .east
+        .create_secret()
+        .name("app/db")
+        .secret_string("s1")
+        .add_replica_regions(region("eu-west-1"))
+        .send()
+        .await
+        .unwrap();
+    out.arn().unwrap().to_owned()
+}
+
+async fn value_in(client: &Client, id: &str) -> String {
+    client.get_secret_value().secret_id(id).send().await.unwrap().secret_string().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn create_with_a_replica_answers_in_progress_and_the_replica_is_in_sync_when_it_returns() {
+    let w = world().await;
+    let out = w
+        .east
+        .create_secret()
+        .name("app/db")
+        .secret_string("s1")
+        .description("the db")
+        .tags(Tag::builder().key("team").value("core").build())
+        .add_replica_regions(region("eu-west-1"))
+        .send()
+        .await
+        .unwrap();
+    let arn = out.arn().unwrap();
+    let status = out.replication_status();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].region(), Some("eu-west-1"));
+    assert_eq!(status[0].kms_key_id(), Some("alias/aws/secretsmanager"));
+    assert_eq!(status[0].status(), Some(&StatusType::InProgress));
+    assert_eq!(status[0].status_message(), None, "no message in the immediate answer");
+
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(primary.primary_region(), Some("us-east-1"));
+    let status = primary.replication_status();
+    assert_eq!(status[0].status(), Some(&StatusType::InSync));
+    assert_eq!(status[0].status_message(), Some("Replication succeeded"));
+
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(replica.arn().unwrap(), arn.replace(":us-east-1:", ":eu-west-1:"), "same ARN but the Region");
+    assert_eq!(replica.primary_region(), Some("us-east-1"));
+    assert!(replica.replication_status().is_empty(), "a replica lists no replicas");
+    assert_eq!(replica.description(), Some("the db"));
+    assert_eq!(replica.tags()[0].key(), Some("team"));
+    assert_eq!(replica.version_ids_to_stages(), primary.version_ids_to_stages());
+    assert_eq!(value_in(&w.west, "app/db").await, "s1");
+    assert_eq!(value_in(&w.west, replica.arn().unwrap()).await, "s1", "by its own ARN");
+}
+
+#[tokio::test]
+async fn every_change_on_the_primary_reaches_the_replica() {
+    let w = world().await;
+    replicated(&w).await;
+    let put = w.east.put_secret_value().secret_id("app/db").secret_string("s2").send().await.unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "s2");
+    let previous = w.west.get_secret_value().secret_id("app/db").version_stage("AWSPREVIOUS").send().await.unwrap();
+    assert_eq!(previous.secret_string(), Some("s1"), "every version, with its labels");
+    w.east.put_secret_value().secret_id("app/db").secret_string("s3").version_stages("CUSTOM").send().await.unwrap();
+    let custom = w.west.get_secret_value().secret_id("app/db").version_stage("CUSTOM").send().await.unwrap();
+    assert_eq!(custom.secret_string(), Some("s3"));
+    w.east.update_secret().secret_id("app/db").description("changed").send().await.unwrap();
+    w.east.update_secret().secret_id("app/db").secret_string("s4").send().await.unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "s4");
+    let current = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    let current_id = current
+        .version_ids_to_stages()
+        .unwrap()
+        .iter()
+        .find(|(_, s)| s.contains(&"AWSCURRENT".to_owned()))
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    w.east
+        .update_secret_version_stage()
+        .secret_id("app/db")
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(put.version_id().unwrap())
+        .remove_from_version_id(&current_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "s2", "a label move");
+    w.east.tag_resource().secret_id("app/db").tags(Tag::builder().key("k").value("v").build()).send().await.unwrap();
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(replica.description(), Some("changed"));
+    assert_eq!(replica.tags().len(), 1);
+    w.east.untag_resource().secret_id("app/db").tag_keys("k").send().await.unwrap();
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert!(replica.tags().is_empty());
+    let policy = POLICY;
+    w.east.put_resource_policy().secret_id("app/db").resource_policy(policy).send().await.unwrap();
+    let got = w.west.get_resource_policy().secret_id("app/db").send().await.unwrap();
+    assert_eq!(got.resource_policy(), Some(policy));
+    w.east.delete_resource_policy().secret_id("app/db").send().await.unwrap();
+    let got = w.west.get_resource_policy().secret_id("app/db").send().await.unwrap();
+    assert_eq!(got.resource_policy(), None);
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(primary.version_ids_to_stages(), replica.version_ids_to_stages());
+}
+
+#[tokio::test]
+async fn a_rotation_on_the_primary_reaches_the_replica() {
+    let w = world().await;
+    replicated(&w).await;
+    let hook = r#"{"functionArn":"arn:aws:lambda:us-east-1:000000000000:function:rot","kind":"builtin"}"#;
+    let registered = w.server.control("POST", "/_smemu/hooks", hook).await;
+    assert!(registered.status < 300, "{:?}", String::from_utf8_lossy(&registered.body));
+    w.east
+        .rotate_secret()
+        .secret_id("app/db")
+        .rotation_lambda_arn("arn:aws:lambda:us-east-1:000000000000:function:rot")
+        .send()
+        .await
+        .unwrap();
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(primary.version_ids_to_stages().unwrap().len(), 2, "rotated: {primary:?}");
+    assert_eq!(primary.version_ids_to_stages(), replica.version_ids_to_stages());
+    assert_eq!(value_in(&w.west, "app/db").await, value_in(&w.east, "app/db").await);
+    assert_ne!(value_in(&w.west, "app/db").await, "s1");
+}
+
+#[tokio::test]
+async fn every_write_on_a_replica_is_refused_with_aws_text() {
+    let w = world().await;
+    replicated(&w).await;
+    let refused = |e: (String, String)| {
+        assert_eq!(e, ("InvalidParameterException".to_owned(), REPLICA_TEXT.to_owned()));
+    };
+    refused(err_of(w.west.put_secret_value().secret_id("app/db").secret_string("x").send().await.unwrap_err()));
+    refused(err_of(w.west.update_secret().secret_id("app/db").description("x").send().await.unwrap_err()));
+    refused(err_of(w.west.delete_secret().secret_id("app/db").send().await.unwrap_err()));
+    refused(err_of(
+        w.west.delete_secret().secret_id("app/db").force_delete_without_recovery(true).send().await.unwrap_err(),
+    ));
+    refused(err_of(w.west.restore_secret().secret_id("app/db").send().await.unwrap_err()));
+    refused(err_of(
+        w.west
+            .tag_resource()
+            .secret_id("app/db")
+            .tags(Tag::builder().key("a").value("b").build())
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    refused(err_of(w.west.untag_resource().secret_id("app/db").tag_keys("a").send().await.unwrap_err()));
+    refused(err_of(w.west.put_resource_policy().secret_id("app/db").resource_policy(POLICY).send().await.unwrap_err()));
+    refused(err_of(w.west.delete_resource_policy().secret_id("app/db").send().await.unwrap_err()));
+    refused(err_of(
+        w.west
+            .update_secret_version_stage()
+            .secret_id("app/db")
+            .version_stage("X")
+            .move_to_version_id(TOKEN_A)
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    refused(err_of(w.west.rotate_secret().secret_id("app/db").rotate_immediately(true).send().await.unwrap_err()));
+    refused(err_of(w.west.cancel_rotate_secret().secret_id("app/db").send().await.unwrap_err()));
+    refused(err_of(
+        w.west
+            .replicate_secret_to_regions()
+            .secret_id("app/db")
+            .add_replica_regions(region("eu-west-2"))
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    refused(err_of(
+        w.west
+            .remove_regions_from_replication()
+            .secret_id("app/db")
+            .remove_replica_regions("us-east-1")
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    assert_eq!(value_in(&w.west, "app/db").await, "s1", "nothing changed");
+}
+
+#[tokio::test]
+async fn a_primary_with_replicas_cannot_be_deleted_until_they_are_removed() {
+    let w = world().await;
+    let arn = replicated(&w).await;
+    w.east
+        .replicate_secret_to_regions()
+        .secret_id("app/db")
+        .add_replica_regions(region("ap-south-1"))
+        .send()
+        .await
+        .unwrap();
+    for force in [false, true] {
+        let e = err_of(
+            w.east.delete_secret().secret_id("app/db").force_delete_without_recovery(force).send().await.unwrap_err(),
+        );
+        assert_eq!(e.0, "InvalidParameterException");
+        assert_eq!(
+            e.1,
+            format!("You can't delete secret {arn} that still has replica regions [eu-west-1, ap-south-1].")
+        );
+    }
+    let out = w
+        .east
+        .remove_regions_from_replication()
+        .secret_id("app/db")
+        .remove_replica_regions("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.arn(), Some(arn.as_str()));
+    assert_eq!(out.replication_status().len(), 1);
+    let (code, _) = err_of(w.west.describe_secret().secret_id("app/db").send().await.unwrap_err());
+    assert_eq!(code, "ResourceNotFoundException", "deleted at once, no recovery window");
+    // Naming a Region that is not replicated is harmless.
+    let raw = w
+        .server
+        .call(
+            "RemoveRegionsFromReplication",
+            r#"{"SecretId":"app/db","RemoveReplicaRegions":["ap-south-1","eu-north-1"]}"#,
+        )
+        .await;
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.json()["ReplicationStatus"], serde_json::json!([]), "the empty list is present");
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(primary.primary_region(), None);
+    w.east.delete_secret().secret_id("app/db").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_replication_promotes_the_replica_to_a_standalone_secret() {
+    let w = world().await;
+    let arn = replicated(&w).await;
+    let e = err_of(w.east.stop_replication_to_replica().secret_id("app/db").send().await.unwrap_err());
+    assert_eq!(e.0, "InvalidRequestException", "the primary is no replica");
+    let out = w.west.stop_replication_to_replica().secret_id("app/db").send().await.unwrap();
+    let replica_arn = arn.replace(":us-east-1:", ":eu-west-1:");
+    assert_eq!(out.arn(), Some(replica_arn.as_str()));
+    w.west.put_secret_value().secret_id("app/db").secret_string("mine").send().await.unwrap();
+    w.east.put_secret_value().secret_id("app/db").secret_string("theirs").send().await.unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "mine", "no longer a copy");
+    let standalone = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(standalone.arn(), Some(replica_arn.as_str()));
+    assert_eq!(standalone.primary_region(), None);
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert!(primary.replication_status().is_empty());
+    w.east.delete_secret().secret_id("app/db").send().await.unwrap();
+    w.west.delete_secret().secret_id("app/db").force_delete_without_recovery(true).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_replica_region_must_be_another_region() {
+    let w = world().await;
+    let e = err_of(
+        w.east
+            .create_secret()
+            .name("s")
+            .secret_string("v")
+            .add_replica_regions(region("us-east-1"))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e, ("InvalidParameterException".to_owned(), "Invalid replica region.".to_owned()));
+    let (code, _) = err_of(w.east.describe_secret().secret_id("s").send().await.unwrap_err());
+    assert_eq!(code, "ResourceNotFoundException", "nothing was created");
+    w.east.create_secret().name("s").secret_string("v").send().await.unwrap();
+    let e = err_of(
+        w.east
+            .replicate_secret_to_regions()
+            .secret_id("s")
+            .add_replica_regions(region("us-east-1"))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.1, "Invalid replica region.");
+    let raw = w.server.call("ReplicateSecretToRegions", r#"{"SecretId":"s","AddReplicaRegions":[]}"#).await;
+    assert_eq!(raw.status, 400);
+    assert_eq!(raw.json()["__type"], "ValidationException");
+    let raw = w.server.call("CreateSecret", r#"{"Name":"t","AddReplicaRegions":[]}"#).await;
+    assert_eq!(raw.json()["__type"], "ValidationException");
+}
+
+#[tokio::test]
+async fn a_name_taken_in_the_replica_region_fails_unless_overwritten() {
+    let w = world().await;
+    w.west.create_secret().name("app/db").secret_string("local").send().await.unwrap();
+    replicated(&w).await;
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    let status = &primary.replication_status()[0];
+    assert_eq!(status.status(), Some(&StatusType::Failed));
+    assert_eq!(status.status_message(), Some("Secret with this name already exists in this region"));
+    assert_eq!(value_in(&w.west, "app/db").await, "local", "left alone");
+    w.west.put_secret_value().secret_id("app/db").secret_string("still mine").send().await.unwrap();
+    w.east
+        .replicate_secret_to_regions()
+        .secret_id("app/db")
+        .add_replica_regions(region("eu-west-1"))
+        .force_overwrite_replica_secret(true)
+        .send()
+        .await
+        .unwrap();
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(primary.replication_status()[0].status(), Some(&StatusType::InSync));
+    assert_eq!(value_in(&w.west, "app/db").await, "s1");
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(replica.arn(), primary.arn().map(|a| a.replace(":us-east-1:", ":eu-west-1:")).as_deref());
+    let e = err_of(w.west.put_secret_value().secret_id("app/db").secret_string("x").send().await.unwrap_err());
+    assert_eq!(e.1, REPLICA_TEXT);
+}
+
+#[tokio::test]
+async fn a_replica_uses_its_own_region_key_and_an_unusable_key_fails_it() {
+    let w = world().await;
+    let kms_west = common::kms_client_for(&w.server.endpoint(), KEY, "eu-west-1");
+    let key = kms_west.create_key().send().await.unwrap().key_metadata().unwrap().arn().unwrap().to_owned();
+    w.east
+        .create_secret()
+        .name("app/db")
+        .secret_string("s1")
+        .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").kms_key_id(&key).build())
+        .send()
+        .await
+        .unwrap();
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(primary.replication_status()[0].kms_key_id(), Some(key.as_str()));
+    assert_eq!(primary.replication_status()[0].status(), Some(&StatusType::InSync));
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(replica.kms_key_id(), Some(key.as_str()));
+    let versions = w.west.list_secret_version_ids().secret_id("app/db").send().await.unwrap();
+    assert_eq!(versions.versions()[0].kms_key_ids(), std::slice::from_ref(&key));
+    kms_west.disable_key().key_id(&key).send().await.unwrap();
+    assert!(w.west.get_secret_value().secret_id("app/db").send().await.is_err(), "read under the replica's own key");
+    assert_eq!(value_in(&w.east, "app/db").await, "s1", "the primary's key is another");
+    w.east.put_secret_value().secret_id("app/db").secret_string("s2").send().await.unwrap();
+    let primary = w.east.describe_secret().secret_id("app/db").send().await.unwrap();
+    let status = &primary.replication_status()[0];
+    assert_eq!(status.status(), Some(&StatusType::Failed));
+    assert!(status.status_message().unwrap().contains("is disabled"), "{status:?}");
+    kms_west.enable_key().key_id(&key).send().await.unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "s1", "replicated versions stay");
+
+    // A key that does not exist: CreateSecret succeeds, the replica fails.
+    let missing = "arn:aws:kms:eu-west-2:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    w.east
+        .create_secret()
+        .name("other")
+        .secret_string("v")
+        .add_replica_regions(ReplicaRegionType::builder().region("eu-west-2").kms_key_id(missing).build())
+        .send()
+        .await
+        .unwrap();
+    let other = w.east.describe_secret().secret_id("other").send().await.unwrap();
+    assert_eq!(other.replication_status()[0].status(), Some(&StatusType::Failed));
+    let west2 = w.server.client_as(KEY, "eu-west-2");
+    let (code, _) = err_of(west2.describe_secret().secret_id("other").send().await.unwrap_err());
+    assert_eq!(code, "ResourceNotFoundException", "no replica without a usable key");
+}
+
+#[tokio::test]
+async fn list_secrets_shows_the_primary_region_and_filters_on_it() {
+    let w = world().await;
+    replicated(&w).await;
+    w.east.create_secret().name("plain").secret_string("v").send().await.unwrap();
+    w.west.create_secret().name("local").secret_string("v").send().await.unwrap();
+    let names = |out: aws_sdk_secretsmanager::operation::list_secrets::ListSecretsOutput| {
+        out.secret_list()
+            .iter()
+            .map(|s| (s.name().unwrap().to_owned(), s.primary_region().map(str::to_owned)))
+            .collect::<Vec<_>>()
+    };
+    let all = names(w.east.list_secrets().send().await.unwrap());
+    assert!(all.contains(&("app/db".into(), Some("us-east-1".into()))));
+    assert!(all.contains(&("plain".into(), None)), "PrimaryRegion only on replicated secrets");
+    let filter = |v: &str| Filter::builder().key(FilterNameStringType::PrimaryRegion).values(v).build();
+    assert_eq!(
+        names(w.east.list_secrets().filters(filter("us-")).send().await.unwrap()),
+        [("app/db".into(), Some("us-east-1".into()))]
+    );
+    assert_eq!(
+        names(w.west.list_secrets().filters(filter("us-east-1")).send().await.unwrap()),
+        [("app/db".into(), Some("us-east-1".into()))]
+    );
+    assert!(names(w.west.list_secrets().filters(filter("eu-")).send().await.unwrap()).is_empty());
+    assert!(names(w.west.list_secrets().filters(filter("US")).send().await.unwrap()).is_empty(), "case-sensitive");
+    let entry = w.west.list_secrets().send().await.unwrap();
+    let replica = entry.secret_list().iter().find(|s| s.name() == Some("app/db")).unwrap();
+    assert_eq!(replica.primary_region(), Some("us-east-1"));
+}
+
+#[tokio::test]
+async fn a_new_key_for_an_existing_replica_reseals_it() {
+    let w = world().await;
+    replicated(&w).await;
+    let kms_west = common::kms_client_for(&w.server.endpoint(), KEY, "eu-west-1");
+    let key = kms_west.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    let out = w
+        .east
+        .replicate_secret_to_regions()
+        .secret_id("app/db")
+        .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").kms_key_id(&key).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.replication_status().len(), 1, "the same Region, once");
+    let versions = w.west.list_secret_version_ids().secret_id("app/db").send().await.unwrap();
+    assert_eq!(versions.versions()[0].kms_key_ids(), std::slice::from_ref(&key));
+    assert_eq!(value_in(&w.west, "app/db").await, "s1");
+}
