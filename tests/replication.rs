@@ -446,3 +446,87 @@ async fn a_new_key_for_an_existing_replica_reseals_it() {
     assert_eq!(versions.versions()[0].kms_key_ids(), std::slice::from_ref(&key));
     assert_eq!(value_in(&w.west, "app/db").await, "s1");
 }
+
+async fn status_in(w: &World, name: &str) -> (StatusType, Option<String>) {
+    let primary = w.east.describe_secret().secret_id(name).send().await.unwrap();
+    let status = &primary.replication_status()[0];
+    (status.status().unwrap().clone(), status.status_message().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_failing_region_reads_failed_and_catches_up_when_the_fault_is_cleared() {
+    let w = world().await;
+    replicated(&w).await;
+    let r = w.server.control("POST", "/_smemu/faults", r#"{"region":"eu-west-1","fail":"Region unreachable"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["faults"][0]["region"], "eu-west-1");
+    assert_eq!(status_in(&w, "app/db").await, (StatusType::Failed, Some("Region unreachable".into())), "at once");
+    w.east.put_secret_value().secret_id("app/db").secret_string("s2").send().await.unwrap();
+    assert_eq!(status_in(&w, "app/db").await.0, StatusType::Failed);
+    assert_eq!(value_in(&w.west, "app/db").await, "s1", "the replica keeps what it had");
+    let listed = w.server.control("GET", "/_smemu/faults", "").await.json();
+    assert_eq!(listed["faults"].as_array().unwrap().len(), 1);
+    let r = w.server.control("DELETE", "/_smemu/faults?region=eu-west-1", "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["faults"], serde_json::json!([]));
+    assert_eq!(status_in(&w, "app/db").await, (StatusType::InSync, Some("Replication succeeded".into())));
+    assert_eq!(value_in(&w.west, "app/db").await, "s2");
+    // New replicas into a failing Region fail from the start.
+    w.server.control("POST", "/_smemu/faults", r#"{"region":"ap-south-1","fail":true}"#).await;
+    w.east
+        .create_secret()
+        .name("new")
+        .secret_string("v")
+        .add_replica_regions(region("ap-south-1"))
+        .send()
+        .await
+        .unwrap();
+    let (status, message) = status_in(&w, "new").await;
+    assert_eq!(status, StatusType::Failed);
+    assert!(message.unwrap().contains("failed"));
+    w.server.control("DELETE", "/_smemu/faults", "").await;
+    assert_eq!(status_in(&w, "new").await.0, StatusType::InSync);
+}
+
+#[tokio::test]
+async fn a_lagging_region_reads_in_progress_until_smemus_clock_passes_the_lag() {
+    let w = world().await;
+    replicated(&w).await;
+    let r = w.server.control("POST", "/_smemu/faults", r#"{"region":"eu-west-1","lag":"10m"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["faults"][0]["lagMs"], 600_000);
+    assert_eq!(status_in(&w, "app/db").await.0, StatusType::InSync, "a lag delays the next change only");
+    w.east.put_secret_value().secret_id("app/db").secret_string("s2").send().await.unwrap();
+    assert_eq!(status_in(&w, "app/db").await, (StatusType::InProgress, None));
+    assert_eq!(value_in(&w.west, "app/db").await, "s1");
+    let r = w.server.control("POST", "/_smemu/clock", r#"{"advance":"9m"}"#).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(status_in(&w, "app/db").await.0, StatusType::InProgress);
+    w.server.control("POST", "/_smemu/clock", r#"{"advance":"1m"}"#).await;
+    assert_eq!(status_in(&w, "app/db").await.0, StatusType::InSync);
+    assert_eq!(value_in(&w.west, "app/db").await, "s2");
+    // Clearing the fault lets a lagging replica catch up at once.
+    w.east.put_secret_value().secret_id("app/db").secret_string("s3").send().await.unwrap();
+    assert_eq!(status_in(&w, "app/db").await.0, StatusType::InProgress);
+    w.server.control("DELETE", "/_smemu/faults", "").await;
+    assert_eq!(status_in(&w, "app/db").await.0, StatusType::InSync);
+    assert_eq!(value_in(&w.west, "app/db").await, "s3");
+}
+
+#[tokio::test]
+async fn fault_requests_are_checked() {
+    let w = world().await;
+    for body in [
+        r#"{}"#,
+        r#"{"region":"Nowhere"}"#,
+        r#"{"region":"eu-west-1"}"#,
+        r#"{"region":"eu-west-1","fail":true,"lag":"1m"}"#,
+        r#"{"region":"eu-west-1","lag":"soon"}"#,
+        r#"{"region":"eu-west-1","fail":7}"#,
+        r#"{"region":"eu-west-1","fail":true,"extra":1}"#,
+    ] {
+        let r = w.server.control("POST", "/_smemu/faults", body).await;
+        assert_eq!(r.status, 400, "{body}: {:?}", String::from_utf8_lossy(&r.body));
+    }
+    assert_eq!(w.server.control("GET", "/_smemu/faults", "").await.json()["faults"], serde_json::json!([]));
+}
