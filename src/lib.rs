@@ -225,6 +225,8 @@ impl App {
         self.engine.set_changelog(journal.clone());
         self.kms.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
+        // A kill -9 between a primary's change and its copy left the replica behind; copy again.
+        self.engine.reconcile_replicas();
         // A clock that starts further ahead (`--start-time`) is kept from now on as well.
         let offset = self.engine.clock().offset();
         if clock_offset != Some(offset) {

@@ -530,3 +530,97 @@ async fn fault_requests_are_checked() {
     }
     assert_eq!(w.server.control("GET", "/_smemu/faults", "").await.json()["faults"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn links_survive_a_restart_and_a_replica_left_behind_catches_up() {
+    let dir = std::env::temp_dir().join(format!("smemu-replication-{}", uuid::Uuid::new_v4()));
+    {
+        let w = world().await;
+        w.server.app.open_data_dir(&dir, false).unwrap();
+        replicated(&w).await;
+        // The replica stays behind while its primary moves on: what a kill between the
+        // primary's record and the replica's leaves on disk.
+        w.server.control("POST", "/_smemu/faults", r#"{"region":"eu-west-1","fail":true}"#).await;
+        w.east.put_secret_value().secret_id("app/db").secret_string("s2").send().await.unwrap();
+        w.east.update_secret().secret_id("app/db").description("after").send().await.unwrap();
+        assert_eq!(value_in(&w.west, "app/db").await, "s1");
+        w.server.stop().await;
+    }
+    let w = world().await;
+    w.server.app.open_data_dir(&dir, false).unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "s2", "copied again at start");
+    let replica = w.west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(replica.description(), Some("after"));
+    assert_eq!(replica.primary_region(), Some("us-east-1"));
+    assert_eq!(status_in(&w, "app/db").await, (StatusType::InSync, Some("Replication succeeded".into())));
+    let e = err_of(w.west.put_secret_value().secret_id("app/db").secret_string("x").send().await.unwrap_err());
+    assert_eq!(e.1, REPLICA_TEXT, "still a replica after the restart");
+    w.east.put_secret_value().secret_id("app/db").secret_string("s3").send().await.unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "s3", "and still kept in step");
+    w.server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn secret_in<'a>(state: &'a mut serde_json::Value, region: &str, name: &str) -> &'a mut serde_json::Value {
+    let stores = state["stores"].as_array_mut().unwrap();
+    let store = stores.iter_mut().find(|s| s["region"] == region).unwrap();
+    store["secrets"].as_array_mut().unwrap().iter_mut().find(|s| s["name"] == name).unwrap()
+}
+
+#[tokio::test]
+async fn an_export_carries_the_links_and_an_import_settles_what_a_crash_can_leave() {
+    let w = world().await;
+    replicated(&w).await;
+    w.east
+        .create_secret()
+        .name("two")
+        .secret_string("v")
+        .add_replica_regions(region("eu-west-1"))
+        .send()
+        .await
+        .unwrap();
+    let state = w.server.control("GET", "/_smemu/state", "").await.json();
+    assert_eq!(secret_in(&mut state.clone(), "eu-west-1", "app/db")["replica_of"], "us-east-1");
+    w.server.control("POST", "/_smemu/reset", "").await;
+    let r = w.server.control("POST", "/_smemu/state", &state.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(value_in(&w.west, "app/db").await, "s1");
+    let e = err_of(w.west.put_secret_value().secret_id("app/db").secret_string("x").send().await.unwrap_err());
+    assert_eq!(e.1, REPLICA_TEXT);
+    w.east.put_secret_value().secret_id("app/db").secret_string("s2").send().await.unwrap();
+    assert_eq!(value_in(&w.west, "app/db").await, "s2");
+
+    // A primary that no longer lists its replica (removed before the replica was deleted), and a
+    // replica promoted before its primary forgot it.
+    let mut state = w.server.control("GET", "/_smemu/state", "").await.json();
+    secret_in(&mut state, "us-east-1", "app/db").as_object_mut().unwrap().remove("replicas");
+    secret_in(&mut state, "eu-west-1", "two").as_object_mut().unwrap().remove("replica_of");
+    let r = w.server.control("POST", "/_smemu/state", &state.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let (code, _) = err_of(w.west.describe_secret().secret_id("app/db").send().await.unwrap_err());
+    assert_eq!(code, "ResourceNotFoundException", "the orphan replica is gone");
+    w.west.put_secret_value().secret_id("two").secret_string("standalone").send().await.unwrap();
+    let two = w.east.describe_secret().secret_id("two").send().await.unwrap();
+    assert!(two.replication_status().is_empty(), "the promoted replica's link is dropped");
+}
+
+#[tokio::test]
+async fn a_seed_file_can_declare_replicas() {
+    let w = world().await;
+    let path = std::env::temp_dir().join(format!("smemu-replication-seed-{}.yaml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &path,
+        "secrets:\n  - name: seeded\n    secretString: v1\n    replicaRegions: [eu-west-1, { region: ap-south-1 }]\n",
+    )
+    .unwrap();
+    smemu::seed::load(&w.server.app, &path).unwrap();
+    smemu::seed::load(&w.server.app, &path).unwrap();
+    let primary = w.east.describe_secret().secret_id("seeded").send().await.unwrap();
+    let regions: Vec<_> = primary.replication_status().iter().map(|s| s.region().unwrap().to_owned()).collect();
+    assert_eq!(regions, ["eu-west-1", "ap-south-1"]);
+    assert_eq!(value_in(&w.west, "seeded").await, "v1");
+    std::fs::write(&path, "secrets:\n  - name: bad\n    secretString: v\n    replicaRegions: [us-east-1]\n").unwrap();
+    let e = smemu::seed::load(&w.server.app, &path).unwrap_err().to_string();
+    assert!(e.contains("replicaRegions") && e.contains("Invalid replica region."), "{e}");
+    let _ = std::fs::remove_file(&path);
+}

@@ -177,6 +177,8 @@ pub struct SeedSecret {
     pub versions: Vec<SeedVersion>,
     pub policy: Option<secret::ResourcePolicy>,
     pub rotation: Rotation,
+    /// Replicas made once the secret is created.
+    pub replicas: Vec<replication::ReplicaRequest>,
 }
 
 #[derive(Debug)]
@@ -893,7 +895,17 @@ impl Engine {
 
     /// Creates a seeded secret unless its name is already taken (seeding is idempotent).
     /// Returns whether it was created.
-    pub fn seed_secret(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
+    pub fn seed_secret(&self, scope: Scope<'_>, mut seed: SeedSecret) -> Result<bool> {
+        let replicas = std::mem::take(&mut seed.replicas);
+        let name = seed.name.clone();
+        let created = self.seed_one(scope, seed)?;
+        if created && !replicas.is_empty() {
+            self.replicate_to_regions(scope, &name, &replicas, false)?;
+        }
+        Ok(created)
+    }
+
+    fn seed_one(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
         let suffix = self.random_suffix()?;
         if self.existing_store(scope).is_some_and(|s| s.inner.read().secrets.contains_key(&seed.name)) {
             return Ok(false);
@@ -1109,12 +1121,17 @@ impl Engine {
         let _order = self.order.write();
         let ticket = self.append(record.as_deref());
         self.unschedule(None, None);
-        let mut accounts = self.accounts.write();
-        Self::load_into(&mut accounts, state, ticket, |account, region, secret| {
-            self.schedule_for(account, region, secret);
-        });
-        self.reset_ticket.store(ticket, Ordering::Release);
-        self.observe(ticket);
+        {
+            let mut accounts = self.accounts.write();
+            Self::load_into(&mut accounts, state, ticket, |account, region, secret| {
+                self.schedule_for(account, region, secret);
+            });
+            self.reset_ticket.store(ticket, Ordering::Release);
+            self.observe(ticket);
+        }
+        drop(_order);
+        // An export taken while a copy was on its way holds a replica behind its primary.
+        self.reconcile_replicas();
     }
 
     /// Runs `f` while no change is being made and none can start (a rollback swaps the state in
