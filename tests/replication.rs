@@ -5,7 +5,7 @@ mod common;
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, ReplicaRegionType, StatusType, Tag};
-use common::{TOKEN_A, TestServer, err_of};
+use common::{TOKEN_A, TOKEN_B, TestServer, err_of};
 
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
@@ -623,4 +623,254 @@ async fn a_seed_file_can_declare_replicas() {
     let e = smemu::seed::load(&w.server.app, &path).unwrap_err().to_string();
     assert!(e.contains("replicaRegions") && e.contains("Invalid replica region."), "{e}");
     let _ = std::fs::remove_file(&path);
+}
+
+// --- cross-account replicas ------------------------------------------------------------------
+// The SDK pinned here predates the 2026 model, so these requests are made as raw JSON.
+
+const A: &str = "111111111111";
+const B: &str = "222222222222";
+
+/// A request signed (for open mode) with the access key `key`: a 12-digit key is that account.
+async fn call_as(server: &TestServer, key: &str, op: &str, body: serde_json::Value) -> common::Raw {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00"
+    );
+    let target = format!("secretsmanager.{op}");
+    let headers =
+        [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1"), ("Authorization", &auth)];
+    server.raw("POST", &headers, body.to_string().as_bytes()).await
+}
+
+async fn ok_as(server: &TestServer, key: &str, op: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = call_as(server, key, op, body).await;
+    assert_eq!(r.status, 200, "{op}: {}", r.json());
+    r.json()
+}
+
+async fn error_as(server: &TestServer, key: &str, op: &str, body: serde_json::Value) -> (String, String) {
+    let r = call_as(server, key, op, body).await;
+    assert_eq!(r.status, 400, "{op}: {}", String::from_utf8_lossy(&r.body));
+    let json = r.json();
+    (json["__type"].as_str().unwrap_or_default().to_owned(), json["Message"].as_str().unwrap_or_default().to_owned())
+}
+
+struct Accounts {
+    server: TestServer,
+    primary: String,
+    replica: String,
+    key: String,
+}
+
+/// A's primary `app/db`, and B's replica `copy/db` of it on a key of B's, not yet associated.
+async fn accounts(server: TestServer) -> Accounts {
+    use serde_json::json;
+    let primary = ok_as(
+        &server,
+        A,
+        "CreateSecret",
+        json!({"Name": "app/db", "SecretString": "s1", "ClientRequestToken": TOKEN_A}),
+    )
+    .await;
+    let primary = primary["ARN"].as_str().unwrap().to_owned();
+    let kms_b = common::kms_client_for(&server.endpoint(), B, "us-east-1");
+    let key = kms_b.create_key().send().await.unwrap().key_metadata().unwrap().arn().unwrap().to_owned();
+    let replica = ok_as(
+        &server,
+        B,
+        "CreateSecret",
+        json!({"Name": "copy/db", "CrossAccountPrimaryARN": primary, "KmsKeyId": key, "ClientRequestToken": TOKEN_A}),
+    )
+    .await;
+    assert!(replica.get("VersionId").is_none(), "a cross-account replica starts without a value: {replica}");
+    let replica = replica["ARN"].as_str().unwrap().to_owned();
+    Accounts { server, primary, replica, key }
+}
+
+async fn value_as(server: &TestServer, key: &str, id: &str) -> String {
+    let v = ok_as(server, key, "GetSecretValue", serde_json::json!({"SecretId": id})).await;
+    v["SecretString"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_cross_account_replica_is_pending_until_associated_then_kept_in_step() {
+    use serde_json::json;
+    let w = accounts(TestServer::start().await).await;
+    let s = &w.server;
+    let pending = ok_as(s, B, "DescribeSecret", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(pending["CrossAccountPrimary"], json!({"PrimarySecretARN": w.primary, "ReplicationStatus": "Pending"}));
+    assert_eq!(pending["KmsKeyId"], w.key.as_str());
+    let policies = ok_as(s, B, "ListResourcePolicies", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(policies["ResourcePolicies"][0]["PolicyName"], "cross-account-replication");
+    let (code, _) = error_as(s, B, "GetSecretValue", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(code, "ResourceNotFoundException");
+
+    let out =
+        ok_as(s, A, "AssociateCrossAccountReplica", json!({"SecretId": "app/db", "CrossAccountReplicaARN": w.replica}))
+            .await;
+    assert_eq!(out, json!({"ARN": w.primary, "CrossAccountReplicaARN": w.replica, "ReplicationStatus": "InProgress"}));
+    let primary = ok_as(s, A, "DescribeSecret", json!({"SecretId": "app/db"})).await;
+    assert_eq!(
+        primary["CrossAccountReplicas"],
+        json!([{"ReplicaSecretARN": w.replica, "ReplicationStatus": "InSync", "StatusMessage": "Replication succeeded"}])
+    );
+    assert!(primary.get("CrossAccountPrimary").is_none());
+    assert_eq!(value_as(s, B, "copy/db").await, "s1");
+    let replica = ok_as(s, B, "DescribeSecret", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(replica["CrossAccountPrimary"]["ReplicationStatus"], "InSync");
+    assert!(replica.get("CrossAccountReplicas").is_none());
+    let listed = ok_as(s, B, "ListSecrets", json!({})).await;
+    assert!(listed["SecretList"][0].get("CrossAccountPrimary").is_none(), "not in ListSecrets entries");
+
+    ok_as(s, A, "PutSecretValue", json!({"SecretId": "app/db", "SecretString": "s2", "ClientRequestToken": TOKEN_B}))
+        .await;
+    assert_eq!(value_as(s, B, "copy/db").await, "s2", "changes reach the other account");
+    let put = json!({"SecretId": "copy/db", "SecretString": "x", "ClientRequestToken": TOKEN_B});
+    assert_eq!(error_as(s, B, "PutSecretValue", put.clone()).await.1, REPLICA_TEXT);
+    let e = error_as(s, B, "DeleteSecret", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(e.1, REPLICA_TEXT, "a replica is deleted only once it is standalone");
+    let e = error_as(s, A, "DeleteSecret", json!({"SecretId": "app/db"})).await;
+    assert_eq!(e.0, "InvalidParameterException");
+    assert!(e.1.contains(&w.replica), "{}", e.1);
+    // Repeating the association repairs it and adds nothing.
+    ok_as(s, A, "AssociateCrossAccountReplica", json!({"SecretId": "app/db", "CrossAccountReplicaARN": w.replica}))
+        .await;
+    let primary = ok_as(s, A, "DescribeSecret", json!({"SecretId": "app/db"})).await;
+    assert_eq!(primary["CrossAccountReplicas"].as_array().unwrap().len(), 1);
+
+    // The replica's owner stops: standalone, its system policy gone; the primary reads Detached.
+    let out = ok_as(s, B, "StopReplicationToReplica", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(out, json!({"ARN": w.replica}));
+    ok_as(s, B, "PutSecretValue", json!({"SecretId": "copy/db", "SecretString": "mine", "ClientRequestToken": "dddddddd-dddd-4ddd-8ddd-dddddddddddd"})).await;
+    let policies = ok_as(s, B, "ListResourcePolicies", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(policies["ResourcePolicies"], json!([]));
+    let primary = ok_as(s, A, "DescribeSecret", json!({"SecretId": "app/db"})).await;
+    assert_eq!(primary["CrossAccountReplicas"][0]["ReplicationStatus"], "Detached");
+    ok_as(
+        s,
+        A,
+        "PutSecretValue",
+        json!({"SecretId": "app/db", "SecretString": "s3", "ClientRequestToken": common::TOKEN_C}),
+    )
+    .await;
+    assert_eq!(value_as(s, B, "copy/db").await, "mine");
+    ok_as(s, A, "DeleteSecret", json!({"SecretId": "app/db"})).await;
+}
+
+#[tokio::test]
+async fn disassociating_detaches_both_sides_and_keeps_the_replica() {
+    use serde_json::json;
+    let w = accounts(TestServer::start().await).await;
+    let s = &w.server;
+    let link = json!({"SecretId": "app/db", "CrossAccountReplicaARN": w.replica});
+    ok_as(s, A, "AssociateCrossAccountReplica", link.clone()).await;
+    let out = ok_as(s, A, "DisassociateCrossAccountReplica", link).await;
+    assert_eq!(out, json!({"ARN": w.primary, "CrossAccountReplicaARN": w.replica}));
+    let replica = ok_as(s, B, "DescribeSecret", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(replica["CrossAccountPrimary"]["ReplicationStatus"], "Detached");
+    assert_eq!(value_as(s, B, "copy/db").await, "s1", "not deleted");
+    ok_as(s, A, "PutSecretValue", json!({"SecretId": "app/db", "SecretString": "s2", "ClientRequestToken": TOKEN_B}))
+        .await;
+    assert_eq!(value_as(s, B, "copy/db").await, "s1", "no longer replicated");
+    let e = error_as(s, B, "DeleteSecret", json!({"SecretId": "copy/db"})).await;
+    assert_eq!(e.1, REPLICA_TEXT, "still needs StopReplicationToReplica");
+    ok_as(s, B, "StopReplicationToReplica", json!({"SecretId": "copy/db"})).await;
+    ok_as(s, B, "DeleteSecret", json!({"SecretId": "copy/db", "ForceDeleteWithoutRecovery": true})).await;
+    ok_as(s, A, "DeleteSecret", json!({"SecretId": "app/db"})).await;
+}
+
+#[tokio::test]
+async fn cross_account_requests_are_checked() {
+    use serde_json::json;
+    let w = accounts(TestServer::start().await).await;
+    let s = &w.server;
+    let create = |extra: serde_json::Value| {
+        let mut body =
+            json!({"Name": "x", "CrossAccountPrimaryARN": w.primary, "KmsKeyId": w.key, "ClientRequestToken": TOKEN_B});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let e = error_as(s, B, "CreateSecret", create(json!({"SecretString": "v"}))).await;
+    assert_eq!(e.0, "InvalidParameterException");
+    assert!(e.1.contains("SecretString"), "{}", e.1);
+    let e = error_as(s, B, "CreateSecret", create(json!({"KmsKeyId": "alias/aws/secretsmanager"}))).await;
+    assert!(e.1.contains("customer managed key"), "{}", e.1);
+    let elsewhere = w.primary.replace(":us-east-1:", ":eu-west-1:");
+    let e = error_as(s, B, "CreateSecret", create(json!({"CrossAccountPrimaryARN": elsewhere}))).await;
+    assert_eq!(e.0, "InvalidParameterException");
+    let e = error_as(s, A, "CreateSecret", create(json!({}))).await;
+    assert_eq!(e.0, "InvalidParameterException", "not in the primary's own account");
+    // A second replica for a primary that has one.
+    ok_as(s, A, "AssociateCrossAccountReplica", json!({"SecretId": "app/db", "CrossAccountReplicaARN": w.replica}))
+        .await;
+    let second = ok_as(s, B, "CreateSecret", create(json!({"Name": "second"}))).await;
+    let e = error_as(
+        s,
+        A,
+        "AssociateCrossAccountReplica",
+        json!({"SecretId": "app/db", "CrossAccountReplicaARN": second["ARN"]}),
+    )
+    .await;
+    assert_eq!(e.0, "InvalidRequestException");
+    // A secret that is no replica of this primary.
+    let plain =
+        ok_as(s, B, "CreateSecret", json!({"Name": "plain", "SecretString": "v", "ClientRequestToken": TOKEN_B})).await;
+    let e = error_as(
+        s,
+        A,
+        "AssociateCrossAccountReplica",
+        json!({"SecretId": "app/db", "CrossAccountReplicaARN": plain["ARN"]}),
+    )
+    .await;
+    assert_eq!(e.0, "InvalidRequestException");
+    let e = error_as(
+        s,
+        A,
+        "DisassociateCrossAccountReplica",
+        json!({"SecretId": "app/db", "CrossAccountReplicaARN": plain["ARN"]}),
+    )
+    .await;
+    assert_eq!(e.0, "InvalidRequestException");
+}
+
+#[tokio::test]
+async fn associating_is_authorised_on_both_secrets_when_enforcing() {
+    use serde_json::json;
+    let config = smemu::config::Config { authorize: smemu::iam::AuthorizeMode::Enforce, ..Default::default() };
+    let w = accounts(TestServer::start_with(config).await).await;
+    let allow = |actions: &[&str]| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+    let user = |name: &str, key: &str, actions: &[&str]| {
+        json!({"UserName": name, "Account": A, "AccessKeys": [{"AccessKeyId": key, "SecretAccessKey": "s"}],
+               "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": allow(actions)}]})
+    };
+    let iam = json!({"UserDetailList": [
+        user("no-read", "AKIAANOREAD000000001", &["secretsmanager:AssociateCrossAccountReplica"]),
+        user("no-accept", "AKIAANOACCEPT0000001", &["secretsmanager:AssociateCrossAccountReplica", "secretsmanager:GetSecretValue"]),
+        user("full", "AKIAAFULL00000000001", &["secretsmanager:*"]),
+    ]});
+    w.server.app.auth.credentials().load_document("test", &json!({ "iam": iam })).unwrap();
+    let body = json!({"SecretId": w.primary, "CrossAccountReplicaARN": w.replica});
+    let e = error_as(&w.server, "AKIAANOREAD000000001", "AssociateCrossAccountReplica", body.clone()).await;
+    assert_eq!(e.0, "AccessDeniedException");
+    assert!(e.1.contains("secretsmanager:GetSecretValue"), "{}", e.1);
+    let e = error_as(&w.server, "AKIAANOACCEPT0000001", "AssociateCrossAccountReplica", body.clone()).await;
+    assert_eq!(e.0, "AccessDeniedException");
+    assert!(e.1.contains("secretsmanager:AcceptCrossAccountReplication"), "{}", e.1);
+    ok_as(&w.server, "AKIAAFULL00000000001", "AssociateCrossAccountReplica", body).await;
+    assert_eq!(value_as(&w.server, B, "copy/db").await, "s1");
+}
+
+#[tokio::test]
+async fn every_operation_of_the_model_answers_without_not_implemented() {
+    let model: serde_json::Value = serde_json::from_str(include_str!("../model/secretsmanager.json")).unwrap();
+    let operations = model["operations"].as_object().unwrap();
+    assert_eq!(operations.len(), 26);
+    let w = world().await;
+    for op in operations.keys() {
+        let r = w.server.call(op, r#"{"SecretId":"nope"}"#).await;
+        assert_ne!(r.status, 501, "{op}");
+        assert_ne!(r.json()["__type"], "NotImplementedException", "{op}");
+    }
 }

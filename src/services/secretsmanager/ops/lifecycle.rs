@@ -1,11 +1,11 @@
 //! CreateSecret, UpdateSecret, DescribeSecret, DeleteSecret, RestoreSecret.
 
 use super::shapes::{self, Flavor, SecretDescription, Tag};
-use super::{At, Ctx, Refused, not_supported, require_token};
+use super::{At, Ctx, Refused, require_token};
 use crate::api_error;
 use crate::error::{ErrorCode, Result};
 use crate::protocol::json::{Blob, Epoch};
-use crate::services::secretsmanager::state::{NewSecret, SecretUpdate, ident};
+use crate::services::secretsmanager::state::{NewSecret, SecretUpdate, cross_account, ident};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -45,11 +45,19 @@ pub fn prepare_create_secret(input: CreateSecretInput) -> std::result::Result<Ne
     ident::check_name(&input.name).at("name")?;
     let token =
         require_token(input.client_request_token, ErrorCode::InvalidRequestException).at("clientRequestToken")?;
+    if input.cross_account_primary_arn.is_some() {
+        let given = [
+            ("SecretString", input.secret_string.is_some()),
+            ("SecretBinary", input.secret_binary.is_some()),
+            ("Description", input.description.is_some()),
+            ("AddReplicaRegions", input.add_replica_regions.is_some()),
+            ("Type", input.r#type.is_some()),
+        ];
+        let given: Vec<&str> = given.iter().filter(|(_, g)| *g).map(|(m, _)| *m).collect();
+        cross_account::check_new_replica(&given, input.kms_key_id.as_deref()).at("crossAccountPrimaryARN")?;
+    }
     let value = shapes::secret_value(input.secret_string, input.secret_binary).at("secretString")?;
     let replicas = shapes::replica_requests(input.add_replica_regions.unwrap_or_default()).at("addReplicaRegions")?;
-    if input.cross_account_primary_arn.is_some() {
-        return Err(not_supported("cross-account replicas (CrossAccountPrimaryARN)")).at("crossAccountPrimaryARN");
-    }
     if let Some(key) = &input.kms_key_id {
         shapes::check_kms_key_id(key).at("kmsKeyId")?;
     }
@@ -64,6 +72,7 @@ pub fn prepare_create_secret(input: CreateSecretInput) -> std::result::Result<Ne
         tags,
         replicas,
         overwrite_replicas: input.force_overwrite_replica_secret.unwrap_or(false),
+        cross_account_primary: input.cross_account_primary_arn,
     })
 }
 

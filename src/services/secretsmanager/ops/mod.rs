@@ -217,9 +217,8 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> 
         Operation::ReplicateSecretToRegions => call(ctx, body, replication::replicate_secret_to_regions),
         Operation::RemoveRegionsFromReplication => call(ctx, body, replication::remove_regions_from_replication),
         Operation::StopReplicationToReplica => call(ctx, body, replication::stop_replication_to_replica),
-        Operation::AssociateCrossAccountReplica | Operation::DisassociateCrossAccountReplica => {
-            Err(not_supported(op.name()))
-        }
+        Operation::AssociateCrossAccountReplica => call(ctx, body, replication::associate_cross_account_replica),
+        Operation::DisassociateCrossAccountReplica => call(ctx, body, replication::disassociate_cross_account_replica),
     }
 }
 

@@ -46,6 +46,59 @@ pub fn remove_regions_from_replication(ctx: &Ctx<'_>, input: RemoveRegionsInput)
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct AssociateInput {
+    secret_id: String,
+    #[serde(rename = "CrossAccountReplicaARN")]
+    cross_account_replica_arn: String,
+    replica_restriction: Option<String>,
+    #[serde(rename = "ReplicationRoleARN")]
+    replication_role_arn: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AssociateOutput {
+    #[serde(rename = "ARN")]
+    arn: String,
+    #[serde(rename = "CrossAccountReplicaARN")]
+    cross_account_replica_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_status: Option<&'static str>,
+}
+
+pub fn associate_cross_account_replica(ctx: &Ctx<'_>, input: AssociateInput) -> Result<AssociateOutput> {
+    ident::check_secret_id(&input.secret_id)?;
+    let (arn, status) = ctx.engine().associate_cross_account(
+        ctx.scope(),
+        &input.secret_id,
+        &input.cross_account_replica_arn,
+        input.replication_role_arn,
+        input.replica_restriction,
+    )?;
+    Ok(AssociateOutput {
+        arn,
+        cross_account_replica_arn: input.cross_account_replica_arn,
+        replication_status: Some(status.as_str()),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DisassociateInput {
+    secret_id: String,
+    #[serde(rename = "CrossAccountReplicaARN")]
+    cross_account_replica_arn: String,
+}
+
+pub fn disassociate_cross_account_replica(ctx: &Ctx<'_>, input: DisassociateInput) -> Result<AssociateOutput> {
+    ident::check_secret_id(&input.secret_id)?;
+    let arn =
+        ctx.engine().disassociate_cross_account(ctx.scope(), &input.secret_id, &input.cross_account_replica_arn)?;
+    Ok(AssociateOutput { arn, cross_account_replica_arn: input.cross_account_replica_arn, replication_status: None })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct StopInput {
     secret_id: String,
 }

@@ -20,6 +20,7 @@
 //!   back until those are durable: no one is ever shown a change that a failed write later takes
 //!   back, not even as an error such as "already exists" (see `App::settled`).
 
+pub mod cross_account;
 pub mod ident;
 pub mod listing;
 pub mod replication;
@@ -123,6 +124,8 @@ pub struct NewSecret {
     pub replicas: Vec<replication::ReplicaRequest>,
     /// ForceOverwriteReplicaSecret.
     pub overwrite_replicas: bool,
+    /// CrossAccountPrimaryARN: the secret is a cross-account replica of that primary.
+    pub cross_account_primary: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -570,7 +573,7 @@ impl Engine {
         secret.revision += 1;
         let ticket = self.log_update(scope, &mut secret);
         self.changed(&store, ticket);
-        let replicated = !secret.replicas.is_empty();
+        let replicated = replication::has_replicas(&secret);
         let name = secret.name.clone();
         drop(secret);
         drop(inner);
@@ -601,6 +604,9 @@ impl Engine {
     pub fn create_secret(&self, scope: Scope<'_>, mut new: NewSecret) -> Result<Created> {
         for replica in &new.replicas {
             replication::check_region(scope.region, &replica.region)?;
+        }
+        if let Some(primary) = &new.cross_account_primary {
+            cross_account::other_account_arn(scope, primary, "CrossAccountPrimaryARN")?;
         }
         let replicas = std::mem::take(&mut new.replicas);
         let overwrite = new.overwrite_replicas;
@@ -668,6 +674,10 @@ impl Engine {
         secret.kms_key_id = kms_key_id;
         secret.secret_type = new.secret_type;
         secret.add_tags(&new.tags)?;
+        if let Some(primary) = new.cross_account_primary {
+            let primary_account = primary.split(':').nth(4).unwrap_or_default().to_owned();
+            cross_account::start_replica(&mut secret, primary, &primary_account, ident::partition_of(scope.region));
+        }
         let version_id = sealed.map(|sealed| {
             let version = new_version(new.token, sealed, now);
             let id = version.id.clone();

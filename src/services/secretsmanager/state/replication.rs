@@ -76,6 +76,13 @@ fn failed(message: impl Into<String>) -> Outcome {
     Outcome::Status(ReplicaStatus::Failed, Some(message.into()), None)
 }
 
+/// Whether a change to `secret` has replicas to reach: Regional ones, or a cross-account
+/// replica still associated.
+#[must_use]
+pub fn has_replicas(secret: &Secret) -> bool {
+    !secret.replicas.is_empty() || secret.cross_account_replicas.iter().any(|l| l.status != ReplicaStatus::Detached)
+}
+
 /// The replica's ARN: the primary's with only the Region changed.
 #[must_use]
 pub fn replica_arn(primary_arn: &str, region: &str) -> String {
@@ -239,7 +246,7 @@ impl Engine {
     /// that cannot be written reads `Failed` with the reason.
     pub(crate) fn sync_replicas(&self, scope: Scope<'_>, name: &str) {
         let Some(primary) = self.snapshot(scope, name) else { return };
-        if primary.replicas.is_empty() || primary.is_replica() {
+        if !has_replicas(&primary) || primary.is_replica() {
             return;
         }
         let now = self.now();
@@ -262,8 +269,24 @@ impl Engine {
             };
             outcomes.push((link.region.clone(), outcome));
         }
+        let cross: Vec<_> = primary
+            .cross_account_replicas
+            .iter()
+            .filter(|l| l.status != ReplicaStatus::Detached)
+            .map(|l| (l.replica_arn.clone(), self.copy_cross_account(&primary, l)))
+            .collect();
         let _ = self.write_quietly(scope, name, |secret| {
             let mut changed = false;
+            for (arn, (status, message)) in cross {
+                if let Some(link) = secret.cross_account_replicas.iter_mut().find(|l| l.replica_arn == arn)
+                    && link.status != ReplicaStatus::Detached
+                    && (link.status, &link.message) != (status, &message)
+                {
+                    link.status = status;
+                    link.message = message;
+                    changed = true;
+                }
+            }
             for (region, outcome) in outcomes {
                 match outcome {
                     Outcome::Untried => {}
@@ -304,7 +327,7 @@ impl Engine {
                 .values()
                 .map(|c| {
                     let s = c.read();
-                    (s.name.clone(), !s.replicas.is_empty(), s.replica_of.clone(), s.arn.clone())
+                    (s.name.clone(), has_replicas(&s), s.replica_of.clone(), s.arn.clone())
                 })
                 .collect();
             for (name, primary, replica_of, arn) in secrets {
@@ -430,7 +453,12 @@ impl Engine {
     /// Changes the secret stored under `name` without the checks and side effects of a
     /// request's change (no replica guard, no new revision, no copy to replicas): the
     /// replication bookkeeping. `f` says whether it changed anything; only then is it journalled.
-    fn write_quietly(&self, scope: Scope<'_>, name: &str, f: impl FnOnce(&mut Secret) -> bool) -> Result<bool> {
+    pub(super) fn write_quietly(
+        &self,
+        scope: Scope<'_>,
+        name: &str,
+        f: impl FnOnce(&mut Secret) -> bool,
+    ) -> Result<bool> {
         let _order = self.begin_change()?;
         let Some(store) = self.existing_store(scope) else { return Ok(false) };
         let inner = store.inner.read();
@@ -528,7 +556,7 @@ impl Engine {
     /// A value the replica already holds under the same key is kept; any other is opened under
     /// the primary's key and sealed under the replica's, for the replica's ARN. A key the
     /// replica is given is checked first, so a replica without a value fails on a bad key too.
-    fn replica_versions(
+    pub(super) fn replica_versions(
         &self,
         primary_scope: Scope<'_>,
         replica_scope: Scope<'_>,
@@ -584,31 +612,4 @@ fn copy_head(replica: &mut Secret, primary: &Secret, link: &ReplicaLink, primary
     replica.kms_key_id.clone_from(&link.kms_key_id);
     replica.revision = primary.revision;
     replica.replica_of = Some(primary_region.to_owned());
-}
-
-impl Engine {
-    /// StopReplicationToReplica on a cross-account replica: it becomes standalone and loses the
-    /// system-managed policy; its primary's entry reads `Detached`.
-    fn stop_cross_account(&self, scope: Scope<'_>, name: &str, arn: &str, primary_arn: &str) -> Result<()> {
-        self.write_quietly(scope, name, |secret| {
-            secret.cross_account_primary = None;
-            secret.policy = None;
-            secret.last_changed = self.now();
-            true
-        })?;
-        if let super::ident::SecretRef::Arn { region, account, name: primary_name, .. } =
-            super::ident::parse_secret_id(primary_arn)
-        {
-            let _ = self.write_quietly(Scope { account, region, acting: scope.acting }, primary_name, |secret| {
-                let mut changed = false;
-                for link in secret.cross_account_replicas.iter_mut().filter(|l| l.replica_arn == arn) {
-                    link.status = ReplicaStatus::Detached;
-                    link.message = None;
-                    changed = true;
-                }
-                changed
-            });
-        }
-        Ok(())
-    }
 }

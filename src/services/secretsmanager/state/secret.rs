@@ -145,6 +145,10 @@ pub struct Rotation {
 pub struct ResourcePolicy {
     pub document: String,
     pub block_public: bool,
+    /// The name it is listed under when it is not the one a client attaches (`default`): the
+    /// system-managed policy of a cross-account replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Where a replica stands, as `ReplicationStatus` and the cross-account entries report it.
