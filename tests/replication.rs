@@ -702,6 +702,11 @@ async fn a_cross_account_replica_is_pending_until_associated_then_kept_in_step()
     assert_eq!(pending["KmsKeyId"], w.key.as_str());
     let policies = ok_as(s, B, "ListResourcePolicies", json!({"SecretId": "copy/db"})).await;
     assert_eq!(policies["ResourcePolicies"][0]["PolicyName"], "cross-account-replication");
+    let policy =
+        ok_as(s, B, "GetResourcePolicy", json!({"SecretId": "copy/db", "PolicyName": "cross-account-replication"}))
+            .await;
+    assert_eq!(policy["PolicyName"], "cross-account-replication");
+    assert!(policy["ResourcePolicy"].as_str().unwrap().contains(&format!("arn:aws:iam::{A}:root")));
     let (code, _) = error_as(s, B, "GetSecretValue", json!({"SecretId": "copy/db"})).await;
     assert_eq!(code, "ResourceNotFoundException");
 

@@ -5,8 +5,8 @@ use super::{At, Ctx, Refused};
 use crate::api_error;
 use crate::error::Result;
 use crate::services::secretsmanager::policy;
-use crate::services::secretsmanager::state::ident;
 use crate::services::secretsmanager::state::secret::ResourcePolicy;
+use crate::services::secretsmanager::state::{cross_account, ident};
 use serde::{Deserialize, Serialize};
 
 const DEFAULT_POLICY: &str = "default";
@@ -83,7 +83,10 @@ pub struct PolicyRefInput {
 
 pub fn get_resource_policy(ctx: &Ctx<'_>, input: PolicyRefInput) -> Result<PolicyOutput> {
     ident::check_secret_id(&input.secret_id)?;
-    check_policy_name(input.policy_name.as_deref())?;
+    // A cross-account replica's policy goes by the name AWS gives it.
+    if input.policy_name.as_deref() != Some(cross_account::SYSTEM_POLICY_NAME) {
+        check_policy_name(input.policy_name.as_deref())?;
+    }
     ctx.engine().read_secret(ctx.scope(), &input.secret_id, |s| {
         Ok(PolicyOutput {
             arn: s.arn.clone(),
