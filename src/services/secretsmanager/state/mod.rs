@@ -608,19 +608,20 @@ impl Engine {
         if let Some(primary) = &new.cross_account_primary {
             cross_account::other_account_arn(scope, primary, "CrossAccountPrimaryARN")?;
         }
-        let replicas = std::mem::take(&mut new.replicas);
-        let overwrite = new.overwrite_replicas;
-        let mut created = self.create_one(scope, new)?;
-        // Replicated once the secret exists and its store is unlocked, like any later
-        // ReplicateSecretToRegions (see `replication`).
-        if !replicas.is_empty() {
-            let (_, links) = self.replicate_to_regions(scope, &created.arn, &replicas, overwrite)?;
-            created.replicas = Some(links);
+        let links = replication::links_for(&std::mem::take(&mut new.replicas), new.overwrite_replicas);
+        let replicated = !links.is_empty();
+        let mut created = self.create_one(scope, new, links)?;
+        // The secret is journalled with its links; the copies follow once its store is unlocked,
+        // as after any change (see `replication`).
+        if replicated && created.replicas.is_some() {
+            self.sync_replicas(scope, &created.name);
+        } else {
+            created.replicas = None;
         }
         Ok(created)
     }
 
-    fn create_one(&self, scope: Scope<'_>, new: NewSecret) -> Result<Created> {
+    fn create_one(&self, scope: Scope<'_>, new: NewSecret, links: Vec<secret::ReplicaLink>) -> Result<Created> {
         // Before anything below changes state (a due purge, the creation counter).
         secret::check_tag_limit(&[], &new.tags)?;
         let suffix = self.random_suffix()?;
@@ -684,7 +685,9 @@ impl Engine {
             secret.add_version(version, None, now);
             id
         });
-        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id, replicas: None };
+        secret.replicas = links;
+        let replicas = (!secret.replicas.is_empty()).then(|| secret.replicas.clone());
+        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id, replicas };
         secret.ticket = self.log_put(scope, &secret);
         self.changed(&store, secret.ticket);
         inner.insert(secret);

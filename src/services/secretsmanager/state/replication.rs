@@ -134,8 +134,30 @@ pub fn check_region(primary: &str, replica: &str) -> Result<()> {
     Ok(())
 }
 
+/// The links a new primary starts with: one per Region asked for (the last key given wins),
+/// `InProgress`.
+#[must_use]
+pub fn links_for(requests: &[ReplicaRequest], overwrite: bool) -> Vec<ReplicaLink> {
+    let mut links: Vec<ReplicaLink> = Vec::new();
+    for request in requests {
+        let key = request.kms_key_id.clone().filter(|k| !k.is_empty());
+        match links.iter_mut().find(|l| l.region == request.region) {
+            Some(link) => link.kms_key_id = key,
+            None => links.push(ReplicaLink {
+                region: request.region.clone(),
+                kms_key_id: key,
+                status: ReplicaStatus::InProgress,
+                message: None,
+                overwrite,
+                due: None,
+            }),
+        }
+    }
+    links
+}
+
 impl Engine {
-    /// ReplicateSecretToRegions (and CreateSecret's AddReplicaRegions, once the secret exists):
+    /// ReplicateSecretToRegions (and a seeded secret's replicas, once it exists):
     /// records a link per Region, `InProgress`; the copies follow at once (or after a lag).
     /// A Region already replicated gets the new key. Returns the primary's ARN and its links
     /// as they stood when the change was made.
@@ -493,6 +515,15 @@ impl Engine {
         let replica_scope = Scope { region: &link.region, ..scope };
         let arn = replica_arn(&primary.arn, &link.region);
         let Ok(_order) = self.begin_change() else { return Outcome::Untried };
+        // A Region without secrets gets its store only with its replica: a copy that fails
+        // there leaves nothing behind (an empty store would be state no record describes).
+        let mut prepared = None;
+        if self.existing_store(replica_scope).is_none() {
+            match self.replica_versions(scope, replica_scope, primary, &arn, link, None) {
+                Ok(versions) => prepared = Some(versions),
+                Err(e) => return failed(e.message),
+            }
+        }
         let store = self.store(replica_scope);
         let mut inner = store.inner.write();
         let now = self.now();
@@ -534,10 +565,11 @@ impl Engine {
                 return failed(NAME_TAKEN);
             }
         }
-        let versions = match self.replica_versions(scope, replica_scope, primary, &arn, link, None) {
-            Ok(versions) => versions,
-            Err(e) => return failed(e.message),
-        };
+        let versions =
+            match prepared.map_or_else(|| self.replica_versions(scope, replica_scope, primary, &arn, link, None), Ok) {
+                Ok(versions) => versions,
+                Err(e) => return failed(e.message),
+            };
         // A secret being overwritten goes first, so the indexes hold only the replica.
         inner.remove(&primary.name);
         let seq = inner.next_seq;
