@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::guard::Admission;
 use crate::rotation::{HookKind, HookSpec};
 use crate::scheduler;
-use crate::services::secretsmanager::state::StateDump;
+use crate::services::secretsmanager::state::{self, StateDump};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -180,6 +180,9 @@ async fn route(app: &Arc<App>, method: &Method, path: &str, query: &str, body: &
             app.audit.trail().clear();
             Ok(json!({ "forgotten": forgotten }))
         }
+        (&Method::GET, "/_smemu/faults") => Ok(faults_view(app)),
+        (&Method::POST, "/_smemu/faults") => inject_fault(app, body).await,
+        (&Method::DELETE, "/_smemu/faults") => clear_faults(app, query).await,
         (&Method::GET, "/_smemu") => Ok(listing()),
         (&Method::GET | &Method::HEAD, "/_smemu/health") => health(app, true),
         (&Method::POST, "/_smemu/reset") => reset(app, body),
@@ -317,6 +320,74 @@ async fn move_clock(app: &App, body: &[u8]) -> Answer {
     };
     scheduler::advance_to(app, target).await;
     Ok(clock_view(app))
+}
+
+fn faults_view(app: &App) -> Value {
+    json!({ "faults": app.engine.faults() })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    region: Option<String>,
+    account: Option<String>,
+    /// `true`, or the status message the failed replicas show.
+    fail: Option<Value>,
+    lag: Option<String>,
+}
+
+/// `POST /_smemu/faults`: replication into a Region fails, or lags by a duration on smemu's
+/// clock. Replicas already in a failing Region read `Failed` when it returns.
+async fn inject_fault(app: &App, body: &[u8]) -> Answer {
+    let req: FaultRequest = parse(body)?;
+    let region = req.region.ok_or_else(|| bad("give the \"region\" whose replication fails or lags"))?;
+    if !is_region(&region) {
+        return Err(bad(format!("{region:?} is not a Region code such as eu-west-1")));
+    }
+    let fail = match req.fail {
+        None | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(state::replication::FAULT_MESSAGE.to_owned()),
+        Some(Value::String(message)) if !message.is_empty() && message.len() <= 4096 => Some(message),
+        Some(_) => return Err(bad("\"fail\" takes true or a status message of 1 to 4096 characters")),
+    };
+    let lag_ms = match req.lag {
+        None => 0,
+        Some(text) => clock::parse_duration(&text)
+            .filter(|&ms| ms > 0)
+            .ok_or_else(|| bad(format!("cannot read the lag {text:?}; use forms like 30s, 10m, 1h")))?,
+    };
+    if fail.is_some() == (lag_ms > 0) {
+        return Err(bad("give exactly one of \"fail\" and \"lag\""));
+    }
+    let again = app.engine.set_fault(state::replication::Fault { account: req.account, region, fail, lag_ms });
+    catch_up(app, again).await;
+    Ok(faults_view(app))
+}
+
+/// `DELETE /_smemu/faults[?region=]`: the Region's replicas catch up at once.
+async fn clear_faults(app: &App, query: &str) -> Answer {
+    let region = query_param(query, "region");
+    let again = app.engine.clear_faults(region.as_deref());
+    catch_up(app, again).await;
+    Ok(faults_view(app))
+}
+
+/// Copies the primaries again through the scheduler's queue, due now.
+async fn catch_up(app: &App, due: Vec<state::Due>) {
+    if due.is_empty() {
+        return;
+    }
+    app.engine.catch_up(due);
+    scheduler::run_due(app).await;
+}
+
+/// The model's pattern for a Region code: `^([a-z]+-)+\d+$`.
+fn is_region(text: &str) -> bool {
+    let Some((head, digits)) = text.rsplit_once('-') else { return false };
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && head.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase()))
+        && text.len() <= 128
 }
 
 fn import(app: &App, body: &[u8]) -> Answer {

@@ -9,8 +9,8 @@
 //!   credentials from files, flags and AssumeRole.
 //! - [`services`]: the services on the port, one folder each —
 //!   - `secretsmanager`: `ops` (one enum of operations, one dispatch `match`, thin typed handlers
-//!     per family), `state` (the engine — secrets, versions, staging labels, names and ARNs, every
-//!     AWS rule), `filter` (ListSecrets filters as pure predicates), `password`
+//!     per family), `state` (the engine — secrets, versions, staging labels, names and ARNs,
+//!     replicas in other Regions and accounts, every AWS rule), `filter` (ListSecrets filters as pure predicates), `password`
 //!     (GetRandomPassword from a CSPRNG), `policy` (resource-policy syntax and the public test);
 //!   - `sts`: the STS calls clients make first (GetCallerIdentity, AssumeRole);
 //!   - `kms`: keys, aliases, key states and deletion windows, AES-256-GCM envelope encryption,
@@ -234,6 +234,8 @@ impl App {
         self.iam.set_changelog(journal.clone());
         self.lambda.set_changelog(journal.clone());
         let _ = self.journal.set(journal);
+        // A kill -9 between a primary's change and its copy left the replica behind; copy again.
+        self.engine.reconcile_replicas();
         // A clock that starts further ahead (`--start-time`) is kept from now on as well.
         let offset = self.engine.clock().offset();
         if clock_offset != Some(offset) {

@@ -34,6 +34,7 @@ async fn run_one(app: &App, due: &Due) {
         DueKind::KeyDeletion => {
             app.kms.purge(due);
         }
+        DueKind::Replicate => app.engine.run_replication(due),
     }
 }
 

@@ -27,6 +27,7 @@
 //!     region: eu-west-1
 //!     kmsKeyId: alias/certs
 //!     rotation: { lambdaArn: "arn:aws:lambda:us-east-1:000000000000:function:rotate", automaticallyAfterDays: 30 }
+//!     replicaRegions: [eu-west-2, { region: us-west-2, kmsKeyId: alias/replica }]
 //!     versions:                # oldest first; stages default to the usual moves
 //!       - secretBinary: AAEC   # base64
 //!         stages: [AWSPREVIOUS]
@@ -52,7 +53,7 @@ use crate::rotation::HookSpec;
 use crate::services::kms::SeedKey;
 use crate::services::secretsmanager::ops::{self, Operation};
 use crate::services::secretsmanager::state::secret::{self, AWSCURRENT, AWSPREVIOUS, Rotation};
-use crate::services::secretsmanager::state::{Scope, SeedSecret, SeedVersion};
+use crate::services::secretsmanager::state::{Scope, SeedSecret, SeedVersion, replication};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -105,7 +106,9 @@ const ENTRY_FIELDS: &[&str] = &[
     "resourcePolicy",
     "blockPublicPolicy",
     "rotation",
+    "replicaRegions",
 ];
+const REPLICA_FIELDS: &[&str] = &["region", "kmsKeyId"];
 const VERSION_FIELDS: &[&str] = &["id", "secretString", "secretBinary", "stages"];
 const ROTATION_FIELDS: &[&str] = &["lambdaArn", "automaticallyAfterDays", "scheduleExpression", "duration", "enabled"];
 const TAG_FIELDS: &[&str] = &["key", "value", "Key", "Value"];
@@ -440,6 +443,10 @@ fn check(model: &Model, entry: &Value, account: &str, region: &str) -> Result<(S
     if let Some(tags) = tags {
         create.insert("Tags".into(), tags);
     }
+    let replicas = replica_regions(&fields)?;
+    if !replicas.is_empty() {
+        create.insert("AddReplicaRegions".into(), Value::Array(replicas));
+    }
     let origins = Origins {
         members: vec![
             ("name", "name".into()),
@@ -448,11 +455,16 @@ fn check(model: &Model, entry: &Value, account: &str, region: &str) -> Result<(S
             ("secretString", "secretString".into()),
             ("secretBinary", "secretBinary".into()),
             ("tags", "tags".into()),
+            ("addReplicaRegions", "replicaRegions".into()),
         ],
         tags: tag_labels,
     };
     let input: ops::CreateSecretInput = api_input(model, Operation::CreateSecret, Value::Object(create), &origins)?;
     let new = ops::prepare_create_secret(input).map_err(refused(&origins))?;
+    for replica in &new.replicas {
+        replication::check_region(&region, &replica.region)
+            .map_err(|e| Problem::new("replicaRegions", e.message.into_owned()))?;
+    }
     secret::check_tag_limit(&[], &new.tags).map_err(|e| Problem::new("tags", e.message.into_owned()))?;
     let name = name.unwrap_or_default();
 
@@ -485,8 +497,33 @@ fn check(model: &Model, entry: &Value, account: &str, region: &str) -> Result<(S
         versions,
         policy,
         rotation,
+        replicas: new.replicas,
     };
     Ok((account, region, secret))
+}
+
+/// `replicaRegions`: Region codes, or `{region, kmsKeyId}`, as CreateSecret's AddReplicaRegions.
+fn replica_regions(fields: &Fields<'_>) -> Result<Vec<Value>, Problem> {
+    let mut out = Vec::new();
+    for (i, entry) in fields.list("replicaRegions")?.iter().enumerate() {
+        let prefix = format!("{}[{i}]", fields.field("replicaRegions"));
+        let mut member = Map::new();
+        match entry {
+            Value::String(region) => {
+                member.insert("Region".into(), Value::String(region.clone()));
+            }
+            other => {
+                let replica = Fields::of(other, &prefix, REPLICA_FIELDS)?;
+                for (name, field) in [("Region", "region"), ("KmsKeyId", "kmsKeyId")] {
+                    if let Some(text) = replica.string(field)? {
+                        member.insert(name.into(), Value::String(text));
+                    }
+                }
+            }
+        }
+        out.push(Value::Object(member));
+    }
+    Ok(out)
 }
 
 /// Checks one key entry as CreateKey, CreateAlias, EnableKeyRotation and ScheduleKeyDeletion

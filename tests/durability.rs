@@ -295,6 +295,59 @@ async fn seeding_with_a_data_dir_is_idempotent() {
     assert_eq!(sm.list_secret_version_ids().secret_id("seeded").send().await.unwrap().versions().len(), 2);
 }
 
+/// Writers keep changing a replicated primary while smemu is killed: whatever fell between the
+/// primary's record and its replica's, the restarted replica holds exactly what its primary does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_mid_replication_never_leaves_a_replica_behind_its_primary() {
+    use aws_sdk_secretsmanager::types::ReplicaRegionType;
+    let dir = data_dir("replicated");
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let sm = smemu.client();
+    sm.create_secret()
+        .name("app/db")
+        .secret_string("v0")
+        .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build())
+        .send()
+        .await
+        .unwrap();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let (sm, acked) = (sm.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let put = sm.put_secret_value().secret_id("app/db").secret_string(format!("w{w}-{i}"));
+                let tagged =
+                    sm.tag_resource().secret_id("app/db").tags(Tag::builder().key("n").value(i.to_string()).build());
+                if put.send().await.is_err() || tagged.send().await.is_err() {
+                    return;
+                }
+                acked.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    while acked.load(Ordering::SeqCst) < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    smemu.kill_9();
+    for writer in writers {
+        let _ = writer.await;
+    }
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let east = smemu.client();
+    let west = common::client_for(&smemu.endpoint, "AKIDDURABLE", "eu-west-1");
+    let primary = east.describe_secret().secret_id("app/db").send().await.unwrap();
+    let replica = west.describe_secret().secret_id("app/db").send().await.unwrap();
+    assert_eq!(primary.version_ids_to_stages(), replica.version_ids_to_stages());
+    assert_eq!(primary.tags(), replica.tags());
+    let value = |sm: aws_sdk_secretsmanager::Client| async move {
+        sm.get_secret_value().secret_id("app/db").send().await.unwrap().secret_string().unwrap().to_owned()
+    };
+    assert_eq!(value(east.clone()).await, value(west.clone()).await);
+    assert_eq!(primary.replication_status()[0].status().map(|s| s.as_str()), Some("InSync"));
+    smemu.stop();
+}
+
 // --- kill -9 during a storm of writers, resets and imports ------------------------------------
 
 /// What a secret holds after a write: its current value and description, or nothing.

@@ -677,6 +677,66 @@ def iam_user_key_and_policy_enforced_and_simulated_and_kept_across_kill_9():
         subprocess.run(["rm", "-rf", work], check=False)
 
 
+def faults(method, query="", body=None):
+    """smemu's control API for replication faults."""
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("SMEMU_CONTROL_TOKEN"):
+        headers["X-Smemu-Control-Token"] = os.environ["SMEMU_CONTROL_TOKEN"]
+    request = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] + "/_smemu/faults" + query,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers=headers,
+        method=method,
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+REPLICA = "Operation not permitted on a replica secret. Call must be made in primary secret's region."
+
+
+@test
+def replication_as_a_new_user_tries_it():
+    n = unique("replicated")
+    created = ok("create-secret", "--name", n, "--secret-string", "s1", "--add-replica-regions", "Region=eu-west-1").json()
+    assert created["ReplicationStatus"][0]["Region"] == "eu-west-1"
+    ok("put-secret-value", "--secret-id", n, "--secret-string", "s2")
+    got = ok("get-secret-value", "--secret-id", n, "--region", "eu-west-1", "--query", "SecretString", "--output", "text")
+    assert got.text() == "s2"
+    fails("InvalidParameterException", REPLICA, "PutSecretValue",
+          "put-secret-value", "--secret-id", n, "--secret-string", "x", "--region", "eu-west-1")
+    fails("InvalidParameterException",
+          f"You can't delete secret {created['ARN']} that still has replica regions [eu-west-1].", "DeleteSecret",
+          "delete-secret", "--secret-id", n)
+    status = ok("describe-secret", "--secret-id", n, "--query", "ReplicationStatus[0].Status", "--output", "text")
+    assert status.text() == "InSync"
+    # A fault on the Region turns it Failed with a message; clearing it brings it back.
+    faults("POST", body={"region": "eu-west-1", "fail": True})
+    try:
+        failed = ok("describe-secret", "--secret-id", n, "--query", "ReplicationStatus[0]").json()
+        assert failed["Status"] == "Failed" and failed["StatusMessage"], failed
+    finally:
+        faults("DELETE", "?region=eu-west-1")
+    status = ok("describe-secret", "--secret-id", n, "--query", "ReplicationStatus[0].Status", "--output", "text")
+    assert status.text() == "InSync"
+    removed = ok("remove-regions-from-replication", "--secret-id", n, "--remove-replica-regions", "eu-west-1").json()
+    assert removed["ReplicationStatus"] == []
+    ok("delete-secret", "--secret-id", n, "--force-delete-without-recovery")
+
+
+@test
+def replication_stop_makes_a_standalone_secret():
+    n = unique("promoted")
+    arn = ok("create-secret", "--name", n, "--secret-string", "s1", "--add-replica-regions", "Region=eu-west-1",
+             "--query", "ARN", "--output", "text").text()
+    stopped = ok("stop-replication-to-replica", "--secret-id", n, "--region", "eu-west-1").json()
+    assert stopped == {"ARN": arn.replace(":us-east-1:", ":eu-west-1:")}
+    ok("put-secret-value", "--secret-id", n, "--secret-string", "mine", "--region", "eu-west-1")
+    got = ok("get-secret-value", "--secret-id", n, "--region", "eu-west-1", "--query", "SecretString", "--output", "text")
+    assert got.text() == "mine"
+    ok("delete-secret", "--secret-id", n, "--force-delete-without-recovery", "--region", "eu-west-1")
+    ok("delete-secret", "--secret-id", n, "--force-delete-without-recovery")
+
+
 def main():
     only = set(sys.argv[1:])
     passed = failed = skipped = 0

@@ -59,6 +59,21 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint("GET", "/_smemu/hooks", NONE, false, "the rotation hooks"),
     endpoint("POST", "/_smemu/hooks", SMALL, false, "register (or replace) the rotation hook of a function ARN"),
     endpoint("DELETE", "/_smemu/hooks", NONE, false, "remove the hook of ?functionArn=<ARN>"),
+    endpoint("GET", "/_smemu/faults", NONE, false, "the replication faults in force"),
+    endpoint(
+        "POST",
+        "/_smemu/faults",
+        SMALL,
+        false,
+        "make replication into a Region fail or lag: {\"region\",\"fail\":true|\"<message>\"} or {\"region\",\"lag\":\"10m\"}, optionally for one \"account\"",
+    ),
+    endpoint(
+        "DELETE",
+        "/_smemu/faults",
+        NONE,
+        false,
+        "clear the faults (?region= one Region's); replicas catch up at once",
+    ),
     endpoint("GET", "/_smemu/rotations", NONE, false, "the rotation log, oldest first; ?secretId= filters"),
     endpoint(
         "GET",

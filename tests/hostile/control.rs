@@ -28,6 +28,9 @@ const ATTACKS: &[(&str, &str, &str)] = &[
     ("POST", "/_smemu/clock", r#"{"advance":"30d"}"#),
     ("POST", "/_smemu/hooks", r#"{"functionArn":"x","kind":"builtin"}"#),
     ("DELETE", "/_smemu/hooks?functionArn=x", ""),
+    ("GET", "/_smemu/faults", ""),
+    ("POST", "/_smemu/faults", r#"{"region":"eu-west-1","fail":true}"#),
+    ("DELETE", "/_smemu/faults", ""),
 ];
 
 fn with_token(config: Config) -> Config {

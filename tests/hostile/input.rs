@@ -236,3 +236,39 @@ fn a_secret_access_key_on_the_command_line_is_refused() {
         assert!(stderr.contains("SMEMU_SECRET_ACCESS_KEY") && stderr.contains("--secret-access-key-file"), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn replication_inputs_no_sdk_sends_get_aws_shaped_answers() {
+    let server = TestServer::start().await;
+    let sm = server.client();
+    sm.create_secret().name("s").secret_string("hunter2").send().await.unwrap();
+    let call = |body: &'static str| server.call("ReplicateSecretToRegions", body);
+    let r = call(r#"{"SecretId":"s","AddReplicaRegions":[{}]}"#).await;
+    r.assert_error(400, "InvalidParameterException", "Invalid replica region.");
+    let r = call(r#"{"SecretId":"s","AddReplicaRegions":[{"Region":"EU-WEST-1"}]}"#).await;
+    assert_eq!((r.status, r.json()["__type"].as_str()), (400, Some("ValidationException")));
+    let r = call(r#"{"SecretId":"s","AddReplicaRegions":"eu-west-1"}"#).await;
+    assert_eq!((r.status, r.json()["__type"].as_str()), (400, Some("SerializationException")));
+    let r = server
+        .call(
+            "CreateSecret",
+            &format!(
+                r#"{{"Name":"cn","ClientRequestToken":"{TOKEN_A}","AddReplicaRegions":[{{"Region":"cn-north-1"}}]}}"#
+            ),
+        )
+        .await;
+    r.assert_error(400, "InvalidParameterException", "Invalid replica region.");
+    assert!(sm.describe_secret().secret_id("cn").send().await.is_err(), "nothing was created");
+    // The same Region a thousand times is one replica.
+    let many: Vec<String> = (0..1000).map(|_| r#"{"Region":"eu-west-1"}"#.to_owned()).collect();
+    let body = format!(r#"{{"SecretId":"s","AddReplicaRegions":[{}]}}"#, many.join(","));
+    let r = server.call("ReplicateSecretToRegions", &body).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["ReplicationStatus"].as_array().unwrap().len(), 1);
+    let r = server.call("RemoveRegionsFromReplication", r#"{"SecretId":"s","RemoveReplicaRegions":[]}"#).await;
+    assert_eq!((r.status, r.json()["__type"].as_str()), (400, Some("ValidationException")));
+    let r = server.call("StopReplicationToReplica", r#"{"SecretId":"s"}"#).await;
+    assert_eq!((r.status, r.json()["__type"].as_str()), (400, Some("InvalidRequestException")));
+    let dump = String::from_utf8_lossy(&server.control("GET", "/_smemu/faults", "").await.body).into_owned();
+    assert!(!dump.contains("hunter2"));
+}

@@ -147,6 +147,11 @@ pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, op: Operation, access: &Access,
     for also in also_required(op, input) {
         check(also)?;
     }
+    if op == Operation::AssociateCrossAccountReplica
+        && let Some(replica) = input.get("CrossAccountReplicaARN").and_then(Value::as_str)
+    {
+        accept_replication(ctx, caller, replica, now)?;
+    }
     let Some(use_action) = key_use(op, input) else { return Ok(()) };
     let key_ref = match (named_key, &facts) {
         (Some(key), _) => Some(key.to_string()).filter(|k| !k.is_empty()),
@@ -159,6 +164,20 @@ pub fn authorize(ctx: &Ctx<'_>, caller: &Caller, op: Operation, access: &Access,
     let secret_arn = facts.as_ref().map_or_else(|| target.arn.clone().unwrap_or_default(), |f| f.arn.clone());
     let use_ = KeyUse { action: use_action, key, secret_arn: &secret_arn, secret_account: ctx.account };
     authorizer.authorize_key_use(identities, caller, &use_, now)
+}
+
+/// AssociateCrossAccountReplica also needs `AcceptCrossAccountReplication` on the replica, in
+/// its own account: the replica's (system-managed) policy must admit the caller's account.
+fn accept_replication(ctx: &Ctx<'_>, caller: &Caller, replica: &str, now: crate::clock::Timestamp) -> Result<()> {
+    let SecretRef::Arn { account, .. } = ident::parse_secret_id(replica) else { return Ok(()) };
+    let there = Ctx::in_account(ctx.app, account, caller);
+    let (target, _) = target(&there, Operation::AssociateCrossAccountReplica, Some(replica));
+    let action = "secretsmanager:AcceptCrossAccountReplication";
+    let identities = ctx.app.auth.credentials().identities();
+    ctx.app
+        .authorizer
+        .check_action(identities, caller, action, Some(replica), &[], &target, now)
+        .map_err(|r| r.api_error())
 }
 
 /// The key a value uses, for authorization: `Some(None)` is the managed key; `None` means the
@@ -185,8 +204,13 @@ fn also_required(op: Operation, input: &Value) -> Vec<&'static str> {
             if input.get("AddReplicaRegions").and_then(Value::as_array).is_some_and(|r| !r.is_empty()) {
                 also.push("secretsmanager:ReplicateSecretToRegions");
             }
+            // The replica gets the system-managed cross-account-replication policy.
+            if input.get("CrossAccountPrimaryARN").is_some() {
+                also.push("secretsmanager:PutResourcePolicy");
+            }
             also
         }
+        Operation::AssociateCrossAccountReplica => vec!["secretsmanager:GetSecretValue"],
         _ => Vec::new(),
     }
 }

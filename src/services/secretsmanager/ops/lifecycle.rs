@@ -1,11 +1,11 @@
 //! CreateSecret, UpdateSecret, DescribeSecret, DeleteSecret, RestoreSecret.
 
 use super::shapes::{self, Flavor, SecretDescription, Tag};
-use super::{At, Ctx, Refused, not_supported, require_token};
+use super::{At, Ctx, Refused, require_token};
 use crate::api_error;
 use crate::error::{ErrorCode, Result};
 use crate::protocol::json::{Blob, Epoch};
-use crate::services::secretsmanager::state::{NewSecret, SecretUpdate, ident};
+use crate::services::secretsmanager::state::{NewSecret, SecretUpdate, cross_account, ident};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -18,7 +18,8 @@ pub struct CreateSecretInput {
     secret_binary: Option<Blob>,
     secret_string: Option<String>,
     tags: Option<Vec<Tag>>,
-    add_replica_regions: Option<serde_json::Value>,
+    add_replica_regions: Option<Vec<shapes::ReplicaRegion>>,
+    force_overwrite_replica_secret: Option<bool>,
     #[serde(rename = "CrossAccountPrimaryARN")]
     cross_account_primary_arn: Option<String>,
     r#type: Option<String>,
@@ -32,6 +33,8 @@ pub struct CreateSecretOutput {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_status: Option<Vec<shapes::ReplicationStatus>>,
 }
 
 /// CreateSecret's own checks, in the order AWS makes them, and what the engine then gets.
@@ -42,13 +45,19 @@ pub fn prepare_create_secret(input: CreateSecretInput) -> std::result::Result<Ne
     ident::check_name(&input.name).at("name")?;
     let token =
         require_token(input.client_request_token, ErrorCode::InvalidRequestException).at("clientRequestToken")?;
-    let value = shapes::secret_value(input.secret_string, input.secret_binary).at("secretString")?;
-    if input.add_replica_regions.is_some() {
-        return Err(not_supported("replication (AddReplicaRegions)")).at("addReplicaRegions");
-    }
     if input.cross_account_primary_arn.is_some() {
-        return Err(not_supported("cross-account replicas (CrossAccountPrimaryARN)")).at("crossAccountPrimaryARN");
+        let given = [
+            ("SecretString", input.secret_string.is_some()),
+            ("SecretBinary", input.secret_binary.is_some()),
+            ("Description", input.description.is_some()),
+            ("AddReplicaRegions", input.add_replica_regions.is_some()),
+            ("Type", input.r#type.is_some()),
+        ];
+        let given: Vec<&str> = given.iter().filter(|(_, g)| *g).map(|(m, _)| *m).collect();
+        cross_account::check_new_replica(&given, input.kms_key_id.as_deref()).at("crossAccountPrimaryARN")?;
     }
+    let value = shapes::secret_value(input.secret_string, input.secret_binary).at("secretString")?;
+    let replicas = shapes::replica_requests(input.add_replica_regions.unwrap_or_default()).at("addReplicaRegions")?;
     if let Some(key) = &input.kms_key_id {
         shapes::check_kms_key_id(key).at("kmsKeyId")?;
     }
@@ -61,12 +70,20 @@ pub fn prepare_create_secret(input: CreateSecretInput) -> std::result::Result<Ne
         secret_type: input.r#type,
         value,
         tags,
+        replicas,
+        overwrite_replicas: input.force_overwrite_replica_secret.unwrap_or(false),
+        cross_account_primary: input.cross_account_primary_arn,
     })
 }
 
 pub fn create_secret(ctx: &Ctx<'_>, input: CreateSecretInput) -> Result<CreateSecretOutput> {
     let created = ctx.engine().create_secret(ctx.scope(), prepare_create_secret(input)?)?;
-    Ok(CreateSecretOutput { arn: created.arn, name: created.name, version_id: created.version_id })
+    Ok(CreateSecretOutput {
+        arn: created.arn,
+        name: created.name,
+        version_id: created.version_id,
+        replication_status: created.replicas.as_deref().map(shapes::ReplicationStatus::list),
+    })
 }
 
 #[derive(Deserialize)]
@@ -103,7 +120,12 @@ pub fn update_secret(ctx: &Ctx<'_>, input: UpdateSecretInput) -> Result<CreateSe
             value,
         },
     )?;
-    Ok(CreateSecretOutput { arn: updated.arn, name: updated.name, version_id: updated.version_id })
+    Ok(CreateSecretOutput {
+        arn: updated.arn,
+        name: updated.name,
+        version_id: updated.version_id,
+        replication_status: None,
+    })
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ mod lifecycle;
 mod listing;
 mod password;
 mod policy;
+mod replication;
 mod rotation;
 pub mod shapes;
 mod tags;
@@ -222,11 +223,11 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, body: serde_json::Value) -> 
         Operation::DeleteResourcePolicy => call(ctx, body, policy::delete_resource_policy),
         Operation::ValidateResourcePolicy => call(ctx, body, policy::validate_resource_policy),
         Operation::ListResourcePolicies => call(ctx, body, policy::list_resource_policies),
-        Operation::AssociateCrossAccountReplica
-        | Operation::DisassociateCrossAccountReplica
-        | Operation::RemoveRegionsFromReplication
-        | Operation::ReplicateSecretToRegions
-        | Operation::StopReplicationToReplica => Err(not_supported(op.name())),
+        Operation::ReplicateSecretToRegions => call(ctx, body, replication::replicate_secret_to_regions),
+        Operation::RemoveRegionsFromReplication => call(ctx, body, replication::remove_regions_from_replication),
+        Operation::StopReplicationToReplica => call(ctx, body, replication::stop_replication_to_replica),
+        Operation::AssociateCrossAccountReplica => call(ctx, body, replication::associate_cross_account_replica),
+        Operation::DisassociateCrossAccountReplica => call(ctx, body, replication::disassociate_cross_account_replica),
     }
 }
 

@@ -5,8 +5,8 @@ use super::{At, Ctx, Refused};
 use crate::api_error;
 use crate::error::Result;
 use crate::services::secretsmanager::policy;
-use crate::services::secretsmanager::state::ident;
 use crate::services::secretsmanager::state::secret::ResourcePolicy;
+use crate::services::secretsmanager::state::{cross_account, ident};
 use serde::{Deserialize, Serialize};
 
 const DEFAULT_POLICY: &str = "default";
@@ -42,7 +42,7 @@ pub struct PolicyOutput {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_policy: Option<String>,
-    policy_name: &'static str,
+    policy_name: String,
 }
 
 /// PutResourcePolicy's own checks: the secret it names and the policy to attach.
@@ -60,13 +60,18 @@ pub fn prepare_put_resource_policy(
         return Err(api_error!(PublicPolicyException, "This resource policy will grant public access to the secret."))
             .at("resourcePolicy");
     }
-    Ok((input.secret_id, ResourcePolicy { document: input.resource_policy, block_public }))
+    Ok((input.secret_id, ResourcePolicy { document: input.resource_policy, block_public, name: None }))
 }
 
 pub fn put_resource_policy(ctx: &Ctx<'_>, input: PutResourcePolicyInput) -> Result<PolicyOutput> {
     let (secret_id, stored) = prepare_put_resource_policy(input)?;
     let (arn, name) = ctx.engine().set_policy(ctx.scope(), &secret_id, Some(stored))?;
-    Ok(PolicyOutput { arn, name, resource_policy: None, policy_name: DEFAULT_POLICY })
+    Ok(PolicyOutput { arn, name, resource_policy: None, policy_name: DEFAULT_POLICY.to_owned() })
+}
+
+/// The name a secret's policy is listed under.
+fn name_of(policy: &ResourcePolicy) -> String {
+    policy.name.clone().unwrap_or_else(|| DEFAULT_POLICY.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -78,13 +83,16 @@ pub struct PolicyRefInput {
 
 pub fn get_resource_policy(ctx: &Ctx<'_>, input: PolicyRefInput) -> Result<PolicyOutput> {
     ident::check_secret_id(&input.secret_id)?;
-    check_policy_name(input.policy_name.as_deref())?;
+    // A cross-account replica's policy goes by the name AWS gives it.
+    if input.policy_name.as_deref() != Some(cross_account::SYSTEM_POLICY_NAME) {
+        check_policy_name(input.policy_name.as_deref())?;
+    }
     ctx.engine().read_secret(ctx.scope(), &input.secret_id, |s| {
         Ok(PolicyOutput {
             arn: s.arn.clone(),
             name: s.name.clone(),
             resource_policy: s.policy.as_ref().map(|p| p.document.clone()),
-            policy_name: DEFAULT_POLICY,
+            policy_name: s.policy.as_ref().map_or_else(|| DEFAULT_POLICY.to_owned(), name_of),
         })
     })
 }
@@ -93,7 +101,7 @@ pub fn delete_resource_policy(ctx: &Ctx<'_>, input: PolicyRefInput) -> Result<Po
     ident::check_secret_id(&input.secret_id)?;
     check_policy_name(input.policy_name.as_deref())?;
     let (arn, name) = ctx.engine().set_policy(ctx.scope(), &input.secret_id, None)?;
-    Ok(PolicyOutput { arn, name, resource_policy: None, policy_name: DEFAULT_POLICY })
+    Ok(PolicyOutput { arn, name, resource_policy: None, policy_name: DEFAULT_POLICY.to_owned() })
 }
 
 #[derive(Deserialize)]
@@ -146,7 +154,7 @@ pub struct ListResourcePoliciesInput {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PolicySummary {
-    policy_name: &'static str,
+    policy_name: String,
 }
 
 #[derive(Serialize)]
@@ -162,7 +170,7 @@ pub fn list_resource_policies(ctx: &Ctx<'_>, input: ListResourcePoliciesInput) -
         return Err(api_error!(InvalidNextTokenException, "The NextToken value is invalid."));
     }
     ctx.engine().read_secret(ctx.scope(), &input.secret_id, |s| {
-        let resource_policies = s.policy.iter().map(|_| PolicySummary { policy_name: DEFAULT_POLICY }).collect();
+        let resource_policies = s.policy.iter().map(|p| PolicySummary { policy_name: name_of(p) }).collect();
         Ok(ListResourcePoliciesOutput { resource_policies })
     })
 }

@@ -5,6 +5,7 @@ use crate::clock::Timestamp;
 use crate::error::{ApiError, Result};
 use crate::protocol::json::{Blob, Epoch, OrderedMap};
 use crate::services::secretsmanager::filter::{Filter, FilterKey};
+use crate::services::secretsmanager::state::replication;
 use crate::services::secretsmanager::state::secret::{self, RotationRules, Secret, SecretValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -165,6 +166,90 @@ pub struct SecretDescription {
     pub owning_service: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_date: Option<Epoch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<Vec<ReplicationStatus>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_account_primary: Option<CrossAccountPrimaryShape>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_account_replicas: Option<Vec<CrossAccountReplicaShape>>,
+}
+
+/// `ReplicaRegionType`: one Region of `AddReplicaRegions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicaRegion {
+    pub region: Option<String>,
+    pub kms_key_id: Option<String>,
+}
+
+/// `AddReplicaRegions` as the engine takes it: every entry names a Region and a well-formed
+/// key, if any.
+///
+/// # Errors
+/// `Invalid replica region.` for an entry without a Region; the key check's error.
+pub fn replica_requests(regions: Vec<ReplicaRegion>) -> Result<Vec<replication::ReplicaRequest>> {
+    regions
+        .into_iter()
+        .map(|r| {
+            let region = r.region.ok_or_else(|| api_error!(InvalidParameterException, "Invalid replica region."))?;
+            if let Some(key) = &r.kms_key_id {
+                check_kms_key_id(key)?;
+            }
+            Ok(replication::ReplicaRequest { region, kms_key_id: r.kms_key_id })
+        })
+        .collect()
+}
+
+/// `ReplicationStatusType`: one replica as its primary reports it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationStatus {
+    pub region: String,
+    pub kms_key_id: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+}
+
+impl ReplicationStatus {
+    #[must_use]
+    pub fn of(link: &secret::ReplicaLink) -> Self {
+        Self {
+            region: link.region.clone(),
+            kms_key_id: link.kms_key_id.clone().unwrap_or_else(|| replication::DEFAULT_KEY_ALIAS.to_owned()),
+            status: link.status.as_str(),
+            status_message: link.message.clone(),
+        }
+    }
+
+    #[must_use]
+    pub fn list(links: &[secret::ReplicaLink]) -> Vec<Self> {
+        links.iter().map(Self::of).collect()
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CrossAccountPrimaryShape {
+    #[serde(rename = "PrimarySecretARN")]
+    pub primary_secret_arn: String,
+    pub replication_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CrossAccountReplicaShape {
+    #[serde(rename = "ReplicaSecretARN")]
+    pub replica_secret_arn: String,
+    #[serde(rename = "ReplicationRoleARN", skip_serializing_if = "Option::is_none")]
+    pub replication_role_arn: Option<String>,
+    pub replication_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
 }
 
 /// Which of the two names the version map goes by.
@@ -213,6 +298,33 @@ impl SecretDescription {
             secret_versions_to_stages,
             owning_service: s.owning_service.clone(),
             created_date: Some(Epoch(s.created)),
+            // A ListSecrets entry names the primary Region only.
+            primary_region: s.primary_region().map(str::to_owned),
+            replication_status: match flavor {
+                Flavor::Describe if !s.replicas.is_empty() => Some(ReplicationStatus::list(&s.replicas)),
+                _ => None,
+            },
+            cross_account_primary: s.cross_account_primary.as_ref().filter(|_| matches!(flavor, Flavor::Describe)).map(
+                |c| CrossAccountPrimaryShape {
+                    primary_secret_arn: c.primary_arn.clone(),
+                    replication_status: c.status.as_str(),
+                    status_message: c.message.clone(),
+                },
+            ),
+            cross_account_replicas: match flavor {
+                Flavor::Describe if !s.cross_account_replicas.is_empty() => Some(
+                    s.cross_account_replicas
+                        .iter()
+                        .map(|r| CrossAccountReplicaShape {
+                            replica_secret_arn: r.replica_arn.clone(),
+                            replication_role_arn: r.role_arn.clone(),
+                            replication_status: r.status.as_str(),
+                            status_message: r.message.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
         }
     }
 }

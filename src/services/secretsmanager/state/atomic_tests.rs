@@ -84,6 +84,13 @@ fn tags(rng: &mut Rng, most: usize) -> Vec<Tag> {
         .collect()
 }
 
+/// Replica Regions to ask for from `scope`: usually the other one, sometimes its own (refused).
+fn replica_of(scope: Scope<'_>, rng: &mut Rng) -> Vec<replication::ReplicaRequest> {
+    let region = if rng.chance(85) { SCOPES.iter().find(|s| s.region != scope.region) } else { Some(&scope) };
+    let key = rng.chance(20).then(|| "alias/mine".to_owned());
+    region.map(|s| replication::ReplicaRequest { region: s.region.to_owned(), kms_key_id: key }).into_iter().collect()
+}
+
 /// A version id of the secret (or one it does not have), for label moves and rotation steps.
 fn version_id(engine: &Engine, scope: Scope<'_>, name: &str, rng: &mut Rng) -> String {
     let ids = engine.read_secret(scope, name, |s| Ok(s.versions.iter().map(|v| v.id.clone()).collect::<Vec<_>>()));
@@ -121,6 +128,9 @@ fn step(engine: &Engine, journal: &Journal, rng: &mut Rng) -> (String, bool) {
                 secret_type: None,
                 value: rng.chance(80).then(|| value(rng)),
                 tags: if rng.chance(10) { tags(rng, 200) } else { tags(rng, 3) },
+                replicas: if rng.chance(25) { replica_of(scope, rng) } else { Vec::new() },
+                overwrite_replicas: rng.chance(50),
+                ..NewSecret::default()
             };
             ("create", engine.create_secret(scope, new).is_err())
         }
@@ -161,7 +171,8 @@ fn step(engine: &Engine, journal: &Journal, rng: &mut Rng) -> (String, bool) {
             ("untag", engine.untag_resource(scope, &id, &keys).is_err())
         }
         13 => {
-            let policy = rng.chance(70).then(|| ResourcePolicy { document: "{}".to_owned(), block_public: true });
+            let policy =
+                rng.chance(70).then(|| ResourcePolicy { document: "{}".to_owned(), block_public: true, name: None });
             ("policy", engine.set_policy(scope, &id, policy).is_err())
         }
         14 => {
@@ -212,6 +223,17 @@ fn step(engine: &Engine, journal: &Journal, rng: &mut Rng) -> (String, bool) {
                 }
             }
             ("reset or import", false)
+        }
+        _ if rng.chance(60) => {
+            let result = match rng.below(3) {
+                0 => engine.replicate_to_regions(scope, &id, &replica_of(scope, rng), rng.chance(50)).map(|_| ()),
+                1 => {
+                    let regions: Vec<String> = SCOPES.iter().map(|s| s.region.to_owned()).collect();
+                    engine.remove_regions(scope, &id, &regions).map(|_| ())
+                }
+                _ => engine.stop_replication(scope, &id).map(|_| ()),
+            };
+            ("replication", result.is_err())
         }
         _ => {
             // Toggles a journal that refuses every change: nothing may change meanwhile.

@@ -57,7 +57,7 @@ pub fn subject(secret: &Secret) -> Subject<'_> {
         name: &secret.name,
         description: secret.description.as_deref(),
         tags: &secret.tags,
-        primary_region: None,
+        primary_region: secret.primary_region(),
         owning_service: secret.owning_service.as_deref(),
     }
 }

@@ -20,8 +20,10 @@
 //!   back until those are durable: no one is ever shown a change that a failed write later takes
 //!   back, not even as an error such as "already exists" (see `App::settled`).
 
+pub mod cross_account;
 pub mod ident;
 pub mod listing;
+pub mod replication;
 pub mod rotation;
 pub mod secret;
 
@@ -118,6 +120,12 @@ pub struct NewSecret {
     pub secret_type: Option<String>,
     pub value: Option<SecretValue>,
     pub tags: Vec<Tag>,
+    /// AddReplicaRegions.
+    pub replicas: Vec<replication::ReplicaRequest>,
+    /// ForceOverwriteReplicaSecret.
+    pub overwrite_replicas: bool,
+    /// CrossAccountPrimaryARN: the secret is a cross-account replica of that primary.
+    pub cross_account_primary: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -125,6 +133,8 @@ pub struct Created {
     pub arn: String,
     pub name: String,
     pub version_id: Option<String>,
+    /// The replicas' links as the creation left them, when replicas were asked for.
+    pub replicas: Option<Vec<secret::ReplicaLink>>,
 }
 
 #[derive(Debug)]
@@ -170,6 +180,8 @@ pub struct SeedSecret {
     pub versions: Vec<SeedVersion>,
     pub policy: Option<secret::ResourcePolicy>,
     pub rotation: Rotation,
+    /// Replicas made once the secret is created.
+    pub replicas: Vec<replication::ReplicaRequest>,
 }
 
 #[derive(Debug)]
@@ -202,6 +214,8 @@ pub struct Engine {
     due: Arc<DueQueue>,
     /// Seals and opens every value (see [`Engine::set_vault`]).
     vault: OnceLock<Arc<dyn Vault>>,
+    /// The replication faults a test has injected (see `replication`).
+    faults: RwLock<Vec<replication::Fault>>,
 }
 
 /// Work that falls due at a time on smemu's clock, earliest first, for every service: the one
@@ -341,6 +355,8 @@ pub enum DueKind {
     Rotate,
     /// The deletion window of a KMS key has ended (`name` is the key id).
     KeyDeletion,
+    /// A lagging replication of the primary `name` is due (see `replication`).
+    Replicate,
 }
 
 /// A piece of scheduled work. Entries can go stale (a restored secret, a changed schedule);
@@ -397,6 +413,7 @@ impl Engine {
             changelog: OnceLock::new(),
             due: Arc::new(DueQueue::default()),
             vault: OnceLock::new(),
+            faults: RwLock::new(Vec::new()),
         }
     }
 
@@ -559,9 +576,24 @@ impl Engine {
         if is_due(&secret, now) {
             return Err(ApiError::secret_not_found());
         }
+        // Only the primary changes a replica (see `replication`).
+        if secret.is_replica() {
+            return Err(ApiError::replica_read_only());
+        }
         let result = f(&mut secret, now)?;
+        secret.revision += 1;
         let ticket = self.log_update(scope, &mut secret);
         self.changed(&store, ticket);
+        let replicated = replication::has_replicas(&secret);
+        let name = secret.name.clone();
+        drop(secret);
+        drop(inner);
+        drop(_order);
+        // The one place a primary's change reaches its replicas: after it is applied and
+        // journalled, and with no lock of its store held, since replicas live in other stores.
+        if replicated {
+            self.sync_replicas(scope, &name);
+        }
         Ok(result)
     }
 
@@ -580,7 +612,27 @@ impl Engine {
         })
     }
 
-    pub fn create_secret(&self, scope: Scope<'_>, new: NewSecret) -> Result<Created> {
+    pub fn create_secret(&self, scope: Scope<'_>, mut new: NewSecret) -> Result<Created> {
+        for replica in &new.replicas {
+            replication::check_region(scope.region, &replica.region)?;
+        }
+        if let Some(primary) = &new.cross_account_primary {
+            cross_account::other_account_arn(scope, primary, "CrossAccountPrimaryARN")?;
+        }
+        let links = replication::links_for(&std::mem::take(&mut new.replicas), new.overwrite_replicas);
+        let replicated = !links.is_empty();
+        let mut created = self.create_one(scope, new, links)?;
+        // The secret is journalled with its links; the copies follow once its store is unlocked,
+        // as after any change (see `replication`).
+        if replicated && created.replicas.is_some() {
+            self.sync_replicas(scope, &created.name);
+        } else {
+            created.replicas = None;
+        }
+        Ok(created)
+    }
+
+    fn create_one(&self, scope: Scope<'_>, new: NewSecret, links: Vec<secret::ReplicaLink>) -> Result<Created> {
         // Before anything below changes state (a due purge, the creation counter).
         secret::check_tag_limit(&[], &new.tags)?;
         let suffix = self.random_suffix()?;
@@ -618,6 +670,7 @@ impl Engine {
                     arn: existing.arn.clone(),
                     name: existing.name.clone(),
                     version_id: Some(version.id.clone()),
+                    replicas: None,
                 });
             }
             return Err(api_error!(
@@ -633,13 +686,19 @@ impl Engine {
         secret.kms_key_id = kms_key_id;
         secret.secret_type = new.secret_type;
         secret.add_tags(&new.tags)?;
+        if let Some(primary) = new.cross_account_primary {
+            let primary_account = primary.split(':').nth(4).unwrap_or_default().to_owned();
+            cross_account::start_replica(&mut secret, primary, &primary_account, ident::partition_of(scope.region));
+        }
         let version_id = sealed.map(|sealed| {
             let version = new_version(new.token, sealed, now);
             let id = version.id.clone();
             secret.add_version(version, None, now);
             id
         });
-        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id };
+        secret.replicas = links;
+        let replicas = (!secret.replicas.is_empty()).then(|| secret.replicas.clone());
+        let created = Created { arn: secret.arn.clone(), name: secret.name.clone(), version_id, replicas };
         secret.ticket = self.log_put(scope, &secret);
         self.changed(&store, secret.ticket);
         inner.insert(secret);
@@ -763,6 +822,9 @@ impl Engine {
             self.observe(store.changed.load(Ordering::Acquire));
             return phantom();
         };
+        if let Some(cell) = inner.secrets.get(&name) {
+            replication::check_deletable(&cell.read())?;
+        }
         if force {
             let secret = inner.remove(&name).ok_or_else(ApiError::secret_not_found)?;
             self.changed(&store, self.log_remove(scope, &secret.name));
@@ -857,7 +919,17 @@ impl Engine {
 
     /// Creates a seeded secret unless its name is already taken (seeding is idempotent).
     /// Returns whether it was created.
-    pub fn seed_secret(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
+    pub fn seed_secret(&self, scope: Scope<'_>, mut seed: SeedSecret) -> Result<bool> {
+        let replicas = std::mem::take(&mut seed.replicas);
+        let name = seed.name.clone();
+        let created = self.seed_one(scope, seed)?;
+        if created && !replicas.is_empty() {
+            self.replicate_to_regions(scope, &name, &replicas, false)?;
+        }
+        Ok(created)
+    }
+
+    fn seed_one(&self, scope: Scope<'_>, seed: SeedSecret) -> Result<bool> {
         let suffix = self.random_suffix()?;
         if self.existing_store(scope).is_some_and(|s| s.inner.read().secrets.contains_key(&seed.name)) {
             return Ok(false);
@@ -1075,12 +1147,17 @@ impl Engine {
         let _order = self.order.write();
         let ticket = self.append(record.as_deref());
         self.unschedule(None, None);
-        let mut accounts = self.accounts.write();
-        Self::load_into(&mut accounts, state, ticket, |account, region, secret| {
-            self.schedule_for(account, region, secret);
-        });
-        self.reset_ticket.store(ticket, Ordering::Release);
-        self.observe(ticket);
+        {
+            let mut accounts = self.accounts.write();
+            Self::load_into(&mut accounts, state, ticket, |account, region, secret| {
+                self.schedule_for(account, region, secret);
+            });
+            self.reset_ticket.store(ticket, Ordering::Release);
+            self.observe(ticket);
+        }
+        drop(_order);
+        // An export taken while a copy was on its way holds a replica behind its primary.
+        self.reconcile_replicas();
     }
 
     /// Runs `f` while no change is being made and none can start (a rollback swaps the state in

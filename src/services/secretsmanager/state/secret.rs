@@ -145,6 +145,72 @@ pub struct Rotation {
 pub struct ResourcePolicy {
     pub document: String,
     pub block_public: bool,
+    /// The name it is listed under when it is not the one a client attaches (`default`): the
+    /// system-managed policy of a cross-account replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Where a replica stands, as `ReplicationStatus` and the cross-account entries report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicaStatus {
+    InSync,
+    InProgress,
+    Failed,
+    /// A cross-account replica whose relationship is recorded but not yet copied.
+    Pending,
+    /// A cross-account link one side has stopped.
+    Detached,
+}
+
+impl ReplicaStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InSync => "InSync",
+            Self::InProgress => "InProgress",
+            Self::Failed => "Failed",
+            Self::Pending => "Pending",
+            Self::Detached => "Detached",
+        }
+    }
+}
+
+/// A primary's record of one of its replicas in another Region of its account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaLink {
+    pub region: String,
+    /// The replica's own key as the request named it (`None`: that Region's AWS managed key).
+    pub kms_key_id: Option<String>,
+    pub status: ReplicaStatus,
+    pub message: Option<String>,
+    /// ForceOverwriteReplicaSecret: a same-named secret in the Region gives way to the replica.
+    #[serde(default)]
+    pub overwrite: bool,
+    /// While replication to the Region lags: when it is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
+}
+
+/// A cross-account replica's record of its primary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossAccountPrimary {
+    pub primary_arn: String,
+    pub status: ReplicaStatus,
+    pub message: Option<String>,
+}
+
+/// A primary's record of its cross-account replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossAccountReplica {
+    pub replica_arn: String,
+    pub role_arn: Option<String>,
+    pub restriction: Option<String>,
+    pub status: ReplicaStatus,
+    pub message: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -168,6 +234,22 @@ pub struct Secret {
     pub policy: Option<ResourcePolicy>,
     /// Creation order; pruning removes from the front.
     pub versions: Vec<Version>,
+    /// On a primary: its replicas in other Regions, in the order they were added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaLink>,
+    /// On a Regional replica: the Region of its primary (the rest of the ARN is the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_of: Option<String>,
+    /// Counts the changes made to the secret; a replica keeps the count of the primary state it
+    /// copies, so an older copy never overwrites a newer one.
+    #[serde(default)]
+    pub revision: u64,
+    /// On a cross-account replica: its primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_account_primary: Option<CrossAccountPrimary>,
+    /// On a primary: its cross-account replica (at most one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cross_account_replicas: Vec<CrossAccountReplica>,
     /// Ids of versions removed since the last journal record (not part of the state).
     #[serde(skip)]
     pub removed_versions: Vec<String>,
@@ -207,6 +289,11 @@ impl Secret {
             rotation: Rotation::default(),
             policy: None,
             versions: Vec::new(),
+            replicas: Vec::new(),
+            replica_of: None,
+            revision: 0,
+            cross_account_primary: None,
+            cross_account_replicas: Vec::new(),
             removed_versions: Vec::new(),
             touched_versions: Vec::new(),
             id_index: HashMap::new(),
@@ -234,6 +321,11 @@ impl Secret {
             rotation: self.rotation.clone(),
             policy: self.policy.clone(),
             versions: Vec::new(),
+            replicas: self.replicas.clone(),
+            replica_of: self.replica_of.clone(),
+            revision: self.revision,
+            cross_account_primary: self.cross_account_primary.clone(),
+            cross_account_replicas: self.cross_account_replicas.clone(),
             removed_versions: Vec::new(),
             touched_versions: Vec::new(),
             id_index: HashMap::new(),
@@ -309,6 +401,26 @@ impl Secret {
         if let Some(holder) = self.holder_index(stage).filter(|&h| Some(h) != keep) {
             self.version_mut(holder).remove_stage(stage);
         }
+    }
+
+    /// Whether the secret is a copy kept by its primary: a Regional replica, or a cross-account
+    /// replica whose link has not been stopped from its side.
+    #[must_use]
+    pub fn is_replica(&self) -> bool {
+        self.replica_of.is_some() || self.cross_account_primary.is_some()
+    }
+
+    /// The Region where the secret's primary lives, for a replicated secret (primary or replica).
+    #[must_use]
+    pub fn primary_region(&self) -> Option<&str> {
+        if let Some(region) = &self.replica_of {
+            return Some(region);
+        }
+        if self.replicas.is_empty() {
+            return None;
+        }
+        // arn:<partition>:secretsmanager:<region>:...
+        self.arn.split(':').nth(3)
     }
 
     #[must_use]
