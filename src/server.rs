@@ -330,7 +330,7 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
             return sts_answer(app, &parts, &body, entry, call);
         }
         Ok(body) if iam::is_iam_request(&parts.headers, &parts.uri) => {
-            return iam_answer(app, &parts, &body, entry).await;
+            return iam_answer(app, &parts, &body, entry, call).await;
         }
         Ok(body) if protocol::targets(&parts.headers, kms::TARGET_PREFIX) => {
             let outcome = key_management(app, &parts, &body, entry, call).await;
@@ -620,22 +620,35 @@ fn sts_answer(app: &App, parts: &Parts, body: &[u8], entry: &mut Entry, call: &m
     response
 }
 
-async fn iam_answer(app: &Arc<App>, parts: &Parts, body: &[u8], entry: &mut Entry) -> Response<Full<Bytes>> {
+async fn iam_answer(
+    app: &Arc<App>,
+    parts: &Parts,
+    body: &[u8],
+    entry: &mut Entry,
+    call: &mut Call,
+) -> Response<Full<Bytes>> {
     let request = iam::IamRequest::parse(&parts.method, &parts.uri, body);
     entry.route(Service::Iam, request.operation().map(iam::Operation::name));
     entry.subject(request.subject().map_or(Subject::None, Subject::One));
+    if let Some(operation) = request.operation() {
+        call.route_query(Source::Iam, operation.name(), &request.audited_parameters());
+    }
     let now = SystemTime::now();
     let answer = match app.auth.authenticate(iam::SIGNING_NAME, &parts.method, &parts.uri, &parts.headers, body, now) {
         Ok(caller) => {
+            let caller = Arc::new(caller);
+            call.caller(&caller);
             let answer = iam::handle(app, &caller, &request).await;
             entry.caller(caller);
             answer
         }
         Err(e) => {
             entry.refused(&parts.headers, &parts.uri);
+            call.refused(&parts.headers, &parts.uri, app.auth.credentials());
             iam::auth_error_response(&e)
         }
     };
+    call.query_outcome(answer.code, answer.code.and(sts::error_message(&answer.body)));
     if let Some(code) = answer.code {
         entry.error(code);
     }

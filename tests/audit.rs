@@ -679,3 +679,34 @@ async fn lambda_calls_are_recorded_without_their_code_environment_or_payload() {
         assert!(!text.contains(hidden), "{hidden} in {text}");
     }
 }
+
+#[tokio::test]
+async fn iam_calls_are_recorded_without_the_secret_access_keys_they_create() {
+    let server = TestServer::start().await;
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_iam::config::Credentials::new("111122223333", "secret", None, None, "t"))
+        .endpoint_url(server.endpoint())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .build();
+    let iam = aws_sdk_iam::Client::from_conf(config);
+    iam.create_user().user_name("auditor").send().await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+    iam.put_user_policy().user_name("auditor").policy_name("read").policy_document(policy).send().await.unwrap();
+    let key = iam.create_access_key().user_name("auditor").send().await.unwrap().access_key.unwrap();
+    iam.get_user().user_name("nobody").send().await.unwrap_err();
+
+    let all = direct(records(&server, "?eventSource=iam.amazonaws.com").await);
+    assert_eq!(names(&all), ["CreateUser", "PutUserPolicy", "CreateAccessKey", "GetUser"]);
+    let read_only: Vec<bool> = all.iter().map(|r| r["readOnly"].as_bool().unwrap()).collect();
+    assert_eq!(read_only, [false, false, false, true]);
+    assert_eq!(all[0]["requestParameters"], json!({ "userName": "auditor" }));
+    assert_eq!(all[1]["requestParameters"]["policyDocument"], policy);
+    assert_eq!(all[3]["errorCode"], "NoSuchEntity");
+    assert!(all[3]["errorMessage"].as_str().unwrap().contains("nobody"), "{}", all[3]);
+    assert_eq!(all[0]["userIdentity"]["accountId"], "111122223333");
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(!text.contains(&key.secret_access_key), "a secret access key in {text}");
+}

@@ -32,10 +32,12 @@ pub enum Source {
     Sts,
     CloudTrail,
     Lambda,
+    Iam,
 }
 
 impl Source {
-    pub const ALL: [Source; 5] = [Self::SecretsManager, Self::Kms, Self::Sts, Self::CloudTrail, Self::Lambda];
+    pub const ALL: [Source; 6] =
+        [Self::SecretsManager, Self::Kms, Self::Sts, Self::CloudTrail, Self::Lambda, Self::Iam];
 
     #[must_use]
     pub const fn event_source(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Source {
             Self::Sts => "sts.amazonaws.com",
             Self::CloudTrail => "cloudtrail.amazonaws.com",
             Self::Lambda => "lambda.amazonaws.com",
+            Self::Iam => "iam.amazonaws.com",
         }
     }
 
@@ -57,6 +60,8 @@ impl Source {
             Self::Sts => Some("AWS::IAM::Role"),
             Self::CloudTrail => None,
             Self::Lambda => Some("AWS::Lambda::Function"),
+            // IAM's calls name users, roles and policies alike: no one type fits them all.
+            Self::Iam => None,
         }
     }
 
@@ -67,6 +72,7 @@ impl Source {
         const READS: [&str; 6] = ["Get", "List", "Describe", "BatchGet", "Lookup", "Validate"];
         match self {
             Self::Sts => true,
+            Self::Iam if operation.starts_with("Simulate") => true,
             Self::Kms
                 if matches!(
                     operation,

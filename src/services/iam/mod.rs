@@ -295,6 +295,30 @@ impl IamRequest {
         self.params.action().and_then(Operation::from_name)
     }
 
+    /// The parameters its audit record shows: what it names and the documents it sets, as
+    /// CloudTrail records IAM calls; never a secret access key (IAM takes none as a parameter).
+    #[must_use]
+    pub fn audited_parameters(&self) -> Vec<(&'static str, Option<&str>)> {
+        [
+            "UserName",
+            "RoleName",
+            "PolicyName",
+            "PolicyArn",
+            "PolicySourceArn",
+            "PolicyDocument",
+            "AssumeRolePolicyDocument",
+            "PermissionsBoundary",
+            "VersionId",
+            "AccessKeyId",
+            "Status",
+            "Path",
+            "Description",
+        ]
+        .into_iter()
+        .map(|name| (name, self.params.get(name)))
+        .collect()
+    }
+
     /// What the request names, as sent (never a policy document).
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
