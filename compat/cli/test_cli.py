@@ -677,6 +677,78 @@ def iam_user_key_and_policy_enforced_and_simulated_and_kept_across_kill_9():
         subprocess.run(["rm", "-rf", work], check=False)
 
 
+@test
+def iam_role_with_trust_and_inline_policy_assumed_through_sts_reads_only_its_secret():
+    """Scope 4 of the IAM issue through the CLI: `aws iam create-role` with a trust policy and
+    `put-role-policy`, `aws sts assume-role` in strict mode, and the session's credentials read
+    the one secret the role's policy allows, with enforcement on."""
+    binary = os.environ.get("SMEMU_BIN")
+    if not binary:
+        raise Skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
+    account, admin_key, admin_secret = "111122223333", "AKIDSMEMUROLEADMIN1", "role-admin-secret"
+    work = tempfile.mkdtemp(prefix="smemu-cli-role-")
+    secret_file = os.path.join(work, "admin-secret")
+    with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(admin_secret + "\n")
+    proc = subprocess.Popen(
+        [binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--auth", "strict",
+         "--authorize", "enforce", "--account-id", account, "--access-key-id", admin_key,
+         "--secret-access-key-file", secret_file],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    endpoint = proc.stdout.readline().strip().removeprefix("smemu ready on ")
+
+    def as_key(key, secret, token=None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+        if token:
+            env["AWS_SESSION_TOKEN"] = token
+        return env
+
+    try:
+        admin = as_key(admin_key, admin_secret)
+        sm = lambda env, *args: aws("--endpoint-url", endpoint, *args, env=env)  # noqa: E731
+        allowed = sm(admin, "create-secret", "--name", "role/allowed", "--secret-string", "yes").json()["ARN"]
+        other = sm(admin, "create-secret", "--name", "role/other", "--secret-string", "no").json()["ARN"]
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]})
+        role = iam("--endpoint-url", endpoint, "create-role", "--role-name", "app-reader",
+                   "--assume-role-policy-document", trust, env=admin)
+        assert role.code == 0, role.err
+        role_arn = role.json()["Role"]["Arn"]
+        assert role_arn == f"arn:aws:iam::{account}:role/app-reader", role_arn
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": allowed}]})
+        put = iam("--endpoint-url", endpoint, "put-role-policy", "--role-name", "app-reader",
+                  "--policy-name", "read-one", "--policy-document", policy, env=admin)
+        assert put.code == 0, put.err
+
+        assumed = subprocess.run(
+            [AWS, "sts", "--endpoint-url", endpoint, "assume-role", "--role-arn", role_arn,
+             "--role-session-name", "cli"],
+            capture_output=True, text=True, env=admin, timeout=60, check=False,
+        )
+        assert assumed.returncode == 0, assumed.stderr
+        answer = json.loads(assumed.stdout)
+        creds = answer["Credentials"]
+        assert answer["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{account}:assumed-role/app-reader/cli"
+        session = as_key(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        read = lambda secret: sm(session, "get-secret-value", "--secret-id", secret, "--query", "SecretString", "--output", "text")  # noqa: E731
+        assert read(allowed).text() == "yes"
+        refused = read(other)
+        assert refused.code == SERVICE_ERROR_EXIT
+        assert refused.err.strip() == (
+            "An error occurred (AccessDeniedException) when calling the GetSecretValue operation: "
+            f"User: arn:aws:sts::{account}:assumed-role/app-reader/cli is not authorized to perform: "
+            f"secretsmanager:GetSecretValue on resource: {other} "
+            "because no identity-based policy allows the secretsmanager:GetSecretValue action"
+        ), refused.err
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        subprocess.run(["rm", "-rf", work], check=False)
+
+
 def faults(method, query="", body=None):
     """smemu's control API for replication faults."""
     headers = {"Content-Type": "application/json"}
