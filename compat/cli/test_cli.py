@@ -603,34 +603,45 @@ def iam(*args, env=None):
     return Result(proc)
 
 
+def strict_smemu(work, account, admin_key, admin_secret, *extra):
+    """A smemu of the test's own with --auth strict --authorize enforce and one admin key (its
+    secret in a 0600 file under `work`): (process, endpoint)."""
+    binary = os.environ.get("SMEMU_BIN")
+    if not binary:
+        raise Skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
+    secret_file = os.path.join(work, "admin-secret")
+    if not os.path.exists(secret_file):
+        with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(admin_secret + "\n")
+    proc = subprocess.Popen(
+        [binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--auth", "strict",
+         "--authorize", "enforce", "--account-id", account, "--access-key-id", admin_key,
+         "--secret-access-key-file", secret_file, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    return proc, proc.stdout.readline().strip().removeprefix("smemu ready on ")
+
+
+def as_key(key, secret, token=None):
+    """The environment of a CLI call signed with this key (and session token), no endpoint of the caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+    if token:
+        env["AWS_SESSION_TOKEN"] = token
+    return env
+
+
 @test
 def iam_user_key_and_policy_enforced_and_simulated_and_kept_across_kill_9():
     """The IAM acceptance flow: with --auth strict --authorize enforce, a user, key and inline
     policy created with `aws iam` read exactly the secret the policy allows, the simulator says
     the same, and all of it survives kill -9 with --data-dir."""
-    binary = os.environ.get("SMEMU_BIN")
-    if not binary:
-        raise Skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
     account, admin_key, admin_secret = "111122223333", "AKIDSMEMUIAMADMIN01", "iam-admin-secret"
     work = tempfile.mkdtemp(prefix="smemu-cli-iam-")
-    secret_file = os.path.join(work, "admin-secret")
-    with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-        f.write(admin_secret + "\n")
     data_dir = os.path.join(work, "data")
 
     def start():
-        proc = subprocess.Popen(
-            [binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--auth", "strict",
-             "--authorize", "enforce", "--account-id", account, "--access-key-id", admin_key,
-             "--secret-access-key-file", secret_file, "--data-dir", data_dir],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        return proc, proc.stdout.readline().strip().removeprefix("smemu ready on ")
-
-    def as_key(key, secret):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-        env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
-        return env
+        return strict_smemu(work, account, admin_key, admin_secret, "--data-dir", data_dir)
 
     proc, endpoint = start()
     try:
@@ -682,29 +693,9 @@ def iam_role_with_trust_and_inline_policy_assumed_through_sts_reads_only_its_sec
     """Scope 4 of the IAM issue through the CLI: `aws iam create-role` with a trust policy and
     `put-role-policy`, `aws sts assume-role` in strict mode, and the session's credentials read
     the one secret the role's policy allows, with enforcement on."""
-    binary = os.environ.get("SMEMU_BIN")
-    if not binary:
-        raise Skip("SMEMU_BIN is not set: compat/run sets it for tests that need a smemu of their own")
     account, admin_key, admin_secret = "111122223333", "AKIDSMEMUROLEADMIN1", "role-admin-secret"
     work = tempfile.mkdtemp(prefix="smemu-cli-role-")
-    secret_file = os.path.join(work, "admin-secret")
-    with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-        f.write(admin_secret + "\n")
-    proc = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--auth", "strict",
-         "--authorize", "enforce", "--account-id", account, "--access-key-id", admin_key,
-         "--secret-access-key-file", secret_file],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    endpoint = proc.stdout.readline().strip().removeprefix("smemu ready on ")
-
-    def as_key(key, secret, token=None):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-        env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
-        if token:
-            env["AWS_SESSION_TOKEN"] = token
-        return env
-
+    proc, endpoint = strict_smemu(work, account, admin_key, admin_secret)
     try:
         admin = as_key(admin_key, admin_secret)
         sm = lambda env, *args: aws("--endpoint-url", endpoint, *args, env=env)  # noqa: E731
