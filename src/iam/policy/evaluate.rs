@@ -510,9 +510,7 @@ fn statement_applies(
     if let Some(resources) = &statement.resources {
         // An action without a resource is matched as `*`, which only `"Resource": "*"` covers.
         let target = req.resource.unwrap_or("*");
-        let named = resources
-            .iter()
-            .any(|r| pattern::compile(r, true, resolve).is_some_and(|p| pattern::matches(&p, target, false)));
+        let named = resources.iter().any(|r| pattern::matches_with(r, target, resolve));
         if named == statement.not_resource {
             return Err(Mismatch::Resource);
         }

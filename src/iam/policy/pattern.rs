@@ -94,9 +94,53 @@ pub(crate) fn matches(tokens: &[Token], text: &str, fold: bool) -> bool {
     tokens[pi..].iter().all(|t| *t == Token::Any)
 }
 
-/// A plain wildcard match without variables.
+/// A plain wildcard match without variables: the same match as [`matches`] over the compiled
+/// pattern, walked on the text itself, because every statement's Action and Resource are matched
+/// on every authorised request and compiling allocates.
 pub(crate) fn wildcard(pattern: &str, text: &str, fold: bool) -> bool {
-    compile(pattern, true, None).is_some_and(|p| matches(&p, text, fold))
+    let eq = |a: char, b: char| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was (just after it, in the pattern) and how far into the text it reaches.
+    let mut backtrack: Option<(usize, usize)> = None;
+    while let Some(tc) = text[t..].chars().next() {
+        match pattern[p..].chars().next() {
+            Some('*') => {
+                p += 1;
+                backtrack = Some((p, t));
+                continue;
+            }
+            Some('?') => {
+                p += 1;
+                t += tc.len_utf8();
+                continue;
+            }
+            Some(pc) if eq(pc, tc) => {
+                p += pc.len_utf8();
+                t += tc.len_utf8();
+                continue;
+            }
+            _ => {}
+        }
+        let Some((star, reached)) = backtrack else {
+            return false;
+        };
+        let skipped = text[reached..].chars().next().map_or(1, char::len_utf8);
+        p = star;
+        t = reached + skipped;
+        backtrack = Some((star, t));
+    }
+    pattern[p..].chars().all(|c| c == '*')
+}
+
+/// Whether `pattern` matches `text`, with its variables resolved through `resolve` when given;
+/// a pattern without any is matched as a plain wildcard, without compiling it.
+pub(crate) fn matches_with(pattern: &str, text: &str, resolve: Option<Resolve<'_>>) -> bool {
+    match resolve {
+        Some(resolve) if pattern.contains("${") => {
+            compile(pattern, true, Some(resolve)).is_some_and(|p| matches(&p, text, false))
+        }
+        _ => wildcard(pattern, text, false),
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +160,24 @@ mod tests {
         assert!(wildcard("ABC", "abc", true));
         assert!(wildcard("prod/db-??????", "prod/db-AbCdEf", false));
         assert!(!wildcard("prod/db-??????", "prod/db-AbCdE", false));
+    }
+
+    #[test]
+    fn the_direct_walk_matches_what_the_compiled_pattern_matches() {
+        let patterns = ["", "*", "?", "a*", "*a", "a?c", "*b*", "a**b", "é?*", "?*?", "arn:*:secret:*-??????", "ab*ab"];
+        let texts = ["", "a", "ab", "abc", "abab", "aab", "éxy", "é", "arn:aws:secret:db-AbCdEf", "ABAB"];
+        for pattern in patterns {
+            let compiled = compile(pattern, true, None).unwrap();
+            for text in texts {
+                for fold in [false, true] {
+                    assert_eq!(
+                        wildcard(pattern, text, fold),
+                        matches(&compiled, text, fold),
+                        "{pattern:?} {text:?} {fold}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
