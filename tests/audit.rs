@@ -476,43 +476,13 @@ async fn the_control_view_filters_and_clears_the_trail() {
     assert!(records(&server, "").await.is_empty());
 }
 
-/// Every operation of the Secrets Manager model, for the test below.
-const SECRETS_MANAGER_OPERATIONS: [&str; 26] = [
-    "AssociateCrossAccountReplica",
-    "BatchGetSecretValue",
-    "CancelRotateSecret",
-    "CreateSecret",
-    "DeleteResourcePolicy",
-    "DeleteSecret",
-    "DescribeSecret",
-    "DisassociateCrossAccountReplica",
-    "GetRandomPassword",
-    "GetResourcePolicy",
-    "GetSecretValue",
-    "ListResourcePolicies",
-    "ListSecretVersionIds",
-    "ListSecrets",
-    "PutResourcePolicy",
-    "PutSecretValue",
-    "RemoveRegionsFromReplication",
-    "ReplicateSecretToRegions",
-    "RestoreSecret",
-    "RotateSecret",
-    "StopReplicationToReplica",
-    "TagResource",
-    "UntagResource",
-    "UpdateSecret",
-    "UpdateSecretVersionStage",
-    "ValidateResourcePolicy",
-];
-
 #[tokio::test]
 async fn every_operation_of_both_models_makes_exactly_one_event_with_its_outcome() {
     let server = TestServer::start().await;
     let mut expected = Vec::new();
-    for op in SECRETS_MANAGER_OPERATIONS {
-        let r = server.call(op, "{}").await;
-        expected.push((op.to_owned(), "secretsmanager.amazonaws.com", r.status == 200));
+    for op in smemu::services::secretsmanager::ops::Operation::ALL {
+        let r = server.call(op.name(), "{}").await;
+        expected.push((op.name().to_owned(), "secretsmanager.amazonaws.com", r.status == 200));
     }
     for op in smemu::services::kms::Operation::ALL {
         let r = server.kms_call(op.name(), "{}").await;

@@ -21,35 +21,6 @@ use smemu::rotation::HookSpec;
 use smemu::services::secretsmanager::ops::{self, Ctx, Operation};
 use std::sync::{Arc, OnceLock};
 
-const OPERATIONS: [&str; 26] = [
-    "AssociateCrossAccountReplica",
-    "BatchGetSecretValue",
-    "CancelRotateSecret",
-    "CreateSecret",
-    "DeleteResourcePolicy",
-    "DeleteSecret",
-    "DescribeSecret",
-    "DisassociateCrossAccountReplica",
-    "GetRandomPassword",
-    "GetResourcePolicy",
-    "GetSecretValue",
-    "ListResourcePolicies",
-    "ListSecretVersionIds",
-    "ListSecrets",
-    "PutResourcePolicy",
-    "PutSecretValue",
-    "RemoveRegionsFromReplication",
-    "ReplicateSecretToRegions",
-    "RestoreSecret",
-    "RotateSecret",
-    "StopReplicationToReplica",
-    "TagResource",
-    "UntagResource",
-    "UpdateSecret",
-    "UpdateSecretVersionStage",
-    "ValidateResourcePolicy",
-];
-
 /// A marker inside every stored value: it must never show up in an answer.
 const MARKER: &str = "QX7Z";
 
@@ -165,8 +136,9 @@ async fn run(app: &Arc<App>, data: &[u8]) {
     let check_marker = !text.contains(MARKER) && !text.contains("\\u");
     for request in smemu_fuzz::split(data, 0xFF, 4) {
         let Some((&pick, body)) = request.split_first() else { continue };
-        match OPERATIONS.get(usize::from(pick) % (OPERATIONS.len() + 1)) {
-            Some(name) => one(app, name, body, check_marker).await,
+        // Operation::ALL keeps the model's order, so a corpus byte keeps naming its operation.
+        match Operation::ALL.get(usize::from(pick) % (Operation::ALL.len() + 1)) {
+            Some(op) => one(app, op.name(), body, check_marker).await,
             None => {
                 // A clock advance of up to ~7 years, in hours, running what falls due.
                 let hours = body.iter().take(2).fold(0i64, |acc, &b| (acc << 8) | i64::from(b));

@@ -739,35 +739,8 @@ mod tests {
     #[test]
     fn embedded_model_parses_and_knows_every_operation() {
         let model = model();
-        for op in [
-            "AssociateCrossAccountReplica",
-            "BatchGetSecretValue",
-            "CancelRotateSecret",
-            "CreateSecret",
-            "DeleteResourcePolicy",
-            "DeleteSecret",
-            "DescribeSecret",
-            "DisassociateCrossAccountReplica",
-            "GetRandomPassword",
-            "GetResourcePolicy",
-            "GetSecretValue",
-            "ListResourcePolicies",
-            "ListSecretVersionIds",
-            "ListSecrets",
-            "PutResourcePolicy",
-            "PutSecretValue",
-            "RemoveRegionsFromReplication",
-            "ReplicateSecretToRegions",
-            "RestoreSecret",
-            "RotateSecret",
-            "StopReplicationToReplica",
-            "TagResource",
-            "UntagResource",
-            "UpdateSecret",
-            "UpdateSecretVersionStage",
-            "ValidateResourcePolicy",
-        ] {
-            assert!(model.has_operation(op), "{op}");
+        for op in crate::services::secretsmanager::ops::Operation::ALL {
+            assert!(model.has_operation(op.name()), "{op:?}");
         }
         assert_eq!(model.operations.len(), 26);
         assert!(!model.has_operation("GetSecret"));

@@ -83,6 +83,9 @@ macro_rules! operations {
         pub enum Operation { $($op),+ }
 
         impl Operation {
+            /// Every operation, in the model's (alphabetical) order.
+            pub const ALL: &[Operation] = &[$(Self::$op),+];
+
             #[must_use]
             pub fn from_name(name: &str) -> Option<Self> {
                 match name { $(stringify!($op) => Some(Self::$op),)+ _ => None }
