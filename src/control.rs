@@ -428,13 +428,13 @@ fn audit_view(app: &App, query: &str) -> Value {
         .filter(|e| {
             is(&name, Some(&e.name))
                 && is(&source, Some(e.source.event_source()))
-                && is(&code, e.error_code.as_deref())
-                && is(&user, e.username.as_deref())
-                && is(&account, Some(&e.account))
-                && is(&region, Some(&e.region))
-                && resource.as_deref().is_none_or(|r| e.resources.iter().any(|x| x == r))
+                && is(&code, e.error_code())
+                && is(&user, e.username())
+                && is(&account, Some(e.account()))
+                && is(&region, Some(e.region()))
+                && resource.as_deref().is_none_or(|r| e.resources().any(|x| x == r))
         })
-        .filter_map(|e| serde_json::from_str(&e.record).ok())
+        .filter_map(|e| serde_json::from_str(&e.record()).ok())
         .collect();
     json!({ "enabled": app.audit.is_enabled(), "events": events })
 }

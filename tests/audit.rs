@@ -96,7 +96,7 @@ async fn lookup_events_lists_a_read_and_a_refused_read_by_event_name() {
         .events()
         .iter()
         .filter(|e| e.name == "GetSecretValue")
-        .map(|e| serde_json::from_str(&e.record).unwrap())
+        .map(|e| serde_json::from_str(&e.record()).unwrap())
         .collect();
     assert_eq!(refused.len(), 3);
     assert_eq!(refused[1]["errorCode"], "UnrecognizedClientException");
@@ -399,7 +399,7 @@ async fn no_secret_value_reaches_a_record_or_the_audit_file() {
         b64(data_key.plaintext.unwrap().as_ref()),
         "Zq7".to_owned(),
     ];
-    let recorded: Vec<String> = server.app.audit.trail().events().iter().map(|e| e.record.clone()).collect();
+    let recorded: Vec<String> = server.app.audit.trail().events().iter().map(|e| e.record().into_owned()).collect();
     let parsed: Vec<Value> = recorded.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
     assert_eq!(direct(parsed).len(), 10);
     let file = std::fs::read_to_string(&log).unwrap();

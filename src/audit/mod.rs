@@ -7,8 +7,9 @@
 //! - Secrets Manager's own events (rotation, deletion windows) come from where they happen,
 //!   through [`Audit::service_event`]; the KMS calls it makes for a caller, through
 //!   [`Audit::kms_for_secrets_manager`].
-//! - [`record`] renders a record once, when it is made; [`trail`] keeps it (a bounded ring, the
-//!   `--audit-log` file, the data directory's trail file).
+//! - [`record`] keeps what a record says as text and writes its JSON when something reads it
+//!   (most records never are); [`trail`] keeps it (a bounded ring, the `--audit-log` file, the
+//!   data directory's trail file).
 //!
 //! What a record never holds: `SecretString`, `SecretBinary`, `RotationToken`, a KMS plaintext
 //! or ciphertext, a generated password, credentials (see [`record::never_recorded`]), nor any
@@ -17,7 +18,7 @@
 pub mod record;
 pub mod trail;
 
-pub use record::{Event, Identity, Source};
+pub use record::{Event, Identity, Named, Source};
 
 use crate::access_log::Subject;
 use crate::auth::Caller;
@@ -139,7 +140,7 @@ impl Audit {
             additional: None,
             request_id,
             read_only: routed.read_only,
-            resources: routed.resources,
+            resources: Named::List(&routed.resources),
         });
         if let (Some((name, arn)), Some(caller)) = (follow, &routed.caller) {
             let versions = self.versions.get().map_or(1, |count| count(&caller.account_id, &caller.region, &arn));
@@ -175,7 +176,7 @@ impl Audit {
             additional: Some(serde_json::json!({ "SecretId": arn })),
             request_id: &request_id,
             read_only: false,
-            resources: vec![arn.to_owned()],
+            resources: Named::One(arn),
         });
     }
 
@@ -199,7 +200,7 @@ impl Audit {
             additional: None,
             request_id: &uuid::Uuid::new_v4().to_string(),
             read_only: false,
-            resources: vec![key_arn.to_owned()],
+            resources: Named::One(key_arn),
         });
     }
 
@@ -237,7 +238,7 @@ impl Audit {
             additional: None,
             request_id: &request_id,
             read_only: true,
-            resources: call.key_arn.map(str::to_owned).into_iter().collect(),
+            resources: call.key_arn.map_or(Named::Nothing, Named::One),
         });
     }
 }
@@ -523,11 +524,11 @@ mod tests {
         audit.finish(call, Some("req-1"));
         let events = audit.trail().events();
         assert_eq!(events.len(), 1);
-        let record: Value = serde_json::from_str(&events[0].record).unwrap();
+        let record: Value = serde_json::from_str(&events[0].record()).unwrap();
         assert_eq!(record["errorCode"], "AccessDenied");
         assert_eq!(record["requestID"], "req-1");
         assert_eq!(record["requestParameters"], serde_json::json!({"secretId": "db"}));
-        assert!(!events[0].record.contains("hunter2"));
+        assert!(!events[0].record().contains("hunter2"));
     }
 
     #[test]
@@ -571,7 +572,7 @@ mod tests {
         audit.finish(call, Some("req"));
         let names: Vec<String> = audit.trail().events().iter().map(|e| e.name.to_string()).collect();
         assert_eq!(names, ["DeleteSecret", "StartSecretVersionDelete"]);
-        let service: Value = serde_json::from_str(&audit.trail().events()[1].record).unwrap();
+        let service: Value = serde_json::from_str(&audit.trail().events()[1].record()).unwrap();
         assert_eq!(service["eventType"], "AwsServiceEvent");
         assert_eq!(
             service["additionalEventData"]["SecretId"],

@@ -1,12 +1,13 @@
 //! One CloudTrail record: its fields, the `userIdentity` of each kind of principal, and what of
 //! a request or an answer it may show.
 //!
-//! A record is rendered to its JSON text once, when it is made: the trail, LookupEvents'
+//! A record's JSON is written from the event whenever it is read: LookupEvents'
 //! `CloudTrailEvent`, the audit files and `GET /_smemu/audit` all serve that same text.
 
 use crate::auth::Caller;
 use crate::clock::Timestamp;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -223,50 +224,91 @@ fn principal_of(arn: &str) -> Principal<'_> {
     Principal { kind: "Unknown", name: None, session: None }
 }
 
+/// Which kind of [`Identity`] a record describes; its names and keys are kept as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Caller,
+    Via,
+    ViaAccount,
+    Refused,
+    Service(&'static str),
+}
+
+/// An identity as a record shows it, borrowed from a caller or from an event's text.
+#[derive(Clone, Copy)]
+struct Person<'a> {
+    who: Who,
+    account: &'a str,
+    arn: &'a str,
+    user_id: &'a str,
+    access_key_id: Option<&'a str>,
+}
+
 impl<'a> Identity<'a> {
+    fn person(self) -> Person<'a> {
+        let nobody = |who, account| Person { who, account, arn: "", user_id: "", access_key_id: None };
+        match self {
+            Self::Caller(c) | Self::Via(c) => Person {
+                who: if matches!(self, Self::Via(_)) { Who::Via } else { Who::Caller },
+                account: &c.account_id,
+                arn: &c.principal_arn,
+                user_id: &c.user_id,
+                access_key_id: c.access_key_id.as_deref(),
+            },
+            Self::ViaAccount(account) => nobody(Who::ViaAccount, account),
+            Self::Refused { account, access_key_id } => Person { access_key_id, ..nobody(Who::Refused, account) },
+            Self::Service { account, by } => nobody(Who::Service(by), account),
+        }
+    }
+
     /// The account the record belongs to.
     #[must_use]
     pub fn account(&self) -> &str {
-        match self {
-            Self::Caller(c) | Self::Via(c) => &c.account_id,
-            Self::ViaAccount(account) | Self::Refused { account, .. } | Self::Service { account, .. } => account,
-        }
+        self.person().account
     }
 
     /// LookupEvents' `Username`: a user's name, a role session's name, `root`.
     #[must_use]
-    pub fn username(&self) -> Option<String> {
-        let (Self::Caller(c) | Self::Via(c)) = self else { return None };
-        let principal = principal_of(&c.principal_arn);
+    pub fn username(&self) -> Option<&'a str> {
+        self.person().username()
+    }
+
+    #[must_use]
+    pub fn access_key_id(&self) -> Option<&'a str> {
+        self.person().access_key_id
+    }
+
+    #[cfg(test)]
+    fn to_value(self) -> Value {
+        serde_json::to_value(self.person().shape()).unwrap_or_default()
+    }
+}
+
+impl<'a> Person<'a> {
+    fn username(self) -> Option<&'a str> {
+        if !matches!(self.who, Who::Caller | Who::Via) {
+            return None;
+        }
+        let principal = principal_of(self.arn);
         match principal.kind {
-            "Root" => Some("root".to_owned()),
-            "IAMUser" => principal.name.map(str::to_owned),
-            "AssumedRole" => principal.session.map(str::to_owned),
+            "Root" => Some("root"),
+            "IAMUser" => principal.name,
+            "AssumedRole" => principal.session,
             _ => None,
         }
     }
 
-    #[must_use]
-    pub fn access_key_id(&self) -> Option<&str> {
-        match self {
-            Self::Caller(c) | Self::Via(c) => c.access_key_id.as_deref(),
-            Self::Refused { access_key_id, .. } => *access_key_id,
-            Self::ViaAccount(_) | Self::Service { .. } => None,
-        }
-    }
-
-    /// The record's `userIdentity`, borrowed from the caller: serialised without building a
-    /// JSON value first.
+    /// The record's `userIdentity`, serialised without building a JSON value first.
     fn shape(self) -> UserIdentity<'a> {
         let mut out = UserIdentity::default();
-        match self {
-            Self::Caller(c) | Self::Via(c) => {
-                let principal = principal_of(&c.principal_arn);
+        match self.who {
+            Who::Caller | Who::Via => {
+                let principal = principal_of(self.arn);
                 out.kind = Some(principal.kind);
-                out.principal_id = Some(&c.user_id);
-                out.arn = Some(&c.principal_arn);
-                out.account_id = Some(&c.account_id);
-                out.access_key_id = c.access_key_id.as_deref();
+                out.principal_id = Some(self.user_id);
+                out.arn = Some(self.arn);
+                out.account_id = Some(self.account);
+                out.access_key_id = self.access_key_id;
                 match principal.kind {
                     "IAMUser" => out.user_name = Some(principal.name.unwrap_or_default()),
                     "AssumedRole" => {
@@ -275,38 +317,33 @@ impl<'a> Identity<'a> {
                             attributes: SessionAttributes { mfa_authenticated: "false" },
                             session_issuer: SessionIssuer {
                                 kind: "Role",
-                                principal_id: c.user_id.split(':').next().unwrap_or_default(),
-                                arn: format!("arn:aws:iam::{}:role/{role}", c.account_id),
-                                account_id: &c.account_id,
+                                principal_id: self.user_id.split(':').next().unwrap_or_default(),
+                                arn: format!("arn:aws:iam::{}:role/{role}", self.account),
+                                account_id: self.account,
                                 user_name: role,
                             },
                         });
                     }
                     _ => {}
                 }
-                if matches!(self, Self::Via(_)) {
+                if self.who == Who::Via {
                     out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
                 }
             }
-            Self::ViaAccount(account) => {
-                out.account_id = Some(account);
+            Who::ViaAccount => {
+                out.account_id = Some(self.account);
                 out.invoked_by = Some(SECRETS_MANAGER_PRINCIPAL);
             }
-            Self::Service { account, by } => {
-                out.account_id = Some(account);
+            Who::Service(by) => {
+                out.account_id = Some(self.account);
                 out.invoked_by = Some(by);
             }
-            Self::Refused { access_key_id, .. } => {
+            Who::Refused => {
                 out.kind = Some("Unknown");
-                out.access_key_id = access_key_id;
+                out.access_key_id = self.access_key_id;
             }
         }
         out
-    }
-
-    #[cfg(test)]
-    fn to_value(self) -> Value {
-        serde_json::to_value(self.shape()).unwrap_or_default()
     }
 }
 
@@ -375,7 +412,26 @@ pub struct Draft<'a> {
     pub request_id: &'a str,
     pub read_only: bool,
     /// What the call names, as sent (ARNs also appear as the record's `resources`).
-    pub resources: Vec<String>,
+    pub resources: Named<'a>,
+}
+
+/// What a call names.
+#[derive(Clone, Copy, Debug)]
+pub enum Named<'a> {
+    Nothing,
+    One(&'a str),
+    List(&'a [String]),
+}
+
+impl<'a> Named<'a> {
+    fn iter(self) -> impl Iterator<Item = &'a str> {
+        let (one, list): (Option<&'a str>, &'a [String]) = match self {
+            Self::Nothing => (None, &[]),
+            Self::One(name) => (Some(name), &[]),
+            Self::List(names) => (None, names),
+        };
+        one.into_iter().chain(list.iter().map(String::as_str))
+    }
 }
 
 /// `requestParameters`: the members of a request as sent, or the few a KMS call Secrets Manager
@@ -404,8 +460,11 @@ fn context_map<S: serde::Serializer>(pairs: &&[(String, String)], out: S) -> Res
     out.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
-/// A record in the trail: its JSON text, and the fields LookupEvents filters on. Kept to few
-/// allocations: the trail makes one or two per call and drops the oldest as it goes.
+/// A record in the trail, with the fields LookupEvents filters on.
+///
+/// An event made here keeps what its record says as text in one string, and the record's JSON
+/// is written only when something reads it: every call makes one or two events, most of which
+/// are never read, and a full trail then costs the allocator two blocks per event.
 #[derive(Clone, Debug)]
 pub struct Event {
     /// The order events were recorded in; NextToken points into it.
@@ -415,15 +474,119 @@ pub struct Event {
     pub name: Cow<'static, str>,
     pub source: Source,
     pub read_only: bool,
-    pub username: Option<String>,
-    pub access_key_id: Option<String>,
-    pub resource_type: Option<&'static str>,
-    pub resources: Vec<String>,
-    pub account: String,
-    pub region: String,
-    pub error_code: Option<String>,
-    /// The CloudTrail record, serialised.
-    pub record: String,
+    body: Body,
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    Made(Made),
+    /// Read back from a trail file: the record as it was written.
+    Read(Box<Read>),
+}
+
+#[derive(Clone, Debug)]
+struct Made {
+    service_event: bool,
+    who: Who,
+    text: Fields,
+}
+
+#[derive(Clone, Debug)]
+struct Read {
+    record: String,
+    username: Option<String>,
+    access_key_id: Option<String>,
+    resources: Vec<String>,
+    account: String,
+    region: String,
+    error_code: Option<String>,
+}
+
+/// What an event made here keeps, in this order in [`Fields`].
+#[derive(Clone, Copy)]
+enum Field {
+    Account,
+    Region,
+    Arn,
+    UserId,
+    AccessKeyId,
+    UserAgent,
+    SourceIp,
+    RequestId,
+    ErrorCode,
+    ErrorMessage,
+    /// JSON text.
+    Parameters,
+    /// JSON text.
+    Response,
+    /// JSON text.
+    Additional,
+    /// Separated by NUL, which no name or ARN holds.
+    Resources,
+}
+
+const FIELDS: usize = Field::Resources as usize + 1;
+
+/// Several texts in one string: where each ends, and which are there at all.
+#[derive(Clone, Debug, Default)]
+struct Fields {
+    text: String,
+    ends: [u32; FIELDS],
+    present: u16,
+}
+
+impl Fields {
+    fn get(&self, field: Field) -> Option<&str> {
+        let i = field as usize;
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize)
+    }
+}
+
+/// Writes [`Fields`] in their order; each field is written once, present or not.
+struct Packer {
+    text: Vec<u8>,
+    ends: [u32; FIELDS],
+    present: u16,
+}
+
+impl Packer {
+    fn end(&mut self, field: Field, present: bool) {
+        self.ends[field as usize] = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        if present {
+            self.present |= 1 << field as usize;
+        }
+    }
+
+    fn text(&mut self, field: Field, value: Option<&str>) {
+        if let Some(value) = value {
+            self.text.extend_from_slice(value.as_bytes());
+        }
+        self.end(field, value.is_some());
+    }
+
+    fn json(&mut self, field: Field, value: Option<&impl Serialize>) {
+        let written = value.is_some_and(|v| {
+            let start = self.text.len();
+            let ok = serde_json::to_writer(&mut self.text, v).is_ok();
+            if !ok {
+                self.text.truncate(start);
+            }
+            ok
+        });
+        self.end(field, written);
+    }
+
+    fn finish(self) -> Fields {
+        // Every piece written is a `str` or serde_json's output, so this does not fail.
+        match String::from_utf8(self.text) {
+            Ok(text) => Fields { text, ends: self.ends, present: self.present },
+            Err(_) => Fields::default(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -443,10 +606,10 @@ struct Record<'a> {
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<&'a str>,
-    request_parameters: Option<Elements<'a>>,
-    response_elements: Option<Value>,
+    request_parameters: Option<&'a RawValue>,
+    response_elements: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    additional_event_data: Option<Value>,
+    additional_event_data: Option<&'a RawValue>,
     #[serde(rename = "requestID")]
     request_id: &'a str,
     #[serde(rename = "eventID")]
@@ -483,70 +646,187 @@ fn cut(text: &str) -> &str {
 }
 
 impl Draft<'_> {
-    /// The event, with its record rendered, at `time`.
+    /// The event at `time`; its record is written when it is read.
     #[must_use]
     pub fn into_event(self, time: Timestamp) -> Event {
-        let id = uuid::Uuid::new_v4();
-        let account = self.identity.account().to_owned();
-        let resource_type = self.source.resource_type();
-        let resources: Vec<RecordResource<'_>> = match resource_type {
-            Some(kind) => self
-                .resources
-                .iter()
-                .filter(|r| r.starts_with("arn:"))
-                .map(|arn| RecordResource { account_id: &account, kind, arn })
-                .collect(),
-            None => Vec::new(),
-        };
-        let record = Record {
-            event_version: EVENT_VERSION,
-            user_identity: self.identity.shape(),
-            event_time: time.to_iso8601_seconds(),
-            event_source: self.source.event_source(),
-            event_name: &self.name,
-            aws_region: self.region,
-            source_ip_address: self.source_ip,
-            user_agent: self.user_agent.map(cut),
-            error_code: self.error.map(|(code, _)| code).filter(|c| !c.is_empty()),
-            error_message: self.error.map(|(_, message)| cut(message)).filter(|m| !m.is_empty()),
-            request_parameters: self.request_parameters,
-            response_elements: if self.read_only { None } else { self.response_elements },
-            additional_event_data: self.additional,
-            request_id: self.request_id,
-            event_id: id,
-            read_only: self.read_only,
-            resources,
-            event_type: if self.service_event { "AwsServiceEvent" } else { "AwsApiCall" },
-            management_event: true,
-            recipient_account_id: &account,
-            event_category: "Management",
-        };
-        // Sized for a typical record, so the text is written without growing its buffer.
-        let mut text = Vec::with_capacity(RECORD_CAPACITY);
-        let record = match serde_json::to_writer(&mut text, &record) {
-            Ok(()) => String::from_utf8(text).unwrap_or_default(),
-            Err(_) => String::new(),
-        };
+        let person = self.identity.person();
+        let lengths = [person.account, self.region, person.arn, person.user_id, self.source_ip, self.request_id]
+            .iter()
+            .map(|s| s.len())
+            .sum::<usize>()
+            + self.user_agent.map_or(0, str::len)
+            + self.resources.iter().map(|r| r.len() + 1).sum::<usize>();
+        let mut out = Packer { text: Vec::with_capacity(lengths + 160), ends: [0; FIELDS], present: 0 };
+        out.text(Field::Account, Some(person.account));
+        out.text(Field::Region, Some(self.region));
+        out.text(Field::Arn, Some(person.arn));
+        out.text(Field::UserId, Some(person.user_id));
+        out.text(Field::AccessKeyId, person.access_key_id);
+        out.text(Field::UserAgent, self.user_agent.map(cut));
+        out.text(Field::SourceIp, Some(self.source_ip));
+        out.text(Field::RequestId, Some(self.request_id));
+        out.text(Field::ErrorCode, self.error.map(|(code, _)| code).filter(|c| !c.is_empty()));
+        out.text(Field::ErrorMessage, self.error.map(|(_, message)| cut(message)).filter(|m| !m.is_empty()));
+        out.json(Field::Parameters, self.request_parameters.as_ref());
+        out.json(Field::Response, if self.read_only { None } else { self.response_elements.as_ref() });
+        out.json(Field::Additional, self.additional.as_ref());
+        let mut named = self.resources.iter().filter(|r| !r.contains('\0')).peekable();
+        let any = named.peek().is_some();
+        for (i, resource) in named.enumerate() {
+            if i > 0 {
+                out.text.push(0);
+            }
+            out.text.extend_from_slice(resource.as_bytes());
+        }
+        out.end(Field::Resources, any);
         Event {
             seq: 0,
+            id: uuid::Uuid::new_v4(),
             time,
             name: self.name,
             source: self.source,
             read_only: self.read_only,
-            username: self.identity.username(),
-            access_key_id: self.identity.access_key_id().map(str::to_owned),
-            resource_type: resource_type.filter(|_| !self.resources.is_empty()),
-            resources: self.resources,
-            region: self.region.to_owned(),
-            error_code: self.error.map(|(code, _)| code).filter(|c| !c.is_empty()).map(str::to_owned),
-            account,
-            record,
-            id,
+            body: Body::Made(Made { service_event: self.service_event, who: person.who, text: out.finish() }),
+        }
+    }
+}
+
+impl Made {
+    fn person(&self) -> Person<'_> {
+        let text = |field| self.text.get(field).unwrap_or_default();
+        Person {
+            who: self.who,
+            account: text(Field::Account),
+            arn: text(Field::Arn),
+            user_id: text(Field::UserId),
+            access_key_id: self.text.get(Field::AccessKeyId),
         }
     }
 }
 
 impl Event {
+    /// The CloudTrail record, as JSON text.
+    #[must_use]
+    pub fn record(&self) -> Cow<'_, str> {
+        match &self.body {
+            Body::Read(read) => Cow::Borrowed(&read.record),
+            Body::Made(made) => Cow::Owned(self.render(made)),
+        }
+    }
+
+    fn render(&self, made: &Made) -> String {
+        let person = made.person();
+        let text = |field| made.text.get(field);
+        let json = |field| text(field).and_then(|t| serde_json::from_str::<&RawValue>(t).ok());
+        let resources: Vec<RecordResource<'_>> = match self.source.resource_type() {
+            Some(kind) => self
+                .resources()
+                .filter(|r| r.starts_with("arn:"))
+                .map(|arn| RecordResource { account_id: person.account, kind, arn })
+                .collect(),
+            None => Vec::new(),
+        };
+        let record = Record {
+            event_version: EVENT_VERSION,
+            user_identity: person.shape(),
+            event_time: self.time.to_iso8601_seconds(),
+            event_source: self.source.event_source(),
+            event_name: &self.name,
+            aws_region: text(Field::Region).unwrap_or_default(),
+            source_ip_address: text(Field::SourceIp).unwrap_or_default(),
+            user_agent: text(Field::UserAgent),
+            error_code: text(Field::ErrorCode),
+            error_message: text(Field::ErrorMessage),
+            request_parameters: json(Field::Parameters),
+            response_elements: json(Field::Response),
+            additional_event_data: json(Field::Additional),
+            request_id: text(Field::RequestId).unwrap_or_default(),
+            event_id: self.id,
+            read_only: self.read_only,
+            resources,
+            event_type: if made.service_event { "AwsServiceEvent" } else { "AwsApiCall" },
+            management_event: true,
+            recipient_account_id: person.account,
+            event_category: "Management",
+        };
+        let mut out = Vec::with_capacity(RECORD_CAPACITY);
+        match serde_json::to_writer(&mut out, &record) {
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// What the event holds, in bytes: the trail's bound counts this.
+    #[must_use]
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + match &self.body {
+                Body::Made(made) => made.text.text.capacity(),
+                Body::Read(read) => read.record.len() + std::mem::size_of::<Read>(),
+            }
+    }
+
+    #[must_use]
+    pub fn account(&self) -> &str {
+        match &self.body {
+            Body::Made(made) => made.text.get(Field::Account).unwrap_or_default(),
+            Body::Read(read) => &read.account,
+        }
+    }
+
+    #[must_use]
+    pub fn region(&self) -> &str {
+        match &self.body {
+            Body::Made(made) => made.text.get(Field::Region).unwrap_or_default(),
+            Body::Read(read) => &read.region,
+        }
+    }
+
+    /// LookupEvents' `Username`.
+    #[must_use]
+    pub fn username(&self) -> Option<&str> {
+        match &self.body {
+            Body::Made(made) => made.person().username(),
+            Body::Read(read) => read.username.as_deref(),
+        }
+    }
+
+    #[must_use]
+    pub fn access_key_id(&self) -> Option<&str> {
+        match &self.body {
+            Body::Made(made) => made.text.get(Field::AccessKeyId),
+            Body::Read(read) => read.access_key_id.as_deref(),
+        }
+    }
+
+    /// The record's `errorCode`.
+    #[must_use]
+    pub fn error_code(&self) -> Option<&str> {
+        match &self.body {
+            Body::Made(made) => made.text.get(Field::ErrorCode),
+            Body::Read(read) => read.error_code.as_deref(),
+        }
+    }
+
+    /// What the call named, as sent, and the ARNs recorded: LookupEvents' `ResourceName`s.
+    pub fn resources(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match &self.body {
+            Body::Made(made) => Box::new(made.text.get(Field::Resources).into_iter().flat_map(|t| t.split('\0'))),
+            Body::Read(read) => Box::new(read.resources.iter().map(String::as_str)),
+        }
+    }
+
+    /// LookupEvents' `ResourceType`: the type of what the service's calls name, when the call
+    /// named anything.
+    #[must_use]
+    pub fn resource_type(&self) -> Option<&'static str> {
+        let named = match &self.body {
+            Body::Made(made) => made.text.get(Field::Resources).is_some(),
+            Body::Read(read) => !read.resources.is_empty(),
+        };
+        self.source.resource_type().filter(|_| named)
+    }
+
     /// An event read back from a trail file; `None` for a line that is not a record.
     #[must_use]
     pub fn from_record(record: String) -> Option<Event> {
@@ -576,7 +856,6 @@ impl Event {
         resources.dedup();
         let source = value.get("eventSource").and_then(Value::as_str).unwrap_or_default();
         let source = Source::ALL.into_iter().find(|s| s.event_source() == source)?;
-        let resource_type = source.resource_type().filter(|_| !resources.is_empty());
         Some(Event {
             seq: 0,
             id: text("eventID")?.parse().ok()?,
@@ -584,14 +863,15 @@ impl Event {
             name: Cow::Owned(text("eventName")?),
             source,
             read_only: value.get("readOnly").and_then(Value::as_bool).unwrap_or(false),
-            username,
-            access_key_id: id_text("accessKeyId").map(str::to_owned),
-            resource_type,
-            resources,
-            account: text("recipientAccountId")?,
-            region: text("awsRegion")?,
-            error_code: text("errorCode"),
-            record,
+            body: Body::Read(Box::new(Read {
+                username,
+                access_key_id: id_text("accessKeyId").map(str::to_owned),
+                resources,
+                account: text("recipientAccountId")?,
+                region: text("awsRegion")?,
+                error_code: text("errorCode"),
+                record,
+            })),
         })
     }
 }
@@ -646,14 +926,14 @@ mod tests {
         let value = Identity::Caller(&user).to_value();
         assert_eq!(value["type"], "IAMUser");
         assert_eq!(value["userName"], "alice");
-        assert_eq!(Identity::Caller(&user).username().as_deref(), Some("alice"));
+        assert_eq!(Identity::Caller(&user).username(), Some("alice"));
         let role = caller("arn:aws:sts::111122223333:assumed-role/app/s1", "AROAEXAMPLE:s1");
         let value = Identity::Via(&role).to_value();
         assert_eq!(value["type"], "AssumedRole");
         assert_eq!(value["sessionContext"]["sessionIssuer"]["arn"], "arn:aws:iam::111122223333:role/app");
         assert_eq!(value["sessionContext"]["sessionIssuer"]["principalId"], "AROAEXAMPLE");
         assert_eq!(value["invokedBy"], SECRETS_MANAGER_PRINCIPAL);
-        assert_eq!(Identity::Via(&role).username().as_deref(), Some("s1"));
+        assert_eq!(Identity::Via(&role).username(), Some("s1"));
         let root = caller("arn:aws:iam::111122223333:root", "111122223333");
         assert_eq!(Identity::Caller(&root).to_value()["type"], "Root");
         let service = Identity::Service { account: "111122223333", by: SECRETS_MANAGER_PRINCIPAL }.to_value();
@@ -679,17 +959,66 @@ mod tests {
             additional: None,
             request_id: "req",
             read_only: false,
-            resources: vec!["arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-abcdef".into()],
+            resources: Named::One("arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-abcdef"),
         }
         .into_event(Timestamp::from_secs(1_767_225_600));
-        let value: Value = serde_json::from_str(&event.record).unwrap();
+        let value: Value = serde_json::from_str(&event.record()).unwrap();
         assert_eq!(value["eventTime"], "2026-01-01T00:00:00Z");
+        assert_eq!(value["eventName"], "DeleteSecret");
+        assert_eq!(value["awsRegion"], "eu-west-1");
+        assert_eq!(value["sourceIPAddress"], "127.0.0.1");
+        assert_eq!(value["userAgent"], "aws-cli");
+        assert_eq!(value["requestID"], "req");
+        assert_eq!(value["errorCode"], "ResourceNotFoundException");
+        assert_eq!(value["errorMessage"], "nope");
+        assert_eq!(value["userIdentity"]["userName"], "alice");
+        assert_eq!(value["userIdentity"]["accessKeyId"], "AKIAEXAMPLE");
+        assert_eq!(
+            value["requestParameters"]["secretId"],
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-abcdef"
+        );
         assert_eq!(value["responseElements"], Value::Null);
         assert_eq!(value["resources"][0]["type"], "AWS::SecretsManager::Secret");
-        let back = Event::from_record(event.record.clone()).unwrap();
-        assert_eq!(
-            (back.id, back.name, back.username, back.error_code, back.account, back.resources),
-            (event.id, event.name, event.username, event.error_code, event.account, event.resources)
-        );
+        assert_eq!(value["recipientAccountId"], "111122223333");
+        let back = Event::from_record(event.record().into_owned()).unwrap();
+        assert_eq!(back.record(), event.record());
+        let fields =
+            |e: &Event| (e.id, e.name.to_string(), e.username().map(str::to_owned), e.error_code().map(str::to_owned));
+        assert_eq!(fields(&back), fields(&event));
+        let places = |e: &Event| (e.account().to_owned(), e.region().to_owned(), e.access_key_id().map(str::to_owned));
+        assert_eq!(places(&back), places(&event));
+        assert_eq!(back.resources().collect::<Vec<_>>(), event.resources().collect::<Vec<_>>());
+        assert_eq!(back.resource_type(), event.resource_type());
+    }
+
+    #[test]
+    fn an_event_keeps_its_texts_apart_and_leaves_out_what_is_absent() {
+        let event = Draft {
+            source: Source::Kms,
+            name: "Decrypt".into(),
+            service_event: false,
+            identity: Identity::ViaAccount("111122223333"),
+            region: "us-east-1",
+            source_ip: SECRETS_MANAGER_PRINCIPAL,
+            user_agent: Some(""),
+            error: None,
+            request_parameters: None,
+            response_elements: Some(serde_json::json!({"ignored": true})),
+            additional: Some(serde_json::json!({"SecretId": "a\u{0}b"})),
+            request_id: "r",
+            read_only: true,
+            resources: Named::List(&["one".to_owned(), "bad\0name".to_owned(), "two".to_owned()]),
+        }
+        .into_event(Timestamp::from_secs(0));
+        let value: Value = serde_json::from_str(&event.record()).unwrap();
+        assert_eq!(value["userAgent"], "");
+        assert!(value.get("errorCode").is_none() && value.get("errorMessage").is_none());
+        assert_eq!(value["requestParameters"], Value::Null);
+        assert_eq!(value["responseElements"], Value::Null, "a read's answer is never recorded");
+        assert_eq!(value["additionalEventData"]["SecretId"], "a\u{0}b");
+        assert!(value["userIdentity"].get("accessKeyId").is_none());
+        assert_eq!(event.username(), None);
+        assert_eq!(event.resources().collect::<Vec<_>>(), ["one", "two"]);
+        assert_eq!(event.resource_type(), Some("AWS::KMS::Key"));
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 /// The trail's file in a data directory.
 pub const TRAIL_FILE: &str = "audit.jsonl";
 
-/// Whatever the count, the ring never holds more record text than this.
+/// Whatever the count, the ring never holds more than this (see [`Event::weight`]).
 pub const MAX_RING_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Default)]
@@ -119,7 +119,7 @@ impl Trail {
             let mut file = open_append(&fresh)?;
             let mut text = String::new();
             for event in &events {
-                text.push_str(&event.record);
+                text.push_str(&event.record());
                 text.push('\n');
             }
             file.write_all(text.as_bytes())?;
@@ -135,11 +135,11 @@ impl Trail {
             e.seq = ring.next_seq;
         }
         ring.next_seq += 1;
-        ring.bytes += event.record.len();
+        ring.bytes += event.weight();
         ring.events.push_back(event.clone());
         while ring.events.len() > retain || (ring.bytes > MAX_RING_BYTES && ring.events.len() > 1) {
             if let Some(old) = ring.events.pop_front() {
-                ring.bytes -= old.record.len();
+                ring.bytes -= old.weight();
             }
         }
         event
@@ -148,14 +148,19 @@ impl Trail {
     /// Keeps `event` in the ring and writes it to the files.
     pub fn push(&self, event: Event) {
         let event = Self::push_into(&mut self.ring.lock(), self.retain, Arc::new(event));
-        if let Some(file) = self.log.get()
-            && let Err(e) = append_line(&mut file.lock(), &event.record)
+        let (log, durable) = (self.log.get(), self.durable.get());
+        if log.is_none() && durable.is_none() {
+            return;
+        }
+        let record = event.record();
+        if let Some(file) = log
+            && let Err(e) = append_line(&mut file.lock(), &record)
         {
             tracing::warn!(error = %e, "cannot write to the audit log");
         }
-        if let Some(durable) = self.durable.get() {
+        if let Some(durable) = durable {
             let mut d = durable.lock();
-            if let Err(e) = append_line(&mut d.file, &event.record) {
+            if let Err(e) = append_line(&mut d.file, &record) {
                 tracing::warn!(error = %e, "cannot write the audit trail to the data directory");
             }
             d.lines += 1;

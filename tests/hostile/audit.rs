@@ -43,8 +43,8 @@ async fn oversized_parameters_are_left_out_of_the_record() {
     server.call("PutResourcePolicy", &body).await;
     let events = server.app.audit.trail().events();
     assert_eq!(events.len(), 1);
-    assert!(events[0].record.len() < 4096, "{} bytes", events[0].record.len());
-    let record: Value = serde_json::from_str(&events[0].record).unwrap();
+    assert!(events[0].record().len() < 4096, "{} bytes", events[0].record().len());
+    let record: Value = serde_json::from_str(&events[0].record()).unwrap();
     assert_eq!(record["requestParameters"], Value::Null);
 }
 
@@ -70,5 +70,5 @@ async fn lookup_requests_no_sdk_sends_get_json_errors() {
     assert_eq!(r.json()["__type"], "InvalidNextTokenException");
     // The eight refusals above and the long token are each one event, recorded as failures.
     let events = server.app.audit.trail().events();
-    assert!(events.iter().all(|e| e.name == "LookupEvents" && e.error_code.is_some()));
+    assert!(events.iter().all(|e| e.name == "LookupEvents" && e.error_code().is_some()));
 }

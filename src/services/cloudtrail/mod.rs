@@ -136,7 +136,7 @@ impl Query {
     }
 
     fn keeps(&self, event: &Event, account: &str, region: &str, oldest: Timestamp) -> bool {
-        if event.account != account || event.region != region || event.time < oldest {
+        if event.account() != account || event.region() != region || event.time < oldest {
             return false;
         }
         if self.start.is_some_and(|s| event.time < s) || self.end.is_some_and(|e| event.time > e) {
@@ -147,11 +147,11 @@ impl Query {
             "EventId" => event.id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()) == value.as_str(),
             "EventName" => event.name == *value,
             "ReadOnly" => (if event.read_only { "true" } else { "false" }) == value,
-            "Username" => event.username.as_deref() == Some(value),
-            "ResourceType" => event.resource_type == Some(value.as_str()),
-            "ResourceName" => event.resources.iter().any(|r| r == value),
+            "Username" => event.username() == Some(value),
+            "ResourceType" => event.resource_type() == Some(value.as_str()),
+            "ResourceName" => event.resources().any(|r| r == value),
             "EventSource" => event.source.event_source() == value,
-            "AccessKeyId" => event.access_key_id.as_deref() == Some(value),
+            "AccessKeyId" => event.access_key_id() == Some(value),
             _ => false,
         }
     }
@@ -202,11 +202,8 @@ fn lookup(ctx: &Ctx<'_>, query: &Query) -> Result<Value, ApiError> {
 
 /// One event as LookupEvents lists it.
 fn listed(event: &Event) -> Value {
-    let resources: Vec<Value> = event
-        .resources
-        .iter()
-        .map(|name| json!({ "ResourceType": event.resource_type, "ResourceName": name }))
-        .collect();
+    let resources: Vec<Value> =
+        event.resources().map(|name| json!({ "ResourceType": event.resource_type(), "ResourceName": name })).collect();
     let mut out = json!({
         "EventId": event.id.hyphenated().to_string(),
         "EventName": event.name,
@@ -214,13 +211,13 @@ fn listed(event: &Event) -> Value {
         "EventTime": event.time.epoch_seconds(),
         "EventSource": event.source.event_source(),
         "Resources": resources,
-        "CloudTrailEvent": event.record,
+        "CloudTrailEvent": event.record(),
     });
-    if let Some(key) = &event.access_key_id {
-        out["AccessKeyId"] = Value::String(key.clone());
+    if let Some(key) = event.access_key_id() {
+        out["AccessKeyId"] = Value::String(key.to_owned());
     }
-    if let Some(user) = &event.username {
-        out["Username"] = Value::String(user.clone());
+    if let Some(user) = event.username() {
+        out["Username"] = Value::String(user.to_owned());
     }
     out
 }

@@ -528,7 +528,7 @@ fn the_calls_secrets_manager_makes_are_recorded_as_invoked_by_it_without_the_dat
     let data_key = sm.generate_data_key(None, &context).unwrap();
     sm.decrypt(&data_key.ciphertext, &ctx(&[("SecretARN", arn)])).unwrap_err();
     let events = audit.trail().events();
-    let records: Vec<serde_json::Value> = events.iter().map(|e| serde_json::from_str(&e.record).unwrap()).collect();
+    let records: Vec<serde_json::Value> = events.iter().map(|e| serde_json::from_str(&e.record()).unwrap()).collect();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["eventName"], "GenerateDataKey");
     assert_eq!(records[0]["eventSource"], "kms.amazonaws.com");
@@ -541,7 +541,7 @@ fn the_calls_secrets_manager_makes_are_recorded_as_invoked_by_it_without_the_dat
     assert_eq!(records[1]["errorCode"], "InvalidCiphertextException");
     let b64 = |bytes: &[u8]| STANDARD.encode(bytes);
     for record in &events {
-        assert!(!record.record.contains(&b64(data_key.plaintext.as_bytes())));
-        assert!(!record.record.contains(&b64(&data_key.ciphertext)));
+        assert!(!record.record().contains(&b64(data_key.plaintext.as_bytes())));
+        assert!(!record.record().contains(&b64(&data_key.ciphertext)));
     }
 }
