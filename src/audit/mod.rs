@@ -135,7 +135,7 @@ impl Audit {
             source_ip: &source_ip,
             user_agent: call.user_agent.as_deref(),
             error: routed.error.as_ref().map(|(code, message)| (*code, message.as_str())),
-            request_parameters: routed.parameters.map(record::Elements::Value),
+            request_parameters: routed.parameters.as_deref().map(record::Elements::Json),
             response_elements: routed.response,
             additional: None,
             request_id,
@@ -219,7 +219,8 @@ impl Audit {
             key_spec: generate.then_some("AES_256"),
             encryption_algorithm: (!generate).then_some("SYMMETRIC_DEFAULT"),
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut id = uuid::Uuid::encode_buffer();
+        let request_id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
         let identity = match acting.caller {
             Some(caller) => Identity::Via(caller),
             None => Identity::ViaAccount(acting.account),
@@ -236,7 +237,7 @@ impl Audit {
             request_parameters: Some(record::Elements::Kms(parameters)),
             response_elements: None,
             additional: None,
-            request_id: &request_id,
+            request_id,
             read_only: true,
             resources: call.key_arn.map_or(Named::Nothing, Named::One),
         });
@@ -289,7 +290,10 @@ struct Routed {
     source: Source,
     operation: &'static str,
     read_only: bool,
-    parameters: Option<Value>,
+    /// `requestParameters`, as JSON text.
+    parameters: Option<String>,
+    /// DeleteSecret's `ForceDeleteWithoutRecovery`: no deletion window starts.
+    forced: bool,
     resources: Vec<String>,
     caller: Option<Arc<Caller>>,
     refused: Option<Refused>,
@@ -304,18 +308,8 @@ impl Routed {
             return None;
         }
         let name = match self.operation {
-            "DeleteSecret" => {
-                let forced = self
-                    .parameters
-                    .as_ref()
-                    .and_then(|p| p.get("forceDeleteWithoutRecovery"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                if forced {
-                    return None;
-                }
-                "StartSecretVersionDelete"
-            }
+            "DeleteSecret" if self.forced => return None,
+            "DeleteSecret" => "StartSecretVersionDelete",
             "RestoreSecret" => "CancelSecretVersionDelete",
             _ => return None,
         };
@@ -357,7 +351,8 @@ impl Call {
         if !self.on {
             return;
         }
-        let parameters = record::parameters(input, |member| model.is_unrecorded_member(operation, member));
+        let parameters = record::parameters_text(input, |member| model.is_unrecorded_member(operation, member));
+        let forced = input.get("ForceDeleteWithoutRecovery").and_then(Value::as_bool).unwrap_or(false);
         let resources = match subject {
             Subject::None => Vec::new(),
             Subject::One(id) => vec![id.to_owned()],
@@ -368,6 +363,7 @@ impl Call {
             operation,
             read_only: source.read_only(operation),
             parameters,
+            forced,
             resources,
             caller: None,
             refused: None,
@@ -391,7 +387,8 @@ impl Call {
             source,
             operation,
             read_only: source.read_only(operation),
-            parameters: (!members.is_empty()).then_some(Value::Object(members)),
+            parameters: (!members.is_empty()).then(|| Value::Object(members).to_string()),
+            forced: false,
             resources: resources.into_iter().collect(),
             caller: None,
             refused: None,
@@ -424,7 +421,8 @@ impl Call {
             source: Source::Lambda,
             operation,
             read_only: Source::Lambda.read_only(operation),
-            parameters: (!members.is_empty()).then_some(Value::Object(members)),
+            parameters: (!members.is_empty()).then(|| Value::Object(members).to_string()),
+            forced: false,
             resources: function.map(str::to_owned).into_iter().collect(),
             caller: None,
             refused: None,

@@ -128,6 +128,60 @@ pub fn parameters(input: &Value, omit: impl Fn(&str) -> bool) -> Option<Value> {
     bounded(Value::Object(out))
 }
 
+/// [`parameters`] written as JSON text straight from the request, without building a value
+/// first (it happens on every call); `None` when it does not fit a record.
+#[must_use]
+pub fn parameters_text(input: &Value, omit: impl Fn(&str) -> bool) -> Option<String> {
+    let Value::Object(members) = input else { return None };
+    let text = serde_json::to_string(&Members { members, omit: &omit, top: true }).ok()?;
+    (text.len() <= ELEMENTS_LIMIT).then_some(text)
+}
+
+/// The members of a structure as a record shows them (see [`camel_value`]).
+struct Members<'a, F> {
+    members: &'a Map<String, Value>,
+    omit: &'a F,
+    /// Whether these are the request's own members, which `omit` applies to.
+    top: bool,
+}
+
+impl<F: Fn(&str) -> bool> Serialize for Members<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let shown = |name: &&String| !(never_recorded(name) || (self.top && (self.omit)(name)));
+        let mut map = out.serialize_map(None)?;
+        for (name, value) in self.members.iter().filter(|(name, _)| shown(name)) {
+            map.serialize_entry(&lower_camel(name), &Member { name, value, omit: self.omit })?;
+        }
+        map.end()
+    }
+}
+
+/// One member's value, with its structures' member names in lower camel case.
+struct Member<'a, F> {
+    name: &'a str,
+    value: &'a Value,
+    omit: &'a F,
+}
+
+impl<F: Fn(&str) -> bool> Serialize for Member<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self.value {
+            Value::Object(_) if self.name == "EncryptionContext" => self.value.serialize(out),
+            Value::Object(members) => Members { members, omit: self.omit, top: false }.serialize(out),
+            Value::Array(items) => {
+                let mut seq = out.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    seq.serialize_element(&Member { name: self.name, value, omit: self.omit })?;
+                }
+                seq.end()
+            }
+            _ => self.value.serialize(out),
+        }
+    }
+}
+
 /// `responseElements` of a JSON answer: as [`parameters`], without a model.
 #[must_use]
 pub fn response_elements(output: &[u8]) -> Option<Value> {
@@ -441,6 +495,9 @@ impl<'a> Named<'a> {
 pub enum Elements<'a> {
     Value(Value),
     Kms(KmsParameters<'a>),
+    /// Written already (see [`parameters_text`]).
+    #[serde(skip)]
+    Json(&'a str),
 }
 
 #[derive(Serialize)]
@@ -667,7 +724,10 @@ impl Draft<'_> {
         out.text(Field::RequestId, Some(self.request_id));
         out.text(Field::ErrorCode, self.error.map(|(code, _)| code).filter(|c| !c.is_empty()));
         out.text(Field::ErrorMessage, self.error.map(|(_, message)| cut(message)).filter(|m| !m.is_empty()));
-        out.json(Field::Parameters, self.request_parameters.as_ref());
+        match &self.request_parameters {
+            Some(Elements::Json(text)) => out.text(Field::Parameters, Some(text)),
+            other => out.json(Field::Parameters, other.as_ref()),
+        }
         out.json(Field::Response, if self.read_only { None } else { self.response_elements.as_ref() });
         out.json(Field::Additional, self.additional.as_ref());
         let mut named = self.resources.iter().filter(|r| !r.contains('\0')).peekable();
@@ -909,6 +969,8 @@ mod tests {
             "EncryptionContext": {"SecretARN": "arn"},
         });
         let out = parameters(&input, |m| m == "VersionStages").unwrap();
+        let text = parameters_text(&input, |m| m == "VersionStages").unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), out);
         assert_eq!(
             out,
             serde_json::json!({
@@ -918,6 +980,7 @@ mod tests {
         );
         let huge = serde_json::json!({ "Policy": "x".repeat(ELEMENTS_LIMIT) });
         assert_eq!(parameters(&huge, |_| false), None);
+        assert_eq!(parameters_text(&huge, |_| false), None);
     }
 
     #[test]

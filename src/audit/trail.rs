@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The trail's file in a data directory.
@@ -15,12 +16,22 @@ pub const TRAIL_FILE: &str = "audit.jsonl";
 /// Whatever the count, the ring never holds more than this (see [`Event::weight`]).
 pub const MAX_RING_BYTES: usize = 64 * 1024 * 1024;
 
+/// How many rings the trail keeps side by side. Each thread records into one of them, so the
+/// threads serving requests do not contend for one lock, nor free each other's events.
+const SHARDS: usize = 8;
+
+/// One thread's events, in the order of their sequence numbers.
 #[derive(Default)]
 struct Ring {
     events: VecDeque<Arc<Event>>,
-    bytes: usize,
-    next_seq: u64,
+    /// What the ring gained or lost, in [`Event::weight`]s, since it last told the trail.
+    unreported: isize,
 }
+
+/// A ring on cache lines of its own: two threads recording side by side write to none in common.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Ring>);
 
 /// The trail file of a data directory: appended to, and rewritten from the ring once it holds
 /// twice what the ring keeps, so it stays bounded too.
@@ -30,12 +41,34 @@ struct Durable {
     lines: usize,
 }
 
+/// The events kept: each of [`SHARDS`] rings keeps its newest `retain`, so together they hold
+/// at least the newest `retain` of all, which is what readers see.
 pub struct Trail {
     retain: usize,
-    ring: Mutex<Ring>,
+    /// [`MAX_RING_BYTES`], but in tests.
+    max_bytes: usize,
+    shards: [Shard; SHARDS],
+    /// Taken while the ring an event goes to is locked, so each ring is in sequence order.
+    next_seq: AtomicU64,
+    /// What all the rings hold, in [`Event::weight`]s, but for what each has not reported yet
+    /// (less than [`Trail::report_every`] each).
+    bytes: AtomicIsize,
     /// Set once at start, so a request takes no lock for a file that is not there.
     log: OnceLock<Mutex<File>>,
     durable: OnceLock<Mutex<Durable>>,
+}
+
+fn weight(event: &Event) -> isize {
+    isize::try_from(event.weight()).unwrap_or(isize::MAX)
+}
+
+/// The ring the current thread records into.
+fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
 }
 
 fn append_line(file: &mut File, record: &str) -> std::io::Result<()> {
@@ -59,7 +92,15 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 impl Trail {
     #[must_use]
     pub fn new(retain: usize) -> Self {
-        Self { retain: retain.max(1), ring: Mutex::default(), log: OnceLock::new(), durable: OnceLock::new() }
+        Self {
+            retain: retain.max(1),
+            max_bytes: MAX_RING_BYTES,
+            shards: std::array::from_fn(|_| Shard::default()),
+            next_seq: AtomicU64::new(0),
+            bytes: AtomicIsize::new(0),
+            log: OnceLock::new(),
+            durable: OnceLock::new(),
+        }
     }
 
     /// Appends every later event to `path` (created if missing, never truncated).
@@ -96,13 +137,9 @@ impl Trail {
             Err(e) => return Err(failed(e)),
         }
         let loaded = kept.len();
-        {
-            let mut ring = self.ring.lock();
-            let earlier = std::mem::take(&mut ring.events);
-            ring.bytes = 0;
-            for event in kept.into_iter().map(Arc::new).chain(earlier) {
-                Self::push_into(&mut ring, self.retain, event);
-            }
+        let earlier = self.take_all();
+        for event in kept.into_iter().chain(earlier.into_iter().map(Arc::unwrap_or_clone)) {
+            self.keep(event);
         }
         let durable = self.rewrite(&path).map_err(failed)?;
         self.durable.set(Mutex::new(durable)).map_err(|_| format!("{}: the trail is already open", path.display()))?;
@@ -112,7 +149,7 @@ impl Trail {
     /// Writes the ring to `path` afresh (through a temporary file, so a crash leaves the old
     /// file or the new one) and opens it for appending.
     fn rewrite(&self, path: &Path) -> std::io::Result<Durable> {
-        let events: Vec<Arc<Event>> = self.ring.lock().events.iter().cloned().collect();
+        let events = self.events();
         let fresh = path.with_extension("jsonl.new");
         {
             let _ = std::fs::remove_file(&fresh);
@@ -129,25 +166,78 @@ impl Trail {
         Ok(Durable { path: path.to_owned(), file: open_append(path)?, lines: events.len() })
     }
 
-    fn push_into(ring: &mut Ring, retain: usize, event: Arc<Event>) -> Arc<Event> {
-        let mut event = event;
-        if let Some(e) = Arc::get_mut(&mut event) {
-            e.seq = ring.next_seq;
+    /// Every event of every ring, in sequence order (the rings emptied).
+    fn take_all(&self) -> Vec<Arc<Event>> {
+        let mut all: Vec<Arc<Event>> = Vec::new();
+        for shard in &self.shards {
+            let mut ring = shard.0.lock();
+            let held: isize = ring.events.iter().map(|e| weight(e)).sum();
+            self.bytes.fetch_sub(held - ring.unreported, Ordering::Relaxed);
+            ring.unreported = 0;
+            all.extend(ring.events.drain(..));
         }
-        ring.next_seq += 1;
-        ring.bytes += event.weight();
-        ring.events.push_back(event.clone());
-        while ring.events.len() > retain || (ring.bytes > MAX_RING_BYTES && ring.events.len() > 1) {
-            if let Some(old) = ring.events.pop_front() {
-                ring.bytes -= old.weight();
+        all.sort_by_key(|e| e.seq);
+        all
+    }
+
+    /// Gives `event` the next sequence number and keeps it in this thread's ring, dropping
+    /// that ring's oldest beyond the bounds.
+    fn keep(&self, mut event: Event) -> Arc<Event> {
+        let (event, reported) = {
+            let mut ring = self.shards[shard()].0.lock();
+            event.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            let event = Arc::new(event);
+            ring.unreported += weight(&event);
+            ring.events.push_back(Arc::clone(&event));
+            while ring.events.len() > self.retain {
+                if let Some(old) = ring.events.pop_front() {
+                    ring.unreported -= weight(&old);
+                }
             }
-        }
+            // The shared total is written once in a while, not on every event.
+            let reported = ring.unreported.abs() >= self.report_every();
+            if reported {
+                self.bytes.fetch_add(ring.unreported, Ordering::Relaxed);
+                ring.unreported = 0;
+            }
+            (event, reported)
+        };
+        // Only large events get here (10,000 calls make some 10 MB): the oldest of all go.
+        while reported && self.over_bytes() && self.drop_oldest(event.seq) {}
         event
+    }
+
+    fn report_every(&self) -> isize {
+        isize::try_from(self.max_bytes / (4 * SHARDS)).unwrap_or(isize::MAX).clamp(1, 64 * 1024)
+    }
+
+    fn over_bytes(&self) -> bool {
+        usize::try_from(self.bytes.load(Ordering::Relaxed)).is_ok_and(|b| b > self.max_bytes)
+    }
+
+    /// Drops the oldest event of all the rings, unless it is `newest`; whether one went.
+    fn drop_oldest(&self, newest: u64) -> bool {
+        let fronts = self.shards.iter().enumerate().filter_map(|(i, s)| s.0.lock().events.front().map(|e| (e.seq, i)));
+        let Some((seq, i)) = fronts.min() else { return false };
+        if seq == newest {
+            return false;
+        }
+        let mut ring = self.shards[i].0.lock();
+        match ring.events.front() {
+            Some(front) if front.seq == seq => {
+                if let Some(old) = ring.events.pop_front() {
+                    self.bytes.fetch_sub(weight(&old), Ordering::Relaxed);
+                }
+                true
+            }
+            // Another thread dropped it meanwhile: look again.
+            _ => true,
+        }
     }
 
     /// Keeps `event` in the ring and writes it to the files.
     pub fn push(&self, event: Event) {
-        let event = Self::push_into(&mut self.ring.lock(), self.retain, Arc::new(event));
+        let event = self.keep(event);
         let (log, durable) = (self.log.get(), self.durable.get());
         if log.is_none() && durable.is_none() {
             return;
@@ -174,10 +264,27 @@ impl Trail {
         }
     }
 
+    /// The events readers see, newest first: the newest `retain` of all the rings, from before
+    /// sequence `before`.
+    fn visible(&self, before: Option<u64>) -> Vec<Arc<Event>> {
+        let mut all: Vec<Arc<Event>> = Vec::new();
+        for shard in &self.shards {
+            all.extend(shard.0.lock().events.iter().cloned());
+        }
+        all.sort_unstable_by_key(|e| std::cmp::Reverse(e.seq));
+        all.truncate(self.retain);
+        if let Some(before) = before {
+            all.retain(|e| e.seq < before);
+        }
+        all
+    }
+
     /// The events kept, oldest first.
     #[must_use]
     pub fn events(&self) -> Vec<Arc<Event>> {
-        self.ring.lock().events.iter().cloned().collect()
+        let mut events = self.visible(None);
+        events.reverse();
+        events
     }
 
     /// The events kept, newest first, that `keep` accepts, from before sequence `before`.
@@ -187,24 +294,12 @@ impl Trail {
         mut keep: impl FnMut(&Event) -> bool,
         limit: usize,
     ) -> Vec<Arc<Event>> {
-        let ring = self.ring.lock();
-        ring.events
-            .iter()
-            .rev()
-            .filter(|e| before.is_none_or(|b| e.seq < b))
-            .filter(|e| keep(e))
-            .take(limit)
-            .cloned()
-            .collect()
+        self.visible(before).into_iter().filter(|e| keep(e)).take(limit).collect()
     }
 
     /// Forgets every event kept (the `--audit-log` file keeps what it has).
     pub fn clear(&self) {
-        {
-            let mut ring = self.ring.lock();
-            ring.events.clear();
-            ring.bytes = 0;
-        }
+        drop(self.take_all());
         if let Some(durable) = self.durable.get() {
             let mut d = durable.lock();
             let path = d.path.clone();
@@ -217,11 +312,90 @@ impl Trail {
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.ring.lock().events.len()
+        self.shards.iter().map(|s| s.0.lock().events.len()).sum::<usize>().min(self.retain)
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::record::{Draft, Identity, Named, Source};
+    use crate::clock::Timestamp;
+
+    fn event(name: &str, size: usize) -> Event {
+        let agent = "a".repeat(size);
+        Draft {
+            source: Source::SecretsManager,
+            name: name.to_owned().into(),
+            service_event: true,
+            identity: Identity::Service { account: "111122223333", by: "secretsmanager.amazonaws.com" },
+            region: "us-east-1",
+            source_ip: "127.0.0.1",
+            user_agent: Some(&agent),
+            error: None,
+            request_parameters: None,
+            response_elements: None,
+            additional: None,
+            request_id: "r",
+            read_only: false,
+            resources: Named::Nothing,
+        }
+        .into_event(Timestamp::from_secs(0))
+    }
+
+    fn names(trail: &Trail) -> Vec<String> {
+        trail.events().iter().map(|e| e.name.to_string()).collect()
+    }
+
+    #[test]
+    fn events_of_many_threads_read_back_in_order_and_only_the_newest() {
+        let trail = Trail::new(50);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let trail = &trail;
+                scope.spawn(move || {
+                    for i in 0..100 {
+                        trail.push(event(&format!("{t}-{i}"), 8));
+                    }
+                });
+            }
+        });
+        let events = trail.events();
+        assert_eq!(events.len(), 50);
+        assert_eq!(trail.len(), 50);
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (350..400).collect::<Vec<_>>(), "the newest 50 of 400, oldest first");
+        let newest: Vec<u64> = trail.newest_first(Some(360), |_| true, 3).iter().map(|e| e.seq).collect();
+        assert_eq!(newest, [359, 358, 357]);
+        let before_kept = trail.newest_first(Some(340), |_| true, 3);
+        assert!(before_kept.is_empty(), "what the trail no longer shows stays hidden");
+        trail.clear();
+        assert!(trail.is_empty());
+        assert_eq!(trail.bytes.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_byte_bound_drops_the_oldest_events_of_any_thread() {
+        let mut trail = Trail::new(1000);
+        let weight = event("x", 1000).weight();
+        trail.max_bytes = weight * 5;
+        trail.push(event("first", 1000));
+        std::thread::scope(|scope| {
+            scope.spawn(|| trail.push(event("second", 1000)));
+        });
+        for i in 0..4 {
+            trail.push(event(&format!("later-{i}"), 1000));
+        }
+        assert_eq!(names(&trail), ["second", "later-0", "later-1", "later-2", "later-3"]);
+        assert!(!trail.over_bytes());
+        std::thread::scope(|scope| {
+            scope.spawn(|| trail.push(event("other-thread", 1000)));
+        });
+        assert_eq!(names(&trail), ["later-0", "later-1", "later-2", "later-3", "other-thread"]);
     }
 }
