@@ -98,25 +98,46 @@ pub(crate) fn matches(tokens: &[Token], text: &str, fold: bool) -> bool {
 /// pattern, walked on the text itself, because every statement's Action and Resource are matched
 /// on every authorised request and compiling allocates.
 pub(crate) fn wildcard(pattern: &str, text: &str, fold: bool) -> bool {
+    // Most patterns are `*`, a name, or a prefix and one `*`.
+    match pattern.find(['*', '?']) {
+        None => return if fold { pattern.eq_ignore_ascii_case(text) } else { pattern == text },
+        Some(at) if pattern[at..].bytes().all(|b| b == b'*') => {
+            let (prefix, head) = (&pattern.as_bytes()[..at], text.as_bytes().get(..at));
+            return head.is_some_and(|head| if fold { head.eq_ignore_ascii_case(prefix) } else { head == prefix });
+        }
+        Some(_) => {}
+    }
+    // ASCII text (ARNs, actions): one byte is one character, whatever the pattern holds.
+    if text.is_ascii() {
+        let eq = |a: u8, b: u8| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
+        return walk(pattern.as_bytes(), text.as_bytes(), b'*', b'?', eq);
+    }
     let eq = |a: char, b: char| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    walk(&pattern, &text, '*', '?', eq)
+}
+
+/// The wildcard walk with one backtrack point (the last `*`), over bytes or characters.
+fn walk<T: Copy + PartialEq>(pattern: &[T], text: &[T], any: T, one: T, eq: impl Fn(T, T) -> bool) -> bool {
     let (mut p, mut t) = (0, 0);
     // Where the last `*` was (just after it, in the pattern) and how far into the text it reaches.
     let mut backtrack: Option<(usize, usize)> = None;
-    while let Some(tc) = text[t..].chars().next() {
-        match pattern[p..].chars().next() {
-            Some('*') => {
-                p += 1;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(&c) if c == any => {
+                while pattern.get(p) == Some(&any) {
+                    p += 1;
+                }
+                if p == pattern.len() {
+                    return true;
+                }
                 backtrack = Some((p, t));
                 continue;
             }
-            Some('?') => {
+            Some(&c) if c == one || eq(c, text[t]) => {
                 p += 1;
-                t += tc.len_utf8();
-                continue;
-            }
-            Some(pc) if eq(pc, tc) => {
-                p += pc.len_utf8();
-                t += tc.len_utf8();
+                t += 1;
                 continue;
             }
             _ => {}
@@ -124,12 +145,11 @@ pub(crate) fn wildcard(pattern: &str, text: &str, fold: bool) -> bool {
         let Some((star, reached)) = backtrack else {
             return false;
         };
-        let skipped = text[reached..].chars().next().map_or(1, char::len_utf8);
         p = star;
-        t = reached + skipped;
+        t = reached + 1;
         backtrack = Some((star, t));
     }
-    pattern[p..].chars().all(|c| c == '*')
+    pattern[p..].iter().all(|&c| c == any)
 }
 
 /// Whether `pattern` matches `text`, with its variables resolved through `resolve` when given;
@@ -178,6 +198,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn shortcuts_match_what_the_walk_matches() {
+        let patterns = ["", "*", "**", "abc", "ab*", "ab**", "AB*", "é*", "a*b", "?*", "x"];
+        let texts = ["", "a", "ab", "abc", "ABC", "abcd", "é", "éa", "xb", "a\u{e9}"];
+        for pattern in patterns {
+            let compiled = compile(pattern, true, None).unwrap();
+            for text in texts {
+                for fold in [false, true] {
+                    assert_eq!(
+                        wildcard(pattern, text, fold),
+                        matches(&compiled, text, fold),
+                        "{pattern:?} {text:?} {fold}"
+                    );
+                }
+            }
+        }
+        assert!(wildcard(&"*".repeat(50_000), "anything", false));
+        assert!(!wildcard(&("*".repeat(50_000) + "x"), &"a".repeat(2_048), false));
     }
 
     #[test]
