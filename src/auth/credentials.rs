@@ -25,7 +25,7 @@
 //! of credentials `[{...}, ...]`. A file holding a single credential may also
 //! give its fields at the top level.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;

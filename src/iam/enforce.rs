@@ -76,7 +76,7 @@ impl Access {
     }
 }
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;

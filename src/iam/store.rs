@@ -9,7 +9,8 @@
 //! Written while the credentials file and seeds load (and, later, by the IAM API); read once per
 //! authorised request, under a read lock that writers almost never hold.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;

@@ -13,10 +13,11 @@ use crate::services::secretsmanager::state::ident::partition_of;
 use crate::services::secretsmanager::state::{ChangeLog, Due, DueKind, DueQueue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use foldhash::{HashMap, HashMapExt};
 use parking_lot::RwLock;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use zeroize::Zeroizing;
 

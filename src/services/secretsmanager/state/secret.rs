@@ -4,8 +4,9 @@
 
 use crate::clock::{MILLIS_PER_DAY, Timestamp};
 use crate::error::{ApiError, Result};
+use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
