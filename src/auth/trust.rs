@@ -76,7 +76,7 @@ impl TrustPolicy {
             resource_kind: ResourceKind::Trust,
             ..PolicySet::default()
         };
-        match policy::evaluate(&request, &set).decision {
+        match policy::decide(&request, &set).decision {
             policy::Decision::Allow => Decision::Allow,
             policy::Decision::ImplicitDeny => Decision::ImplicitDeny,
             policy::Decision::ExplicitDeny => Decision::ExplicitDeny,

@@ -226,12 +226,13 @@ impl Authorizer {
         now: Timestamp,
     ) -> Evaluation {
         let request = Asked { keys: request_keys, source_ip: None };
-        self.evaluate_as(AuthorizeMode::Enforce, identities, caller, action, &request, target, now)
+        self.evaluate_as(AuthorizeMode::Enforce, identities, caller, action, &request, target, now, true)
     }
 
     /// [`Self::evaluate`] as `mode` decides: with enforcement off the caller's identity side
     /// (identity policies, boundary, session policy) is not checked and counts as allowing, so
-    /// only the resource side (and its explicit denies) decides.
+    /// only the resource side (and its explicit denies) decides. Without `explain`, only the
+    /// decision (see [`policy::decide`]).
     #[allow(clippy::too_many_arguments)]
     fn evaluate_as(
         &self,
@@ -242,6 +243,7 @@ impl Authorizer {
         request: &Asked<'_>,
         target: &Target,
         now: Timestamp,
+        explain: bool,
     ) -> Evaluation {
         let mut permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
         let unchecked = mode == AuthorizeMode::Off;
@@ -254,13 +256,7 @@ impl Authorizer {
         for (key, values) in request.keys.iter().chain(&target.context) {
             context.insert_all(key, values.iter().cloned());
         }
-        if let Some(ip) = request.source_ip {
-            context.insert("aws:SourceIp", ip.to_string());
-        }
-        context.insert("aws:CurrentTime", now.to_iso8601());
-        context.insert("aws:EpochTime", (now.epoch_seconds() as i64).to_string());
-        context.insert("aws:RequestedRegion", caller.region.clone());
-        context.insert("aws:SecureTransport", "false");
+        context.set_globals(now, &caller.region, request.source_ip);
         let session = caller.session_policy.as_deref().filter(|_| !unchecked).and_then(|text| self.policies.get(text));
         let set = PolicySet {
             identity: permissions.identity.iter().map(|(label, doc)| Named::new(label.as_str(), &doc.policy)).collect(),
@@ -276,7 +272,7 @@ impl Authorizer {
             resource_account: Some(&target.account),
             context: &context,
         };
-        policy::evaluate(&request, &set)
+        if explain { policy::evaluate(&request, &set) } else { policy::decide(&request, &set) }
     }
 
     /// Whether `caller` may perform `access` on `target`: `Ok` when enforcement is off or the
@@ -314,10 +310,11 @@ impl Authorizer {
             return Ok(());
         }
         let request = Asked { keys: request_keys, source_ip: SOURCE_IP.try_with(|ip| *ip).ok() };
-        let evaluation = self.evaluate_as(self.mode, identities, caller, action, &request, target, now);
-        if evaluation.allowed() {
+        if self.evaluate_as(self.mode, identities, caller, action, &request, target, now, false).allowed() {
             return Ok(());
         }
+        // Refused: again, with every statement's part in it, for the log and the explanation.
+        let evaluation = self.evaluate_as(self.mode, identities, caller, action, &request, target, now, true);
         let shown = as_sent.filter(|_| target.arn.is_some());
         let message = match evaluation.denial {
             Some(denial) => denial.message(&caller.principal_arn, action, shown),
@@ -404,7 +401,7 @@ pub fn service_may_invoke(
         resource_account: function_arn.split(':').nth(4),
         context: &context,
     };
-    policy::evaluate(&request, &set).allowed()
+    policy::decide(&request, &set).allowed()
 }
 
 /// Whether `caller` may assume `role`: its trust policy alone decides, as AssumeRole asks it.
@@ -425,7 +422,7 @@ pub fn may_assume(identities: &IdentityStore, caller: &Caller, role: &super::sto
         resource_account: Some(&role.account_id),
         context: &context,
     };
-    policy::evaluate(&request, &set).allowed()
+    policy::decide(&request, &set).allowed()
 }
 
 /// A customer managed key as authorization sees it.

@@ -1,7 +1,9 @@
 //! Condition operators and the request context they test.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use crate::clock::Timestamp;
 
 use super::parse::Condition;
 use super::pattern;
@@ -10,10 +12,27 @@ use super::pattern;
 /// the keys the request really carries: a parameter the caller did not send is absent, not
 /// defaulted (spec §2.4). Keys about the caller (`aws:PrincipalArn`, `aws:username`,
 /// `aws:PrincipalTag/*` ...) come from the request's [`super::Principal`] unless set here.
+///
+/// A request carries a handful of keys, so they are a list, not a map; the global keys every
+/// request has are written only if a condition asks for them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    keys: HashMap<String, Vec<String>>,
+    keys: Vec<(String, Vec<String>)>,
+    globals: Option<Globals>,
 }
+
+/// What the global keys are made from, and each key's values once asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Globals {
+    now: Timestamp,
+    region: String,
+    source_ip: Option<IpAddr>,
+    made: [OnceLock<Vec<String>>; GLOBAL_KEYS.len()],
+}
+
+/// The keys [`Context::set_globals`] provides, in the order of [`Globals::made`].
+const GLOBAL_KEYS: [&str; 5] =
+    ["aws:CurrentTime", "aws:EpochTime", "aws:SecureTransport", "aws:RequestedRegion", "aws:SourceIp"];
 
 impl Context {
     #[must_use]
@@ -21,9 +40,16 @@ impl Context {
         Self::default()
     }
 
+    fn set(&mut self, key: &str, values: Vec<String>) {
+        match self.keys.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some(slot) => slot.1 = values,
+            None => self.keys.push((key.to_owned(), values)),
+        }
+    }
+
     /// Sets a single-valued key.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.keys.insert(key.to_ascii_lowercase(), vec![value.into()]);
+        self.set(key, vec![value.into()]);
         self
     }
 
@@ -34,7 +60,7 @@ impl Context {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.keys.insert(key.to_ascii_lowercase(), values.into_iter().map(Into::into).collect());
+        self.set(key, values.into_iter().map(Into::into).collect());
         self
     }
 
@@ -45,36 +71,36 @@ impl Context {
         self
     }
 
-    /// Sets the global keys every request carries: `aws:CurrentTime` (ISO 8601) and
-    /// `aws:EpochTime` from `now_ms` (smemu's clock, milliseconds since the epoch),
-    /// `aws:SecureTransport`, `aws:RequestedRegion`, and `aws:SourceIp` when known.
-    pub fn insert_globals(
-        &mut self,
-        now_ms: i64,
-        secure_transport: bool,
-        region: &str,
-        source_ip: Option<std::net::IpAddr>,
-    ) -> &mut Self {
-        let now = jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        self.insert("aws:CurrentTime", now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
-        self.insert("aws:EpochTime", now.as_second().to_string());
-        self.insert("aws:SecureTransport", secure_transport.to_string());
-        self.insert("aws:RequestedRegion", region);
-        if let Some(ip) = source_ip {
-            self.insert("aws:SourceIp", ip.to_string());
-        }
+    /// Provides the global keys every request carries, unless set otherwise: `aws:CurrentTime`
+    /// (ISO 8601) and `aws:EpochTime` from `now` (smemu's clock), `aws:SecureTransport` (smemu
+    /// serves plain HTTP), `aws:RequestedRegion`, and `aws:SourceIp` when known.
+    pub fn set_globals(&mut self, now: Timestamp, region: &str, source_ip: Option<IpAddr>) -> &mut Self {
+        self.globals = Some(Globals { now, region: region.to_owned(), source_ip, made: Default::default() });
         self
     }
 
     /// The values of `key`, whatever its case.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        if let Some(v) = self.keys.get(key) {
-            return Some(v);
+        if let Some((_, values)) = self.keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            return Some(values);
         }
-        self.keys.get(&key.to_ascii_lowercase()).map(Vec::as_slice)
+        let globals = self.globals.as_ref()?;
+        let index = GLOBAL_KEYS.iter().position(|k| k.eq_ignore_ascii_case(key))?;
+        if let Some(values) = globals.made[index].get() {
+            return Some(values);
+        }
+        let value = match index {
+            0 => globals.now.to_iso8601(),
+            1 => globals.now.millis().div_euclid(1000).to_string(),
+            2 => "false".to_owned(),
+            3 => globals.region.clone(),
+            _ => globals.source_ip?.to_string(),
+        };
+        Some(globals.made[index].get_or_init(|| vec![value]))
     }
 
+    /// The keys set, with their values (not the global keys).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
         self.keys.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
@@ -398,12 +424,19 @@ mod tests {
     #[test]
     fn globals() {
         let mut c = Context::new();
-        c.insert_globals(1_577_836_800_500, true, "eu-west-1", "10.0.0.1".parse().ok());
-        assert_eq!(c.get("AWS:CurrentTime"), Some(&["2020-01-01T00:00:00Z".to_string()][..]));
+        c.set_globals(Timestamp(1_577_836_800_500), "eu-west-1", "10.0.0.1".parse().ok());
+        assert_eq!(c.get("AWS:CurrentTime"), Some(&["2020-01-01T00:00:00.500Z".to_string()][..]));
+        assert_eq!(c.get("aws:CurrentTime"), Some(&["2020-01-01T00:00:00.500Z".to_string()][..]), "asked again");
         assert_eq!(c.get("aws:epochtime"), Some(&["1577836800".to_string()][..]));
-        assert_eq!(c.get("aws:SecureTransport"), Some(&["true".to_string()][..]));
+        assert_eq!(c.get("aws:SecureTransport"), Some(&["false".to_string()][..]));
         assert_eq!(c.get("aws:RequestedRegion"), Some(&["eu-west-1".to_string()][..]));
         assert_eq!(c.get("aws:SourceIp"), Some(&["10.0.0.1".to_string()][..]));
+        assert_eq!(c.iter().count(), 0, "globals are not keys the request set");
+        c.insert("AWS:REQUESTEDREGION", "us-east-2").insert("aws:requestedregion", "us-west-2");
+        assert_eq!(c.get("aws:RequestedRegion"), Some(&["us-west-2".to_string()][..]), "set keys win, once each");
+        assert_eq!(c.iter().count(), 1);
+        c.set_globals(Timestamp(0), "eu-west-1", None);
+        assert_eq!(c.get("aws:SourceIp"), None);
     }
 
     #[test]

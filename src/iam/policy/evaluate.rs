@@ -100,9 +100,9 @@ impl Principal {
     /// The principal a caller ARN names: root, user or role session (other forms are users).
     #[must_use]
     pub fn from_arn(arn: &str, user_id: &str) -> Self {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let (account, resource) = match parts.as_slice() {
-            [_, _, _, _, account, resource] => (*account, *resource),
+        let mut parts = arn.splitn(6, ':');
+        let (account, resource) = match (parts.nth(4), parts.next()) {
+            (Some(account), Some(resource)) => (account, resource),
             _ => ("", ""),
         };
         if resource == "root" {
@@ -352,31 +352,42 @@ enum Via {
     Direct,
 }
 
-/// Evaluates `req` against `set` as spec §2.1–2.2 describe.
+/// Evaluates `req` against `set` as spec §2.1–2.2 describe, with every statement's part in it.
 #[must_use]
 pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Evaluation {
+    evaluate_with(req, set, true)
+}
+
+/// The decision and its refusal text only: no statement is described (`statements`,
+/// `deciding` and `closest` stay empty). Most requests are allowed, and nobody reads how.
+#[must_use]
+pub fn decide(req: &Request<'_>, set: &PolicySet<'_>) -> Evaluation {
+    evaluate_with(req, set, false)
+}
+
+fn evaluate_with(req: &Request<'_>, set: &PolicySet<'_>, explain: bool) -> Evaluation {
     // Lower-cased once: statements hold their actions lower-cased.
     let action = req.action.to_ascii_lowercase();
     let mut statements = Vec::new();
+    let mut seen = 0;
     let mut applied: Vec<(usize, PolicyKind, Effect, Option<Via>)> = Vec::new();
     let mut run = |named: &Named<'_>, kind: PolicyKind| {
         for (index, statement) in named.policy.statements.iter().enumerate() {
             let result = statement_applies(req, &action, named.policy, statement, kind);
-            let outcome = match &result {
-                Ok(via) => {
-                    applied.push((statements.len(), kind, statement.effect, *via));
-                    Outcome::Applied
-                }
-                Err(m) => Outcome::NotApplied(m.clone()),
-            };
-            statements.push(Finding {
-                policy: named.label.to_string(),
-                kind,
-                index,
-                sid: statement.sid.clone(),
-                effect: statement.effect,
-                outcome,
-            });
+            if let Ok(via) = &result {
+                applied.push((seen, kind, statement.effect, *via));
+            }
+            seen += 1;
+            if explain {
+                statements.push(Finding {
+                    policy: named.label.to_string(),
+                    kind,
+                    index,
+                    sid: statement.sid.clone(),
+                    effect: statement.effect,
+                    outcome: result.map_or_else(Outcome::NotApplied, |_| Outcome::Applied),
+                });
+            }
         }
     };
     for named in &set.identity {
@@ -392,7 +403,7 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Evaluation {
         run(named, PolicyKind::Resource);
     }
 
-    let denies: Vec<usize> = applied.iter().filter(|a| a.2 == Effect::Deny).map(|a| a.0).collect();
+    let denies: Vec<usize> = applied.iter().filter(|a| explain && a.2 == Effect::Deny).map(|a| a.0).collect();
     if let Some(&(_, kind, ..)) =
         [PolicyKind::Identity, PolicyKind::Boundary, PolicyKind::Session, PolicyKind::Resource]
             .iter()
@@ -458,7 +469,7 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Evaluation {
 
     match result {
         Ok(()) => {
-            let deciding = applied.iter().filter(|a| a.2 == Effect::Allow).map(|a| a.0).collect();
+            let deciding = applied.iter().filter(|a| explain && a.2 == Effect::Allow).map(|a| a.0).collect();
             Evaluation { decision: Decision::Allow, denial: None, statements, deciding, closest: None }
         }
         Err(kind) => {

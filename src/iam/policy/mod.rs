@@ -22,6 +22,6 @@ pub use condition::{Context, Operator, SetQualifier, date};
 pub use denial::{Denial, PolicyKind};
 pub use evaluate::{
     Decision, Evaluation, Finding, Mismatch, Named, Outcome, PolicySet, Principal, PrincipalKind, Request,
-    ResourceKind, evaluate,
+    ResourceKind, decide, evaluate,
 };
 pub use parse::{Condition, Effect, Policy, PolicyError, PolicyErrorKind, PrincipalSet, Statement};

@@ -134,7 +134,11 @@ impl Case {
             resource_account: self.resource_account,
             context: &self.context,
         };
-        evaluate(&req, &set)
+        let evaluation = evaluate(&req, &set);
+        let quick = super::decide(&req, &set);
+        assert_eq!((quick.decision, &quick.denial), (evaluation.decision, &evaluation.denial), "decide agrees");
+        assert!(quick.statements.is_empty() && quick.deciding.is_empty() && quick.closest.is_none());
+        evaluation
     }
 }
 
