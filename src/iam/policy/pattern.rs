@@ -98,19 +98,29 @@ pub(crate) fn matches(tokens: &[Token], text: &str, fold: bool) -> bool {
 /// pattern, walked on the text itself, because every statement's Action and Resource are matched
 /// on every authorised request and compiling allocates.
 pub(crate) fn wildcard(pattern: &str, text: &str, fold: bool) -> bool {
-    // Most patterns are `*`, a name, or a prefix and one `*`.
-    match pattern.find(['*', '?']) {
-        None => return if fold { pattern.eq_ignore_ascii_case(text) } else { pattern == text },
-        Some(at) if pattern[at..].bytes().all(|b| b == b'*') => {
-            let (prefix, head) = (&pattern.as_bytes()[..at], text.as_bytes().get(..at));
-            return head.is_some_and(|head| if fold { head.eq_ignore_ascii_case(prefix) } else { head == prefix });
+    // Most patterns are a name, `*`, or a prefix and `*`: compare up to the first wildcard, where
+    // most mismatches show (`secretsmanager:getsecretvalue` against `…:putsecretvalue`).
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let same = |a: u8, b: u8| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let mut i = 0;
+    while i < p.len() && p[i] != b'*' && p[i] != b'?' {
+        if i == t.len() || !same(p[i], t[i]) {
+            return false;
         }
-        Some(_) => {}
+        i += 1;
     }
+    if i == p.len() {
+        return i == t.len();
+    }
+    if p[i..].iter().all(|&b| b == b'*') {
+        return true;
+    }
+    // The bytes before `i` are the same characters on both sides (a wildcard is ASCII, so `i`
+    // is a character boundary of both), and the walk goes on from there.
+    let (Some(pattern), Some(text)) = (pattern.get(i..), text.get(i..)) else { return false };
     // ASCII text (ARNs, actions): one byte is one character, whatever the pattern holds.
     if text.is_ascii() {
-        let eq = |a: u8, b: u8| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
-        return walk(pattern.as_bytes(), text.as_bytes(), b'*', b'?', eq);
+        return walk(pattern.as_bytes(), text.as_bytes(), b'*', b'?', same);
     }
     let eq = |a: char, b: char| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
     let pattern: Vec<char> = pattern.chars().collect();
