@@ -184,6 +184,52 @@ impl Refusal {
     }
 }
 
+/// What the identity store says of one caller at one generation of the store.
+struct Known {
+    generation: u64,
+    account: String,
+    arn: String,
+    user_id: String,
+    permissions: Permissions,
+    principal: Principal,
+}
+
+thread_local! {
+    /// The caller each thread evaluated last: a request is evaluated for its secret and again
+    /// for the key behind the value, and clients send many requests as one identity.
+    static LAST: std::cell::RefCell<Option<std::rc::Rc<Known>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `caller`'s permissions and principal, read again from the store only when the caller or
+/// the store has changed since this thread last asked.
+fn identity_of(identities: &IdentityStore, caller: &Caller) -> std::rc::Rc<Known> {
+    // Read before the store: a change in between only makes the next call read it again.
+    let generation = identities.generation();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(known) = last.as_ref().filter(|k| {
+            k.generation == generation
+                && k.arn == caller.principal_arn
+                && k.user_id == caller.user_id
+                && k.account == caller.account_id
+        }) {
+            return std::rc::Rc::clone(known);
+        }
+        let permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+        let principal = principal_of(caller, &permissions);
+        let known = std::rc::Rc::new(Known {
+            generation,
+            account: caller.account_id.clone(),
+            arn: caller.principal_arn.clone(),
+            user_id: caller.user_id.clone(),
+            permissions,
+            principal,
+        });
+        *last = Some(std::rc::Rc::clone(&known));
+        known
+    })
+}
+
 /// The principal a caller is, with what the identity store knows of it.
 #[must_use]
 pub fn principal_of(caller: &Caller, permissions: &Permissions) -> Principal {
@@ -245,13 +291,20 @@ impl Authorizer {
         now: Timestamp,
         explain: bool,
     ) -> Evaluation {
-        let mut permissions = identities.permissions(&caller.account_id, &caller.principal_arn);
+        let known = identity_of(identities, caller);
         let unchecked = mode == AuthorizeMode::Off;
-        if unchecked {
-            permissions.identity = vec![(IDENTITY_NOT_CHECKED.to_string(), ALLOW_ALL.clone())];
-            permissions.boundary = None;
-        }
-        let principal = principal_of(caller, &permissions);
+        let not_checked;
+        let permissions = if unchecked {
+            not_checked = Permissions {
+                identity: vec![(IDENTITY_NOT_CHECKED.to_string(), ALLOW_ALL.clone())],
+                boundary: None,
+                ..known.permissions.clone()
+            };
+            &not_checked
+        } else {
+            &known.permissions
+        };
+        let principal = &known.principal;
         let mut context = Context::new();
         for (key, values) in request.keys.iter().chain(&target.context) {
             context.insert_all(key, values.iter().cloned());
@@ -266,7 +319,7 @@ impl Authorizer {
             resource_kind: target.kind,
         };
         let request = policy::Request {
-            principal: &principal,
+            principal,
             action,
             resource: target.arn.as_deref(),
             resource_account: Some(&target.account),
@@ -478,4 +531,72 @@ fn log_refusal(caller: &Caller, action: &str, resource: Option<&str>, evaluation
         closest_mismatch = closest_miss.as_deref().unwrap_or("-"),
         "refused"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::store::{Declared, User};
+    use std::collections::BTreeMap;
+
+    const ARN: &str = "arn:aws:iam::111122223333:user/reader";
+
+    fn reader(policy: Option<&str>) -> Declared {
+        let inline: BTreeMap<String, Arc<super::super::Document>> = policy
+            .map(|text| {
+                let doc = super::super::Document::from_value(&serde_json::Value::String(text.to_owned())).unwrap();
+                ("read".to_owned(), Arc::new(doc))
+            })
+            .into_iter()
+            .collect();
+        let user = User {
+            name: "reader".into(),
+            path: "/".into(),
+            arn: ARN.into(),
+            user_id: "AIDAREADER".into(),
+            account_id: "111122223333".into(),
+            inline,
+            attached: Vec::new(),
+            boundary: None,
+            tags: Vec::new(),
+            access_keys: Vec::new(),
+            groups: Vec::new(),
+        };
+        Declared { users: vec![user], ..Declared::default() }
+    }
+
+    fn allowed(authorizer: &Authorizer, identities: &IdentityStore) -> bool {
+        let caller = Caller {
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            access_key_id: None,
+            principal_arn: ARN.into(),
+            user_id: "AIDAREADER".into(),
+            session_policy: None,
+        };
+        let target = Target {
+            arn: Some("arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf".into()),
+            account: "111122223333".into(),
+            ..Target::default()
+        };
+        let access = Access::new("secretsmanager:GetSecretValue", Some("db"));
+        authorizer.check(identities, &caller, &access, &target, Timestamp::from_secs(0)).is_ok()
+    }
+
+    #[test]
+    fn what_is_kept_of_a_caller_goes_when_the_store_changes_or_is_another() {
+        let authorizer = Authorizer::new(AuthorizeMode::Enforce);
+        let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+        let store = IdentityStore::default();
+        store.declare(reader(None)).unwrap();
+        assert!(!allowed(&authorizer, &store));
+        store.declare(reader(Some(allow))).unwrap();
+        assert!(allowed(&authorizer, &store), "the policy given since is seen");
+        let other = IdentityStore::default();
+        other.declare(reader(None)).unwrap();
+        assert!(!allowed(&authorizer, &other), "another store with the same caller is its own");
+        assert!(allowed(&authorizer, &store));
+        store.update("111122223333", |account, _| account.users.clear());
+        assert!(!allowed(&authorizer, &store), "a change through the IAM API is seen too");
+    }
 }

@@ -12,6 +12,7 @@
 use foldhash::HashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
@@ -120,9 +121,25 @@ pub struct Permissions {
 }
 
 /// Every account's identities.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IdentityStore {
     accounts: RwLock<HashMap<String, Account>>,
+    /// Moves on with every change, so what was read of the store can be kept until then;
+    /// unique across the stores of one process.
+    generation: AtomicU64,
+}
+
+/// Where every store's generations come from.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Default for IdentityStore {
+    fn default() -> Self {
+        Self { accounts: RwLock::default(), generation: AtomicU64::new(next_generation()) }
+    }
 }
 
 /// What an `iam` section or a credentials file declares, checked and ready to enter the store.
@@ -186,6 +203,7 @@ impl IdentityStore {
         for group in declared.groups {
             accounts.entry(group.account_id.clone()).or_default().groups.insert(group.name.clone(), Arc::new(group));
         }
+        self.generation.store(next_generation(), Ordering::Release);
         Ok(())
     }
 
@@ -198,6 +216,7 @@ impl IdentityStore {
         let known = |arn: &str| accounts.values().any(|other| other.policies.contains_key(arn));
         let result = change(&mut account, &known);
         accounts.insert(account_id.to_string(), account);
+        self.generation.store(next_generation(), Ordering::Release);
         result
     }
 
@@ -215,6 +234,13 @@ impl IdentityStore {
     #[must_use]
     pub fn user(&self, account_id: &str, name: &str) -> Option<Arc<User>> {
         self.accounts.read().get(account_id)?.users.get(name).cloned()
+    }
+
+    /// Changes with every change to the store: what [`Self::permissions`] answered stays true
+    /// while this does not move.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The permissions of the principal `principal_arn` of `account_id`: a user

@@ -102,6 +102,12 @@ pub(crate) fn wildcard(pattern: &str, text: &str, fold: bool) -> bool {
     // most mismatches show (`secretsmanager:getsecretvalue` against `…:putsecretvalue`).
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let same = |a: u8, b: u8| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let Some(first) = p.iter().position(|&b| b == b'*' || b == b'?') else {
+        return if fold { p.eq_ignore_ascii_case(t) } else { p == t };
+    };
+    if t.len() < first {
+        return false;
+    }
     let mut i = 0;
     while i < p.len() && p[i] != b'*' && p[i] != b'?' {
         if i == t.len() || !same(p[i], t[i]) {
