@@ -299,6 +299,10 @@ async fn handle(app: &Arc<App>, peer: std::net::IpAddr, req: Request<Incoming>) 
 }
 
 /// The pipeline: control paths, then STS, then method → body → target → caller → operation → answer.
+///
+/// Each service's future is boxed where it is awaited: an `async fn`'s whole state is copied
+/// every time it is created and awaited inside another, and hyper moves the outermost one too,
+/// so unboxed these copies were some 80 KB per request (BENCHMARKS.md, "Instructions per request").
 async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call: &mut Call) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     if crate::console::owns(parts.uri.path()) {
@@ -307,7 +311,7 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
     }
     if control::owns(parts.uri.path()) {
         entry.control(&parts.method, parts.uri.path());
-        return control_request(app, &parts, body).await;
+        return Box::pin(control_request(app, &parts, body)).await;
     }
     let request_id = protocol::request_id();
     if let Err(refused) = app.guard().check_origin(&parts.headers) {
@@ -318,7 +322,7 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
     }
     if let Some(route) = lambda::owns(parts.uri.path()).then(|| lambda::api::Route::of(&parts.method, parts.uri.path()))
     {
-        return lambda_request(app, &parts, body, route, entry, call).await;
+        return Box::pin(lambda_request(app, &parts, body, route, entry, call)).await;
     }
     let response = match read_body(body, app.config.max_body_bytes, app.config.client_timeout).await {
         Err(err) => {
@@ -330,10 +334,10 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
             return sts_answer(app, &parts, &body, entry, call);
         }
         Ok(body) if iam::is_iam_request(&parts.headers, &parts.uri) => {
-            return iam_answer(app, &parts, &body, entry, call).await;
+            return Box::pin(iam_answer(app, &parts, &body, entry, call)).await;
         }
         Ok(body) if protocol::targets(&parts.headers, kms::TARGET_PREFIX) => {
-            let outcome = key_management(app, &parts, &body, entry, call).await;
+            let outcome = Box::pin(key_management(app, &parts, &body, entry, call)).await;
             call.outcome(&outcome);
             match outcome {
                 Ok(body) => protocol::success(&request_id, body),
@@ -355,7 +359,7 @@ async fn answer(app: &Arc<App>, req: Request<Incoming>, entry: &mut Entry, call:
             }
         }
         Ok(body) => {
-            let outcome = secrets_manager(app, &parts, &body, entry, call).await;
+            let outcome = Box::pin(secrets_manager(app, &parts, &body, entry, call)).await;
             call.outcome(&outcome);
             match outcome {
                 Ok(body) => protocol::success(&request_id, body),
@@ -454,7 +458,7 @@ async fn secrets_manager(
     let account = authorize::serving_account(&caller, &access).to_owned();
     let ctx = Ctx::in_account(app, &account, &caller);
     let outcome = match authorize::authorize(&ctx, &caller, op, &access, &json) {
-        Ok(()) => app.settled(op.is_mutating(), ops::dispatch(&ctx, op, json)).await,
+        Ok(()) => app.settled(op.is_mutating(), Box::pin(ops::dispatch(&ctx, op, json))).await,
         Err(refused) => Err(refused),
     };
     entry.caller(caller);
