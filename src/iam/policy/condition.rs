@@ -188,7 +188,8 @@ impl Operator {
         if let Some(op) = lookup(rest) {
             return Some((qualifier, op, false));
         }
-        let base = rest.len().checked_sub("IfExists".len()).map(|n| rest.split_at(n))?;
+        // Not a character boundary: then it cannot end in `IfExists` either.
+        let base = rest.len().checked_sub("IfExists".len()).and_then(|n| rest.split_at_checked(n))?;
         if !base.1.eq_ignore_ascii_case("IfExists") {
             return None;
         }
@@ -419,6 +420,15 @@ mod tests {
         assert_eq!(Operator::parse_full("NullIfExists"), None);
         assert_eq!(Operator::parse_full("StringSortOf"), None);
         assert_eq!(Operator::parse_full("ForSomeValues:StringEquals"), None);
+    }
+
+    #[test]
+    fn operator_names_of_any_text_parse_or_not_without_panicking() {
+        assert_eq!(Operator::parse_full("StringEqualsIfExists"), Some((None, Operator::StringEquals, true)));
+        // The last eight bytes start inside a three-byte character.
+        assert_eq!(Operator::parse_full("SzuCffcUaEf\u{efef}[[tnals"), None);
+        assert_eq!(Operator::parse_full("ForAnyValue:\u{e9}IfExists"), None);
+        assert_eq!(Operator::parse_full("IfExist\u{e9}"), None);
     }
 
     #[test]
