@@ -162,6 +162,7 @@ impl App {
         let audit = Arc::new(audit::Audit::new(config.audit, config.audit_retain, clock.clone()));
         let kms = Arc::new(services::kms::Kms::new(clock, engine.due_queue()));
         kms.attach_audit(audit.clone());
+        engine.attach_audit(audit.clone());
         engine.set_vault(Arc::new(services::secretsmanager::encryption::KmsVault::new(kms.clone())));
         Self {
             kms,

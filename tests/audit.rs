@@ -357,6 +357,115 @@ async fn a_deletion_window_starts_is_cancelled_and_ends_on_the_clock() {
     assert_eq!(service[3]["eventTime"], "2026-01-08T00:00:00Z");
 }
 
+/// The replication events of the primary `arn`, as `(name, replica ARN, errorMessage)`.
+async fn replication_steps(server: &TestServer, arn: &str) -> Vec<(String, String, Option<String>)> {
+    let events = records(server, &format!("?resource={arn}")).await;
+    events
+        .iter()
+        .filter(|r| r["eventName"].as_str().is_some_and(|n| n.starts_with("Replication")))
+        .map(|r| {
+            assert_eq!(r["eventType"], "AwsServiceEvent");
+            assert_eq!(r["awsRegion"], "us-east-1", "recorded where the primary is");
+            assert_eq!(r["additionalEventData"]["SecretId"], arn);
+            assert!(r["userIdentity"].get("type").is_none());
+            assert!(r.get("errorCode").is_none());
+            (
+                r["eventName"].as_str().unwrap().to_owned(),
+                r["additionalEventData"]["ReplicaSecretARN"].as_str().unwrap().to_owned(),
+                r["errorMessage"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn copies_to_a_replica_leave_replication_events_that_succeed_fail_and_lag() {
+    use aws_sdk_secretsmanager::types::ReplicaRegionType;
+    let server = TestServer::start().await;
+    let sm = server.client();
+    let arn = sm
+        .create_secret()
+        .name("app/db")
+        .secret_string("s1")
+        .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let replica = arn.replace(":us-east-1:", ":eu-west-1:");
+    let step = |name: &str, error: Option<&str>| (name.to_owned(), replica.clone(), error.map(str::to_owned));
+    assert_eq!(
+        replication_steps(&server, &arn).await,
+        [step("ReplicationStarted", None), step("ReplicationSucceeded", None)]
+    );
+    // A read copies nothing; a change copies again.
+    sm.get_secret_value().secret_id("app/db").send().await.unwrap();
+    sm.put_secret_value().secret_id("app/db").secret_string("s2").send().await.unwrap();
+    assert_eq!(replication_steps(&server, &arn).await.len(), 4);
+
+    let r = server.control("POST", "/_smemu/faults", r#"{"region":"eu-west-1","fail":"Region unreachable"}"#).await;
+    assert_eq!(r.status, 200);
+    sm.update_secret().secret_id("app/db").description("d").send().await.unwrap();
+    server.control("DELETE", "/_smemu/faults", "").await;
+    let steps = replication_steps(&server, &arn).await;
+    assert_eq!(
+        steps[4..],
+        [
+            step("ReplicationStarted", None),
+            step("ReplicationFailed", Some("Region unreachable")),
+            step("ReplicationStarted", None),
+            step("ReplicationFailed", Some("Region unreachable")),
+            step("ReplicationStarted", None),
+            step("ReplicationSucceeded", None),
+        ],
+        "the fault fails the replica at once, then the change; clearing it catches up"
+    );
+
+    // A lagging copy starts with the change and lands when the clock passes the lag.
+    server.control("POST", "/_smemu/faults", r#"{"region":"eu-west-1","lag":"10m"}"#).await;
+    sm.put_secret_value().secret_id("app/db").secret_string("s3").send().await.unwrap();
+    sm.put_secret_value().secret_id("app/db").secret_string("s4").send().await.unwrap();
+    assert_eq!(replication_steps(&server, &arn).await[10..], [step("ReplicationStarted", None)]);
+    server.control("POST", "/_smemu/clock", r#"{"advance":"10m"}"#).await;
+    assert_eq!(
+        replication_steps(&server, &arn).await[10..],
+        [step("ReplicationStarted", None), step("ReplicationSucceeded", None)]
+    );
+    let out = trail(&server)
+        .lookup_events()
+        .lookup_attributes(by(LookupAttributeKey::EventName, "ReplicationFailed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.events().len(), 2);
+}
+
+#[tokio::test]
+async fn a_restart_copies_replicas_again_without_recording_it() {
+    use aws_sdk_secretsmanager::types::ReplicaRegionType;
+    let dir = std::env::temp_dir().join(format!("smemu-audit-replicas-{}", uuid::Uuid::new_v4()));
+    let first = TestServer::start().await;
+    first.app.open_data_dir(&dir, false).unwrap();
+    let arn = first
+        .client()
+        .create_secret()
+        .name("app/db")
+        .secret_string("s1")
+        .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    first.stop().await;
+    let second = TestServer::start().await;
+    second.app.open_data_dir(&dir, false).unwrap();
+    let names: Vec<String> = replication_steps(&second, &arn).await.into_iter().map(|s| s.0).collect();
+    assert_eq!(names, ["ReplicationStarted", "ReplicationSucceeded"], "the trail kept, nothing added");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn no_secret_value_reaches_a_record_or_the_audit_file() {
     let dir = std::env::temp_dir().join(format!("smemu-audit-{}", uuid::Uuid::new_v4()));

@@ -730,6 +730,14 @@ async fn a_cross_account_replica_is_pending_until_associated_then_kept_in_step()
     ok_as(s, A, "PutSecretValue", json!({"SecretId": "app/db", "SecretString": "s2", "ClientRequestToken": TOKEN_B}))
         .await;
     assert_eq!(value_as(s, B, "copy/db").await, "s2", "changes reach the other account");
+    let trail = s.control("GET", "/_smemu/audit?eventName=ReplicationSucceeded", "").await.json();
+    let copies: Vec<_> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["recipientAccountId"].as_str(), e["additionalEventData"]["ReplicaSecretARN"].as_str()))
+        .collect();
+    assert_eq!(copies, [(Some(A), Some(w.replica.as_str())); 2], "the association's copy and the change's");
     let put = json!({"SecretId": "copy/db", "SecretString": "x", "ClientRequestToken": TOKEN_B});
     assert_eq!(error_as(s, B, "PutSecretValue", put.clone()).await.1, REPLICA_TEXT);
     let e = error_as(s, B, "DeleteSecret", json!({"SecretId": "copy/db"})).await;

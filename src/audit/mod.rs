@@ -157,6 +157,39 @@ impl Audit {
         if !self.enabled {
             return;
         }
+        self.secrets_manager_event(account, region, name, serde_json::json!({ "SecretId": arn }), arn, error);
+    }
+
+    /// Secrets Manager copying a primary to one of its replicas (`ReplicationStarted`,
+    /// `ReplicationSucceeded`, `ReplicationFailed`), recorded where the primary is. The names and
+    /// shape are not documented: the rotation events' skeleton, with the replica's ARN (its
+    /// Region, and its account for a cross-account replica) in `additionalEventData`.
+    pub fn replication_event(&self, event: &Replication<'_>) {
+        if !self.enabled {
+            return;
+        }
+        let additional = serde_json::json!({ "SecretId": event.primary_arn, "ReplicaSecretARN": event.replica_arn });
+        let name = match event.step {
+            ReplicationStep::Started => "ReplicationStarted",
+            ReplicationStep::Succeeded => "ReplicationSucceeded",
+            ReplicationStep::Failed(_) => "ReplicationFailed",
+        };
+        let error = match event.step {
+            ReplicationStep::Failed(message) => Some(message),
+            _ => None,
+        };
+        self.secrets_manager_event(event.account, event.region, name, additional, event.primary_arn, error);
+    }
+
+    fn secrets_manager_event(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        additional: Value,
+        arn: &str,
+        error: Option<&str>,
+    ) {
         let request_id = if name.contains("Rotation") {
             format!("Rotation-{arn}-{}", uuid::Uuid::new_v4())
         } else {
@@ -173,7 +206,7 @@ impl Audit {
             error: error.map(|message| ("", message)),
             request_parameters: None,
             response_elements: None,
-            additional: Some(serde_json::json!({ "SecretId": arn })),
+            additional: Some(additional),
             request_id: &request_id,
             read_only: false,
             resources: Named::One(arn),
@@ -242,6 +275,25 @@ impl Audit {
             resources: call.key_arn.map_or(Named::Nothing, Named::One),
         });
     }
+}
+
+/// One step of a copy to a replica, for [`Audit::replication_event`].
+#[derive(Clone, Copy, Debug)]
+pub struct Replication<'a> {
+    /// Where the primary is: the event is recorded there.
+    pub account: &'a str,
+    pub region: &'a str,
+    pub primary_arn: &'a str,
+    pub replica_arn: &'a str,
+    pub step: ReplicationStep<'a>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicationStep<'a> {
+    Started,
+    Succeeded,
+    /// With the status message the replica now reports.
+    Failed(&'a str),
 }
 
 /// For whom Secrets Manager calls KMS.

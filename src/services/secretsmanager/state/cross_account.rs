@@ -199,19 +199,19 @@ impl Engine {
         &self,
         primary: &Secret,
         link: &CrossAccountReplica,
-    ) -> (ReplicaStatus, Option<String>) {
+    ) -> (ReplicaStatus, Option<String>, bool) {
         let SecretRef::Arn { region, account, name, .. } = ident::parse_secret_id(&link.replica_arn) else {
-            return (ReplicaStatus::Failed, Some("The replica's ARN is not a secret ARN.".into()));
+            return (ReplicaStatus::Failed, Some("The replica's ARN is not a secret ARN.".into()), false);
         };
         let primary_scope = Scope::of(primary.arn.split(':').nth(4).unwrap_or_default(), region);
         let replica_scope = Scope::of(account, region);
-        let Ok(_order) = self.begin_change() else { return (link.status, link.message.clone()) };
+        let Ok(_order) = self.begin_change() else { return (link.status, link.message.clone(), false) };
         let Some(store) = self.existing_store(replica_scope) else {
-            return (ReplicaStatus::Failed, Some("The replica secret no longer exists.".into()));
+            return (ReplicaStatus::Failed, Some("The replica secret no longer exists.".into()), false);
         };
         let inner = store.inner.read();
         let Some(cell) = inner.secrets.get(name) else {
-            return (ReplicaStatus::Failed, Some("The replica secret no longer exists.".into()));
+            return (ReplicaStatus::Failed, Some("The replica secret no longer exists.".into()), false);
         };
         let mut replica = cell.write();
         let ours = replica.arn == link.replica_arn
@@ -220,11 +220,12 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|c| c.primary_arn == primary.arn && c.status != ReplicaStatus::Detached);
         if !ours {
-            return (ReplicaStatus::Detached, None);
+            return (ReplicaStatus::Detached, None, false);
         }
         if replica.revision > primary.revision {
-            return (ReplicaStatus::InSync, Some(super::replication::REPLICATION_SUCCEEDED.into()));
+            return (ReplicaStatus::InSync, Some(super::replication::REPLICATION_SUCCEEDED.into()), false);
         }
+        let behind = replica.revision < primary.revision;
         let key_link = super::secret::ReplicaLink {
             region: region.to_owned(),
             kms_key_id: replica.kms_key_id.clone(),
@@ -250,7 +251,7 @@ impl Engine {
                 }
                 let ticket = self.log_update(replica_scope, &mut replica);
                 self.changed(&store, ticket);
-                return (ReplicaStatus::Failed, Some(message));
+                return (ReplicaStatus::Failed, Some(message), false);
             }
         };
         let removed =
@@ -268,6 +269,6 @@ impl Engine {
         }
         let ticket = self.log_update(replica_scope, &mut replica);
         self.changed(&store, ticket);
-        (ReplicaStatus::InSync, Some(super::replication::REPLICATION_SUCCEEDED.into()))
+        (ReplicaStatus::InSync, Some(super::replication::REPLICATION_SUCCEEDED.into()), behind)
     }
 }

@@ -217,6 +217,8 @@ pub struct Engine {
     vault: OnceLock<Arc<dyn Vault>>,
     /// The replication faults a test has injected (see `replication`).
     faults: RwLock<Vec<replication::Fault>>,
+    /// Where the copies to replicas are recorded as they happen (see [`Engine::attach_audit`]).
+    audit: OnceLock<Arc<crate::audit::Audit>>,
 }
 
 /// Work that falls due at a time on smemu's clock, earliest first, for every service: the one
@@ -415,7 +417,14 @@ impl Engine {
             due: Arc::new(DueQueue::default()),
             vault: OnceLock::new(),
             faults: RwLock::new(Vec::new()),
+            audit: OnceLock::new(),
         }
+    }
+
+    /// Makes the engine record its copies to replicas in `audit`: the one service event that
+    /// happens inside a change rather than around a request or on the clock.
+    pub fn attach_audit(&self, audit: Arc<crate::audit::Audit>) {
+        let _ = self.audit.set(audit);
     }
 
     /// Makes `vault` seal and open every value from now on (`App` hands it the key store).
@@ -593,7 +602,7 @@ impl Engine {
         // The one place a primary's change reaches its replicas: after it is applied and
         // journalled, and with no lock of its store held, since replicas live in other stores.
         if replicated {
-            self.sync_replicas(scope, &name);
+            self.sync_replicas(scope, &name, replication::Announce::Yes);
         }
         Ok(result)
     }
@@ -626,7 +635,7 @@ impl Engine {
         // The secret is journalled with its links; the copies follow once its store is unlocked,
         // as after any change (see `replication`).
         if replicated && created.replicas.is_some() {
-            self.sync_replicas(scope, &created.name);
+            self.sync_replicas(scope, &created.name, replication::Announce::Yes);
         } else {
             created.replicas = None;
         }

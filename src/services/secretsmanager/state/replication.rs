@@ -63,9 +63,22 @@ pub struct ReplicaRequest {
     pub kms_key_id: Option<String>,
 }
 
+/// How a copy to one replica stands once a change has tried it, for its audit events.
+#[derive(Clone, Debug)]
+enum ReplicationStep {
+    /// Scheduled to land later (a lag injected for the Region).
+    InProgress,
+    Succeeded,
+    Failed(String),
+}
+
 /// What one copy to a replica came to.
 enum Outcome {
     Status(ReplicaStatus, Option<String>, Option<Timestamp>),
+    /// The replica now holds the primary's state, copied by this call.
+    Copied,
+    /// The replica already held the primary's state (or a newer one): nothing was copied.
+    Current,
     /// The replica was promoted (StopReplicationToReplica): the link goes.
     Promoted,
     /// Nothing could be tried (the journal refuses changes): the link stays as it is.
@@ -74,6 +87,15 @@ enum Outcome {
 
 fn failed(message: impl Into<String>) -> Outcome {
     Outcome::Status(ReplicaStatus::Failed, Some(message.into()), None)
+}
+
+/// Whether a copy to replicas is recorded in the audit trail: every copy a change makes is,
+/// the ones recovery and an import make to bring replicas back in line are not (they repeat
+/// copies already made).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Announce {
+    Yes,
+    No,
 }
 
 /// Whether a change to `secret` has replicas to reach: Regional ones, or a cross-account
@@ -266,14 +288,17 @@ impl Engine {
     /// Copies the primary `name` of `scope` to every replica it lists (the one propagation of
     /// every change), then records each outcome in the primary's links. Never fails: a replica
     /// that cannot be written reads `Failed` with the reason.
-    pub(crate) fn sync_replicas(&self, scope: Scope<'_>, name: &str) {
+    pub(crate) fn sync_replicas(&self, scope: Scope<'_>, name: &str, announce: Announce) {
         let Some(primary) = self.snapshot(scope, name) else { return };
         if !has_replicas(&primary) || primary.is_replica() {
             return;
         }
         let now = self.now();
         let mut outcomes = Vec::new();
+        let mut steps = Vec::new();
         for link in &primary.replicas {
+            // A copy that lags started when it was scheduled; it only lands or fails now.
+            let started = link.due.is_none();
             let outcome = match self.fault_for(scope.account, &link.region) {
                 Some(Fault { fail: Some(message), .. }) => failed(message),
                 Some(fault) if fault.lag_ms > 0 && link.due.is_none_or(|at| at > now) => {
@@ -289,14 +314,42 @@ impl Engine {
                 }
                 _ => self.copy_to(scope, &primary, link),
             };
+            let arn = || replica_arn(&primary.arn, &link.region);
+            match &outcome {
+                Outcome::Copied => steps.push((arn(), started, ReplicationStep::Succeeded)),
+                // Nothing needed copying, but the replica was reported behind (a fault cleared).
+                Outcome::Current if link.status != ReplicaStatus::InSync => {
+                    steps.push((arn(), started, ReplicationStep::Succeeded));
+                }
+                Outcome::Status(ReplicaStatus::Failed, message, _) => {
+                    steps.push((arn(), started, ReplicationStep::Failed(message.clone().unwrap_or_default())));
+                }
+                Outcome::Status(ReplicaStatus::InProgress, _, Some(_)) if started => {
+                    steps.push((arn(), true, ReplicationStep::InProgress));
+                }
+                _ => {}
+            }
             outcomes.push((link.region.clone(), outcome));
         }
-        let cross: Vec<_> = primary
-            .cross_account_replicas
-            .iter()
-            .filter(|l| l.status != ReplicaStatus::Detached)
-            .map(|l| (l.replica_arn.clone(), self.copy_cross_account(&primary, l)))
-            .collect();
+        let mut cross = Vec::new();
+        for link in primary.cross_account_replicas.iter().filter(|l| l.status != ReplicaStatus::Detached) {
+            let (status, message, copied) = self.copy_cross_account(&primary, link);
+            match status {
+                ReplicaStatus::Failed => steps.push((
+                    link.replica_arn.clone(),
+                    true,
+                    ReplicationStep::Failed(message.clone().unwrap_or_default()),
+                )),
+                ReplicaStatus::InSync if copied => {
+                    steps.push((link.replica_arn.clone(), true, ReplicationStep::Succeeded))
+                }
+                _ => {}
+            }
+            cross.push((link.replica_arn.clone(), (status, message)));
+        }
+        if announce == Announce::Yes {
+            self.announce(scope, &primary.arn, &steps);
+        }
         let _ = self.write_quietly(scope, name, |secret| {
             let mut changed = false;
             for (arn, (status, message)) in cross {
@@ -310,8 +363,14 @@ impl Engine {
                 }
             }
             for (region, outcome) in outcomes {
+                let outcome = match outcome {
+                    Outcome::Copied | Outcome::Current => {
+                        Outcome::Status(ReplicaStatus::InSync, Some(REPLICATION_SUCCEEDED.into()), None)
+                    }
+                    other => other,
+                };
                 match outcome {
-                    Outcome::Untried => {}
+                    Outcome::Untried | Outcome::Copied | Outcome::Current => {}
                     Outcome::Promoted => {
                         let before = secret.replicas.len();
                         secret.replicas.retain(|l| l.region != region);
@@ -333,9 +392,34 @@ impl Engine {
         });
     }
 
+    /// Records the steps of the copies one change made: `(replica ARN, whether the copy started
+    /// now, how it stands)`.
+    fn announce(&self, scope: Scope<'_>, primary_arn: &str, steps: &[(String, bool, ReplicationStep)]) {
+        let Some(audit) = self.audit.get() else { return };
+        for (replica_arn, started, step) in steps {
+            let event = |step| crate::audit::Replication {
+                account: scope.account,
+                region: scope.region,
+                primary_arn,
+                replica_arn,
+                step,
+            };
+            if *started {
+                audit.replication_event(&event(crate::audit::ReplicationStep::Started));
+            }
+            match step {
+                ReplicationStep::InProgress => {}
+                ReplicationStep::Succeeded => audit.replication_event(&event(crate::audit::ReplicationStep::Succeeded)),
+                ReplicationStep::Failed(message) => {
+                    audit.replication_event(&event(crate::audit::ReplicationStep::Failed(message)));
+                }
+            }
+        }
+    }
+
     /// Runs a lagging replication that has fallen due (the scheduler's `Replicate` entries).
     pub fn run_replication(&self, due: &Due) {
-        self.sync_replicas(Scope::of(&due.account, &due.region), &due.name);
+        self.sync_replicas(Scope::of(&due.account, &due.region), &due.name, Announce::Yes);
     }
 
     /// Makes every replica agree with its primary again and removes replicas no primary lists:
@@ -355,7 +439,7 @@ impl Engine {
             for (name, primary, replica_of, arn) in secrets {
                 let scope = Scope::of(&account, &region);
                 if primary {
-                    self.sync_replicas(scope, &name);
+                    self.sync_replicas(scope, &name, Announce::No);
                 }
                 if let Some(primary_region) = replica_of {
                     let listed = self.snapshot(Scope::of(&account, &primary_region), &name).is_some_and(|p| {
@@ -539,8 +623,9 @@ impl Engine {
             }
             if ours {
                 if replica.revision > primary.revision {
-                    return Outcome::Status(ReplicaStatus::InSync, Some(REPLICATION_SUCCEEDED.into()), None);
+                    return Outcome::Current;
                 }
+                let behind = replica.revision < primary.revision;
                 let versions = match self.replica_versions(scope, replica_scope, primary, &arn, link, Some(&replica)) {
                     Ok(versions) => versions,
                     Err(e) => return failed(e.message),
@@ -559,7 +644,7 @@ impl Engine {
                 self.schedule_for(scope.account, &link.region, &replica);
                 let ticket = self.log_update(replica_scope, &mut replica);
                 self.changed(&store, ticket);
-                return Outcome::Status(ReplicaStatus::InSync, Some(REPLICATION_SUCCEEDED.into()), None);
+                return if behind { Outcome::Copied } else { Outcome::Current };
             }
             if !link.overwrite {
                 return failed(NAME_TAKEN);
@@ -581,7 +666,7 @@ impl Engine {
         replica.ticket = self.log_put(replica_scope, &replica);
         self.changed(&store, replica.ticket);
         inner.insert(replica);
-        Outcome::Status(ReplicaStatus::InSync, Some(REPLICATION_SUCCEEDED.into()), None)
+        Outcome::Copied
     }
 
     /// The primary's versions as the replica keeps them, each with whether it is new or changed.
