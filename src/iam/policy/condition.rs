@@ -1,5 +1,6 @@
 //! Condition operators and the request context they test.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -15,17 +16,20 @@ use super::pattern;
 ///
 /// A request carries a handful of keys, so they are a list, not a map; the global keys every
 /// request has are written only if a condition asks for them.
+///
+/// Keys and values are borrowed where the request already holds them (the pipeline evaluates a
+/// request once per policy target), owned where they are made for the evaluation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
-    keys: Vec<(String, Vec<String>)>,
-    globals: Option<Globals>,
+pub struct Context<'a> {
+    keys: Vec<(Cow<'a, str>, Cow<'a, [String]>)>,
+    globals: Option<Globals<'a>>,
 }
 
 /// What the global keys are made from, and each key's values once asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Globals {
+struct Globals<'a> {
     now: Timestamp,
-    region: String,
+    region: Cow<'a, str>,
     source_ip: Option<IpAddr>,
     made: [OnceLock<Vec<String>>; GLOBAL_KEYS.len()],
 }
@@ -34,22 +38,38 @@ struct Globals {
 const GLOBAL_KEYS: [&str; 5] =
     ["aws:CurrentTime", "aws:EpochTime", "aws:SecureTransport", "aws:RequestedRegion", "aws:SourceIp"];
 
-impl Context {
+impl<'a> Context<'a> {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn set(&mut self, key: &str, values: Vec<String>) {
-        match self.keys.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+    fn set(&mut self, key: Cow<'a, str>, values: Cow<'a, [String]>) {
+        match self.keys.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
             Some(slot) => slot.1 = values,
-            None => self.keys.push((key.to_owned(), values)),
+            None => self.keys.push((key, values)),
         }
     }
 
     /// Sets a single-valued key.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.set(key, vec![value.into()]);
+        self.set(Cow::Owned(key.to_owned()), Cow::Owned(vec![value.into()]));
+        self
+    }
+
+    /// Sets each of `pairs` with its values, borrowing them.
+    pub fn borrow_pairs(&mut self, pairs: &[(&'a str, &'a [String])]) -> &mut Self {
+        for (key, values) in pairs {
+            self.set(Cow::Borrowed(key), Cow::Borrowed(values));
+        }
+        self
+    }
+
+    /// Sets each of `keys` with its values, borrowing them.
+    pub fn borrow_all(&mut self, keys: &'a [(String, Vec<String>)]) -> &mut Self {
+        for (key, values) in keys {
+            self.set(Cow::Borrowed(key), Cow::Borrowed(values));
+        }
         self
     }
 
@@ -60,7 +80,7 @@ impl Context {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.set(key, values.into_iter().map(Into::into).collect());
+        self.set(Cow::Owned(key.to_owned()), Cow::Owned(values.into_iter().map(Into::into).collect()));
         self
     }
 
@@ -74,8 +94,8 @@ impl Context {
     /// Provides the global keys every request carries, unless set otherwise: `aws:CurrentTime`
     /// (ISO 8601) and `aws:EpochTime` from `now` (smemu's clock), `aws:SecureTransport` (smemu
     /// serves plain HTTP), `aws:RequestedRegion`, and `aws:SourceIp` when known.
-    pub fn set_globals(&mut self, now: Timestamp, region: &str, source_ip: Option<IpAddr>) -> &mut Self {
-        self.globals = Some(Globals { now, region: region.to_owned(), source_ip, made: Default::default() });
+    pub fn set_globals(&mut self, now: Timestamp, region: &'a str, source_ip: Option<IpAddr>) -> &mut Self {
+        self.globals = Some(Globals { now, region: Cow::Borrowed(region), source_ip, made: Default::default() });
         self
     }
 
@@ -94,7 +114,7 @@ impl Context {
             0 => globals.now.to_iso8601(),
             1 => globals.now.millis().div_euclid(1000).to_string(),
             2 => "false".to_owned(),
-            3 => globals.region.clone(),
+            3 => globals.region.to_string(),
             _ => globals.source_ip?.to_string(),
         };
         Some(globals.made[index].get_or_init(|| vec![value]))
@@ -102,7 +122,7 @@ impl Context {
 
     /// The keys set, with their values (not the global keys).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.keys.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        self.keys.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 }
 
@@ -351,14 +371,14 @@ pub(crate) fn holds(
             };
     };
     // Policy values after variable substitution; a variable with no value matches nothing.
-    let policy: Vec<String> = condition
-        .values
-        .iter()
-        .filter_map(|v| match resolve.filter(|_| op.takes_variables()) {
-            Some(resolve) => substitute(v, resolve, op),
-            None => Some(v.clone()),
-        })
-        .collect();
+    let substituted: Vec<String>;
+    let policy: &[String] = match resolve.filter(|_| condition.variables && op.takes_variables()) {
+        Some(resolve) => {
+            substituted = condition.values.iter().filter_map(|v| substitute(v, resolve, op)).collect();
+            &substituted
+        }
+        None => &condition.values,
+    };
     let value_holds = |request: &String| {
         let any = policy.iter().any(|p| op.positive_match(request, p));
         if op.negated() { !any } else { any }

@@ -126,9 +126,11 @@ impl Principal {
 
     /// The condition keys IAM derives from the caller itself.
     fn key(&self, key: &str) -> Option<String> {
-        let lower = key.to_ascii_lowercase();
+        // Keys are short; a name too long for the buffer is none of these.
+        let mut buf = [0u8; 64];
+        let lower = lower_in(&mut buf, key).unwrap_or_default();
         let in_account = !self.account.is_empty();
-        match lower.as_str() {
+        match lower {
             "aws:principalarn" => match &self.kind {
                 PrincipalKind::AssumedRole { role_arn, .. } => Some(role_arn.clone()),
                 PrincipalKind::Anonymous => None,
@@ -153,11 +155,21 @@ impl Principal {
                 _ => None,
             },
             _ => {
-                let tag = lower.strip_prefix("aws:principaltag/")?;
+                let prefix = "aws:principaltag/";
+                let tag = key.get(prefix.len()..).filter(|_| key[..prefix.len()].eq_ignore_ascii_case(prefix))?;
                 self.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(tag)).map(|(_, v)| v.clone())
             }
         }
     }
+}
+
+/// `text` lower-cased into `buf`, when it fits: the names requests are matched by, without an
+/// allocation per request.
+fn lower_in<'b>(buf: &'b mut [u8], text: &str) -> Option<&'b str> {
+    let out = buf.get_mut(..text.len())?;
+    out.copy_from_slice(text.as_bytes());
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).ok()
 }
 
 /// One request to authorize.
@@ -170,7 +182,7 @@ pub struct Request<'a> {
     pub resource: Option<&'a str>,
     /// The account owning the resource; `None` means the caller's own.
     pub resource_account: Option<&'a str>,
-    pub context: &'a Context,
+    pub context: &'a Context<'a>,
 }
 
 impl Request<'_> {
@@ -367,15 +379,25 @@ pub fn decide(req: &Request<'_>, set: &PolicySet<'_>) -> Evaluation {
 
 fn evaluate_with(req: &Request<'_>, set: &PolicySet<'_>, explain: bool) -> Evaluation {
     // Lower-cased once: statements hold their actions lower-cased.
-    let action = req.action.to_ascii_lowercase();
+    let mut buf = [0u8; 128];
+    let action: Cow<'_, str> = match lower_in(&mut buf, req.action) {
+        Some(lower) => Cow::Borrowed(lower),
+        None => Cow::Owned(req.action.to_ascii_lowercase()),
+    };
     let mut statements = Vec::new();
     let mut seen = 0;
-    let mut applied: Vec<(usize, PolicyKind, Effect, Option<Via>)> = Vec::new();
+    // Which kinds of policy had an applying allow or deny: all a decision needs. The applying
+    // statements themselves are kept only to explain.
+    let mut tally = Tally::default();
+    let mut applied: Vec<(usize, Effect)> = Vec::new();
     let mut run = |named: &Named<'_>, kind: PolicyKind| {
         for (index, statement) in named.policy.statements.iter().enumerate() {
             let result = statement_applies(req, &action, named.policy, statement, kind);
             if let Ok(via) = &result {
-                applied.push((seen, kind, statement.effect, *via));
+                tally.add(kind, statement.effect, *via);
+                if explain {
+                    applied.push((seen, statement.effect));
+                }
             }
             seen += 1;
             if explain {
@@ -385,7 +407,8 @@ fn evaluate_with(req: &Request<'_>, set: &PolicySet<'_>, explain: bool) -> Evalu
                     index,
                     sid: statement.sid.clone(),
                     effect: statement.effect,
-                    outcome: result.map_or_else(Outcome::NotApplied, |_| Outcome::Applied),
+                    outcome: result
+                        .map_or_else(|miss| Outcome::NotApplied(miss.describe(statement)), |_| Outcome::Applied),
                 });
             }
         }
@@ -403,12 +426,8 @@ fn evaluate_with(req: &Request<'_>, set: &PolicySet<'_>, explain: bool) -> Evalu
         run(named, PolicyKind::Resource);
     }
 
-    let denies: Vec<usize> = applied.iter().filter(|a| explain && a.2 == Effect::Deny).map(|a| a.0).collect();
-    if let Some(&(_, kind, ..)) =
-        [PolicyKind::Identity, PolicyKind::Boundary, PolicyKind::Session, PolicyKind::Resource]
-            .iter()
-            .find_map(|k| applied.iter().find(|a| a.2 == Effect::Deny && a.1 == *k))
-    {
+    if let Some(kind) = KIND_ORDER.into_iter().find(|k| tally.denied[*k as usize]) {
+        let denies = applied.iter().filter(|a| a.1 == Effect::Deny).map(|a| a.0).collect();
         return Evaluation {
             decision: Decision::ExplicitDeny,
             denial: Some(Denial::ExplicitDeny(kind)),
@@ -418,15 +437,15 @@ fn evaluate_with(req: &Request<'_>, set: &PolicySet<'_>, explain: bool) -> Evalu
         };
     }
 
-    let allows = |kind: PolicyKind| applied.iter().filter(move |a| a.2 == Effect::Allow && a.1 == kind);
-    let best_resource_via = allows(PolicyKind::Resource).filter_map(|a| a.3).max();
+    let allows = |kind: PolicyKind| tally.allowed[kind as usize];
+    let best_resource_via = tally.best_resource_via;
     let principal = req.principal;
     let has_identity =
         matches!(principal.kind, PrincipalKind::Root | PrincipalKind::User | PrincipalKind::AssumedRole { .. });
     // The root user holds every permission of its own account on the identity side.
-    let identity_allows = principal.kind == PrincipalKind::Root || allows(PolicyKind::Identity).next().is_some();
-    let boundary_ok = set.boundary.is_none() || allows(PolicyKind::Boundary).next().is_some();
-    let session_ok = set.session.is_none() || allows(PolicyKind::Session).next().is_some();
+    let identity_allows = principal.kind == PrincipalKind::Root || allows(PolicyKind::Identity);
+    let boundary_ok = set.boundary.is_none() || allows(PolicyKind::Boundary);
+    let session_ok = set.session.is_none() || allows(PolicyKind::Session);
     // Boundaries and session policies cap what identities (and role-ARN grants) allow.
     let capped = || {
         if !boundary_ok {
@@ -469,7 +488,7 @@ fn evaluate_with(req: &Request<'_>, set: &PolicySet<'_>, explain: bool) -> Evalu
 
     match result {
         Ok(()) => {
-            let deciding = applied.iter().filter(|a| explain && a.2 == Effect::Allow).map(|a| a.0).collect();
+            let deciding = applied.iter().filter(|a| a.1 == Effect::Allow).map(|a| a.0).collect();
             Evaluation { decision: Decision::Allow, denial: None, statements, deciding, closest: None }
         }
         Err(kind) => {
@@ -480,6 +499,34 @@ fn evaluate_with(req: &Request<'_>, set: &PolicySet<'_>, explain: bool) -> Evalu
                 statements,
                 deciding: Vec::new(),
                 closest,
+            }
+        }
+    }
+}
+
+/// The order in which an explicit deny names the policy kind it was found in.
+const KIND_ORDER: [PolicyKind; 4] =
+    [PolicyKind::Identity, PolicyKind::Boundary, PolicyKind::Session, PolicyKind::Resource];
+
+/// What the applying statements of one evaluation add up to, by policy kind (indexed by
+/// `PolicyKind as usize`).
+#[derive(Default)]
+struct Tally {
+    allowed: [bool; 4],
+    denied: [bool; 4],
+    /// The strongest way an applying resource-side allow named the caller.
+    best_resource_via: Option<Via>,
+}
+
+impl Tally {
+    fn add(&mut self, kind: PolicyKind, effect: Effect, via: Option<Via>) {
+        match effect {
+            Effect::Deny => self.denied[kind as usize] = true,
+            Effect::Allow => {
+                self.allowed[kind as usize] = true;
+                if kind == PolicyKind::Resource {
+                    self.best_resource_via = self.best_resource_via.max(via);
+                }
             }
         }
     }
@@ -502,6 +549,30 @@ fn closest_allow(statements: &[Finding], kind: Option<PolicyKind>) -> Option<usi
     best.map(|(i, _)| i)
 }
 
+/// Where a statement stopped applying, described only when an explanation is asked for.
+#[derive(Debug, Clone, Copy)]
+enum Miss {
+    Action,
+    Resource,
+    Principal,
+    /// The index of the condition in the statement.
+    Condition(usize),
+}
+
+impl Miss {
+    fn describe(self, statement: &Statement) -> Mismatch {
+        match self {
+            Miss::Action => Mismatch::Action,
+            Miss::Resource => Mismatch::Resource,
+            Miss::Principal => Mismatch::Principal,
+            Miss::Condition(i) => {
+                let c = &statement.conditions[i];
+                Mismatch::Condition { operator: c.operator_text.clone(), key: c.key.clone() }
+            }
+        }
+    }
+}
+
 /// Whether one statement applies to the request; for resource-side policies, how it named
 /// the caller.
 fn statement_applies(
@@ -510,10 +581,10 @@ fn statement_applies(
     policy: &Policy,
     statement: &Statement,
     kind: PolicyKind,
-) -> Result<Option<Via>, Mismatch> {
-    let named = statement.actions.iter().any(|p| pattern::wildcard(p, action, false));
+) -> Result<Option<Via>, Miss> {
+    let named = statement.actions.iter().any(|p| p.matches(action, None));
     if named == statement.not_action {
-        return Err(Mismatch::Action);
+        return Err(Miss::Action);
     }
 
     let resolve_fn = |name: &str| req.variable(name);
@@ -521,29 +592,29 @@ fn statement_applies(
     if let Some(resources) = &statement.resources {
         // An action without a resource is matched as `*`, which only `"Resource": "*"` covers.
         let target = req.resource.unwrap_or("*");
-        let named = resources.iter().any(|r| pattern::matches_with(r, target, resolve));
+        let named = resources.iter().any(|r| r.matches(target, resolve));
         if named == statement.not_resource {
-            return Err(Mismatch::Resource);
+            return Err(Miss::Resource);
         }
     }
 
     let via = if kind == PolicyKind::Resource {
         let Some(set) = &statement.principals else {
-            return Err(Mismatch::Principal);
+            return Err(Miss::Principal);
         };
         match (principal_via(set, req.principal), statement.not_principal) {
             (Some(via), false) => Some(via),
             (None, true) => Some(Via::Direct),
-            _ => return Err(Mismatch::Principal),
+            _ => return Err(Miss::Principal),
         }
     } else {
         None
     };
 
-    for c in &statement.conditions {
+    for (i, c) in statement.conditions.iter().enumerate() {
         let values = req.values(&c.key);
         if !condition::holds(c, values.as_deref(), resolve) {
-            return Err(Mismatch::Condition { operator: c.operator_text.clone(), key: c.key.clone() });
+            return Err(Miss::Condition(i));
         }
     }
     Ok(via)
@@ -565,7 +636,7 @@ fn principal_via(set: &PrincipalSet, p: &Principal) -> Option<Via> {
     for entry in &set.aws {
         let via = if *entry == p.arn && p.kind != PrincipalKind::Root {
             Some(Via::Direct)
-        } else if *entry == p.account || *entry == format!("arn:aws:iam::{}:root", p.account) {
+        } else if *entry == p.account || is_root_of(entry, &p.account) {
             Some(Via::Account)
         } else if let PrincipalKind::AssumedRole { role_arn, .. } = &p.kind {
             same_role(entry, role_arn).then_some(Via::Role)
@@ -575,6 +646,11 @@ fn principal_via(set: &PrincipalSet, p: &Principal) -> Option<Via> {
         best = best.max(via);
     }
     best
+}
+
+/// Whether `entry` is `arn:aws:iam::<account>:root`.
+fn is_root_of(entry: &str, account: &str) -> bool {
+    entry.strip_prefix("arn:aws:iam::").and_then(|rest| rest.strip_prefix(account)) == Some(":root")
 }
 
 /// Whether a role ARN in a policy is the role a session belongs to. Session ARNs drop the

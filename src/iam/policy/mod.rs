@@ -15,6 +15,7 @@ mod denial;
 mod evaluate;
 mod parse;
 mod pattern;
+mod stored;
 #[cfg(test)]
 mod tests;
 
@@ -25,3 +26,4 @@ pub use evaluate::{
     ResourceKind, decide, evaluate,
 };
 pub use parse::{Condition, Effect, Policy, PolicyError, PolicyErrorKind, PrincipalSet, Statement};
+pub use stored::StoredPolicy;

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::condition::{Operator, SetQualifier};
+use super::pattern::Pattern;
 
 /// A parsed policy document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +26,10 @@ pub struct Statement {
     pub(crate) sid: Option<String>,
     pub(crate) effect: Effect,
     /// Lower-cased: IAM matches actions case-insensitively.
-    pub(crate) actions: Vec<String>,
+    pub(crate) actions: Vec<Pattern>,
     pub(crate) not_action: bool,
     /// `None`: the statement has neither Resource nor NotResource.
-    pub(crate) resources: Option<Vec<String>>,
+    pub(crate) resources: Option<Vec<Pattern>>,
     pub(crate) not_resource: bool,
     /// `None`: the statement has neither Principal nor NotPrincipal.
     pub(crate) principals: Option<PrincipalSet>,
@@ -60,6 +61,8 @@ pub struct Condition {
     /// The key as written; matched case-insensitively.
     pub key: String,
     pub values: Vec<String>,
+    /// Some value holds `${`: a policy variable, when the policy's version substitutes them.
+    pub(crate) variables: bool,
 }
 
 /// What is wrong with a policy document.
@@ -267,13 +270,16 @@ impl Statement {
         if let Some(bad) = actions.iter().find(|a| *a != "*" && !a.contains(':')) {
             return Err(syntax(format!("action `{bad}` is not of the form service:Action")));
         }
-        let actions = actions.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let actions = actions.iter().map(|a| Pattern::new(a.to_ascii_lowercase())).collect();
         let (resources, not_resource) = match exactly_one(map, "Resource", "NotResource")? {
             Some((v, negated)) => (
                 Some(
                     strings(v)
                         .filter(|l| !l.is_empty())
-                        .ok_or_else(|| syntax("`Resource` must be a string or a non-empty list of strings"))?,
+                        .ok_or_else(|| syntax("`Resource` must be a string or a non-empty list of strings"))?
+                        .into_iter()
+                        .map(Pattern::new)
+                        .collect(),
                 ),
                 negated,
             ),
@@ -379,6 +385,7 @@ fn parse_conditions(block: &Map<String, Value>) -> Result<Vec<Condition>, Policy
         for (key, values) in keys {
             let values = condition_values(values)
                 .ok_or_else(|| bad(format!("`Condition.{operator_text}.{key}` must be a value or a list of values")))?;
+            let variables = values.iter().any(|v| v.contains("${"));
             out.push(Condition {
                 operator_text: operator_text.clone(),
                 operator,
@@ -386,6 +393,7 @@ fn parse_conditions(block: &Map<String, Value>) -> Result<Vec<Condition>, Policy
                 if_exists,
                 key: key.clone(),
                 values,
+                variables,
             });
         }
     }

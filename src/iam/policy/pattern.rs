@@ -168,20 +168,118 @@ fn walk<T: Copy + PartialEq>(pattern: &[T], text: &[T], any: T, one: T, eq: impl
     pattern[p..].iter().all(|&c| c == any)
 }
 
-/// Whether `pattern` matches `text`, with its variables resolved through `resolve` when given;
-/// a pattern without any is matched as a plain wildcard, without compiling it.
-pub(crate) fn matches_with(pattern: &str, text: &str, resolve: Option<Resolve<'_>>) -> bool {
-    match resolve {
-        Some(resolve) if pattern.contains("${") => {
-            compile(pattern, true, Some(resolve)).is_some_and(|p| matches(&p, text, false))
+/// An Action or Resource element of a statement, with what matching needs to know of it worked
+/// out once when the policy is parsed: every statement's elements are matched on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pattern {
+    text: String,
+    /// How many bytes come before the first `*` or `?` (all of them when there is none).
+    literal: usize,
+    /// Only `*`s follow the literal part (`prefix/*`, `*`).
+    star_tail: bool,
+    /// Holds `${`: a policy variable, when the policy's version substitutes them.
+    variables: bool,
+}
+
+impl Pattern {
+    pub(crate) fn new(text: String) -> Self {
+        let literal = text.bytes().position(|b| b == b'*' || b == b'?').unwrap_or(text.len());
+        let star_tail = literal < text.len() && text.as_bytes()[literal..].iter().all(|&b| b == b'*');
+        let variables = text.contains("${");
+        Self { text, literal, star_tail, variables }
+    }
+
+    /// Whether the pattern matches all of `text` (case-sensitively), its variables resolved
+    /// through `resolve` when given; one without variables is matched as a plain wildcard,
+    /// without compiling it.
+    pub(crate) fn matches(&self, text: &str, resolve: Option<Resolve<'_>>) -> bool {
+        if self.variables
+            && let Some(resolve) = resolve
+        {
+            return compile(&self.text, true, Some(resolve)).is_some_and(|p| matches(&p, text, false));
         }
-        _ => wildcard(pattern, text, false),
+        let (p, t) = (self.text.as_bytes(), text.as_bytes());
+        if t.len() < self.literal || p[..self.literal] != t[..self.literal] {
+            return false;
+        }
+        if self.literal == p.len() {
+            return t.len() == p.len();
+        }
+        if self.star_tail {
+            return true;
+        }
+        // Both sides hold the same bytes before `literal`, which ends before an ASCII wildcard:
+        // a character boundary of both.
+        match (self.text.get(self.literal..), text.get(self.literal..)) {
+            (Some(pattern), Some(text)) => wildcard(pattern, text, false),
+            _ => false,
+        }
+    }
+}
+
+impl std::ops::Deref for Pattern {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parsed_pattern_matches_as_the_wildcard_walk_does() {
+        let patterns = [
+            "",
+            "*",
+            "**",
+            "?",
+            "a",
+            "a*",
+            "a?",
+            "*a",
+            "a*c",
+            "a?c",
+            "*b*",
+            "a**",
+            "abc",
+            "ab*c*d",
+            "prod/db-??????",
+            "arn:aws:secretsmanager:*:111122223333:secret:db-*",
+            "é*",
+            "*é",
+            "a*é?",
+        ];
+        let texts = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abbbc",
+            "ac",
+            "abcd",
+            "aXcYd",
+            "prod/db-AbCdEf",
+            "prod/db-AbCdE",
+            "é",
+            "aé",
+            "aéx",
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-x1",
+        ];
+        for p in patterns {
+            let compiled = Pattern::new(p.to_owned());
+            for t in texts {
+                assert_eq!(compiled.matches(t, None), wildcard(p, t, false), "{p:?} against {t:?}");
+            }
+        }
+        let resolve = |name: &str| (name == "aws:username").then(|| "bob".to_owned());
+        let with_variable = Pattern::new("home/${aws:username}/*".to_owned());
+        assert!(with_variable.matches("home/bob/x", Some(&resolve)));
+        assert!(!with_variable.matches("home/bob/x", None), "literal text without substitution");
+        assert!(Pattern::new("home/${aws:username}".to_owned()).matches("home/${aws:username}", None));
+    }
 
     #[test]
     fn wildcards() {

@@ -31,7 +31,7 @@ struct Case {
     action: &'static str,
     resource: Option<&'static str>,
     resource_account: Option<&'static str>,
-    context: Context,
+    context: Context<'static>,
     identity: Vec<Value>,
     resource_policy: Option<Value>,
     boundary: Option<Value>,
@@ -73,7 +73,7 @@ impl Case {
         self.resource_account = account;
         self
     }
-    fn ctx(mut self, context: Context) -> Self {
+    fn ctx(mut self, context: Context<'static>) -> Self {
         self.context = context;
         self
     }
@@ -427,7 +427,7 @@ fn when(condition: Value) -> Value {
     json!({"Effect": "Allow", "Action": GET, "Resource": "*", "Condition": condition})
 }
 
-fn ctx(pairs: &[(&str, &str)]) -> Context {
+fn ctx(pairs: &[(&str, &str)]) -> Context<'static> {
     let mut c = Context::new();
     for (k, v) in pairs {
         c.insert(k, *v);
@@ -435,7 +435,7 @@ fn ctx(pairs: &[(&str, &str)]) -> Context {
     c
 }
 
-fn multi(key: &str, values: &[&str]) -> Context {
+fn multi(key: &str, values: &[&str]) -> Context<'static> {
     let mut c = Context::new();
     c.insert_all(key, values.iter().copied());
     c
@@ -852,7 +852,7 @@ fn managed_key_policy() -> Value {
 
 const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-fn via_sm(caller_account: &str, region: &str) -> Context {
+fn via_sm(caller_account: &str, region: &str) -> Context<'static> {
     ctx(&[("kms:CallerAccount", caller_account), ("kms:ViaService", &format!("secretsmanager.{region}.amazonaws.com"))])
 }
 

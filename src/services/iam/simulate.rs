@@ -203,7 +203,7 @@ fn derived(key: &str) -> bool {
 }
 
 /// `ContextEntries.member.N.ContextKeyName` / `.ContextKeyValues.member.M`, and the time.
-fn context(ctx: &Ctx<'_>) -> Result<Context, IamError> {
+fn context(ctx: &Ctx<'_>) -> Result<Context<'static>, IamError> {
     let mut context = Context::new();
     for prefix in ctx.params.structures("ContextEntries") {
         let Some(name) = ctx.get(&format!("{prefix}ContextKeyName")) else {
