@@ -2,6 +2,7 @@
 //! operation states ([`Access`]), the caller's identity policies, the resource's policy and, for
 //! the key behind a secret value, the key policy.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -102,11 +103,23 @@ pub struct Target {
     pub arn: Option<String>,
     /// The account that owns the resource (the caller's for actions without one).
     pub account: String,
-    /// The resource's policy with the name it is reported under.
-    pub policy: Option<(String, Arc<Policy>)>,
+    /// The resource's policy (a secret's resource policy, a key's policy); `None` for none, or
+    /// for one that does not parse, which grants nothing.
+    pub policy: Option<Arc<Policy>>,
     pub kind: ResourceKind,
     /// Condition keys the resource contributes (`aws:ResourceTag/*`, `secretsmanager:SecretId`).
     pub context: Vec<(String, Vec<String>)>,
+}
+
+impl Target {
+    /// How explanations and logs name the target's policy.
+    fn policy_label(&self) -> String {
+        let arn = self.arn.as_deref().unwrap_or("*");
+        match self.kind {
+            ResourceKind::Key => format!("key policy of {arn}"),
+            ResourceKind::Resource | ResourceKind::Trust => format!("resource policy of {arn}"),
+        }
+    }
 }
 
 /// Parsed resource and key policies by their text, so a policy is parsed once, not per request.
@@ -160,6 +173,8 @@ static ALLOW_ALL: std::sync::LazyLock<Arc<super::Document>> = std::sync::LazyLoc
 /// when the request came over a connection (the explain endpoint's questions did not).
 struct Asked<'a> {
     keys: &'a [(String, Vec<String>)],
+    /// Keys the pipeline sets itself (the KMS keys of a use of a key through Secrets Manager).
+    set: &'a [(&'a str, &'a [String])],
     source_ip: Option<std::net::IpAddr>,
 }
 
@@ -271,7 +286,7 @@ impl Authorizer {
         target: &Target,
         now: Timestamp,
     ) -> Evaluation {
-        let request = Asked { keys: request_keys, source_ip: None };
+        let request = Asked { keys: request_keys, set: &[], source_ip: None };
         self.evaluate_as(AuthorizeMode::Enforce, identities, caller, action, &request, target, now, true)
     }
 
@@ -306,14 +321,16 @@ impl Authorizer {
         };
         let principal = &known.principal;
         let mut context = Context::new();
-        for (key, values) in request.keys.iter().chain(&target.context) {
-            context.insert_all(key, values.iter().cloned());
-        }
+        context.borrow_all(request.keys).borrow_all(&target.context).borrow_pairs(request.set);
         context.set_globals(now, &caller.region, request.source_ip);
         let session = caller.session_policy.as_deref().filter(|_| !unchecked).and_then(|text| self.policies.get(text));
         let set = PolicySet {
             identity: permissions.identity.iter().map(|(label, doc)| Named::new(label.as_str(), &doc.policy)).collect(),
-            resource: target.policy.as_ref().map(|(label, policy)| Named::new(label.as_str(), policy.as_ref())),
+            // Labels are for explanations: a decision alone never shows them.
+            resource: target.policy.as_ref().map(|policy| {
+                let label = if explain { Cow::Owned(target.policy_label()) } else { Cow::Borrowed("") };
+                Named::new(label, policy.as_ref())
+            }),
             boundary: permissions.boundary.as_ref().map(|(label, doc)| Named::new(label.as_str(), &doc.policy)),
             session: session.as_deref().map(|policy| Named::new("session policy", policy)),
             resource_kind: target.kind,
@@ -359,10 +376,27 @@ impl Authorizer {
         target: &Target,
         now: Timestamp,
     ) -> Result<(), Refusal> {
+        let request = Asked { keys: request_keys, set: &[], source_ip: None };
+        self.check_asked(identities, caller, action, as_sent, request, target, now)
+    }
+
+    /// [`Self::check_action`] for the request `request` describes (the peer's address is
+    /// filled in here).
+    #[allow(clippy::too_many_arguments)]
+    fn check_asked(
+        &self,
+        identities: &IdentityStore,
+        caller: &Caller,
+        action: &str,
+        as_sent: Option<&str>,
+        mut request: Asked<'_>,
+        target: &Target,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
         if !self.checks(caller, &target.account) {
             return Ok(());
         }
-        let request = Asked { keys: request_keys, source_ip: SOURCE_IP.try_with(|ip| *ip).ok() };
+        request.source_ip = SOURCE_IP.try_with(|ip| *ip).ok();
         if self.evaluate_as(self.mode, identities, caller, action, &request, target, now, false).allowed() {
             return Ok(());
         }
@@ -408,17 +442,19 @@ impl Authorizer {
         let target = Target {
             arn: Some(key.arn.clone()),
             account: key.account.clone(),
-            policy: self.policies.get(&key.policy).map(|p| (format!("key policy of {}", key.arn), p)),
+            policy: key.policy.clone(),
             kind: ResourceKind::Key,
             context: Vec::new(),
         };
-        let keys = vec![
-            ("kms:ViaService".to_string(), vec![format!("secretsmanager.{}.amazonaws.com", caller.region)]),
-            ("kms:CallerAccount".to_string(), vec![caller.account_id.clone()]),
-            ("kms:EncryptionContext:SecretARN".to_string(), vec![use_.secret_arn.to_string()]),
-            ("kms:EncryptionContextKeys".to_string(), vec!["SecretARN".to_string(), "SecretVersionId".to_string()]),
+        let via = [format!("secretsmanager.{}.amazonaws.com", caller.region)];
+        let set: [(&str, &[String]); 4] = [
+            ("kms:ViaService", &via),
+            ("kms:CallerAccount", std::slice::from_ref(&caller.account_id)),
+            ("kms:EncryptionContext:SecretARN", std::slice::from_ref(use_.secret_arn)),
+            ("kms:EncryptionContextKeys", &*SECRET_CONTEXT_KEYS),
         ];
-        self.check_action(identities, caller, use_.action, Some(&key.arn), &keys, &target, now)
+        let request = Asked { keys: &[], set: &set, source_ip: None };
+        self.check_asked(identities, caller, use_.action, Some(&key.arn), request, &target, now)
             .map_err(|_| ApiError::new(ErrorCode::AccessDeniedException, KMS_NOT_ALLOWED))
     }
 }
@@ -478,12 +514,17 @@ pub fn may_assume(identities: &IdentityStore, caller: &Caller, role: &super::sto
     policy::decide(&request, &set).allowed()
 }
 
+/// The keys of the encryption context Secrets Manager gives KMS for every value.
+static SECRET_CONTEXT_KEYS: std::sync::LazyLock<[String; 2]> =
+    std::sync::LazyLock::new(|| ["SecretARN".to_owned(), "SecretVersionId".to_owned()]);
+
 /// A customer managed key as authorization sees it.
 #[derive(Debug, Clone)]
 pub struct KeyFacts {
     pub arn: String,
     pub account: String,
-    pub policy: String,
+    /// `None`: a policy that does not parse (it grants nothing).
+    pub policy: Option<Arc<Policy>>,
 }
 
 /// One use of the key behind a secret value.
@@ -493,7 +534,7 @@ pub struct KeyUse<'a> {
     pub action: &'static str,
     /// `None`: the managed key `aws/secretsmanager` of the secret's account.
     pub key: Option<KeyFacts>,
-    pub secret_arn: &'a str,
+    pub secret_arn: &'a String,
     pub secret_account: &'a str,
 }
 

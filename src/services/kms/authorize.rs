@@ -53,15 +53,16 @@ pub fn target_for(ctx: &Ctx<'_>, caller: &Caller, key_ref: Option<&str>) -> Opti
         return Some(Target { arn: None, account: caller.account_id.clone(), ..Target::default() });
     };
     let as_service = KmsCaller { account: ctx.account, region: ctx.region, principal: KmsPrincipal::SecretsManager };
-    let key = ctx.app.kms.describe_key(as_service, key_ref).ok()?;
-    let policy = ctx.app.authorizer.policies.get(&key.policy).map(|p| (format!("key policy of {}", key.arn), p));
-    Some(Target {
-        arn: Some(key.arn.clone()),
-        account: key.account.clone(),
-        policy,
-        kind: ResourceKind::Key,
-        context: Vec::new(),
-    })
+    ctx.app
+        .kms
+        .inspect_key(as_service, key_ref, |key| Target {
+            arn: Some(key.arn.clone()),
+            account: key.account.clone(),
+            policy: key.policy.parsed(),
+            kind: ResourceKind::Key,
+            context: Vec::new(),
+        })
+        .ok()
 }
 
 /// Whether `caller` may make the KMS request `access` states. A key that cannot be found is

@@ -122,7 +122,7 @@ pub struct Key {
     pub state: KeyState,
     pub deletion: Option<PendingDeletion>,
     pub manager: KeyManager,
-    pub policy: String,
+    pub policy: crate::iam::policy::StoredPolicy,
     pub tags: Vec<Tag>,
     pub rotation: Option<KeyRotation>,
     /// 64 hex digits naming the key's (single) material, as KMS's `KeyMaterialId`.
@@ -423,7 +423,7 @@ impl Kms {
         let id = uuid::Uuid::new_v4().to_string();
         self.insert_key(caller.account, caller.region, &id, |key| {
             key.description = new.description.unwrap_or_default();
-            key.policy = policy;
+            key.policy = policy.into();
             key.tags = tags;
         })
     }
@@ -450,7 +450,7 @@ impl Kms {
             state: KeyState::Enabled,
             deletion: None,
             manager: KeyManager::Customer,
-            policy: String::new(),
+            policy: String::new().into(),
             tags: Vec::new(),
             rotation: None,
             material_id,
@@ -475,8 +475,17 @@ impl Kms {
     /// DescribeKey. Naming the predefined `alias/aws/secretsmanager` creates its key the first
     /// time, as AWS services do through DescribeKey.
     pub fn describe_key(&self, caller: Caller<'_>, key_ref: &str) -> Result<Key> {
+        self.inspect_key(caller, key_ref, Key::clone)
+    }
+
+    /// What `f` reads of the key `key_ref` names, as DescribeKey finds it (the managed key made
+    /// on first use), without copying the key.
+    ///
+    /// # Errors
+    /// DescribeKey's.
+    pub fn inspect_key<R>(&self, caller: Caller<'_>, key_ref: &str, f: impl FnOnce(&Key) -> R) -> Result<R> {
         self.ensure_managed_for(caller, key_ref)?;
-        self.read_key(caller, key_ref, Forms::Any, "DescribeKey", Rule::Any, |key, _| Ok(key.clone()))
+        self.read_key(caller, key_ref, Forms::Any, "DescribeKey", Rule::Any, |key, _| Ok(f(key)))
     }
 
     pub fn list_keys(&self, caller: Caller<'_>, limit: Option<usize>, marker: Option<&str>) -> Result<Page<Key>> {
@@ -551,7 +560,7 @@ impl Kms {
             if name != DEFAULT_POLICY_NAME {
                 return Err(err::no_such_policy(name));
             }
-            Ok(key.policy.clone())
+            Ok(key.policy.to_string())
         })
     }
 
@@ -561,7 +570,7 @@ impl Kms {
             if name != DEFAULT_POLICY_NAME {
                 return Err(err::no_such_policy(name));
             }
-            key.policy = checked_policy(policy)?;
+            key.policy = checked_policy(policy)?.into();
             Ok(())
         })
     }
@@ -996,7 +1005,7 @@ impl Kms {
         let key = self.insert_key(account, region, &id, |key| {
             key.manager = KeyManager::Aws;
             key.description = SECRETS_MANAGER_KEY_DESCRIPTION.to_owned();
-            key.policy = managed_policy(account, region);
+            key.policy = managed_policy(account, region).into();
         })?;
         let store = self.store(account, region);
         let mut inner = store.inner.write();
@@ -1156,7 +1165,7 @@ impl Kms {
         let now = self.now();
         let key = self.insert_key(account, region, &id, |key| {
             key.description = seed.new.description.unwrap_or_default();
-            key.policy = policy;
+            key.policy = policy.into();
             key.tags = tags;
             if !seed.enabled {
                 key.state = KeyState::Disabled;

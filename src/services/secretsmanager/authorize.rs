@@ -31,7 +31,7 @@ pub fn serving_account<'a>(caller: &'a Caller, access: &'a Access) -> &'a str {
 /// What authorization needs of a secret.
 struct SecretFacts {
     arn: String,
-    policy: Option<String>,
+    policy: Option<std::sync::Arc<crate::iam::policy::Policy>>,
     tags: Vec<(String, String)>,
     kms_key_id: Option<String>,
     rotation_lambda: Option<String>,
@@ -43,7 +43,7 @@ fn secret_facts(ctx: &Ctx<'_>, id: &str) -> Option<SecretFacts> {
         .read_secret(ctx.scope(), id, |s| {
             Ok(SecretFacts {
                 arn: s.arn.clone(),
-                policy: s.policy.as_ref().map(|p| p.document.clone()),
+                policy: s.policy.as_ref().and_then(|p| p.document.parsed()),
                 tags: s.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
                 kms_key_id: s.kms_key_id.clone(),
                 rotation_lambda: s.rotation.lambda_arn.clone(),
@@ -95,15 +95,10 @@ fn target(ctx: &Ctx<'_>, op: Operation, id: Option<&str>) -> (Target, Option<Sec
     if let Some(kind) = &facts.secret_type {
         context.push(("secretsmanager:resource/Type".to_string(), vec![kind.clone()]));
     }
-    let policy = facts
-        .policy
-        .as_deref()
-        .and_then(|text| ctx.app.authorizer.policies.get(text))
-        .map(|p| (format!("resource policy of {}", facts.arn), p));
     let target = Target {
         arn: Some(facts.arn.clone()),
         account: ctx.account.to_string(),
-        policy,
+        policy: facts.policy.clone(),
         kind: ResourceKind::Resource,
         context,
     };
@@ -185,11 +180,16 @@ fn accept_replication(ctx: &Ctx<'_>, caller: &Caller, replica: &str, now: crate:
 fn key_facts(ctx: &Ctx<'_>, key_ref: Option<&str>) -> Option<Option<KeyFacts>> {
     let Some(key_ref) = key_ref else { return Some(None) };
     let as_service = KmsCaller { account: ctx.account, region: ctx.region, principal: KmsPrincipal::SecretsManager };
-    let key = ctx.app.kms.describe_key(as_service, key_ref).ok()?;
-    if key.manager == KeyManager::Aws {
-        return Some(None);
-    }
-    Some(Some(KeyFacts { arn: key.arn.clone(), account: key.account.clone(), policy: key.policy }))
+    ctx.app
+        .kms
+        .inspect_key(as_service, key_ref, |key| {
+            (key.manager != KeyManager::Aws).then(|| KeyFacts {
+                arn: key.arn.clone(),
+                account: key.account.clone(),
+                policy: key.policy.parsed(),
+            })
+        })
+        .ok()
 }
 
 /// Actions AWS requires besides the operation's own (Service Authorization Reference).

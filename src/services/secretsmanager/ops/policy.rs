@@ -60,7 +60,7 @@ pub fn prepare_put_resource_policy(
         return Err(api_error!(PublicPolicyException, "This resource policy will grant public access to the secret."))
             .at("resourcePolicy");
     }
-    Ok((input.secret_id, ResourcePolicy { document: input.resource_policy, block_public, name: None }))
+    Ok((input.secret_id, ResourcePolicy { document: input.resource_policy.into(), block_public, name: None }))
 }
 
 pub fn put_resource_policy(ctx: &Ctx<'_>, input: PutResourcePolicyInput) -> Result<PolicyOutput> {
@@ -91,7 +91,7 @@ pub fn get_resource_policy(ctx: &Ctx<'_>, input: PolicyRefInput) -> Result<Polic
         Ok(PolicyOutput {
             arn: s.arn.clone(),
             name: s.name.clone(),
-            resource_policy: s.policy.as_ref().map(|p| p.document.clone()),
+            resource_policy: s.policy.as_ref().map(|p| p.document.to_string()),
             policy_name: s.policy.as_ref().map_or_else(|| DEFAULT_POLICY.to_owned(), name_of),
         })
     })

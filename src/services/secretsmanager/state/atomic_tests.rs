@@ -171,8 +171,11 @@ fn step(engine: &Engine, journal: &Journal, rng: &mut Rng) -> (String, bool) {
             ("untag", engine.untag_resource(scope, &id, &keys).is_err())
         }
         13 => {
-            let policy =
-                rng.chance(70).then(|| ResourcePolicy { document: "{}".to_owned(), block_public: true, name: None });
+            let policy = rng.chance(70).then(|| ResourcePolicy {
+                document: "{}".to_owned().into(),
+                block_public: true,
+                name: None,
+            });
             ("policy", engine.set_policy(scope, &id, policy).is_err())
         }
         14 => {

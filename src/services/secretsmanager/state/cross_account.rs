@@ -29,7 +29,11 @@ pub fn system_policy(primary_account: &str, partition: &str) -> ResourcePolicy {
             "Resource": "*"
         }]
     });
-    ResourcePolicy { document: document.to_string(), block_public: false, name: Some(SYSTEM_POLICY_NAME.to_owned()) }
+    ResourcePolicy {
+        document: document.to_string().into(),
+        block_public: false,
+        name: Some(SYSTEM_POLICY_NAME.to_owned()),
+    }
 }
 
 /// The account, Region and name of a full secret ARN in another account of the same Region

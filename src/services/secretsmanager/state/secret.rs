@@ -144,7 +144,7 @@ pub struct Rotation {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResourcePolicy {
-    pub document: String,
+    pub document: crate::iam::policy::StoredPolicy,
     pub block_public: bool,
     /// The name it is listed under when it is not the one a client attaches (`default`): the
     /// system-managed policy of a cross-account replica.
