@@ -51,9 +51,91 @@ impl<V: Serialize> Serialize for OrderedMap<V> {
     }
 }
 
+/// Appends `text` as a JSON string, quoted and escaped byte for byte as `serde_json` writes it
+/// (`\"`, `\\`, the short escapes of `\b \f \n \r \t`, `\u00xx` for other control characters,
+/// everything else as it is). Values are the bulk of a GetSecretValue answer, and serde_json
+/// looks at them a byte at a time; this skips eight bytes at a time while none needs escaping.
+pub fn write_string(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok())
+            && !any_to_escape(u64::from_le_bytes(word))
+        {
+            i += 8;
+            continue;
+        }
+        let byte = bytes[i];
+        let short = match byte {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            0x08 => Some(b'b'),
+            0x0c => Some(b'f'),
+            b'\n' => Some(b'n'),
+            b'\r' => Some(b'r'),
+            b'\t' => Some(b't'),
+            _ => None,
+        };
+        if short.is_some() || byte < 0x20 {
+            out.extend_from_slice(&bytes[run..i]);
+            run = i + 1;
+            match short {
+                Some(c) => out.extend_from_slice(&[b'\\', c]),
+                None => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
+                }
+            }
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (a word-wide
+/// test; bytes of multi-byte characters, 0x80 and above, never count).
+fn any_to_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGH;
+    let zero = |w: u64| below(w, 1);
+    (below(word, 0x20) | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')))) != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "plain".into(),
+            "exactly8".into(),
+            "sixteen bytes ok".into(),
+            "{\"username\":\"admin\",\"password\":\"p\\a\\ss\"}".into(),
+            "line\nbreak\ttab\rret\u{8}bs\u{c}ff\u{0}nul\u{1f}unit\u{7f}del".into(),
+            "caf\u{e9} \u{1f600} \u{2028} \u{ffff} Ω≈ç√".into(),
+        ];
+        // Every ASCII byte at every position of a word, around words and runs of them.
+        for byte in 0u8..0x80 {
+            for at in 0..10 {
+                let mut t = "x".repeat(at);
+                t.push(char::from(byte));
+                t.push_str(&"y".repeat(17 - at));
+                texts.push(t);
+            }
+        }
+        for text in &texts {
+            let mut out = Vec::new();
+            write_string(&mut out, text);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
 
     #[test]
     fn epoch_seconds_keep_milliseconds() {

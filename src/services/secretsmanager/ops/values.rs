@@ -4,7 +4,9 @@ use super::shapes::{self, FilterShape};
 use super::{At, Ctx, Refused, require_token};
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
-use crate::protocol::json::{Blob, Epoch};
+use crate::protocol::json::{self, Blob, Epoch};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use crate::services::secretsmanager::state::secret::{Sealed, Secret, SecretValue, Version};
 use crate::services::secretsmanager::state::{Cursor, ListQuery, VersionSelector, ident};
 use serde::{Deserialize, Serialize};
@@ -48,6 +50,40 @@ impl SecretValueEntry {
             version_stages: version.stages.clone(),
             created_date: Epoch(version.created),
         }
+    }
+
+    /// The entry as GetSecretValue answers it: the JSON its `Serialize` writes, byte for byte,
+    /// with the value escaped by [`json::write_string`] rather than a byte at a time.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        let value_len = self.secret_string.as_ref().map_or(0, String::len);
+        let mut out = Vec::with_capacity(256 + value_len + self.secret_binary.as_ref().map_or(0, |b| b.0.len() * 4 / 3));
+        out.extend_from_slice(b"{\"ARN\":");
+        json::write_string(&mut out, &self.arn);
+        out.extend_from_slice(b",\"Name\":");
+        json::write_string(&mut out, &self.name);
+        out.extend_from_slice(b",\"VersionId\":");
+        json::write_string(&mut out, &self.version_id);
+        if let Some(binary) = &self.secret_binary {
+            out.extend_from_slice(b",\"SecretBinary\":");
+            json::write_string(&mut out, &STANDARD.encode(&binary.0));
+        }
+        if let Some(text) = &self.secret_string {
+            out.extend_from_slice(b",\"SecretString\":");
+            json::write_string(&mut out, text);
+        }
+        out.extend_from_slice(b",\"VersionStages\":[");
+        for (i, stage) in self.version_stages.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_string(&mut out, stage);
+        }
+        out.extend_from_slice(b"],\"CreatedDate\":");
+        // A number serde_json formats (shortest round-trip decimal): the same text as above.
+        let _ = serde_json::to_writer(&mut out, &self.created_date);
+        out.push(b'}');
+        out
     }
 }
 
@@ -287,4 +323,32 @@ pub fn list_secret_version_ids(ctx: &Ctx<'_>, input: ListSecretVersionIdsInput) 
             .collect();
         Ok(ListSecretVersionIdsOutput { versions, next_token, arn: secret.arn.clone(), name: secret.name.clone() })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+
+    #[test]
+    fn the_written_answer_is_what_serde_writes() {
+        let entry = |string: Option<&str>, binary: Option<&[u8]>, stages: &[&str], at: i64| SecretValueEntry {
+            arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/\"db\"-AbCdEf".into(),
+            name: "app/\"db\"".into(),
+            version_id: "EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE".into(),
+            secret_binary: binary.map(|b| Blob(b.to_vec())),
+            secret_string: string.map(str::to_owned),
+            version_stages: stages.iter().map(|s| (*s).to_owned()).collect(),
+            created_date: Epoch(Timestamp(at)),
+        };
+        for e in [
+            entry(Some("{\"password\":\"p\\\"w\nd\u{1}\u{e9}\"}"), None, &["AWSCURRENT"], 1_523_477_145_713),
+            entry(Some(""), None, &[], 0),
+            entry(None, Some(&[0, 1, 2, 255]), &["AWSPREVIOUS", "custom"], 1_523_477_145_000),
+            entry(None, None, &["AWSPENDING"], 1_523_477_145_710),
+            entry(Some(&"x".repeat(4096)), None, &["AWSCURRENT"], -1),
+        ] {
+            assert_eq!(String::from_utf8(e.to_json()).unwrap(), serde_json::to_string(&e).unwrap());
+        }
+    }
 }
