@@ -517,6 +517,39 @@ fn context_map<S: serde::Serializer>(pairs: &&[(String, String)], out: S) -> Res
     out.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
+impl KmsParameters<'_> {
+    /// The JSON its `Serialize` writes, written directly: one of these is recorded for every
+    /// value Secrets Manager reads or writes.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        use crate::protocol::json::write_string;
+        out.push(b'{');
+        if let Some(key) = self.key_id {
+            out.extend_from_slice(b"\"keyId\":");
+            write_string(out, key);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"encryptionContext\":{");
+        for (i, (k, v)) in self.encryption_context.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(out, k);
+            out.push(b':');
+            write_string(out, v);
+        }
+        out.push(b'}');
+        for (name, value) in [("keySpec", self.key_spec), ("encryptionAlgorithm", self.encryption_algorithm)] {
+            if let Some(value) = value {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+                write_string(out, value);
+            }
+        }
+        out.push(b'}');
+    }
+}
+
 /// A record in the trail, with the fields LookupEvents filters on.
 ///
 /// An event made here keeps what its record says as text in one string, and the record's JSON
@@ -726,6 +759,10 @@ impl Draft<'_> {
         out.text(Field::ErrorMessage, self.error.map(|(_, message)| cut(message)).filter(|m| !m.is_empty()));
         match &self.request_parameters {
             Some(Elements::Json(text)) => out.text(Field::Parameters, Some(text)),
+            Some(Elements::Kms(parameters)) => {
+                parameters.write_json(&mut out.text);
+                out.end(Field::Parameters, true);
+            }
             other => out.json(Field::Parameters, other.as_ref()),
         }
         out.json(Field::Response, if self.read_only { None } else { self.response_elements.as_ref() });
@@ -939,6 +976,25 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kms_parameters_are_written_as_serde_writes_them() {
+        let context = [
+            ("SecretARN".to_owned(), "arn:aws:secretsmanager:us-east-1:1:secret:a\"b-x".to_owned()),
+            ("SecretVersionId".to_owned(), "v\n1".to_owned()),
+        ];
+        for (key_id, spec, algorithm, context) in [
+            (Some("arn:aws:kms:us-east-1:1:key/k"), Some("AES_256"), None, &context[..]),
+            (None, None, Some("SYMMETRIC_DEFAULT"), &context[..1]),
+            (Some("k"), None, None, &[][..]),
+        ] {
+            let p =
+                KmsParameters { key_id, encryption_context: context, key_spec: spec, encryption_algorithm: algorithm };
+            let mut out = Vec::new();
+            p.write_json(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&p).unwrap());
+        }
+    }
 
     fn caller(arn: &str, user_id: &str) -> Caller {
         Caller {
