@@ -86,7 +86,14 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
                 Some(c) => out.extend_from_slice(&[b'\\', c]),
                 None => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
+                    out.extend_from_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[usize::from(byte >> 4)],
+                        HEX[usize::from(byte & 0xf)],
+                    ]);
                 }
             }
         }
@@ -106,9 +113,383 @@ fn any_to_escape(word: u64) -> bool {
     (below(word, 0x20) | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')))) != 0
 }
 
+/// Serialises `value` as compact JSON, the same text `serde_json::to_vec` writes, with strings
+/// escaped by [`write_string`]: the journal writes every change this way, and its records are
+/// mostly base64 and ARNs. `Err` for what this writer does not take (a map key that is not a
+/// string, a number or a bool; serde_json's raw values), which the caller then hands to
+/// serde_json.
+///
+/// # Errors
+/// See above, and any error of `value`'s own `Serialize`.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, WriteError> {
+    let mut writer = Writer { out: Vec::with_capacity(256) };
+    value.serialize(&mut writer)?;
+    Ok(writer.out)
+}
+
+/// Why [`to_vec`] did not write a value.
+#[derive(Debug)]
+pub struct WriteError(String);
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+impl serde::ser::Error for WriteError {
+    fn custom<M: std::fmt::Display>(message: M) -> Self {
+        Self(message.to_string())
+    }
+}
+
+struct Writer {
+    out: Vec<u8>,
+}
+
+impl Writer {
+    fn number(&mut self, n: impl std::fmt::Display) {
+        use std::io::Write as _;
+        let _ = write!(self.out, "{n}");
+    }
+
+    /// `{"variant":` of an enum's newtype, tuple or struct variant.
+    fn open_variant(&mut self, variant: &str) {
+        self.out.push(b'{');
+        write_string(&mut self.out, variant);
+        self.out.push(b':');
+    }
+}
+
+/// A sequence, map or struct being written: whether a comma is due before the next item.
+struct Compound<'w> {
+    writer: &'w mut Writer,
+    first: bool,
+    /// A variant's `{"variant":` is closed after the contents.
+    variant: bool,
+}
+
+impl Compound<'_> {
+    fn comma(&mut self) {
+        if !self.first {
+            self.writer.out.push(b',');
+        }
+        self.first = false;
+    }
+
+    fn close(self, end: u8) {
+        self.writer.out.push(end);
+        if self.variant {
+            self.writer.out.push(b'}');
+        }
+    }
+}
+
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl<'w> Serializer for &'w mut Writer {
+    type Ok = ();
+    type Error = WriteError;
+    type SerializeSeq = Compound<'w>;
+    type SerializeTuple = Compound<'w>;
+    type SerializeTupleStruct = Compound<'w>;
+    type SerializeTupleVariant = Compound<'w>;
+    type SerializeMap = Compound<'w>;
+    type SerializeStruct = Compound<'w>;
+    type SerializeStructVariant = Compound<'w>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), WriteError> {
+        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), WriteError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), WriteError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), WriteError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), WriteError> {
+        self.number(v);
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), WriteError> {
+        self.number(v);
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), WriteError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), WriteError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), WriteError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), WriteError> {
+        self.number(v);
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), WriteError> {
+        self.number(v);
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), WriteError> {
+        serde_json::to_writer(&mut self.out, &v).map_err(serde::ser::Error::custom)
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), WriteError> {
+        serde_json::to_writer(&mut self.out, &v).map_err(serde::ser::Error::custom)
+    }
+    fn serialize_char(self, v: char) -> Result<(), WriteError> {
+        write_string(&mut self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), WriteError> {
+        write_string(&mut self.out, v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), WriteError> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = self.serialize_seq(Some(v.len()))?;
+        for byte in v {
+            seq.serialize_element(byte)?;
+        }
+        seq.end()
+    }
+    fn serialize_none(self) -> Result<(), WriteError> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), WriteError> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), WriteError> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), WriteError> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), WriteError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), WriteError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), WriteError> {
+        self.open_variant(variant);
+        value.serialize(&mut *self)?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w>, WriteError> {
+        self.out.push(b'[');
+        Ok(Compound { writer: self, first: true, variant: false })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'w>, WriteError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Compound<'w>, WriteError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'w>, WriteError> {
+        self.open_variant(variant);
+        self.out.push(b'[');
+        Ok(Compound { writer: self, first: true, variant: true })
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w>, WriteError> {
+        self.out.push(b'{');
+        Ok(Compound { writer: self, first: true, variant: false })
+    }
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'w>, WriteError> {
+        if name == RAW_VALUE_TOKEN {
+            return Err(serde::ser::Error::custom("raw values are left to serde_json"));
+        }
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'w>, WriteError> {
+        self.open_variant(variant);
+        self.out.push(b'{');
+        Ok(Compound { writer: self, first: true, variant: true })
+    }
+}
+
+impl serde::ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = WriteError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
+        self.comma();
+        value.serialize(&mut *self.writer)
+    }
+    fn end(self) -> Result<(), WriteError> {
+        self.close(b']');
+        Ok(())
+    }
+}
+
+impl serde::ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = WriteError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
+        serde::ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), WriteError> {
+        serde::ser::SerializeSeq::end(self)
+    }
+}
+
+impl serde::ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = WriteError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
+        serde::ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), WriteError> {
+        serde::ser::SerializeSeq::end(self)
+    }
+}
+
+impl serde::ser::SerializeTupleVariant for Compound<'_> {
+    type Ok = ();
+    type Error = WriteError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
+        serde::ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), WriteError> {
+        serde::ser::SerializeSeq::end(self)
+    }
+}
+
+impl serde::ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = WriteError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), WriteError> {
+        self.comma();
+        let start = self.writer.out.len();
+        key.serialize(&mut *self.writer)?;
+        // serde_json quotes number and bool keys; anything else cannot be a key.
+        match self.writer.out.get(start) {
+            Some(b'"') => {}
+            Some(b'-' | b'0'..=b'9' | b't' | b'f') => {
+                self.writer.out.insert(start, b'"');
+                self.writer.out.push(b'"');
+            }
+            _ => return Err(serde::ser::Error::custom("a map key must be a string")),
+        }
+        self.writer.out.push(b':');
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
+        value.serialize(&mut *self.writer)
+    }
+    fn end(self) -> Result<(), WriteError> {
+        self.close(b'}');
+        Ok(())
+    }
+}
+
+impl serde::ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = WriteError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), WriteError> {
+        self.comma();
+        write_string(&mut self.writer.out, key);
+        self.writer.out.push(b':');
+        value.serialize(&mut *self.writer)
+    }
+    fn end(self) -> Result<(), WriteError> {
+        self.close(b'}');
+        Ok(())
+    }
+}
+
+impl serde::ser::SerializeStructVariant for Compound<'_> {
+    type Ok = ();
+    type Error = WriteError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), WriteError> {
+        serde::ser::SerializeStruct::serialize_field(self, key, value)
+    }
+    fn end(self) -> Result<(), WriteError> {
+        serde::ser::SerializeStruct::end(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        use std::collections::BTreeMap;
+        #[derive(Serialize)]
+        enum Kind {
+            Unit,
+            New(u8),
+            Tuple(i32, String),
+            Struct { a: Option<bool>, b: Vec<u8> },
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Sample {
+            name: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            skipped: Option<u8>,
+            none: Option<u8>,
+            kinds: Vec<Kind>,
+            numbers: (i64, u64, f64, f32, i128),
+            by_name: BTreeMap<String, Vec<String>>,
+            by_number: BTreeMap<i64, bool>,
+            by_flag: BTreeMap<bool, ()>,
+            letter: char,
+            blob: Blob,
+            epoch: Epoch,
+            value: serde_json::Value,
+        }
+        let sample = Sample {
+            name: "a \"quoted\"\nname \u{1} é 😀".into(),
+            skipped: None,
+            none: None,
+            kinds: vec![
+                Kind::Unit,
+                Kind::New(7),
+                Kind::Tuple(-3, "t".into()),
+                Kind::Struct { a: Some(true), b: vec![0, 255] },
+            ],
+            numbers: (i64::MIN, u64::MAX, 1.5e-7, 0.1, -170_141_183_460_469_231_731_687_303_715_884_105_728),
+            by_name: [("k\"1".to_owned(), vec!["v".to_owned()]), ("k2".to_owned(), vec![])].into_iter().collect(),
+            by_number: [(-5, true), (12, false)].into_iter().collect(),
+            by_flag: [(true, ())].into_iter().collect(),
+            letter: '"',
+            blob: Blob(b"foo".to_vec()),
+            epoch: Epoch(Timestamp(1_523_477_145_713)),
+            value: serde_json::json!({"n": 1, "f": 2.25, "s": "x\ty", "l": [null, false], "o": {}}),
+        };
+        assert_eq!(String::from_utf8(to_vec(&sample).unwrap()).unwrap(), serde_json::to_string(&sample).unwrap());
+        assert_eq!(to_vec(&f64::NAN).unwrap(), serde_json::to_vec(&f64::NAN).unwrap());
+        let raw = serde_json::value::RawValue::from_string("[1]".into()).unwrap();
+        assert!(to_vec(&raw).is_err(), "left to serde_json");
+    }
 
     #[test]
     fn strings_are_written_as_serde_json_writes_them() {

@@ -5,10 +5,10 @@ use super::{At, Ctx, Refused, require_token};
 use crate::api_error;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::protocol::json::{self, Blob, Epoch};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use crate::services::secretsmanager::state::secret::{Sealed, Secret, SecretValue, Version};
 use crate::services::secretsmanager::state::{Cursor, ListQuery, VersionSelector, ident};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -57,7 +57,8 @@ impl SecretValueEntry {
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
         let value_len = self.secret_string.as_ref().map_or(0, String::len);
-        let mut out = Vec::with_capacity(256 + value_len + self.secret_binary.as_ref().map_or(0, |b| b.0.len() * 4 / 3));
+        let mut out =
+            Vec::with_capacity(256 + value_len + self.secret_binary.as_ref().map_or(0, |b| b.0.len() * 4 / 3));
         out.extend_from_slice(b"{\"ARN\":");
         json::write_string(&mut out, &self.arn);
         out.extend_from_slice(b",\"Name\":");

@@ -999,7 +999,14 @@ impl Engine {
     /// A change's record, when state is durable.
     fn encode(&self, change: &Change<'_>) -> Option<Vec<u8>> {
         self.changelog.get()?;
-        match serde_json::to_vec(change) {
+        // The journal's own writer (fast escaping of its base64 and ARNs); the same bytes as
+        // serde_json, which every debug build checks, and serde_json for what it declines.
+        let fast = crate::protocol::json::to_vec(change);
+        debug_assert!(
+            fast.as_ref().is_err() || fast.as_deref().ok() == serde_json::to_vec(change).ok().as_deref(),
+            "the journal's writer and serde_json disagree"
+        );
+        match fast.or_else(|_| serde_json::to_vec(change)) {
             Ok(bytes) => Some(bytes),
             // Every part of a change is a string, a number or a list of them: encoding cannot fail.
             Err(e) => {
