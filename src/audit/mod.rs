@@ -109,7 +109,7 @@ impl Audit {
     /// Records the call the pipeline answered (nothing for one no operation was found for).
     pub fn finish(&self, call: Call, request_id: Option<&str>) {
         let Some(routed) = call.routed else { return };
-        let source_ip = call.source_ip.map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string());
+        let source_ip = peer_text(call.source_ip);
         let default_account = crate::config::DEFAULT_ACCOUNT;
         let identity = match (&routed.caller, &routed.refused) {
             (Some(caller), _) => Identity::Caller(caller),
@@ -294,6 +294,27 @@ pub enum ReplicationStep<'a> {
     Succeeded,
     /// With the status message the replica now reports.
     Failed(&'a str),
+}
+
+thread_local! {
+    /// The last peer address written out on this thread: a client sends many calls from one.
+    static PEER: std::cell::RefCell<Option<(IpAddr, std::rc::Rc<str>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `sourceIPAddress` of a call from `peer` (loopback when the connection gave none).
+fn peer_text(peer: Option<IpAddr>) -> std::rc::Rc<str> {
+    let ip = peer.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    PEER.with(|last| {
+        let mut last = last.borrow_mut();
+        match last.as_ref() {
+            Some((known, text)) if *known == ip => text.clone(),
+            _ => {
+                let text: std::rc::Rc<str> = ip.to_string().into();
+                *last = Some((ip, text.clone()));
+                text
+            }
+        }
+    })
 }
 
 /// For whom Secrets Manager calls KMS.

@@ -133,7 +133,11 @@ pub fn parameters(input: &Value, omit: impl Fn(&str) -> bool) -> Option<Value> {
 #[must_use]
 pub fn parameters_text(input: &Value, omit: impl Fn(&str) -> bool) -> Option<String> {
     let Value::Object(members) = input else { return None };
-    let text = serde_json::to_string(&Members { members, omit: &omit, top: true }).ok()?;
+    let members = Members { members, omit: &omit, top: true };
+    let text = match crate::protocol::json::to_vec(&members) {
+        Ok(bytes) => String::from_utf8(bytes).ok()?,
+        Err(_) => serde_json::to_string(&members).ok()?,
+    };
     (text.len() <= ELEMENTS_LIMIT).then_some(text)
 }
 
@@ -620,7 +624,9 @@ const FIELDS: usize = Field::Resources as usize + 1;
 /// Several texts in one string: where each ends, and which are there at all.
 #[derive(Clone, Debug, Default)]
 struct Fields {
-    text: String,
+    /// UTF-8 (every piece is a `str` or JSON written from one), checked a field at a time when
+    /// a field is read: most events are never read.
+    text: Vec<u8>,
     ends: [u32; FIELDS],
     present: u16,
 }
@@ -632,7 +638,7 @@ impl Fields {
             return None;
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.text.get(start..self.ends[i] as usize)
+        self.text.get(start..self.ends[i] as usize).and_then(|bytes| std::str::from_utf8(bytes).ok())
     }
 }
 
@@ -671,11 +677,7 @@ impl Packer {
     }
 
     fn finish(self) -> Fields {
-        // Every piece written is a `str` or serde_json's output, so this does not fail.
-        match String::from_utf8(self.text) {
-            Ok(text) => Fields { text, ends: self.ends, present: self.present },
-            Err(_) => Fields::default(),
-        }
+        Fields { text: self.text, ends: self.ends, present: self.present }
     }
 }
 
