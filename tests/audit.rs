@@ -33,6 +33,12 @@ fn by(key: LookupAttributeKey, value: &str) -> LookupAttribute {
     LookupAttribute::builder().attribute_key(key).attribute_value(value).build().unwrap()
 }
 
+/// The events LookupEvents lists for one attribute, with the default client.
+async fn lookup(server: &TestServer, key: LookupAttributeKey, value: &str) -> Vec<aws_sdk_cloudtrail::types::Event> {
+    let out = trail(server).lookup_events().lookup_attributes(by(key, value)).send().await.unwrap();
+    out.events().to_vec()
+}
+
 /// Every record the control API shows, oldest first.
 async fn records(server: &TestServer, query: &str) -> Vec<Value> {
     let r = server.control("GET", &format!("/_smemu/audit{query}"), "").await;
@@ -112,13 +118,8 @@ async fn a_refusal_is_recorded_as_access_denied_with_its_message() {
     let err = sm.rotate_secret().secret_id("db").rotation_lambda_arn(FN).send().await.unwrap_err();
     let (code, message) = err_of(err);
     assert_eq!(code, "AccessDeniedException");
-    let out = trail(&server)
-        .lookup_events()
-        .lookup_attributes(by(LookupAttributeKey::EventName, "RotateSecret"))
-        .send()
-        .await
-        .unwrap();
-    let record: Value = serde_json::from_str(out.events()[0].cloud_trail_event().unwrap()).unwrap();
+    let events = lookup(&server, LookupAttributeKey::EventName, "RotateSecret").await;
+    let record: Value = serde_json::from_str(events[0].cloud_trail_event().unwrap()).unwrap();
     assert_eq!(record["errorCode"], "AccessDenied");
     assert_eq!(record["errorMessage"], message.as_str());
     assert_eq!(record["requestParameters"]["secretId"], "db");
@@ -328,13 +329,8 @@ async fn a_rotation_that_succeeds_and_one_that_fails_leave_service_events() {
     assert!(message.starts_with(&format!("Error when executing lambda {FN} during createSecret step")), "{message}");
     assert!(message.contains("connection refused by db.internal"), "{message}");
     assert!(failed["requestID"].as_str().unwrap().starts_with(&format!("Rotation-{arn}-")));
-    let out = trail(&server)
-        .lookup_events()
-        .lookup_attributes(by(LookupAttributeKey::EventName, "RotationFailed"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.events().len(), 1);
+    let events = lookup(&server, LookupAttributeKey::EventName, "RotationFailed").await;
+    assert_eq!(events.len(), 1);
 }
 
 #[tokio::test]
@@ -432,13 +428,8 @@ async fn copies_to_a_replica_leave_replication_events_that_succeed_fail_and_lag(
         replication_steps(&server, &arn).await[10..],
         [step("ReplicationStarted", None), step("ReplicationSucceeded", None)]
     );
-    let out = trail(&server)
-        .lookup_events()
-        .lookup_attributes(by(LookupAttributeKey::EventName, "ReplicationFailed"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.events().len(), 2);
+    let events = lookup(&server, LookupAttributeKey::EventName, "ReplicationFailed").await;
+    assert_eq!(events.len(), 2);
 }
 
 #[tokio::test]
@@ -531,14 +522,9 @@ async fn the_trail_survives_a_restart_with_a_data_dir() {
     first.stop().await;
     let second = TestServer::start().await;
     second.app.open_data_dir(&dir, false).unwrap();
-    let out = trail(&second)
-        .lookup_events()
-        .lookup_attributes(by(LookupAttributeKey::EventName, "CreateSecret"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.events().len(), 1);
-    assert_eq!(out.events()[0].username(), Some("root"));
+    let events = lookup(&second, LookupAttributeKey::EventName, "CreateSecret").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].username(), Some("root"));
     let by_name = trail(&second)
         .lookup_events()
         .lookup_attributes(by(LookupAttributeKey::ResourceName, "kept"))

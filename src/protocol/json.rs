@@ -348,38 +348,25 @@ impl serde::ser::SerializeSeq for Compound<'_> {
     }
 }
 
-impl serde::ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        serde::ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<(), WriteError> {
-        serde::ser::SerializeSeq::end(self)
-    }
+/// Tuples of every kind are written as sequences.
+macro_rules! as_sequence {
+    ($trait:ident, $method:ident) => {
+        impl serde::ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = WriteError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
+                serde::ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> Result<(), WriteError> {
+                serde::ser::SerializeSeq::end(self)
+            }
+        }
+    };
 }
 
-impl serde::ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        serde::ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<(), WriteError> {
-        serde::ser::SerializeSeq::end(self)
-    }
-}
-
-impl serde::ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        serde::ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<(), WriteError> {
-        serde::ser::SerializeSeq::end(self)
-    }
-}
+as_sequence!(SerializeTuple, serialize_element);
+as_sequence!(SerializeTupleStruct, serialize_field);
+as_sequence!(SerializeTupleVariant, serialize_field);
 
 impl serde::ser::SerializeMap for Compound<'_> {
     type Ok = ();
