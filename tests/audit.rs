@@ -374,21 +374,25 @@ async fn replication_steps(server: &TestServer, arn: &str) -> Vec<(String, Strin
         .collect()
 }
 
-#[tokio::test]
-async fn copies_to_a_replica_leave_replication_events_that_succeed_fail_and_lag() {
+/// `app/db` in us-east-1 with a replica in eu-west-1; its ARN.
+async fn replicated(sm: &aws_sdk_secretsmanager::Client) -> String {
     use aws_sdk_secretsmanager::types::ReplicaRegionType;
-    let server = TestServer::start().await;
-    let sm = server.client();
-    let arn = sm
+    let out = sm
         .create_secret()
         .name("app/db")
         .secret_string("s1")
         .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build())
         .send()
         .await
-        .unwrap()
-        .arn
         .unwrap();
+    out.arn.unwrap()
+}
+
+#[tokio::test]
+async fn copies_to_a_replica_leave_replication_events_that_succeed_fail_and_lag() {
+    let server = TestServer::start().await;
+    let sm = server.client();
+    let arn = replicated(&sm).await;
     let replica = arn.replace(":us-east-1:", ":eu-west-1:");
     let step = |name: &str, error: Option<&str>| (name.to_owned(), replica.clone(), error.map(str::to_owned));
     assert_eq!(
@@ -434,21 +438,10 @@ async fn copies_to_a_replica_leave_replication_events_that_succeed_fail_and_lag(
 
 #[tokio::test]
 async fn a_restart_copies_replicas_again_without_recording_it() {
-    use aws_sdk_secretsmanager::types::ReplicaRegionType;
     let dir = std::env::temp_dir().join(format!("smemu-audit-replicas-{}", uuid::Uuid::new_v4()));
     let first = TestServer::start().await;
     first.app.open_data_dir(&dir, false).unwrap();
-    let arn = first
-        .client()
-        .create_secret()
-        .name("app/db")
-        .secret_string("s1")
-        .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build())
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let arn = replicated(&first.client()).await;
     first.stop().await;
     let second = TestServer::start().await;
     second.app.open_data_dir(&dir, false).unwrap();
