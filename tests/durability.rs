@@ -750,3 +750,41 @@ async fn kms_keys_survive_kill_9_with_their_material_apart_from_the_journal() {
     smemu.stop();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_fails_part_way_leaves_the_keys_as_they_were_on_disk_too() {
+    let dir = data_dir("import");
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    let (sm, kms) = (smemu.client(), common::kms_client_for(&smemu.endpoint, "AKIDDURABLE", "us-east-1"));
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.create_alias().alias_name("alias/kept").target_key_id(&key).send().await.unwrap();
+    sm.create_secret().name("s").kms_key_id("alias/kept").secret_string("before").send().await.unwrap();
+
+    // The export again, but with its key disabled and a key of its own: the value cannot be
+    // sealed under a disabled key, so the import fails after the keys were replaced.
+    let (status, mut export) = control(&smemu.endpoint, "GET", "/_smemu/state", "").await;
+    assert_eq!(status, 200);
+    let keys = export["kms"][0]["keys"].as_array_mut().unwrap();
+    let mut stranger = keys[0].clone();
+    stranger["id"] = "0000aaaa-0000-4000-8000-000000000000".into();
+    keys[0]["state"] = "Disabled".into();
+    keys.push(stranger);
+    let (status, answer) = control(&smemu.endpoint, "POST", "/_smemu/state", &export.to_string()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("cannot be sealed"), "{answer}");
+
+    let check = |sm: aws_sdk_secretsmanager::Client, kms: aws_sdk_kms::Client| async move {
+        let value = sm.get_secret_value().secret_id("s").send().await.unwrap();
+        assert_eq!(value.secret_string(), Some("before"));
+        let kept = kms.describe_key().key_id("alias/kept").send().await.unwrap().key_metadata.unwrap();
+        assert_eq!(kept.key_state, Some(aws_sdk_kms::types::KeyState::Enabled));
+        let listed = kms.list_keys().send().await.unwrap();
+        assert_eq!(listed.keys().len(), 1, "the export's own key is not kept");
+    };
+    check(sm, kms).await;
+    smemu.kill_9();
+    let smemu = Smemu::start(&dir, &[]).unwrap();
+    check(smemu.client(), common::kms_client_for(&smemu.endpoint, "AKIDDURABLE", "us-east-1")).await;
+    smemu.stop();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

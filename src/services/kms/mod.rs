@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::KmsError;
 pub use ops::{CreateKeyInput, TagShape, prepare_create_key};
-pub use store::{Change, DataKey, ForSecretsManager, Kms, Plaintext, SeedKey, StoreDump};
+pub use store::{Change, DataKey, ForSecretsManager, Kms, Plaintext, Replaced, SeedKey, StoreDump};
 
 /// The `X-Amz-Target` prefix of every KMS operation.
 pub const TARGET_PREFIX: &str = "TrentService.";

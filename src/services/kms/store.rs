@@ -295,6 +295,10 @@ pub struct StoreDump {
     pub aliases: Vec<Alias>,
 }
 
+/// The key stores an import replaced, until it is known whether the import stands.
+#[must_use = "an import that fails part-way puts these back with Kms::undo_import"]
+pub struct Replaced(HashMap<String, HashMap<String, Arc<KeyStore>>>);
+
 #[derive(Default)]
 struct KeyStore {
     inner: RwLock<KeyStoreInner>,
@@ -1267,9 +1271,11 @@ impl Kms {
     /// holds no material: a key already here keeps its own, any other gets fresh material, on
     /// disk before the key exists. Journalled as a reset followed by each key and alias.
     ///
+    /// Returns what it replaced, for [`Self::undo_import`] when the rest of an import fails.
+    ///
     /// # Errors
     /// When fresh material cannot be made or written; nothing has changed then.
-    pub fn import(&self, dumps: Vec<StoreDump>) -> Result<()> {
+    pub fn import(&self, dumps: Vec<StoreDump>) -> Result<Replaced> {
         let mut kept: HashMap<(String, String, String), Material> = HashMap::new();
         for dump in &dumps {
             for key in &dump.keys {
@@ -1291,7 +1297,7 @@ impl Kms {
                 kept.insert(place, material);
             }
         }
-        self.reset_in_memory(None, None);
+        let replaced = Replaced(std::mem::take(&mut *self.stores.write()));
         self.log(Change::Reset { account: None, region: None });
         for dump in dumps {
             let store = self.store(&dump.account, &dump.region);
@@ -1311,7 +1317,25 @@ impl Kms {
                 inner.aliases.insert(alias.name.clone(), alias);
             }
         }
-        Ok(())
+        Ok(replaced)
+    }
+
+    /// Puts back the keys an [`Self::import`] replaced, material included, and journals them
+    /// so. The material the import made stays in the keys file until the next start drops it
+    /// as unused; deletions it scheduled find no such key when due.
+    pub fn undo_import(&self, replaced: Replaced) {
+        *self.stores.write() = replaced.0;
+        self.log(Change::Reset { account: None, region: None });
+        if self.changelog.get().is_some() {
+            for dump in self.export() {
+                for key in &dump.keys {
+                    self.log_key(&dump.account, &dump.region, key);
+                }
+                for alias in &dump.aliases {
+                    self.log_alias(&dump.account, &dump.region, alias);
+                }
+            }
+        }
     }
 
     /// Loads a snapshot's keys and aliases (recovery), replacing what the store holds.

@@ -280,9 +280,7 @@ pub fn import_plain(
         return Err(unreadable);
     }
     serde_json::from_value::<super::state::StateDump>(shape).map_err(|e| format!("not a smemu state export: {e}"))?;
-    if !kms.is_empty() {
-        app.kms.import(kms).map_err(|e| e.message().to_owned())?;
-    }
+    let replaced = if kms.is_empty() { None } else { Some(app.kms.import(kms).map_err(|e| e.message().to_owned())?) };
     let mut failure = None;
     for_each_value(&mut json, |scope, arn, key, version_id, value| {
         if value.get("ciphertext").is_some() {
@@ -300,10 +298,16 @@ pub fn import_plain(
             }
         }
     });
-    if let Some(failure) = failure {
-        return Err(failure);
+    let state = match failure {
+        Some(failure) => Err(failure),
+        None => serde_json::from_value(json).map_err(|e| format!("not a smemu state export: {e}")),
+    };
+    if state.is_err()
+        && let Some(replaced) = replaced
+    {
+        app.kms.undo_import(replaced);
     }
-    serde_json::from_value(json).map_err(|e| format!("not a smemu state export: {e}"))
+    state
 }
 
 /// Runs `f` on each version's value of an exported state: (scope, secret ARN, secret key,
