@@ -301,6 +301,10 @@ pub enum Change<'a> {
         region: Cow<'a, str>,
         secret: Secret,
         removed: Vec<String>,
+        /// Versions whose labels or last-access date alone changed: just those, so moving
+        /// AWSCURRENT and AWSPREVIOUS does not write the two older values again.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        relabelled: Vec<secret::Relabelled>,
     },
     Remove {
         account: Cow<'a, str>,
@@ -756,8 +760,8 @@ impl Engine {
         if let Some(cell) = inner.secrets.get(name) {
             let mut secret = cell.write();
             secret.last_accessed = Some(today);
-            if let Some(version) = secret.version_mut_by_id(version_id) {
-                version.last_accessed = Some(today);
+            if let Some(index) = secret.version_index(version_id) {
+                secret.relabel(index).set_last_accessed(today);
             }
             store.note(self.log_update(scope, &mut secret));
         }
@@ -1046,6 +1050,7 @@ impl Engine {
     fn log_update(&self, scope: Scope<'_>, secret: &mut Secret) -> u64 {
         let removed = std::mem::take(&mut secret.removed_versions);
         let touched = std::mem::take(&mut secret.touched_versions);
+        let relabelled = std::mem::take(&mut secret.relabelled_versions);
         if self.changelog.get().is_none() {
             return 0;
         }
@@ -1053,11 +1058,18 @@ impl Engine {
         let mut indexes: Vec<usize> = touched.iter().filter_map(|id| secret.version_index(id)).collect();
         indexes.sort_unstable();
         patch.versions = indexes.into_iter().map(|i| secret.versions[i].clone()).collect();
+        let relabelled = relabelled
+            .iter()
+            .filter(|id| !touched.contains(id))
+            .filter_map(|id| secret.version(id))
+            .map(secret::Relabelled::of)
+            .collect();
         secret.ticket = self.log(&Change::Update {
             account: Cow::Borrowed(scope.account),
             region: Cow::Borrowed(scope.region),
             secret: patch,
             removed,
+            relabelled,
         });
         secret.ticket
     }
@@ -1240,7 +1252,7 @@ impl Engine {
                 self.schedule_for(&account, &region, &secret);
                 self.store(scope).inner.write().put(secret);
             }
-            Change::Update { account, region, secret: patch, removed } => {
+            Change::Update { account, region, secret: patch, removed, relabelled } => {
                 let scope = Scope::of(&account, &region);
                 let store = self.store(scope);
                 let mut inner = store.inner.write();
@@ -1252,6 +1264,11 @@ impl Engine {
                             match versions.iter_mut().find(|v| v.id == version.id) {
                                 Some(slot) => slot.clone_from(version),
                                 None => versions.push(version.clone()),
+                            }
+                        }
+                        for labels in &relabelled {
+                            if let Some(slot) = versions.iter_mut().find(|v| v.id == labels.id) {
+                                labels.apply_to(slot);
                             }
                         }
                         Secret { versions, ..patch }
@@ -1359,6 +1376,7 @@ impl StoreInner {
     fn insert(&mut self, mut secret: Secret) {
         secret.reindex();
         secret.touched_versions.clear();
+        secret.relabelled_versions.clear();
         secret.removed_versions.clear();
         self.by_created.insert((secret.created, secret.seq), secret.name.clone());
         self.secrets.insert(secret.name.clone(), Arc::new(RwLock::new(secret)));

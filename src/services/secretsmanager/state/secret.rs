@@ -78,6 +78,48 @@ mod base64_bytes {
     }
 }
 
+/// A version whose labels or last-access date change, and nothing else (see [`Secret::relabel`]).
+pub struct Relabel<'v>(&'v mut Version);
+
+impl Relabel<'_> {
+    fn remove_stage(&mut self, stage: &str) {
+        self.0.stages.retain(|s| s != stage);
+    }
+
+    fn add_stage(&mut self, stage: &str) {
+        self.0.add_stage(stage);
+    }
+
+    fn set_stages(&mut self, stages: Vec<String>) {
+        self.0.stages = stages;
+    }
+
+    pub fn set_last_accessed(&mut self, day: Timestamp) {
+        self.0.last_accessed = Some(day);
+    }
+}
+
+/// What a journal record says of a version whose labels or last-access date alone changed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Relabelled {
+    pub id: String,
+    pub stages: Vec<String>,
+    pub last_accessed: Option<Timestamp>,
+}
+
+impl Relabelled {
+    #[must_use]
+    pub fn of(version: &Version) -> Self {
+        Self { id: version.id.clone(), stages: version.stages.clone(), last_accessed: version.last_accessed }
+    }
+
+    /// Replay: the labels and date onto the version they describe.
+    pub fn apply_to(&self, version: &mut Version) {
+        version.stages.clone_from(&self.stages);
+        version.last_accessed = self.last_accessed;
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Version {
     pub id: String,
@@ -93,10 +135,6 @@ impl Version {
     #[must_use]
     pub fn has_stage(&self, stage: &str) -> bool {
         self.stages.iter().any(|s| s == stage)
-    }
-
-    fn remove_stage(&mut self, stage: &str) {
-        self.stages.retain(|s| s != stage);
     }
 
     fn add_stage(&mut self, stage: &str) {
@@ -258,6 +296,11 @@ pub struct Secret {
     /// every change to a version goes through [`Secret::version_mut`] or [`Secret::push_version`].
     #[serde(skip)]
     pub touched_versions: Vec<String>,
+    /// Ids of versions whose labels or last-access date alone changed since the last journal
+    /// record (not part of the state): journalled without their values, which did not change.
+    /// Every such change goes through [`Secret::relabel`].
+    #[serde(skip)]
+    pub relabelled_versions: Vec<String>,
     /// Position of each version by id, so a secret written thousands of times a day (every
     /// version younger than a day is kept) still finds a version without a scan. Rebuilt by
     /// [`Secret::reindex`] whenever versions are removed or the secret is loaded.
@@ -297,6 +340,7 @@ impl Secret {
             cross_account_replicas: Vec::new(),
             removed_versions: Vec::new(),
             touched_versions: Vec::new(),
+            relabelled_versions: Vec::new(),
             id_index: HashMap::new(),
             ticket: 0,
         }
@@ -329,6 +373,7 @@ impl Secret {
             cross_account_replicas: self.cross_account_replicas.clone(),
             removed_versions: Vec::new(),
             touched_versions: Vec::new(),
+            relabelled_versions: Vec::new(),
             id_index: HashMap::new(),
             ticket: 0,
         }
@@ -343,10 +388,14 @@ impl Secret {
         &mut self.versions[index]
     }
 
-    /// Like [`Self::version_mut`], by id.
-    pub fn version_mut_by_id(&mut self, id: &str) -> Option<&mut Version> {
-        let index = self.version_index(id)?;
-        Some(self.version_mut(index))
+    /// The way to change only a version's labels or last-access date: the journal then records
+    /// just those. A change that touches more goes through [`Self::version_mut`].
+    pub fn relabel(&mut self, index: usize) -> Relabel<'_> {
+        let version = &mut self.versions[index];
+        if !self.touched_versions.contains(&version.id) && !self.relabelled_versions.contains(&version.id) {
+            self.relabelled_versions.push(version.id.clone());
+        }
+        Relabel(version)
     }
 
     /// Rebuilds the id index from the versions.
@@ -400,7 +449,7 @@ impl Secret {
     /// Takes `stage` off whichever version other than `keep` holds it (at most one does).
     fn strip_stage_except(&mut self, stage: &str, keep: Option<usize>) {
         if let Some(holder) = self.holder_index(stage).filter(|&h| Some(h) != keep) {
-            self.version_mut(holder).remove_stage(stage);
+            self.relabel(holder).remove_stage(stage);
         }
     }
 
@@ -456,12 +505,12 @@ impl Secret {
                         self.make_current(index);
                     } else {
                         self.strip_stage_except(stage, Some(index));
-                        self.version_mut(index).add_stage(stage);
+                        self.relabel(index).add_stage(stage);
                     }
                 }
                 // The first version of a secret is always current.
                 if no_current && !self.versions[index].has_stage(AWSCURRENT) {
-                    self.version_mut(index).add_stage(AWSCURRENT);
+                    self.relabel(index).add_stage(AWSCURRENT);
                 }
             }
         }
@@ -474,10 +523,10 @@ impl Secret {
             Some(old) if old == index => {}
             Some(old) => {
                 self.strip_stage_except(AWSPREVIOUS, None);
-                self.version_mut(old).stages = vec![AWSPREVIOUS.to_owned()];
-                self.version_mut(index).add_stage(AWSCURRENT);
+                self.relabel(old).set_stages(vec![AWSPREVIOUS.to_owned()]);
+                self.relabel(index).add_stage(AWSCURRENT);
             }
-            None => self.versions[index].add_stage(AWSCURRENT),
+            None => self.relabel(index).add_stage(AWSCURRENT),
         }
     }
 
@@ -487,16 +536,16 @@ impl Secret {
         let from = from.and_then(|id| self.version_index(id));
         let to = to.and_then(|id| self.version_index(id));
         if let Some(from) = from {
-            self.version_mut(from).remove_stage(stage);
+            self.relabel(from).remove_stage(stage);
         }
         if let Some(to) = to {
             self.strip_stage_except(stage, Some(to));
-            self.version_mut(to).add_stage(stage);
+            self.relabel(to).add_stage(stage);
             if stage == AWSCURRENT
                 && let Some(from) = from.filter(|&f| f != to)
             {
                 self.strip_stage_except(AWSPREVIOUS, None);
-                self.version_mut(from).add_stage(AWSPREVIOUS);
+                self.relabel(from).add_stage(AWSPREVIOUS);
             }
         }
     }
