@@ -60,57 +60,58 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut run = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok())
-            && !any_to_escape(u64::from_le_bytes(word))
-        {
-            i += 8;
-            continue;
-        }
-        let byte = bytes[i];
-        let short = match byte {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            0x08 => Some(b'b'),
-            0x0c => Some(b'f'),
-            b'\n' => Some(b'n'),
-            b'\r' => Some(b'r'),
-            b'\t' => Some(b't'),
-            _ => None,
-        };
-        if short.is_some() || byte < 0x20 {
-            out.extend_from_slice(&bytes[run..i]);
-            run = i + 1;
-            match short {
-                Some(c) => out.extend_from_slice(&[b'\\', c]),
-                None => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[usize::from(byte >> 4)],
-                        HEX[usize::from(byte & 0xf)],
-                    ]);
-                }
-            }
-        }
-        i += 1;
+    while let Some(at) = next_to_escape(bytes, run) {
+        out.extend_from_slice(&bytes[run..at]);
+        escape(out, bytes[at]);
+        run = at + 1;
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
 }
 
-/// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (a word-wide
-/// test; bytes of multi-byte characters, 0x80 and above, never count).
-fn any_to_escape(word: u64) -> bool {
+fn escape(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match byte {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x0c => b'f',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        _ => {
+            let hex = [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]];
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
+            return;
+        }
+    };
+    out.extend_from_slice(&[b'\\', short]);
+}
+
+/// The position of the first byte at or after `from` that JSON must escape.
+fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut words = bytes.get(from..)?.chunks_exact(8);
+    let mut at = from;
+    for word in &mut words {
+        let mask = escape_mask(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        if mask != 0 {
+            // The lowest flagged byte is always a true one (only a borrow out of a flagged byte
+            // can flag a byte above it); little-endian puts it first.
+            return Some(at + (mask.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').map(|p| at + p)
+}
+
+/// The high bit of each of the eight bytes of `word` that is a control character, `"` or `\\`
+/// (bytes of multi-byte characters, 0x80 and above, never count).
+fn escape_mask(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGH;
     let zero = |w: u64| below(w, 1);
-    (below(word, 0x20) | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')))) != 0
+    below(word, 0x20) | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')))
 }
 
 /// Serialises `value` as compact JSON, the same text `serde_json::to_vec` writes, with strings
@@ -150,9 +151,8 @@ struct Writer {
 }
 
 impl Writer {
-    fn number(&mut self, n: impl std::fmt::Display) {
-        use std::io::Write as _;
-        let _ = write!(self.out, "{n}");
+    fn number(&mut self, n: impl itoa::Integer) {
+        self.out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
     /// `{"variant":` of an enum's newtype, tuple or struct variant.
@@ -488,6 +488,8 @@ mod tests {
             "{\"username\":\"admin\",\"password\":\"p\\a\\ss\"}".into(),
             "line\nbreak\ttab\rret\u{8}bs\u{c}ff\u{0}nul\u{1f}unit\u{7f}del".into(),
             "caf\u{e9} \u{1f600} \u{2028} \u{ffff} Ω≈ç√".into(),
+            // Several in one word, and next to bytes of multi-byte characters.
+            "ab\u{1}\"\\\ncd\u{1f}\u{e9}\"\u{e9}\u{0}é\\xyz".into(),
         ];
         // Every ASCII byte at every position of a word, around words and runs of them.
         for byte in 0u8..0x80 {
