@@ -299,7 +299,7 @@ pub enum Change<'a> {
     Update {
         account: Cow<'a, str>,
         region: Cow<'a, str>,
-        secret: Secret,
+        secret: Cow<'a, Secret>,
         removed: Vec<String>,
         /// Versions whose labels or last-access date alone changed: just those, so moving
         /// AWSCURRENT and AWSPREVIOUS does not write the two older values again.
@@ -1054,23 +1054,30 @@ impl Engine {
         if self.changelog.get().is_none() {
             return 0;
         }
-        let mut patch = secret.clone_head();
         let mut indexes: Vec<usize> = touched.iter().filter_map(|id| secret.version_index(id)).collect();
         indexes.sort_unstable();
-        patch.versions = indexes.into_iter().map(|i| secret.versions[i].clone()).collect();
         let relabelled = relabelled
             .iter()
             .filter(|id| !touched.contains(id))
             .filter_map(|id| secret.version(id))
             .map(secret::Relabelled::of)
             .collect();
-        secret.ticket = self.log(&Change::Update {
+        // The record is the secret with only the touched versions: they are lent to it for the
+        // encoding and put back, rather than the secret and its values copied.
+        let mut all = std::mem::take(&mut secret.versions);
+        secret.versions = indexes.iter().map(|&i| std::mem::replace(&mut all[i], lent_out())).collect();
+        let record = self.encode(&Change::Update {
             account: Cow::Borrowed(scope.account),
             region: Cow::Borrowed(scope.region),
-            secret: patch,
+            secret: Cow::Borrowed(secret),
             removed,
             relabelled,
         });
+        for (&i, version) in indexes.iter().zip(std::mem::take(&mut secret.versions)) {
+            all[i] = version;
+        }
+        secret.versions = all;
+        secret.ticket = self.append(record.as_deref());
         secret.ticket
     }
 
@@ -1271,9 +1278,9 @@ impl Engine {
                                 labels.apply_to(slot);
                             }
                         }
-                        Secret { versions, ..patch }
+                        Secret { versions, ..patch.into_owned() }
                     }
-                    None => patch,
+                    None => patch.into_owned(),
                 };
                 self.schedule_for(&account, &region, &merged);
                 inner.put(merged);
@@ -1453,6 +1460,17 @@ fn token_in_use(token: &str, arn: &str) -> ApiError {
 
 /// Stores what [`Engine::prepare_value`] made under `token`: a new version, an idempotent
 /// repeat, or the rotation placeholder getting its value. Returns the version id.
+/// What stands in a version's place while [`Engine::log_update`] lends it to a record.
+fn lent_out() -> Version {
+    Version {
+        id: String::new(),
+        value: None,
+        stages: Vec::new(),
+        created: Timestamp::from_secs(0),
+        last_accessed: None,
+    }
+}
+
 fn apply_value(
     secret: &mut Secret,
     token: String,

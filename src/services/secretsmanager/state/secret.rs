@@ -346,39 +346,6 @@ impl Secret {
         }
     }
 
-    /// A copy of everything but the versions (for journal records that carry only changed ones).
-    #[must_use]
-    pub fn clone_head(&self) -> Self {
-        Self {
-            seq: self.seq,
-            name: self.name.clone(),
-            arn: self.arn.clone(),
-            description: self.description.clone(),
-            kms_key_id: self.kms_key_id.clone(),
-            secret_type: self.secret_type.clone(),
-            owning_service: self.owning_service.clone(),
-            tags: self.tags.clone(),
-            ever_tagged: self.ever_tagged,
-            created: self.created,
-            last_changed: self.last_changed,
-            last_accessed: self.last_accessed,
-            deletion: self.deletion,
-            rotation: self.rotation.clone(),
-            policy: self.policy.clone(),
-            versions: Vec::new(),
-            replicas: self.replicas.clone(),
-            replica_of: self.replica_of.clone(),
-            revision: self.revision,
-            cross_account_primary: self.cross_account_primary.clone(),
-            cross_account_replicas: self.cross_account_replicas.clone(),
-            removed_versions: Vec::new(),
-            touched_versions: Vec::new(),
-            relabelled_versions: Vec::new(),
-            id_index: HashMap::new(),
-            ticket: 0,
-        }
-    }
-
     /// The one way to change a version in place: it records the change for the journal.
     pub fn version_mut(&mut self, index: usize) -> &mut Version {
         let id = &self.versions[index].id;
