@@ -26,6 +26,7 @@
 //!   redaction, the bounded trail and its files.
 //! - [`error`]: every error code with its `__type`, HTTP status and recurring texts.
 //! - [`clock`]: the only source of time for state, movable in tests.
+//! - [`random`]: the random bytes of keys, nonces and identifiers (the system's, pooled per thread).
 //! - [`scheduler`]: work due on smemu's clock (purges, rotations), the sweeper, clock advances.
 //! - [`rotation`]: the four-step rotation protocol, hooks, schedules and the rotation log.
 //! - [`persist`]: the durable journal and snapshots behind `--data-dir`.
@@ -57,6 +58,7 @@ pub mod init;
 pub mod logging;
 pub mod persist;
 pub mod protocol;
+pub mod random;
 pub mod reset;
 pub mod rotation;
 pub mod scheduler;

@@ -33,7 +33,6 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
 use ring::digest;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
 use super::roles::{self, RoleRegistry};
@@ -201,7 +200,7 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
     // 32 and 64 divide 256, so `byte % len` is unbiased for both alphabets.
     debug_assert!(256 % alphabet.len() == 0);
     let mut bytes = vec![0u8; len];
-    SystemRandom::new().fill(&mut bytes).expect("the system random generator failed");
+    crate::random::fill(&mut bytes).expect("the system random generator failed");
     bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
 }
 

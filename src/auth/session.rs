@@ -19,7 +19,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 use super::sigv4::{system_time_from_unix, unix_seconds};
@@ -81,7 +80,7 @@ impl Default for SessionKeys {
 
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
-    SystemRandom::new().fill(&mut bytes).expect("the system random generator failed");
+    crate::random::fill(&mut bytes).expect("the system random generator failed");
     bytes
 }
 

@@ -682,11 +682,10 @@ fn new_id(prefix: &str) -> String {
 }
 
 fn random(alphabet: &[u8], len: usize) -> String {
-    use ring::rand::SecureRandom;
     let mut bytes = vec![0u8; len];
     // Without the system's random source nothing smemu issues could be trusted; ids from a
     // failed draw would all be equal, so a failure is not hidden.
-    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+    if crate::random::fill(&mut bytes).is_err() {
         tracing::error!("the system random generator failed");
     }
     bytes.iter().map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()])).collect()

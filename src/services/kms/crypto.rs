@@ -15,7 +15,6 @@
 //! nonce, ciphertext or tag — fails the tag check.
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
 /// The blob format this code writes and reads.
@@ -41,9 +40,9 @@ impl Material {
     ///
     /// # Errors
     /// When the random source fails.
-    pub fn generate(rng: &SystemRandom) -> Result<Self, CryptoError> {
+    pub fn generate() -> Result<Self, CryptoError> {
         let mut bytes = Zeroizing::new([0u8; MATERIAL_LEN]);
-        rng.fill(bytes.as_mut()).map_err(|_| CryptoError::Unavailable)?;
+        crate::random::fill(bytes.as_mut()).map_err(|_| CryptoError::Unavailable)?;
         Self::prepared(bytes).ok_or(CryptoError::Unavailable)
     }
 
@@ -101,14 +100,13 @@ pub fn key_id_of(blob: &[u8]) -> Result<uuid::Uuid, CryptoError> {
 /// # Errors
 /// [`CryptoError::Unavailable`] when no nonce can be drawn.
 pub fn seal(
-    rng: &SystemRandom,
     material: &Material,
     key_id: uuid::Uuid,
     plaintext: &[u8],
     context: &[(String, String)],
 ) -> Result<Vec<u8>, CryptoError> {
     let mut nonce = [0u8; NONCE_LEN];
-    rng.fill(&mut nonce).map_err(|_| CryptoError::Unavailable)?;
+    crate::random::fill(&mut nonce).map_err(|_| CryptoError::Unavailable)?;
     let mut blob = Vec::with_capacity(OVERHEAD + plaintext.len());
     blob.push(VERSION);
     blob.extend_from_slice(key_id.as_bytes());
@@ -166,17 +164,16 @@ mod tests {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
-    fn setup() -> (SystemRandom, Material, uuid::Uuid) {
-        let rng = SystemRandom::new();
-        let material = Material::generate(&rng).unwrap();
-        (rng, material, uuid::Uuid::new_v4())
+    fn setup() -> (Material, uuid::Uuid) {
+        let material = Material::generate().unwrap();
+        (material, uuid::Uuid::new_v4())
     }
 
     #[test]
     fn round_trip_names_the_key() {
-        let (rng, material, id) = setup();
+        let (material, id) = setup();
         let context = ctx(&[("SecretARN", "arn:x"), ("SecretVersionId", "v1")]);
-        let blob = seal(&rng, &material, id, b"hello", &context).unwrap();
+        let blob = seal(&material, id, b"hello", &context).unwrap();
         assert_eq!(blob.len(), OVERHEAD + 5);
         assert_eq!(blob[0], VERSION);
         assert_eq!(key_id_of(&blob).unwrap(), id);
@@ -185,21 +182,21 @@ mod tests {
 
     #[test]
     fn context_order_does_not_matter_but_its_content_does() {
-        let (rng, material, id) = setup();
-        let blob = seal(&rng, &material, id, b"p", &ctx(&[("a", "1"), ("b", "2")])).unwrap();
+        let (material, id) = setup();
+        let blob = seal(&material, id, b"p", &ctx(&[("a", "1"), ("b", "2")])).unwrap();
         assert!(open(&material, &blob, &ctx(&[("b", "2"), ("a", "1")])).is_ok());
         for wrong in [ctx(&[]), ctx(&[("a", "1")]), ctx(&[("a", "1"), ("b", "3")]), ctx(&[("a", "1b"), ("", "2")])] {
             assert_eq!(open(&material, &blob, &wrong).unwrap_err(), CryptoError::Invalid, "{wrong:?}");
         }
         // Length prefixes keep ("ab","c") and ("a","bc") apart.
-        let blob = seal(&rng, &material, id, b"p", &ctx(&[("ab", "c")])).unwrap();
+        let blob = seal(&material, id, b"p", &ctx(&[("ab", "c")])).unwrap();
         assert!(open(&material, &blob, &ctx(&[("a", "bc")])).is_err());
     }
 
     #[test]
     fn every_altered_byte_is_caught() {
-        let (rng, material, id) = setup();
-        let blob = seal(&rng, &material, id, b"secret data", &[]).unwrap();
+        let (material, id) = setup();
+        let blob = seal(&material, id, b"secret data", &[]).unwrap();
         for i in 0..blob.len() {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
@@ -212,17 +209,17 @@ mod tests {
 
     #[test]
     fn another_key_cannot_open_it() {
-        let (rng, material, id) = setup();
-        let other = Material::generate(&rng).unwrap();
-        let blob = seal(&rng, &material, id, b"x", &[]).unwrap();
+        let (material, id) = setup();
+        let other = Material::generate().unwrap();
+        let blob = seal(&material, id, b"x", &[]).unwrap();
         assert_eq!(open(&other, &blob, &[]).unwrap_err(), CryptoError::Invalid);
     }
 
     #[test]
     fn nonces_differ_per_encryption() {
-        let (rng, material, id) = setup();
-        let a = seal(&rng, &material, id, b"same", &[]).unwrap();
-        let b = seal(&rng, &material, id, b"same", &[]).unwrap();
+        let (material, id) = setup();
+        let a = seal(&material, id, b"same", &[]).unwrap();
+        let b = seal(&material, id, b"same", &[]).unwrap();
         assert_ne!(a, b);
     }
 

@@ -12,7 +12,6 @@ use super::keyfile::KeyFile;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use parking_lot::Mutex;
-use ring::rand::SystemRandom;
 use std::path::Path;
 
 pub const FILE_NAME: &str = "sealing-key";
@@ -23,7 +22,6 @@ const SLOT: (&str, &str, &str) = ("smemu", "local", "sealing-key");
 pub struct Sealer {
     file: KeyFile,
     material: Mutex<Option<Material>>,
-    rng: SystemRandom,
 }
 
 impl Sealer {
@@ -34,7 +32,7 @@ impl Sealer {
     pub fn open(dir: &Path) -> Result<Self, String> {
         let file = KeyFile::open_named(dir, FILE_NAME)?;
         let material = file.get(SLOT.0, SLOT.1, SLOT.2);
-        Ok(Self { file, material: Mutex::new(material), rng: SystemRandom::new() })
+        Ok(Self { file, material: Mutex::new(material) })
     }
 
     fn material(&self) -> Result<Material, String> {
@@ -42,7 +40,7 @@ impl Sealer {
         if let Some(material) = held.as_ref() {
             return Ok(material.clone());
         }
-        let material = Material::generate(&self.rng).map_err(|_| "the random source failed".to_owned())?;
+        let material = Material::generate().map_err(|_| "the random source failed".to_owned())?;
         // On disk before anything sealed with it is.
         self.file.add(SLOT.0, SLOT.1, SLOT.2, &material)?;
         *held = Some(material.clone());
@@ -55,7 +53,7 @@ impl Sealer {
     /// When the key cannot be made or written, or no nonce can be drawn.
     pub fn seal(&self, plaintext: &[u8], context: &[(String, String)]) -> Result<String, String> {
         let material = self.material()?;
-        let blob = crypto::seal(&self.rng, &material, uuid::Uuid::nil(), plaintext, context)
+        let blob = crypto::seal(&material, uuid::Uuid::nil(), plaintext, context)
             .map_err(|_| "a value could not be sealed".to_owned())?;
         Ok(STANDARD.encode(blob))
     }

@@ -15,7 +15,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use foldhash::{HashMap, HashMapExt};
 use parking_lot::RwLock;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -355,7 +354,6 @@ enum Rule {
 
 pub struct Kms {
     clock: Arc<Clock>,
-    rng: SystemRandom,
     stores: RwLock<HashMap<String, HashMap<String, Arc<KeyStore>>>>,
     due: Arc<DueQueue>,
     changelog: OnceLock<Arc<dyn ChangeLog>>,
@@ -371,7 +369,6 @@ impl Kms {
     pub fn new(clock: Arc<Clock>, due: Arc<DueQueue>) -> Self {
         Self {
             clock,
-            rng: SystemRandom::new(),
             stores: RwLock::new(HashMap::new()),
             due,
             changelog: OnceLock::new(),
@@ -435,7 +432,7 @@ impl Kms {
     /// Creates a key with fresh material: the material is durable (in the `keys` file, with
     /// `--data-dir`) before the key exists for anyone, so no acknowledged key can lose it.
     fn insert_key(&self, account: &str, region: &str, id: &str, shape: impl FnOnce(&mut Key)) -> Result<Key> {
-        let material = Material::generate(&self.rng).map_err(|_| err::internal("random source failed"))?;
+        let material = Material::generate().map_err(|_| err::internal("random source failed"))?;
         let material_id = self.random_hex(32)?;
         if let Some(file) = self.keyfile.get() {
             file.add(account, region, id, &material).map_err(|e| err::internal(&e))?;
@@ -472,7 +469,7 @@ impl Kms {
 
     fn random_hex(&self, bytes: usize) -> Result<String> {
         let mut buf = vec![0u8; bytes];
-        self.rng.fill(&mut buf).map_err(|_| err::internal("random source failed"))?;
+        crate::random::fill(&mut buf).map_err(|_| err::internal("random source failed"))?;
         Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
     }
 
@@ -766,7 +763,7 @@ impl Kms {
             if dry_run {
                 return Err(err::dry_run());
             }
-            let blob = seal(&self.rng, key, material, plaintext, context)?;
+            let blob = seal(key, material, plaintext, context)?;
             Ok(Sealed { blob, key_arn: key.arn.clone(), material_id: key.material_id.clone() })
         })
     }
@@ -808,7 +805,7 @@ impl Kms {
                 if dry_run {
                     return Err(err::dry_run());
                 }
-                let blob = seal(&self.rng, key, material, opened.plaintext.as_bytes(), destination_context)?;
+                let blob = seal(key, material, opened.plaintext.as_bytes(), destination_context)?;
                 Ok(Sealed { blob, key_arn: key.arn.clone(), material_id: key.material_id.clone() })
             })?;
         Ok(ReSealed {
@@ -836,7 +833,7 @@ impl Kms {
                 return Err(err::dry_run());
             }
             let plaintext = self.random(bytes)?;
-            let ciphertext = seal(&self.rng, key, material, plaintext.as_bytes(), context)?;
+            let ciphertext = seal(key, material, plaintext.as_bytes(), context)?;
             Ok(DataKey { plaintext, ciphertext, key_arn: key.arn.clone(), material_id: key.material_id.clone() })
         })
     }
@@ -844,7 +841,7 @@ impl Kms {
     /// GenerateRandom's bytes (the count is checked by the model: 1 to 1024).
     pub fn random(&self, bytes: usize) -> Result<Plaintext> {
         let mut out = Zeroizing::new(vec![0u8; bytes]);
-        self.rng.fill(&mut out).map_err(|_| err::internal("random source failed"))?;
+        crate::random::fill(&mut out).map_err(|_| err::internal("random source failed"))?;
         Ok(Plaintext(out))
     }
 
@@ -1286,8 +1283,7 @@ impl Kms {
                 let material = match existing {
                     Some(material) => material,
                     None => {
-                        let material =
-                            Material::generate(&self.rng).map_err(|_| err::internal("random source failed"))?;
+                        let material = Material::generate().map_err(|_| err::internal("random source failed"))?;
                         if let Some(file) = self.keyfile.get() {
                             file.add(&dump.account, &dump.region, &key.id, &material).map_err(|e| err::internal(&e))?;
                         }
@@ -1551,15 +1547,9 @@ impl KeyStoreInner {
     }
 }
 
-fn seal(
-    rng: &SystemRandom,
-    key: &Key,
-    material: &Material,
-    plaintext: &[u8],
-    context: &[(String, String)],
-) -> Result<Vec<u8>> {
+fn seal(key: &Key, material: &Material, plaintext: &[u8], context: &[(String, String)]) -> Result<Vec<u8>> {
     let id = uuid::Uuid::parse_str(&key.id).map_err(|_| err::internal("a key id is not a UUID"))?;
-    crypto::seal(rng, material, id, plaintext, context).map_err(|_| err::internal("encryption failed"))
+    crypto::seal(material, id, plaintext, context).map_err(|_| err::internal("encryption failed"))
 }
 
 fn is_due(key: &Key, now: Timestamp) -> bool {

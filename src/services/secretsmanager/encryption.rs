@@ -17,7 +17,6 @@ use crate::api_error;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::services::kms::{Kms, KmsError, crypto};
-use ring::rand::SystemRandom;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -31,14 +30,12 @@ pub const VALIDATION_VERSION: &str = "RequestToValidateKeyAccess";
 /// The key store, as Secrets Manager's engine uses it.
 pub struct KmsVault {
     kms: Arc<Kms>,
-    /// Nonces for the values' own encryption.
-    rng: SystemRandom,
 }
 
 impl KmsVault {
     #[must_use]
     pub fn new(kms: Arc<Kms>) -> Self {
-        Self { kms, rng: SystemRandom::new() }
+        Self { kms }
     }
 }
 
@@ -89,7 +86,7 @@ impl Vault for KmsVault {
             SecretValue::String(s) => (false, s.as_bytes()),
             SecretValue::Binary(b) => (true, b.as_slice()),
         };
-        let ciphertext = crypto::seal(&self.rng, &material, uuid::Uuid::nil(), plaintext, &context)
+        let ciphertext = crypto::seal(&material, uuid::Uuid::nil(), plaintext, &context)
             .map_err(|_| ApiError::internal("a secret value could not be encrypted"))?;
         let wrapped =
             WrappedKey { key_id: key.map(str::to_owned), key_arn: data_key.key_arn, data_key: data_key.ciphertext };

@@ -33,7 +33,7 @@ use crate::error::{ApiError, Result};
 use foldhash::{HashMap, HashMapExt};
 use ident::SecretRef;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use secret::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Deletion, Rotation, Sealed, Secret, SecretValue, Tag, Version};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -486,7 +486,7 @@ impl Engine {
         let mut out = String::with_capacity(ident::ARN_SUFFIX_LEN);
         let mut buf = [0u8; 16];
         while out.len() < ident::ARN_SUFFIX_LEN {
-            self.rng.fill(&mut buf).map_err(|_| ApiError::internal("random source failed"))?;
+            crate::random::fill(&mut buf).map_err(|_| ApiError::internal("random source failed"))?;
             // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
             for &b in buf.iter().filter(|&&b| b < 248) {
                 if out.len() < ident::ARN_SUFFIX_LEN {
