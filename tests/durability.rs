@@ -311,9 +311,10 @@ async fn a_kill_mid_replication_never_leaves_a_replica_behind_its_primary() {
         .await
         .unwrap();
     let acked = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::new(tokio::sync::Notify::new());
     let mut writers = Vec::new();
     for w in 0..2 {
-        let (sm, acked) = (sm.clone(), acked.clone());
+        let (sm, acked, progress) = (sm.clone(), acked.clone(), progress.clone());
         writers.push(tokio::spawn(async move {
             for i in 0.. {
                 let put = sm.put_secret_value().secret_id("app/db").secret_string(format!("w{w}-{i}"));
@@ -323,11 +324,12 @@ async fn a_kill_mid_replication_never_leaves_a_replica_behind_its_primary() {
                     return;
                 }
                 acked.fetch_add(1, Ordering::SeqCst);
+                progress.notify_one();
             }
         }));
     }
     while acked.load(Ordering::SeqCst) < 20 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        progress.notified().await;
     }
     smemu.kill_9();
     for writer in writers {

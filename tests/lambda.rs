@@ -700,16 +700,27 @@ async fn shutdown_kills_the_workers() {
     assert!(stops(pid).await, "worker {pid} still runs");
 }
 
-/// Whether process `pid` still runs a few seconds after it was killed: SIGKILL takes effect once
-/// the process is next scheduled (a moment on a loaded machine), and a zombie (Z) no longer runs.
+/// Whether process `pid` stops within a few seconds of being killed: SIGKILL takes effect once
+/// the process is next scheduled (a moment on a loaded machine). A pidfd becomes readable when
+/// its process ends, so this waits on that rather than polling.
 async fn stops(pid: i64) -> bool {
-    for _ in 0..500 {
-        if !runs(pid) {
-            return true;
+    use rustix::process::{Pid, PidfdFlags, pidfd_open};
+    let Some(id) = i32::try_from(pid).ok().and_then(Pid::from_raw) else { return false };
+    let Ok(fd) = pidfd_open(id, PidfdFlags::NONBLOCK) else {
+        // Gone already (and reaped).
+        return !runs(pid);
+    };
+    let ended = tokio::task::spawn_blocking(move || {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        loop {
+            match poll(&mut fds, Some(&Timespec { tv_sec: 5, tv_nsec: 0 })) {
+                Err(rustix::io::Errno::INTR) => {}
+                answer => break answer.is_ok_and(|ready| ready == 1),
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    false
+    });
+    ended.await.unwrap_or(false) && !runs(pid)
 }
 
 fn runs(pid: i64) -> bool {
