@@ -5,13 +5,15 @@ use super::record::Event;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The trail's file in a data directory.
 pub const TRAIL_FILE: &str = "audit.jsonl";
+/// The trail's previous file: the current one moves here once it holds `--audit-retain` events.
+pub const OLDER_TRAIL_FILE: &str = "audit.1.jsonl";
 
 /// Whatever the count, the ring never holds more than this (see [`Event::weight`]).
 pub const MAX_RING_BYTES: usize = 64 * 1024 * 1024;
@@ -33,12 +35,25 @@ struct Ring {
 #[repr(align(128))]
 struct Shard(Mutex<Ring>);
 
-/// The trail file of a data directory: appended to, and rewritten from the ring once it holds
-/// twice what the ring keeps, so it stays bounded too.
+/// The trail files of a data directory: the current one is appended to, and once it holds what
+/// the ring keeps it becomes the older one (replacing it) and a new one starts. Together they hold
+/// at most twice what the ring keeps, and no event is written twice (rewriting the ring instead
+/// cost a request, every `--audit-retain` events, the formatting and writing of them all).
 struct Durable {
     path: PathBuf,
+    older: PathBuf,
     file: File,
+    /// Lines in the current file.
     lines: usize,
+}
+
+impl Durable {
+    fn rotate(&mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.path, &self.older)?;
+        self.file = open_append(&self.path)?;
+        self.lines = 0;
+        Ok(())
+    }
 }
 
 /// The events kept: each of [`SHARDS`] rings keeps its newest `retain`, so together they hold
@@ -112,58 +127,65 @@ impl Trail {
         self.log.set(Mutex::new(file)).map_err(|_| "the audit log is already open".to_owned())
     }
 
-    /// Loads the events a data directory kept (the newest the ring holds) and keeps later ones
-    /// there. Lines that are not records (a torn last line) are skipped.
+    /// Loads the events a data directory kept (the newest the ring holds, from the older file
+    /// and then the current one) and keeps later ones there. Lines that are not records (a torn
+    /// last line) are skipped.
     ///
     /// # Errors
-    /// The trail file cannot be read or rewritten.
+    /// A trail file cannot be read or appended to.
     pub fn open_dir(&self, dir: &Path) -> Result<usize, String> {
-        let path = dir.join(TRAIL_FILE);
-        let failed = |e: std::io::Error| format!("{}: {e}", path.display());
+        let (path, older) = (dir.join(TRAIL_FILE), dir.join(OLDER_TRAIL_FILE));
         let mut kept = VecDeque::new();
-        match File::open(&path) {
-            Ok(file) => {
-                for line in BufReader::new(file).lines() {
-                    let line = line.map_err(failed)?;
-                    if let Some(event) = Event::from_record(line) {
-                        kept.push_back(event);
-                        if kept.len() > self.retain {
-                            kept.pop_front();
-                        }
+        let mut lines = 0;
+        let mut torn = false;
+        for file in [&older, &path] {
+            let failed = |e: std::io::Error| format!("{}: {e}", file.display());
+            let mut reader = match File::open(file) {
+                Ok(f) => std::io::BufReader::new(f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(failed(e)),
+            };
+            let (mut count, mut cut) = (0, false);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                if std::io::BufRead::read_until(&mut reader, b'\n', &mut line).map_err(failed)? == 0 {
+                    break;
+                }
+                cut = line.last() != Some(&b'\n');
+                if !cut {
+                    line.pop();
+                }
+                if line.is_empty() {
+                    continue;
+                }
+                count += 1;
+                if let Some(event) = std::str::from_utf8(&line).ok().and_then(|l| Event::from_record(l.to_owned())) {
+                    kept.push_back(event);
+                    if kept.len() > self.retain {
+                        kept.pop_front();
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(failed(e)),
+            // Only the current file is appended to.
+            if file == &path {
+                (torn, lines) = (cut, count);
+            }
         }
         let loaded = kept.len();
         let earlier = self.take_all();
         for event in kept.into_iter().chain(earlier.into_iter().map(Arc::unwrap_or_clone)) {
             self.keep(event);
         }
-        let durable = self.rewrite(&path).map_err(failed)?;
+        let failed = |e: std::io::Error| format!("{}: {e}", path.display());
+        let mut file = open_append(&path).map_err(failed)?;
+        if torn {
+            // A line cut off by a crash ends here, so the next record starts a line of its own.
+            file.write_all(b"\n").map_err(failed)?;
+        }
+        let durable = Durable { path: path.clone(), older, file, lines };
         self.durable.set(Mutex::new(durable)).map_err(|_| format!("{}: the trail is already open", path.display()))?;
         Ok(loaded)
-    }
-
-    /// Writes the ring to `path` afresh (through a temporary file, so a crash leaves the old
-    /// file or the new one) and opens it for appending.
-    fn rewrite(&self, path: &Path) -> std::io::Result<Durable> {
-        let events = self.events();
-        let fresh = path.with_extension("jsonl.new");
-        {
-            let _ = std::fs::remove_file(&fresh);
-            let mut file = open_append(&fresh)?;
-            let mut text = String::new();
-            for event in &events {
-                text.push_str(&event.record());
-                text.push('\n');
-            }
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&fresh, path)?;
-        Ok(Durable { path: path.to_owned(), file: open_append(path)?, lines: events.len() })
     }
 
     /// Every event of every ring, in sequence order (the rings emptied).
@@ -254,12 +276,10 @@ impl Trail {
                 tracing::warn!(error = %e, "cannot write the audit trail to the data directory");
             }
             d.lines += 1;
-            if d.lines >= self.retain.saturating_mul(2) {
-                let path = d.path.clone();
-                match self.rewrite(&path) {
-                    Ok(fresh) => *d = fresh,
-                    Err(e) => tracing::warn!(error = %e, "cannot compact the audit trail"),
-                }
+            if d.lines >= self.retain
+                && let Err(e) = d.rotate()
+            {
+                tracing::warn!(error = %e, "cannot start a new audit trail file");
             }
         }
     }
@@ -302,10 +322,13 @@ impl Trail {
         drop(self.take_all());
         if let Some(durable) = self.durable.get() {
             let mut d = durable.lock();
-            let path = d.path.clone();
-            match self.rewrite(&path) {
-                Ok(fresh) => *d = fresh,
-                Err(e) => tracing::warn!(error = %e, "cannot clear the audit trail file"),
+            let cleared = match std::fs::remove_file(&d.older) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => d.file.set_len(0),
+            };
+            match cleared {
+                Ok(()) => d.lines = 0,
+                Err(e) => tracing::warn!(error = %e, "cannot clear the audit trail files"),
             }
         }
     }
@@ -377,6 +400,48 @@ mod tests {
         trail.clear();
         assert!(trail.is_empty());
         assert_eq!(trail.bytes.load(Ordering::Relaxed), 0);
+    }
+
+    fn lines_of(path: &Path) -> usize {
+        std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+    }
+
+    #[test]
+    fn the_data_directory_files_rotate_and_load_back_the_newest() {
+        let dir = std::env::temp_dir().join(format!("smemu-trail-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (current, older) = (dir.join(TRAIL_FILE), dir.join(OLDER_TRAIL_FILE));
+        let trail = Trail::new(3);
+        trail.open_dir(&dir).unwrap();
+        for i in 0..7 {
+            trail.push(event(&format!("e{i}"), 8));
+        }
+        // e0..e2 moved to the older file and were replaced by e3..e5; e6 is in the current one.
+        assert_eq!((lines_of(&older), lines_of(&current)), (3, 1));
+        let again = Trail::new(3);
+        assert_eq!(again.open_dir(&dir).unwrap(), 3);
+        assert_eq!(names(&again), ["e4", "e5", "e6"]);
+        again.push(event("e7", 8));
+        again.push(event("e8", 8));
+        assert_eq!((lines_of(&older), lines_of(&current)), (3, 0), "the count of the current file carried over");
+
+        // A line cut off by a crash is skipped, and the next record starts a line of its own.
+        std::fs::write(&current, "{\"eventVersion\":\"1.").unwrap();
+        let torn = Trail::new(3);
+        assert_eq!(torn.open_dir(&dir).unwrap(), 3);
+        torn.push(event("after", 8));
+        let reloaded = Trail::new(3);
+        reloaded.open_dir(&dir).unwrap();
+        assert_eq!(names(&reloaded), ["e7", "e8", "after"]);
+
+        reloaded.clear();
+        assert!(!older.exists());
+        assert_eq!(lines_of(&current), 0);
+        reloaded.push(event("fresh", 8));
+        let cleared = Trail::new(3);
+        cleared.open_dir(&dir).unwrap();
+        assert_eq!(names(&cleared), ["fresh"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
