@@ -587,7 +587,7 @@ async fn lambda_request(
     entry.caller(caller);
     if let Some(code) = lambda::api::error_code(&response) {
         entry.error(code);
-        call.query_outcome(Some(code), None);
+        call.query_outcome(Some(code), lambda::api::error_message(&response));
     }
     response
 }

@@ -721,7 +721,8 @@ async fn lambda_calls_are_recorded_without_their_code_environment_or_payload() {
         .send()
         .await
         .unwrap();
-    lambda.get_function().function_name("missing").send().await.unwrap_err();
+    let missing = lambda.get_function().function_name("missing").send().await.unwrap_err();
+    let missing = aws_sdk_lambda::error::ProvideErrorMetadata::message(&missing).unwrap().to_owned();
 
     let all = direct(records(&server, "?eventSource=lambda.amazonaws.com").await);
     assert_eq!(names(&all), ["CreateFunction", "GetFunction", "Invoke", "GetFunction"]);
@@ -731,6 +732,8 @@ async fn lambda_calls_are_recorded_without_their_code_environment_or_payload() {
     assert_eq!(all[0]["requestParameters"]["runtime"], "python3.11");
     assert_eq!(all[1]["requestParameters"], json!({ "functionName": "audited" }));
     assert_eq!(all[3]["errorCode"], "ResourceNotFoundException");
+    assert_eq!(all[3]["errorMessage"], missing.as_str(), "the message the caller was given");
+    assert!(missing.contains("missing"), "{missing}");
     assert_eq!(all[0]["userIdentity"]["accountId"], "000000000000");
     let text = serde_json::to_string(&all).unwrap();
     for hidden in ["lambda-env-distinct-91a", "lambda-payload-distinct-5c2", "zipFile", "UEsDB"] {

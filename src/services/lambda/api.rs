@@ -214,6 +214,12 @@ pub fn error_code(response: &Response<Full<Bytes>>) -> Option<&'static str> {
     ERROR_CODES.iter().copied().find(|c| *c == code)
 }
 
+/// An error answer's message (see [`super::error::Message`]).
+#[must_use]
+pub fn error_message(response: &Response<Full<Bytes>>) -> Option<&str> {
+    response.extensions().get::<super::error::Message>().map(|m| m.0.as_str())
+}
+
 const ERROR_CODES: &[&str] = &[
     "ResourceNotFoundException",
     "ResourceConflictException",

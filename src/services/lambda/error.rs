@@ -81,9 +81,14 @@ impl LambdaError {
         if let Ok(id) = HeaderValue::from_str(request_id) {
             headers.insert("x-amzn-requestid", id);
         }
+        response.extensions_mut().insert(Message(self.message.clone()));
         response
     }
 }
+
+/// An error answer's message, kept with the response for the audit record's `errorMessage`.
+#[derive(Clone, Debug)]
+pub struct Message(pub String);
 
 impl std::fmt::Display for LambdaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
