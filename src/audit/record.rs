@@ -6,8 +6,8 @@
 
 use crate::auth::Caller;
 use crate::clock::Timestamp;
+use crate::protocol::json::Raw;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -698,10 +698,10 @@ struct Record<'a> {
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<&'a str>,
-    request_parameters: Option<&'a RawValue>,
-    response_elements: Option<&'a RawValue>,
+    request_parameters: Option<Raw<'a>>,
+    response_elements: Option<Raw<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    additional_event_data: Option<&'a RawValue>,
+    additional_event_data: Option<Raw<'a>>,
     #[serde(rename = "requestID")]
     request_id: &'a str,
     #[serde(rename = "eventID")]
@@ -816,7 +816,8 @@ impl Event {
     fn render(&self, made: &Made) -> String {
         let person = made.person();
         let text = |field| made.text.get(field);
-        let json = |field| text(field).and_then(|t| serde_json::from_str::<&RawValue>(t).ok());
+        // These fields hold JSON this module wrote (with the same writer, or serde_json).
+        let json = |field| text(field).map(Raw);
         let resources: Vec<RecordResource<'_>> = match self.source.resource_type() {
             Some(kind) => self
                 .resources()
@@ -848,11 +849,12 @@ impl Event {
             recipient_account_id: person.account,
             event_category: "Management",
         };
-        let mut out = Vec::with_capacity(RECORD_CAPACITY);
-        match serde_json::to_writer(&mut out, &record) {
-            Ok(()) => String::from_utf8(out).unwrap_or_default(),
-            Err(_) => String::new(),
-        }
+        let written = crate::protocol::json::to_vec_with_capacity(&record, RECORD_CAPACITY);
+        debug_assert!(
+            written.as_deref().ok() == serde_json::to_vec(&record).ok().as_deref(),
+            "the record's writer and serde_json disagree"
+        );
+        written.ok().and_then(|out| String::from_utf8(out).ok()).unwrap_or_default()
     }
 
     /// What the event holds, in bytes: the trail's bound counts this.

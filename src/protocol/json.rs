@@ -108,14 +108,22 @@ fn escape(out: &mut Vec<u8>, byte: u8) {
 
 /// Serialises `value` as compact JSON, the same text `serde_json::to_vec` writes, with strings
 /// escaped by [`write_string`]: the journal writes every change this way, and its records are
-/// mostly base64 and ARNs. `Err` for what this writer does not take (a map key that is not a
-/// string, a number or a bool; serde_json's raw values), which the caller then hands to
-/// serde_json.
+/// mostly base64 and ARNs. Raw values (serde_json's, and [`Raw`]) are written as they are. `Err`
+/// for what this writer does not take (a map key that is not a string, a number or a bool),
+/// which the caller then hands to serde_json.
 ///
 /// # Errors
 /// See above, and any error of `value`'s own `Serialize`.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, WriteError> {
-    let mut writer = Writer { out: Vec::with_capacity(256) };
+    to_vec_with_capacity(value, 256)
+}
+
+/// [`to_vec`] into a buffer of `capacity` bytes to start with.
+///
+/// # Errors
+/// See [`to_vec`].
+pub fn to_vec_with_capacity<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Result<Vec<u8>, WriteError> {
+    let mut writer = Writer { out: Vec::with_capacity(capacity), raw: false };
     value.serialize(&mut writer)?;
     Ok(writer.out)
 }
@@ -140,6 +148,8 @@ impl serde::ser::Error for WriteError {
 
 struct Writer {
     out: Vec<u8>,
+    /// The next string is a raw value's JSON text, written as it is.
+    raw: bool,
 }
 
 impl Writer {
@@ -161,6 +171,8 @@ struct Compound<'w> {
     first: bool,
     /// A variant's `{"variant":` is closed after the contents.
     variant: bool,
+    /// A raw value: its one field is the JSON text, and nothing else is written.
+    raw: bool,
 }
 
 impl Compound<'_> {
@@ -179,7 +191,25 @@ impl Compound<'_> {
     }
 }
 
+/// The name serde_json gives the struct a raw value serialises as (one field of that name, the
+/// JSON text): serde_json and [`to_vec`] both write the text as it is.
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// JSON text written into a document as it is, by serde_json and by [`to_vec`] alike, without
+/// parsing it first as a `&RawValue` must be. The text must be valid JSON: the writer of the text
+/// (this module or serde_json) vouches for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Raw<'a>(pub &'a str);
+
+impl Serialize for Raw<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        debug_assert!(serde_json::from_str::<&serde_json::value::RawValue>(self.0).is_ok(), "not JSON: {}", self.0);
+        let mut raw = s.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        raw.serialize_field(RAW_VALUE_TOKEN, self.0)?;
+        raw.end()
+    }
+}
 
 impl<'w> Serializer for &'w mut Writer {
     type Ok = ();
@@ -241,7 +271,11 @@ impl<'w> Serializer for &'w mut Writer {
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result<(), WriteError> {
-        write_string(&mut self.out, v);
+        if std::mem::take(&mut self.raw) {
+            self.out.extend_from_slice(v.as_bytes());
+        } else {
+            write_string(&mut self.out, v);
+        }
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), WriteError> {
@@ -285,7 +319,7 @@ impl<'w> Serializer for &'w mut Writer {
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w>, WriteError> {
         self.out.push(b'[');
-        Ok(Compound { writer: self, first: true, variant: false })
+        Ok(Compound { writer: self, first: true, variant: false, raw: false })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'w>, WriteError> {
         self.serialize_seq(Some(len))
@@ -302,15 +336,15 @@ impl<'w> Serializer for &'w mut Writer {
     ) -> Result<Compound<'w>, WriteError> {
         self.open_variant(variant);
         self.out.push(b'[');
-        Ok(Compound { writer: self, first: true, variant: true })
+        Ok(Compound { writer: self, first: true, variant: true, raw: false })
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w>, WriteError> {
         self.out.push(b'{');
-        Ok(Compound { writer: self, first: true, variant: false })
+        Ok(Compound { writer: self, first: true, variant: false, raw: false })
     }
     fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'w>, WriteError> {
         if name == RAW_VALUE_TOKEN {
-            return Err(serde::ser::Error::custom("raw values are left to serde_json"));
+            return Ok(Compound { writer: self, first: true, variant: false, raw: true });
         }
         self.serialize_map(Some(len))
     }
@@ -323,7 +357,7 @@ impl<'w> Serializer for &'w mut Writer {
     ) -> Result<Compound<'w>, WriteError> {
         self.open_variant(variant);
         self.out.push(b'{');
-        Ok(Compound { writer: self, first: true, variant: true })
+        Ok(Compound { writer: self, first: true, variant: true, raw: false })
     }
 }
 
@@ -392,13 +426,23 @@ impl serde::ser::SerializeStruct for Compound<'_> {
     type Ok = ();
     type Error = WriteError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), WriteError> {
+        if self.raw {
+            self.writer.raw = true;
+            value.serialize(&mut *self.writer)?;
+            if std::mem::take(&mut self.writer.raw) {
+                return Err(serde::ser::Error::custom("a raw value is not text"));
+            }
+            return Ok(());
+        }
         self.comma();
         write_string(&mut self.writer.out, key);
         self.writer.out.push(b':');
         value.serialize(&mut *self.writer)
     }
     fn end(self) -> Result<(), WriteError> {
-        self.close(b'}');
+        if !self.raw {
+            self.close(b'}');
+        }
         Ok(())
     }
 }
@@ -466,8 +510,11 @@ mod tests {
         };
         assert_eq!(String::from_utf8(to_vec(&sample).unwrap()).unwrap(), serde_json::to_string(&sample).unwrap());
         assert_eq!(to_vec(&f64::NAN).unwrap(), serde_json::to_vec(&f64::NAN).unwrap());
-        let raw = serde_json::value::RawValue::from_string("[1]".into()).unwrap();
-        assert!(to_vec(&raw).is_err(), "left to serde_json");
+        let raw = serde_json::value::RawValue::from_string(r#"{"a": [1, "x\"y"]}"#.into()).unwrap();
+        assert_eq!(to_vec(&raw).unwrap(), serde_json::to_vec(&raw).unwrap(), "written as it is");
+        let ours = (Raw(r#"{"n":1}"#), Some(Raw("[]")), "after");
+        assert_eq!(to_vec(&ours).unwrap(), serde_json::to_vec(&ours).unwrap());
+        assert_eq!(to_vec(&ours).unwrap(), br#"[{"n":1},[],"after"]"#);
     }
 
     #[test]
