@@ -62,6 +62,17 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    // Most strings are short (names, ids, ARNs): a fixed-size block is checked without a loop.
+    let clean = match bytes.len() {
+        0..=16 => Some(is_clean::<16>(bytes)),
+        17..=64 => Some(is_clean::<64>(bytes)),
+        _ => None,
+    };
+    if clean == Some(true) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut copied = 0;
     for (n, chunk) in bytes.chunks(CHUNK).enumerate() {
         if !chunk.iter().fold(false, |any, &b| any | needs_escape(b)) {
@@ -80,6 +91,24 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     }
     out.extend_from_slice(&bytes[copied..]);
     out.push(b'"');
+}
+
+/// Whether `bytes` (at most `N` of them) need no escaping, checked as a block of `N` padded
+/// with a byte that needs none.
+fn is_clean<const N: usize>(bytes: &[u8]) -> bool {
+    let mut block = [b' '; N];
+    block[..bytes.len()].copy_from_slice(bytes);
+    !block.iter().fold(false, |any, &b| any | needs_escape(b))
+}
+
+/// Writes a struct's member name: serde's derive gives identifiers of this crate (or their
+/// `rename`s), which never need escaping — debug builds check it.
+fn write_key(out: &mut Vec<u8>, key: &'static str) {
+    debug_assert!(!key.bytes().any(needs_escape), "member name {key:?} needs escaping");
+    out.reserve(key.len() + 3);
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 /// Control characters, `"` and `\\` (bytes of multi-byte characters, 0x80 and above, never).
@@ -435,8 +464,7 @@ impl serde::ser::SerializeStruct for Compound<'_> {
             return Ok(());
         }
         self.comma();
-        write_string(&mut self.writer.out, key);
-        self.writer.out.push(b':');
+        write_key(&mut self.writer.out, key);
         value.serialize(&mut *self.writer)
     }
     fn end(self) -> Result<(), WriteError> {
@@ -540,6 +568,17 @@ mod tests {
                 texts.push(t.clone());
                 t.insert(0, '"');
                 texts.push(t);
+            }
+        }
+        // Short texts of every length through the block sizes, each with an escape anywhere.
+        for len in 1..=70 {
+            texts.push("z".repeat(len));
+            for at in 0..len {
+                for byte in ['"', '\\', '\n', '\u{1f}', '\u{7f}', 'é'] {
+                    let mut t: Vec<char> = "z".repeat(len).chars().collect();
+                    t[at] = byte;
+                    texts.push(t.into_iter().collect());
+                }
             }
         }
         for text in &texts {
