@@ -1056,6 +1056,8 @@ impl Engine {
         }
         let mut indexes: Vec<usize> = touched.iter().filter_map(|id| secret.version_index(id)).collect();
         indexes.sort_unstable();
+        // Each version is lent once (a second loan would hand back the stand-in).
+        indexes.dedup();
         let relabelled = relabelled
             .iter()
             .filter(|id| !touched.contains(id))
