@@ -240,6 +240,16 @@ impl Serialize for Raw<'_> {
     }
 }
 
+/// Every integer type is written the same way, by `itoa`.
+macro_rules! integers {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(fn $method(self, v: $ty) -> Result<(), WriteError> {
+            self.number(v);
+            Ok(())
+        })*
+    };
+}
+
 impl<'w> Serializer for &'w mut Writer {
     type Ok = ();
     type Error = WriteError;
@@ -255,39 +265,9 @@ impl<'w> Serializer for &'w mut Writer {
         self.out.extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), WriteError> {
-        self.serialize_i64(i64::from(v))
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), WriteError> {
-        self.serialize_i64(i64::from(v))
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), WriteError> {
-        self.serialize_i64(i64::from(v))
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), WriteError> {
-        self.number(v);
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), WriteError> {
-        self.number(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), WriteError> {
-        self.serialize_u64(u64::from(v))
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), WriteError> {
-        self.serialize_u64(u64::from(v))
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), WriteError> {
-        self.serialize_u64(u64::from(v))
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), WriteError> {
-        self.number(v);
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), WriteError> {
-        self.number(v);
-        Ok(())
+    integers! {
+        serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64, serialize_i128: i128,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_u128: u128,
     }
     fn serialize_f32(self, v: f32) -> Result<(), WriteError> {
         serde_json::to_writer(&mut self.out, &v).map_err(serde::ser::Error::custom)
